@@ -1,0 +1,46 @@
+# sdfleet: `make up` runs the whole fleet locally; `make test` runs every test.
+# Component targets live in mk/*.mk and add themselves to TEST_TARGETS.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
+VENV_BIN := $(VENV)/bin
+# The CPU build of torch; a GPU host overrides it (e.g. TORCH_SPEC="torch==2.13.0").
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= lambda,worker,cli,dev
+STAMP := $(VENV)/.installed-$(shell echo "$(EXTRAS)" | tr ',' '-')
+PYTEST_ARGS ?=
+
+TEST_TARGETS :=
+LINT_PATHS := sdfleet ingest_lambda worker autoscaler benchmarks
+
+.PHONY: help venv lint test pytest
+
+help:
+	@echo "make up     run the whole fleet locally (emulator, terraform, API, scaler, workers)"
+	@echo "make test   set up and run every test (lint, unit, emulator, terraform, browser)"
+	@echo "make lint   ruff + mypy"
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install -q --upgrade pip setuptools wheel
+	$(VENV_PY) -m pip install -q "$(TORCH_SPEC)"
+	$(VENV_PY) -m pip install -q -e ".[$(EXTRAS)]"
+	@touch $@
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV_BIN)/ruff check .
+	$(VENV_BIN)/mypy $(wildcard $(LINT_PATHS))
+
+include $(wildcard mk/*.mk)
+
+pytest: $(STAMP)
+	$(VENV_BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint $(TEST_TARGETS) pytest

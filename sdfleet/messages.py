@@ -1,0 +1,81 @@
+"""The SQS job message, version 1.
+
+A message may carry a ``job_id`` (the ingest API wrote the record first) or not (a batch
+submitter pushed it straight onto SQS; the worker creates the record). The owner is never in
+the body: it comes from the record, or from the SQS ``SenderId`` through the tenant map.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sdfleet.requests import JobKind, JobParams
+
+MESSAGE_VERSION: Final = 1
+#: SQS's hard limit is 256 KiB; queues are created with this size and bodies are checked.
+MAX_MESSAGE_BYTES: Final = 262_144
+JOB_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+SCHEMA_PATH: Final = Path(__file__).parent / "schemas" / "job-message-v1.schema.json"
+
+
+class Lane(StrEnum):
+    INTERACTIVE = "interactive"
+    BATCH = "batch"
+
+
+class JobMessage(BaseModel):
+    """SQS job message v1."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="sdfleet job message v1",
+        json_schema_extra={"$id": "https://sdfleet.dev/schemas/job-message-v1.schema.json"},
+    )
+
+    version: Literal[1] = Field(description="Message format version; always 1.")
+    kind: JobKind
+    params: JobParams
+    job_id: str | None = Field(
+        default=None,
+        pattern=JOB_ID_PATTERN,
+        description="Set when the ingest API created the record; batch messages may omit it.",
+    )
+    lane: Lane | None = Field(default=None, description="The lane it was sent to (informational).")
+    submitted_at: datetime | None = Field(default=None, description="When the client sent it.")
+    client_ref: str | None = Field(
+        default=None,
+        max_length=256,
+        description="Free text the submitter uses to match results (e.g. a line number).",
+    )
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> JobMessage:
+        self.params.check_kind(self.kind)
+        return self
+
+    def to_body(self) -> str:
+        body = self.model_dump_json(exclude_none=True)
+        if len(body.encode()) > MAX_MESSAGE_BYTES:
+            raise ValueError(
+                f"message: {len(body.encode())} bytes exceeds the SQS limit of {MAX_MESSAGE_BYTES}"
+            )
+        return body
+
+    @classmethod
+    def from_body(cls, body: str) -> JobMessage:
+        return cls.model_validate_json(body)
+
+
+def message_json_schema() -> dict[str, Any]:
+    return JobMessage.model_json_schema(mode="validation")
+
+
+def render_message_schema() -> str:
+    return json.dumps(message_json_schema(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,100 @@
+"""The job record and its status state machine.
+
+``queued -> running -> succeeded | failed | cancelled``; ``queued -> cancelled | failed``.
+"Cancel requested" is a flag on a running record, not a status: the worker honours it
+between denoising steps and then moves the job to ``cancelled``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sdfleet.messages import Lane
+from sdfleet.requests import JobKind, JobParams
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES: Final = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+ACTIVE_STATUSES: Final = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+
+#: Every allowed move. ``running -> running`` is a lease takeover after a worker died.
+TRANSITIONS: Final[dict[JobStatus, frozenset[JobStatus]]] = {
+    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.FAILED}),
+    JobStatus.RUNNING: frozenset(
+        {JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}
+    ),
+    JobStatus.SUCCEEDED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
+}
+
+
+def can_transition(current: JobStatus, target: JobStatus) -> bool:
+    return target in TRANSITIONS[current]
+
+
+class ErrorCode(StrEnum):
+    INVALID_INPUT = "invalid_input"
+    INPUT_MISSING = "input_missing"
+    UNKNOWN_SENDER = "unknown_sender"
+    GENERATION_FAILED = "generation_failed"
+    RETRIES_EXHAUSTED = "retries_exhausted"
+    CANCELLED = "cancelled"
+    INTERNAL = "internal"
+
+
+class JobError(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobRecord(BaseModel):
+    """One job in DynamoDB. Timestamps are timezone-aware UTC."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    job_id: str
+    owner: str
+    kind: JobKind
+    params: JobParams
+    lane: Lane = Lane.INTERACTIVE
+    status: JobStatus = JobStatus.QUEUED
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    worker_id: str | None = None
+    lease_expires_at: datetime | None = None
+    attempts: int = 0
+    cancel_requested: bool = False
+    progress_step: int | None = None
+    progress_total: int | None = None
+    outputs: list[str] = Field(default_factory=list)
+    seeds: list[int] = Field(default_factory=list)
+    error: JobError | None = None
+    attention_backend: str | None = None
+    queue_wait_seconds: float | None = None
+    model_seconds: float | None = None
+    total_seconds: float | None = None
+    client_ref: str | None = None
+    expires_at: int | None = Field(default=None, description="DynamoDB TTL, epoch seconds.")

@@ -1,0 +1,108 @@
+"""The job request: what a user asks the fleet to generate.
+
+Limits are named constants so error messages, the JSON Schema and the docs agree.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PROMPT_MAX_CHARS: Final = 2000
+SIZE_MIN: Final = 64
+SIZE_MAX: Final = 1024
+SIZE_MULTIPLE: Final = 8
+STEPS_MIN: Final = 1
+STEPS_MAX: Final = 100
+GUIDANCE_MIN: Final = 0.0
+GUIDANCE_MAX: Final = 30.0
+NUM_IMAGES_MIN: Final = 1
+NUM_IMAGES_MAX: Final = 8
+SEED_MAX: Final = 2**32 - 1
+INPUT_KEY_MAX_CHARS: Final = 1024
+
+
+class JobKind(StrEnum):
+    TXT2IMG = "txt2img"
+    IMG2IMG = "img2img"
+
+
+Dimension = Annotated[
+    int,
+    Field(
+        ge=SIZE_MIN,
+        le=SIZE_MAX,
+        multiple_of=SIZE_MULTIPLE,
+        description=f"Pixels; a multiple of {SIZE_MULTIPLE} in {SIZE_MIN}..{SIZE_MAX}.",
+    ),
+]
+
+
+class JobParams(BaseModel):
+    """Generation parameters shared by every job kind (the message's ``params``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    prompt: str = Field(min_length=1, max_length=PROMPT_MAX_CHARS)
+    negative_prompt: str | None = Field(default=None, max_length=PROMPT_MAX_CHARS)
+    width: Dimension = 512
+    height: Dimension = 512
+    steps: int = Field(default=30, ge=STEPS_MIN, le=STEPS_MAX)
+    guidance_scale: float = Field(default=7.5, ge=GUIDANCE_MIN, le=GUIDANCE_MAX)
+    num_images: int = Field(default=1, ge=NUM_IMAGES_MIN, le=NUM_IMAGES_MAX)
+    seed: int | None = Field(default=None, ge=0, le=SEED_MAX)
+    strength: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="img2img only: how far to move from the input."
+    )
+    input_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=INPUT_KEY_MAX_CHARS,
+        description="img2img only: the S3 key of the input image, under the owner's inputs/.",
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("prompt must contain non-whitespace characters")
+        return value
+
+    @field_validator("steps", "width", "height", "num_images", "seed", mode="before")
+    @classmethod
+    def _no_bool_or_fraction(cls, value: Any) -> Any:
+        # JSON true/1.5 must not silently become 1; integers only.
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"must be an integer, got {value!r}")
+        return value
+
+    def check_kind(self, kind: JobKind) -> None:
+        """Kind-specific rules; raises ValueError naming the field."""
+        if kind is JobKind.IMG2IMG:
+            if self.input_key is None:
+                raise ValueError("input_key: required for img2img")
+        else:
+            if self.input_key is not None:
+                raise ValueError(f"input_key: only allowed for img2img, not {kind.value}")
+            if self.strength is not None:
+                raise ValueError(f"strength: only allowed for img2img, not {kind.value}")
+
+    @property
+    def effective_strength(self) -> float:
+        return 0.8 if self.strength is None else self.strength
+
+
+class JobRequest(JobParams):
+    """The HTTP API's job body: the kind plus the parameters, flat."""
+
+    kind: JobKind = JobKind.TXT2IMG
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> JobRequest:
+        self.check_kind(self.kind)
+        return self
+
+    def params(self) -> JobParams:
+        return JobParams.model_validate(self.model_dump(exclude={"kind"}, exclude_none=True))

@@ -1,0 +1,301 @@
+"""Typed settings: explicit argument > environment variable > SSM Parameter Store > default.
+
+Every field's alias is its environment variable (see :mod:`sdfleet.env`). SSM parameters live
+under ``SDFLEET_SSM_PATH`` (e.g. ``/sdfleet/prod/``); a parameter's last path segment, lower
+case, names the field (``/sdfleet/prod/scaler_max_capacity`` or ``.../SDFLEET_SCALER_MAX_CAPACITY``
+both set ``scaler_max_capacity``). SecureString parameters are decrypted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from sdfleet import env
+from sdfleet.errors import ConfigurationError
+
+
+def _env(name: str, field_name: str) -> Any:
+    """An optional field read from the env var ``name`` (or passed as ``field_name``)."""
+    return Field(default=None, validation_alias=AliasChoices(field_name, name))
+
+
+class SSMParameterSource(PydanticBaseSettingsSource):
+    """Reads every parameter under the configured SSM path (recursive, decrypted)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], init_kwargs: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._init_kwargs = init_kwargs
+        self._values: dict[str, Any] | None = None
+
+    def _setting(self, field_name: str, env_name: str) -> str | None:
+        value = self._init_kwargs.get(field_name) or os.environ.get(env_name)
+        return str(value) if value else None
+
+    def _load(self) -> dict[str, Any]:
+        if self._values is not None:
+            return self._values
+        self._values = {}
+        path = self._setting("ssm_path", env.SSM_PATH)
+        if not path:
+            return self._values
+        from sdfleet.aws import AwsClients
+
+        clients = AwsClients(
+            endpoint_url=self._setting("aws_endpoint_url", env.AWS_ENDPOINT_URL),
+            region=self._setting("aws_region", env.AWS_REGION),
+        )
+        ssm = clients.ssm()
+        prefix = path if path.endswith("/") else path + "/"
+        known = {name: name for name in self.settings_cls.model_fields}
+        for name, info in self.settings_cls.model_fields.items():
+            alias = info.validation_alias
+            if isinstance(alias, AliasChoices):
+                for choice in alias.choices:
+                    if isinstance(choice, str):
+                        known[choice.lower()] = name
+        paginator = ssm.get_paginator("get_parameters_by_path")
+        for page in paginator.paginate(Path=prefix, Recursive=True, WithDecryption=True):
+            for parameter in page["Parameters"]:
+                key = parameter["Name"].rsplit("/", 1)[-1].lower()
+                field_name = known.get(key)
+                if field_name is not None:
+                    self._values[field_name] = parameter["Value"]
+        return self._values
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._load().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._load())
+
+
+class FleetSettings(BaseSettings):
+    """What every component needs: where AWS is and which resources are ours."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    aws_endpoint_url: str | None = _env(env.AWS_ENDPOINT_URL, "aws_endpoint_url")
+    aws_region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices("aws_region", env.AWS_REGION, "AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
+    ssm_path: str | None = _env(env.SSM_PATH, "ssm_path")
+    jobs_table: str = Field(
+        default="sdfleet-jobs", validation_alias=AliasChoices("jobs_table", env.JOBS_TABLE)
+    )
+    workers_table: str = Field(
+        default="sdfleet-workers", validation_alias=AliasChoices("workers_table", env.WORKERS_TABLE)
+    )
+    bucket: str = Field(default="sdfleet-data", validation_alias=AliasChoices("bucket", env.BUCKET))
+    interactive_queue_url: str = Field(
+        default="", validation_alias=AliasChoices("interactive_queue_url", env.INTERACTIVE_QUEUE_URL)
+    )
+    batch_queue_url: str = Field(
+        default="", validation_alias=AliasChoices("batch_queue_url", env.BATCH_QUEUE_URL)
+    )
+    record_ttl_days: int = Field(
+        default=30, ge=1, le=3650, validation_alias=AliasChoices("record_ttl_days", env.RECORD_TTL_DAYS)
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        init_kwargs = init_settings() if callable(init_settings) else {}
+        return (
+            init_settings,
+            env_settings,
+            SSMParameterSource(settings_cls, dict(init_kwargs)),
+        )
+
+    def queue_url(self, lane: str) -> str:
+        url = self.interactive_queue_url if lane == "interactive" else self.batch_queue_url
+        if not url:
+            raise ConfigurationError(f"no queue URL configured for lane {lane!r}")
+        return url
+
+
+class IngestSettings(FleetSettings):
+    idempotency_table: str = Field(
+        default="sdfleet-idempotency",
+        validation_alias=AliasChoices("idempotency_table", env.IDEMPOTENCY_TABLE),
+    )
+    workers_table: str = Field(
+        default="sdfleet-workers", validation_alias=AliasChoices("workers_table", env.WORKERS_TABLE)
+    )
+    max_active_jobs_per_user: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        validation_alias=AliasChoices("max_active_jobs_per_user", env.MAX_ACTIVE_JOBS_PER_USER),
+    )
+    upload_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1,
+        le=10 * 1024 * 1024,
+        validation_alias=AliasChoices("upload_max_bytes", env.UPLOAD_MAX_BYTES),
+    )
+    upload_url_expires_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=300,
+        validation_alias=AliasChoices("upload_url_expires_seconds", env.UPLOAD_URL_EXPIRES_SECONDS),
+    )
+    output_url_expires_seconds: int = Field(
+        default=600,
+        ge=1,
+        le=3600,
+        validation_alias=AliasChoices("output_url_expires_seconds", env.OUTPUT_URL_EXPIRES_SECONDS),
+    )
+
+
+class WorkerSettings(FleetSettings):
+    worker_id: str | None = _env(env.WORKER_ID, "worker_id")
+    instance_id: str | None = _env(env.INSTANCE_ID, "instance_id")
+    model_source: str = Field(
+        default="tiny", validation_alias=AliasChoices("model_source", env.MODEL_SOURCE)
+    )
+    model_cache_dir: str = Field(
+        default=".sdfleet/models", validation_alias=AliasChoices("model_cache_dir", env.MODEL_CACHE_DIR)
+    )
+    device: str | None = _env(env.DEVICE, "device")
+    max_batch_size: int = Field(
+        default=4, ge=1, le=64, validation_alias=AliasChoices("max_batch_size", env.MAX_BATCH_SIZE)
+    )
+    max_input_pixels: int = Field(
+        default=4096 * 4096,
+        ge=64 * 64,
+        le=16384 * 16384,
+        validation_alias=AliasChoices("max_input_pixels", env.MAX_INPUT_PIXELS),
+    )
+    visibility_timeout_seconds: int = Field(
+        default=120,
+        ge=10,
+        le=43_200,
+        validation_alias=AliasChoices("visibility_timeout_seconds", env.VISIBILITY_TIMEOUT_SECONDS),
+    )
+    heartbeat_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices("heartbeat_seconds", env.HEARTBEAT_SECONDS),
+    )
+    lease_seconds: int = Field(
+        default=120, ge=5, le=43_200, validation_alias=AliasChoices("lease_seconds", env.LEASE_SECONDS)
+    )
+    wait_time_seconds: int = Field(
+        default=20, ge=0, le=20, validation_alias=AliasChoices("wait_time_seconds", env.WAIT_TIME_SECONDS)
+    )
+    metadata_url: str = Field(
+        default="http://169.254.169.254", validation_alias=AliasChoices("metadata_url", env.METADATA_URL)
+    )
+    metadata_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        validation_alias=AliasChoices("metadata_poll_seconds", env.METADATA_POLL_SECONDS),
+    )
+    max_receive_count: int = Field(
+        default=3, ge=1, le=1000, validation_alias=AliasChoices("max_receive_count", env.MAX_RECEIVE_COUNT)
+    )
+    sender_tenants: dict[str, str] = Field(
+        default_factory=dict, validation_alias=AliasChoices("sender_tenants", env.SENDER_TENANTS)
+    )
+    lifecycle_hook_name: str | None = _env(env.LIFECYCLE_HOOK_NAME, "lifecycle_hook_name")
+    asg_name: str | None = _env(env.ASG_NAME, "asg_name")
+
+    @field_validator("sender_tenants", mode="before")
+    @classmethod
+    def _parse_sender_tenants(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"sender_tenants must be a JSON object of SenderId -> tenant, got {value!r}"
+                ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlives_heartbeat(self) -> WorkerSettings:
+        if self.heartbeat_seconds >= self.visibility_timeout_seconds:
+            raise ValueError(
+                f"heartbeat_seconds ({self.heartbeat_seconds}) must be below "
+                f"visibility_timeout_seconds ({self.visibility_timeout_seconds})"
+            )
+        if self.heartbeat_seconds >= self.lease_seconds:
+            raise ValueError(
+                f"heartbeat_seconds ({self.heartbeat_seconds}) must be below "
+                f"lease_seconds ({self.lease_seconds})"
+            )
+        return self
+
+
+class ScalerSettings(FleetSettings):
+    asg_name: str = Field(default="sdfleet-workers", validation_alias=AliasChoices("asg_name", env.ASG_NAME))
+    min_capacity: int = Field(
+        default=0, ge=0, le=1000, validation_alias=AliasChoices("min_capacity", env.SCALER_MIN_CAPACITY)
+    )
+    max_capacity: int = Field(
+        default=4, ge=0, le=1000, validation_alias=AliasChoices("max_capacity", env.SCALER_MAX_CAPACITY)
+    )
+    target_wait_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        validation_alias=AliasChoices("target_wait_seconds", env.SCALER_TARGET_WAIT_SECONDS),
+    )
+    idle_seconds_before_scale_in: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        validation_alias=AliasChoices(
+            "idle_seconds_before_scale_in", env.SCALER_IDLE_SECONDS_BEFORE_SCALE_IN
+        ),
+    )
+    quiet_seconds_before_zero: float = Field(
+        default=600.0,
+        ge=0,
+        le=86_400,
+        validation_alias=AliasChoices("quiet_seconds_before_zero", env.SCALER_QUIET_SECONDS_BEFORE_ZERO),
+    )
+    max_step: int = Field(
+        default=4, ge=1, le=1000, validation_alias=AliasChoices("max_step", env.SCALER_MAX_STEP)
+    )
+    default_seconds_per_job: float = Field(
+        default=6.0,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices("default_seconds_per_job", env.SCALER_DEFAULT_SECONDS_PER_JOB),
+    )
+    boot_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        le=3600,
+        validation_alias=AliasChoices("boot_seconds", env.SCALER_BOOT_SECONDS),
+    )
+    samples_per_invocation: int = Field(
+        default=4,
+        ge=1,
+        le=12,
+        validation_alias=AliasChoices("samples_per_invocation", env.SCALER_SAMPLES_PER_INVOCATION),
+    )
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> ScalerSettings:
+        if self.min_capacity > self.max_capacity:
+            raise ValueError(
+                f"min_capacity ({self.min_capacity}) must not exceed max_capacity ({self.max_capacity})"
+            )
+        return self

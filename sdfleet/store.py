@@ -1,0 +1,503 @@
+"""The DynamoDB job store. Every status transition is one conditional write.
+
+Table layout (Terraform's ``storage`` module creates the same):
+
+* hash key ``job_id`` (S); TTL attribute ``expires_at`` (N, epoch seconds).
+* GSI ``by_owner``: ``owner`` (S) + ``created_at`` (S, fixed-width ISO UTC) -> my jobs, newest first.
+* GSI ``queued_by_lane``: ``queue_lane`` (S) + ``queue_seq`` (S); the two attributes exist only
+  while a job is queued (a sparse index), so "queued ahead of me" is one COUNT query.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from sdfleet.errors import (
+    JobAlreadyExists,
+    JobNotClaimable,
+    JobNotFound,
+    LeaseLost,
+    TransitionRejected,
+)
+from sdfleet.records import JobError, JobRecord, JobStatus, utcnow
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+OWNER_INDEX: Final = "by_owner"
+QUEUE_INDEX: Final = "queued_by_lane"
+LIST_LIMIT_MAX: Final = 100
+DEFAULT_TTL_DAYS: Final = 30
+_TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def format_time(value: datetime) -> str:
+    """Fixed-width UTC ISO time, so string order is time order."""
+    return value.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def _to_dynamo_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo_value(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo_value(v) for v in value]
+    if hasattr(value, "value") and not isinstance(value, str | int | bool):
+        return value.value
+    return value
+
+
+def _from_dynamo_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo_value(v) for v in value]
+    return value
+
+
+def marshal(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(_to_dynamo_value(v)) for k, v in values.items() if v is not None}
+
+
+def unmarshal(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _from_dynamo_value(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def record_to_item(record: JobRecord) -> dict[str, Any]:
+    values = record.model_dump(mode="python", exclude_none=True)
+    values["params"] = record.params.model_dump(mode="json", exclude_none=True)
+    if record.error is not None:
+        values["error"] = record.error.model_dump()
+    if record.status is JobStatus.QUEUED:
+        values["queue_lane"] = record.lane.value
+        values["queue_seq"] = queue_seq(record)
+    return marshal(values)
+
+
+def item_to_record(item: dict[str, Any]) -> JobRecord:
+    return JobRecord.model_validate(unmarshal(item))
+
+
+def queue_seq(record: JobRecord) -> str:
+    return f"{format_time(record.created_at)}#{record.job_id}"
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def _decode_cursor(cursor: str, owner: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not isinstance(key, dict) or key.get("owner") != {"S": owner}:
+            raise ValueError
+        return key
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError(f"cursor: {cursor[:40]!r} is not a cursor this API returned") from exc
+
+
+class JobStore:
+    """Reads and transitions job records. The client is passed in (emulator or AWS)."""
+
+    def __init__(
+        self, dynamodb: DynamoDBClient, table_name: str, ttl_days: int = DEFAULT_TTL_DAYS
+    ) -> None:
+        self._db = dynamodb
+        self.table_name = table_name
+        self.ttl_days = ttl_days
+
+    # -- reads -----------------------------------------------------------------------------
+    def get(self, job_id: str, *, consistent: bool = True) -> JobRecord:
+        response = self._db.get_item(
+            TableName=self.table_name, Key={"job_id": {"S": job_id}}, ConsistentRead=consistent
+        )
+        if "Item" not in response:
+            raise JobNotFound(f"job {job_id!r} not found")
+        return item_to_record(response["Item"])
+
+    def get_for_owner(self, job_id: str, owner: str) -> JobRecord:
+        """The job, only if ``owner`` owns it; another owner's job is simply not found."""
+        record = self.get(job_id)
+        if record.owner != owner:
+            raise JobNotFound(f"job {job_id!r} not found")
+        return record
+
+    def list_by_owner(
+        self, owner: str, limit: int = 20, cursor: str | None = None
+    ) -> tuple[list[JobRecord], str | None]:
+        if not 1 <= limit <= LIST_LIMIT_MAX:
+            raise ValueError(f"limit: must be in 1..{LIST_LIMIT_MAX}, got {limit}")
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": OWNER_INDEX,
+            "KeyConditionExpression": "#owner = :owner",
+            "ExpressionAttributeNames": {"#owner": "owner"},
+            "ExpressionAttributeValues": {":owner": {"S": owner}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, owner)
+        response = self._db.query(**kwargs)
+        records = [item_to_record(item) for item in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return records, (_encode_cursor(last) if last else None)
+
+    def iter_owner_job_ids(self, owner: str) -> Iterator[str]:
+        paginator = self._db.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.table_name,
+            IndexName=OWNER_INDEX,
+            KeyConditionExpression="#owner = :owner",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":owner": {"S": owner}},
+        ):
+            for item in page.get("Items", []):
+                yield item["job_id"]["S"]
+
+    def count_active(self, owner: str) -> int:
+        """Queued plus running jobs of ``owner`` (for the per-user quota)."""
+        total = 0
+        paginator = self._db.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.table_name,
+            IndexName=OWNER_INDEX,
+            KeyConditionExpression="#owner = :owner",
+            FilterExpression="#status IN (:queued, :running)",
+            ExpressionAttributeNames={"#owner": "owner", "#status": "status"},
+            ExpressionAttributeValues={
+                ":owner": {"S": owner},
+                ":queued": {"S": JobStatus.QUEUED.value},
+                ":running": {"S": JobStatus.RUNNING.value},
+            },
+            Select="COUNT",
+        ):
+            total += page["Count"]
+        return total
+
+    def count_queued_ahead(self, record: JobRecord) -> int:
+        """Queued jobs in the same lane created before this one (0 when it is not queued)."""
+        if record.status is not JobStatus.QUEUED:
+            return 0
+        total = 0
+        paginator = self._db.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.table_name,
+            IndexName=QUEUE_INDEX,
+            KeyConditionExpression="queue_lane = :lane AND queue_seq < :seq",
+            ExpressionAttributeValues={
+                ":lane": {"S": record.lane.value},
+                ":seq": {"S": queue_seq(record)},
+            },
+            Select="COUNT",
+        ):
+            total += page["Count"]
+        return total
+
+    # -- transitions -----------------------------------------------------------------------
+    def create(self, record: JobRecord) -> JobRecord:
+        if record.status is not JobStatus.QUEUED:
+            raise ValueError(f"status: a new job must be queued, got {record.status.value!r}")
+        if record.expires_at is None:
+            expiry = record.created_at + timedelta(days=self.ttl_days)
+            record = record.model_copy(update={"expires_at": int(expiry.timestamp())})
+        try:
+            self._db.put_item(
+                TableName=self.table_name,
+                Item=record_to_item(record),
+                ConditionExpression="attribute_not_exists(job_id)",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                raise JobAlreadyExists(f"job {record.job_id!r} exists already") from exc
+            raise
+        return record
+
+    def claim(
+        self, job_id: str, worker_id: str, lease_seconds: float, now: datetime | None = None
+    ) -> JobRecord:
+        """queued -> running for ``worker_id``; or take over a running job whose lease expired."""
+        now = now or utcnow()
+        lease = now + timedelta(seconds=lease_seconds)
+        return self._update(
+            job_id,
+            "claim",
+            JobNotClaimable,
+            update="SET #status = :running, worker_id = :worker, lease_expires_at = :lease, "
+            "started_at = :now, attempts = if_not_exists(attempts, :zero) + :one "
+            "REMOVE queue_lane, queue_seq, progress_step, progress_total",
+            condition="attribute_exists(job_id) AND (#status = :queued OR "
+            "(#status = :running AND lease_expires_at < :now))",
+            values={
+                ":running": JobStatus.RUNNING.value,
+                ":queued": JobStatus.QUEUED.value,
+                ":worker": worker_id,
+                ":lease": lease,
+                ":now": now,
+                ":zero": 0,
+                ":one": 1,
+            },
+        )
+
+    def renew_lease(
+        self,
+        job_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        progress_step: int | None = None,
+        progress_total: int | None = None,
+        now: datetime | None = None,
+    ) -> JobRecord:
+        """Extends the lease (and records progress); returns the record so the caller sees
+        ``cancel_requested``. Raises :class:`LeaseLost` when another worker took over."""
+        now = now or utcnow()
+        sets = ["lease_expires_at = :lease"]
+        values: dict[str, Any] = {":lease": now + timedelta(seconds=lease_seconds)}
+        if progress_step is not None and progress_total is not None:
+            sets += ["progress_step = :step", "progress_total = :total"]
+            values |= {":step": progress_step, ":total": progress_total}
+        return self._update(
+            job_id,
+            "renew lease",
+            LeaseLost,
+            update="SET " + ", ".join(sets),
+            condition="#status = :running AND worker_id = :worker",
+            values=values | {":running": JobStatus.RUNNING.value, ":worker": worker_id},
+        )
+
+    def finish(
+        self,
+        job_id: str,
+        worker_id: str,
+        outputs: list[str],
+        seeds: list[int],
+        *,
+        attention_backend: str | None = None,
+        queue_wait_seconds: float | None = None,
+        model_seconds: float | None = None,
+        total_seconds: float | None = None,
+        now: datetime | None = None,
+    ) -> JobRecord:
+        """running -> succeeded, only by the worker holding the lease."""
+        now = now or utcnow()
+        values: dict[str, Any] = {
+            ":succeeded": JobStatus.SUCCEEDED.value,
+            ":running": JobStatus.RUNNING.value,
+            ":worker": worker_id,
+            ":now": now,
+            ":outputs": outputs,
+            ":seeds": seeds,
+        }
+        sets = ["#status = :succeeded", "finished_at = :now", "outputs = :outputs", "seeds = :seeds"]
+        optional = {
+            "attention_backend": attention_backend,
+            "queue_wait_seconds": queue_wait_seconds,
+            "model_seconds": model_seconds,
+            "total_seconds": total_seconds,
+        }
+        for name, value in optional.items():
+            if value is not None:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = value
+        return self._update(
+            job_id,
+            "finish",
+            LeaseLost,
+            update="SET " + ", ".join(sets) + " REMOVE lease_expires_at",
+            condition="#status = :running AND worker_id = :worker",
+            values=values,
+        )
+
+    def fail(
+        self,
+        job_id: str,
+        error: JobError,
+        *,
+        worker_id: str | None = None,
+        now: datetime | None = None,
+    ) -> JobRecord:
+        """-> failed. A worker may fail the job it holds; without a worker id (invalid input
+        before any claim, or the dead-letter reaper) only a queued job or one whose lease has
+        expired can be failed, so a live worker's job is never failed behind its back."""
+        now = now or utcnow()
+        values: dict[str, Any] = {
+            ":failed": JobStatus.FAILED.value,
+            ":running": JobStatus.RUNNING.value,
+            ":now": now,
+            ":error": error.model_dump(),
+        }
+        if worker_id is not None:
+            condition = "#status = :running AND worker_id = :worker"
+            values[":worker"] = worker_id
+            rejected: type[TransitionRejected] = LeaseLost
+        else:
+            condition = (
+                "attribute_exists(job_id) AND (#status = :queued OR "
+                "(#status = :running AND lease_expires_at < :now))"
+            )
+            values[":queued"] = JobStatus.QUEUED.value
+            rejected = TransitionRejected
+        return self._update(
+            job_id,
+            "fail",
+            rejected,
+            update="SET #status = :failed, finished_at = :now, #error = :error "
+            "REMOVE queue_lane, queue_seq, lease_expires_at",
+            condition=condition,
+            values=values,
+            names={"#error": "error"},
+        )
+
+    def cancel(self, job_id: str, *, owner: str | None = None, now: datetime | None = None) -> JobRecord:
+        """queued -> cancelled (workers skip it when its message arrives)."""
+        values: dict[str, Any] = {
+            ":cancelled": JobStatus.CANCELLED.value,
+            ":queued": JobStatus.QUEUED.value,
+            ":now": now or utcnow(),
+        }
+        condition = "#status = :queued"
+        if owner is not None:
+            condition += " AND #owner = :owner"
+            values[":owner"] = owner
+        return self._update(
+            job_id,
+            "cancel",
+            TransitionRejected,
+            update="SET #status = :cancelled, finished_at = :now REMOVE queue_lane, queue_seq",
+            condition=condition,
+            values=values,
+            names={"#owner": "owner"} if owner is not None else None,
+        )
+
+    def request_cancel(self, job_id: str, *, owner: str | None = None) -> JobRecord:
+        """Flags a running job; its worker stops between denoising steps."""
+        values: dict[str, Any] = {":running": JobStatus.RUNNING.value, ":true": True}
+        condition = "#status = :running"
+        if owner is not None:
+            condition += " AND #owner = :owner"
+            values[":owner"] = owner
+        return self._update(
+            job_id,
+            "request cancel",
+            TransitionRejected,
+            update="SET cancel_requested = :true",
+            condition=condition,
+            values=values,
+            names={"#owner": "owner"} if owner is not None else None,
+        )
+
+    def mark_cancelled(self, job_id: str, worker_id: str, now: datetime | None = None) -> JobRecord:
+        """running -> cancelled by the worker that honoured a cancel request."""
+        return self._update(
+            job_id,
+            "mark cancelled",
+            LeaseLost,
+            update="SET #status = :cancelled, finished_at = :now REMOVE lease_expires_at",
+            condition="#status = :running AND worker_id = :worker",
+            values={
+                ":cancelled": JobStatus.CANCELLED.value,
+                ":running": JobStatus.RUNNING.value,
+                ":worker": worker_id,
+                ":now": now or utcnow(),
+            },
+        )
+
+    def clear_outputs(self, job_id: str, owner: str) -> JobRecord:
+        """Forgets the output keys of a finished job (after its objects were deleted)."""
+        return self._update(
+            job_id,
+            "clear outputs",
+            TransitionRejected,
+            update="SET outputs = :empty",
+            condition="#owner = :owner AND #status IN (:succeeded, :failed, :cancelled)",
+            values={
+                ":empty": [],
+                ":owner": owner,
+                ":succeeded": JobStatus.SUCCEEDED.value,
+                ":failed": JobStatus.FAILED.value,
+                ":cancelled": JobStatus.CANCELLED.value,
+            },
+            names={"#owner": "owner"},
+        )
+
+    def delete(self, job_id: str, owner: str) -> None:
+        try:
+            self._db.delete_item(
+                TableName=self.table_name,
+                Key={"job_id": {"S": job_id}},
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                raise JobNotFound(f"job {job_id!r} not found") from exc
+            raise
+
+    def delete_owner_records(self, owner: str) -> int:
+        deleted = 0
+        for job_id in list(self.iter_owner_job_ids(owner)):
+            try:
+                self.delete(job_id, owner)
+                deleted += 1
+            except JobNotFound:
+                continue
+        return deleted
+
+    # -- internals -------------------------------------------------------------------------
+    def _update(
+        self,
+        job_id: str,
+        transition: str,
+        rejected: type[TransitionRejected],
+        *,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> JobRecord:
+        attribute_names = {"#status": "status"} | (names or {})
+        used_names = {k: v for k, v in attribute_names.items() if k in update or k in condition}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"job_id": {"S": job_id}},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": marshal(values),
+            "ReturnValues": "ALL_NEW",
+        }
+        if used_names:
+            kwargs["ExpressionAttributeNames"] = used_names
+        try:
+            response = self._db.update_item(**kwargs)
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+            try:
+                current: str | None = self.get(job_id).status.value
+            except JobNotFound:
+                raise JobNotFound(f"job {job_id!r} not found") from exc
+            raise rejected(job_id, transition, current) from exc
+        return item_to_record(response["Attributes"])
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

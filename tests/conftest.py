@@ -1,0 +1,104 @@
+"""Session-wide test harness: one moto server on a free loopback port, per-test resources.
+
+Pure unit tests use none of these fixtures and need no network.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from sdfleet.aws import AwsClients
+from sdfleet.store import JobStore
+from tests.support.aws_resources import (
+    LaneQueues,
+    create_bucket,
+    create_jobs_table,
+    create_lane_queues,
+    create_workers_table,
+    unique,
+)
+
+# Fake credentials: the emulator accepts any; real AWS must never be reached from tests.
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}.items():
+    os.environ[_name] = _value
+os.environ.pop("AWS_PROFILE", None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def aws(moto_endpoint: str) -> AwsClients:
+    return AwsClients(endpoint_url=moto_endpoint, region="us-east-1")
+
+
+@dataclass(frozen=True)
+class FleetResources:
+    """One test's private set of tables, lanes and bucket."""
+
+    clients: AwsClients
+    jobs_table: str
+    workers_table: str
+    bucket: str
+    queues: LaneQueues
+
+    def job_store(self) -> JobStore:
+        return JobStore(self.clients.dynamodb(), self.jobs_table)
+
+    def env(self) -> dict[str, str]:
+        from sdfleet import env
+
+        return {
+            env.AWS_ENDPOINT_URL: self.clients.endpoint_url or "",
+            env.AWS_REGION: self.clients.region,
+            env.JOBS_TABLE: self.jobs_table,
+            env.WORKERS_TABLE: self.workers_table,
+            env.BUCKET: self.bucket,
+            env.INTERACTIVE_QUEUE_URL: self.queues.interactive_url,
+            env.BATCH_QUEUE_URL: self.queues.batch_url,
+            env.INTERACTIVE_DLQ_URL: self.queues.interactive_dlq_url,
+            env.BATCH_DLQ_URL: self.queues.batch_dlq_url,
+        }
+
+
+@pytest.fixture()
+def fleet(aws: AwsClients) -> FleetResources:
+    prefix = unique("t")
+    return FleetResources(
+        clients=aws,
+        jobs_table=create_jobs_table(aws, f"{prefix}-jobs"),
+        workers_table=create_workers_table(aws, f"{prefix}-workers"),
+        bucket=create_bucket(aws, f"{prefix}-bucket"),
+        queues=create_lane_queues(aws, prefix),
+    )
+
+
+@pytest.fixture()
+def job_store(fleet: FleetResources) -> JobStore:
+    return fleet.job_store()
