@@ -72,7 +72,9 @@ class HeartbeatStore:
     def delete(self, worker_id: str) -> None:
         self._db.delete_item(TableName=self.table_name, Key={"worker_id": {"S": worker_id}})
 
-    def list(self, *, include_stale: bool = False, now: datetime | None = None) -> list[WorkerHeartbeat]:
+    def list(
+        self, *, include_stale: bool = False, now: datetime | None = None
+    ) -> list[WorkerHeartbeat]:
         beats: list[WorkerHeartbeat] = []
         paginator = self._db.get_paginator("scan")
         for page in paginator.paginate(TableName=self.table_name, ConsistentRead=True):

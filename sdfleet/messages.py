@@ -79,3 +79,13 @@ def message_json_schema() -> dict[str, Any]:
 
 def render_message_schema() -> str:
     return json.dumps(message_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def main() -> None:
+    """``python -m sdfleet.messages``: regenerate the committed JSON Schema."""
+    SCHEMA_PATH.write_text(render_message_schema())
+    print(f"wrote {SCHEMA_PATH}")
+
+
+if __name__ == "__main__":
+    main()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PROMPT_MAX_CHARS: Final = 2000
 SIZE_MIN: Final = 64
@@ -29,13 +29,19 @@ class JobKind(StrEnum):
     IMG2IMG = "img2img"
 
 
+def _check_dimension(value: int) -> int:
+    if not (SIZE_MIN <= value <= SIZE_MAX and value % SIZE_MULTIPLE == 0):
+        raise ValueError(f"must be a multiple of {SIZE_MULTIPLE} in {SIZE_MIN}..{SIZE_MAX}")
+    return value
+
+
+# One check with one message, so 63 reports the range and the step together.
 Dimension = Annotated[
     int,
+    AfterValidator(_check_dimension),
     Field(
-        ge=SIZE_MIN,
-        le=SIZE_MAX,
-        multiple_of=SIZE_MULTIPLE,
         description=f"Pixels; a multiple of {SIZE_MULTIPLE} in {SIZE_MIN}..{SIZE_MAX}.",
+        json_schema_extra={"minimum": SIZE_MIN, "maximum": SIZE_MAX, "multipleOf": SIZE_MULTIPLE},
     ),
 ]
 
@@ -75,7 +81,7 @@ class JobParams(BaseModel):
     def _no_bool_or_fraction(cls, value: Any) -> Any:
         # JSON true/1.5 must not silently become 1; integers only.
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError(f"must be an integer, got {value!r}")
+            raise ValueError("must be an integer")
         return value
 
     def check_kind(self, kind: JobKind) -> None:

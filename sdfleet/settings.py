@@ -83,7 +83,9 @@ class FleetSettings(BaseSettings):
     aws_endpoint_url: str | None = _env(env.AWS_ENDPOINT_URL, "aws_endpoint_url")
     aws_region: str = Field(
         default="us-east-1",
-        validation_alias=AliasChoices("aws_region", env.AWS_REGION, "AWS_REGION", "AWS_DEFAULT_REGION"),
+        validation_alias=AliasChoices(
+            "aws_region", env.AWS_REGION, "AWS_REGION", "AWS_DEFAULT_REGION"
+        ),
     )
     ssm_path: str | None = _env(env.SSM_PATH, "ssm_path")
     jobs_table: str = Field(
@@ -94,13 +96,17 @@ class FleetSettings(BaseSettings):
     )
     bucket: str = Field(default="sdfleet-data", validation_alias=AliasChoices("bucket", env.BUCKET))
     interactive_queue_url: str = Field(
-        default="", validation_alias=AliasChoices("interactive_queue_url", env.INTERACTIVE_QUEUE_URL)
+        default="",
+        validation_alias=AliasChoices("interactive_queue_url", env.INTERACTIVE_QUEUE_URL),
     )
     batch_queue_url: str = Field(
         default="", validation_alias=AliasChoices("batch_queue_url", env.BATCH_QUEUE_URL)
     )
     record_ttl_days: int = Field(
-        default=30, ge=1, le=3650, validation_alias=AliasChoices("record_ttl_days", env.RECORD_TTL_DAYS)
+        default=30,
+        ge=1,
+        le=3650,
+        validation_alias=AliasChoices("record_ttl_days", env.RECORD_TTL_DAYS),
     )
 
     @classmethod
@@ -167,7 +173,8 @@ class WorkerSettings(FleetSettings):
         default="tiny", validation_alias=AliasChoices("model_source", env.MODEL_SOURCE)
     )
     model_cache_dir: str = Field(
-        default=".sdfleet/models", validation_alias=AliasChoices("model_cache_dir", env.MODEL_CACHE_DIR)
+        default=".sdfleet/models",
+        validation_alias=AliasChoices("model_cache_dir", env.MODEL_CACHE_DIR),
     )
     device: str | None = _env(env.DEVICE, "device")
     max_batch_size: int = Field(
@@ -192,13 +199,20 @@ class WorkerSettings(FleetSettings):
         validation_alias=AliasChoices("heartbeat_seconds", env.HEARTBEAT_SECONDS),
     )
     lease_seconds: int = Field(
-        default=120, ge=5, le=43_200, validation_alias=AliasChoices("lease_seconds", env.LEASE_SECONDS)
+        default=120,
+        ge=5,
+        le=43_200,
+        validation_alias=AliasChoices("lease_seconds", env.LEASE_SECONDS),
     )
     wait_time_seconds: int = Field(
-        default=20, ge=0, le=20, validation_alias=AliasChoices("wait_time_seconds", env.WAIT_TIME_SECONDS)
+        default=20,
+        ge=0,
+        le=20,
+        validation_alias=AliasChoices("wait_time_seconds", env.WAIT_TIME_SECONDS),
     )
     metadata_url: str = Field(
-        default="http://169.254.169.254", validation_alias=AliasChoices("metadata_url", env.METADATA_URL)
+        default="http://169.254.169.254",
+        validation_alias=AliasChoices("metadata_url", env.METADATA_URL),
     )
     metadata_poll_seconds: float = Field(
         default=5.0,
@@ -207,7 +221,10 @@ class WorkerSettings(FleetSettings):
         validation_alias=AliasChoices("metadata_poll_seconds", env.METADATA_POLL_SECONDS),
     )
     max_receive_count: int = Field(
-        default=3, ge=1, le=1000, validation_alias=AliasChoices("max_receive_count", env.MAX_RECEIVE_COUNT)
+        default=3,
+        ge=1,
+        le=1000,
+        validation_alias=AliasChoices("max_receive_count", env.MAX_RECEIVE_COUNT),
     )
     sender_tenants: dict[str, str] = Field(
         default_factory=dict, validation_alias=AliasChoices("sender_tenants", env.SENDER_TENANTS)
@@ -243,12 +260,20 @@ class WorkerSettings(FleetSettings):
 
 
 class ScalerSettings(FleetSettings):
-    asg_name: str = Field(default="sdfleet-workers", validation_alias=AliasChoices("asg_name", env.ASG_NAME))
+    asg_name: str = Field(
+        default="sdfleet-workers", validation_alias=AliasChoices("asg_name", env.ASG_NAME)
+    )
     min_capacity: int = Field(
-        default=0, ge=0, le=1000, validation_alias=AliasChoices("min_capacity", env.SCALER_MIN_CAPACITY)
+        default=0,
+        ge=0,
+        le=1000,
+        validation_alias=AliasChoices("min_capacity", env.SCALER_MIN_CAPACITY),
     )
     max_capacity: int = Field(
-        default=4, ge=0, le=1000, validation_alias=AliasChoices("max_capacity", env.SCALER_MAX_CAPACITY)
+        default=4,
+        ge=0,
+        le=1000,
+        validation_alias=AliasChoices("max_capacity", env.SCALER_MAX_CAPACITY),
     )
     target_wait_seconds: float = Field(
         default=60.0,
@@ -268,7 +293,9 @@ class ScalerSettings(FleetSettings):
         default=600.0,
         ge=0,
         le=86_400,
-        validation_alias=AliasChoices("quiet_seconds_before_zero", env.SCALER_QUIET_SECONDS_BEFORE_ZERO),
+        validation_alias=AliasChoices(
+            "quiet_seconds_before_zero", env.SCALER_QUIET_SECONDS_BEFORE_ZERO
+        ),
     )
     max_step: int = Field(
         default=4, ge=1, le=1000, validation_alias=AliasChoices("max_step", env.SCALER_MAX_STEP)
@@ -277,7 +304,9 @@ class ScalerSettings(FleetSettings):
         default=6.0,
         gt=0,
         le=3600,
-        validation_alias=AliasChoices("default_seconds_per_job", env.SCALER_DEFAULT_SECONDS_PER_JOB),
+        validation_alias=AliasChoices(
+            "default_seconds_per_job", env.SCALER_DEFAULT_SECONDS_PER_JOB
+        ),
     )
     boot_seconds: float = Field(
         default=120.0,
@@ -296,6 +325,7 @@ class ScalerSettings(FleetSettings):
     def _min_not_above_max(self) -> ScalerSettings:
         if self.min_capacity > self.max_capacity:
             raise ValueError(
-                f"min_capacity ({self.min_capacity}) must not exceed max_capacity ({self.max_capacity})"
+                f"min_capacity ({self.min_capacity}) must not exceed "
+                f"max_capacity ({self.max_capacity})"
             )
         return self

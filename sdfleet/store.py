@@ -3,7 +3,8 @@
 Table layout (Terraform's ``storage`` module creates the same):
 
 * hash key ``job_id`` (S); TTL attribute ``expires_at`` (N, epoch seconds).
-* GSI ``by_owner``: ``owner`` (S) + ``created_at`` (S, fixed-width ISO UTC) -> my jobs, newest first.
+* GSI ``by_owner``: ``owner`` (S) + ``created_at`` (S, fixed-width ISO UTC): my jobs,
+  newest first.
 * GSI ``queued_by_lane``: ``queue_lane`` (S) + ``queue_seq`` (S); the two attributes exist only
   while a job is queued (a sparse index), so "queued ahead of me" is one COUNT query.
 """
@@ -73,7 +74,9 @@ def _from_dynamo_value(value: Any) -> Any:
 
 
 def marshal(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(_to_dynamo_value(v)) for k, v in values.items() if v is not None}
+    return {
+        k: _serializer.serialize(_to_dynamo_value(v)) for k, v in values.items() if v is not None
+    }
 
 
 def unmarshal(item: dict[str, Any]) -> dict[str, Any]:
@@ -306,7 +309,12 @@ class JobStore:
             ":outputs": outputs,
             ":seeds": seeds,
         }
-        sets = ["#status = :succeeded", "finished_at = :now", "outputs = :outputs", "seeds = :seeds"]
+        sets = [
+            "#status = :succeeded",
+            "finished_at = :now",
+            "outputs = :outputs",
+            "seeds = :seeds",
+        ]
         optional = {
             "attention_backend": attention_backend,
             "queue_wait_seconds": queue_wait_seconds,
@@ -366,7 +374,9 @@ class JobStore:
             names={"#error": "error"},
         )
 
-    def cancel(self, job_id: str, *, owner: str | None = None, now: datetime | None = None) -> JobRecord:
+    def cancel(
+        self, job_id: str, *, owner: str | None = None, now: datetime | None = None
+    ) -> JobRecord:
         """queued -> cancelled (workers skip it when its message arrives)."""
         values: dict[str, Any] = {
             ":cancelled": JobStatus.CANCELLED.value,
@@ -405,14 +415,15 @@ class JobStore:
         )
 
     def mark_cancelled(self, job_id: str, worker_id: str, now: datetime | None = None) -> JobRecord:
-        """running -> cancelled by the worker that honoured a cancel request."""
+        """running -> cancelled, only by the lease holder and only after a cancel request."""
         return self._update(
             job_id,
             "mark cancelled",
             LeaseLost,
             update="SET #status = :cancelled, finished_at = :now REMOVE lease_expires_at",
-            condition="#status = :running AND worker_id = :worker",
+            condition="#status = :running AND worker_id = :worker AND cancel_requested = :true",
             values={
+                ":true": True,
                 ":cancelled": JobStatus.CANCELLED.value,
                 ":running": JobStatus.RUNNING.value,
                 ":worker": worker_id,

@@ -42,11 +42,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+    from sdfleet.emulator import start_emulator
 
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = start_emulator("127.0.0.1", port)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -97,7 +97,9 @@ def create_lane_queues(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
             ),
         }
-        urls[lane] = sqs.create_queue(QueueName=f"{prefix}-{lane}", Attributes=attributes)["QueueUrl"]
+        urls[lane] = sqs.create_queue(QueueName=f"{prefix}-{lane}", Attributes=attributes)[
+            "QueueUrl"
+        ]
         urls[f"{lane}_dlq"] = dlq_url
     return LaneQueues(
         interactive_url=urls["interactive"],

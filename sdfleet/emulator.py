@@ -1,0 +1,75 @@
+"""The embedded AWS emulator (moto server) with atomic DynamoDB writes.
+
+Real DynamoDB evaluates a condition and applies the write atomically; moto's server handles
+requests on several threads without a lock, so two racing conditional writes can both pass
+their check. Tests and the local stack race workers on purpose, so the emulator serializes
+every DynamoDB write (and conditional read-modify-write) behind one lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+from moto.server import ThreadedMotoServer
+
+_WRITE_METHODS: Final = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+    "batch_write_item",
+)
+_lock = threading.RLock()
+_patched = False
+
+
+def make_dynamodb_writes_atomic() -> None:
+    """Idempotent: wraps moto's DynamoDB backend write methods in one process-wide lock."""
+    global _patched
+    if _patched:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _WRITE_METHODS:
+        original: Callable[..., Any] | None = getattr(DynamoDBBackend, name, None)
+        if original is None:
+            continue
+
+        def locked(*args: Any, __original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+            with _lock:
+                return __original(*args, **kwargs)
+
+        setattr(DynamoDBBackend, name, functools.wraps(original)(locked))
+    _patched = True
+
+
+def start_emulator(host: str = "127.0.0.1", port: int = 5000) -> ThreadedMotoServer:
+    """Starts a moto server in this process on ``host:port`` and returns it (call ``.stop()``)."""
+    make_dynamodb_writes_atomic()
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    return server
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m sdfleet.emulator --port N``: run until killed."""
+    parser = argparse.ArgumentParser(description="sdfleet's embedded AWS emulator (moto server)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    args = parser.parse_args(argv)
+    server = start_emulator(args.host, args.port)
+    print(f"emulator listening on http://{args.host}:{args.port}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""The job store against the emulator: each transition is one conditional write."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from sdfleet.errors import (
+    JobAlreadyExists,
+    JobNotClaimable,
+    JobNotFound,
+    LeaseLost,
+    TransitionRejected,
+)
+from sdfleet.messages import Lane
+from sdfleet.records import JobError, JobRecord, JobStatus, utcnow
+from sdfleet.requests import JobKind, JobParams
+from sdfleet.store import JobStore
+
+pytestmark = pytest.mark.emulator
+
+
+def new_record(owner: str = "alice", lane: Lane = Lane.INTERACTIVE, **extra: object) -> JobRecord:
+    return JobRecord(
+        job_id=uuid.uuid4().hex,
+        owner=owner,
+        kind=JobKind.TXT2IMG,
+        params=JobParams(prompt="a cat", steps=5),
+        lane=lane,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_create_get_and_duplicate(job_store: JobStore) -> None:
+    record = job_store.create(new_record())
+    loaded = job_store.get(record.job_id)
+    assert loaded.status is JobStatus.QUEUED
+    assert loaded.params == record.params
+    assert loaded.expires_at is not None and loaded.expires_at > utcnow().timestamp()
+    with pytest.raises(JobAlreadyExists):
+        job_store.create(record)
+
+
+def test_happy_path_records_outputs_and_metrics(job_store: JobStore) -> None:
+    record = job_store.create(new_record())
+    running = job_store.claim(record.job_id, "w1", lease_seconds=60)
+    assert (
+        running.status is JobStatus.RUNNING and running.worker_id == "w1" and running.attempts == 1
+    )
+    renewed = job_store.renew_lease(record.job_id, "w1", 60, progress_step=2, progress_total=5)
+    assert (renewed.progress_step, renewed.progress_total) == (2, 5)
+    done = job_store.finish(
+        record.job_id,
+        "w1",
+        ["users/alice/outputs/x/00.png"],
+        [7],
+        attention_backend="sdpa",
+        queue_wait_seconds=1.5,
+        model_seconds=2.25,
+        total_seconds=3.0,
+    )
+    assert done.status is JobStatus.SUCCEEDED
+    assert done.outputs == ["users/alice/outputs/x/00.png"] and done.seeds == [7]
+    assert done.model_seconds == 2.25 and done.attention_backend == "sdpa"
+
+
+def test_only_the_claiming_worker_finishes(job_store: JobStore) -> None:
+    record = job_store.create(new_record())
+    job_store.claim(record.job_id, "w1", 60)
+    with pytest.raises(JobNotClaimable):
+        job_store.claim(record.job_id, "w2", 60)
+    with pytest.raises(LeaseLost):
+        job_store.finish(record.job_id, "w2", ["k"], [1])
+    with pytest.raises(LeaseLost):
+        job_store.renew_lease(record.job_id, "w2", 60)
+
+
+def test_expired_lease_is_taken_over_and_old_holder_locked_out(job_store: JobStore) -> None:
+    record = job_store.create(new_record())
+    start = utcnow()
+    job_store.claim(record.job_id, "w1", 10, now=start)
+    taken = job_store.claim(record.job_id, "w2", 10, now=start + timedelta(seconds=11))
+    assert taken.worker_id == "w2" and taken.attempts == 2
+    with pytest.raises(LeaseLost):
+        job_store.finish(record.job_id, "w1", ["old"], [1])
+    assert job_store.finish(record.job_id, "w2", ["new"], [2]).outputs == ["new"]
+
+
+def test_cancel_queued_and_request_cancel_running(job_store: JobStore) -> None:
+    queued = job_store.create(new_record())
+    assert job_store.cancel(queued.job_id, owner="alice").status is JobStatus.CANCELLED
+    with pytest.raises(JobNotClaimable):
+        job_store.claim(queued.job_id, "w1", 60)
+
+    running = job_store.create(new_record())
+    job_store.claim(running.job_id, "w1", 60)
+    with pytest.raises(TransitionRejected):
+        job_store.cancel(running.job_id, owner="alice")
+    with pytest.raises(TransitionRejected):
+        job_store.request_cancel(running.job_id, owner="mallory")
+    assert job_store.request_cancel(running.job_id, owner="alice").cancel_requested
+    assert job_store.renew_lease(running.job_id, "w1", 60).cancel_requested
+    assert job_store.mark_cancelled(running.job_id, "w1").status is JobStatus.CANCELLED
+
+
+def test_fail_without_worker_spares_a_live_lease(job_store: JobStore) -> None:
+    record = job_store.create(new_record())
+    job_store.claim(record.job_id, "w1", 60)
+    with pytest.raises(TransitionRejected):
+        job_store.fail(record.job_id, JobError(code="retries_exhausted", message="x"))
+    later = utcnow() + timedelta(seconds=61)
+    failed = job_store.fail(
+        record.job_id, JobError(code="retries_exhausted", message="x"), now=later
+    )
+    assert failed.status is JobStatus.FAILED and failed.error is not None
+    assert failed.error.code == "retries_exhausted"
+
+
+def test_owner_isolation_and_listing(job_store: JobStore) -> None:
+    base = utcnow()
+    mine = [job_store.create(new_record(created_at=base + timedelta(seconds=i))) for i in range(5)]
+    other = job_store.create(new_record(owner="bob"))
+    with pytest.raises(JobNotFound):
+        job_store.get_for_owner(other.job_id, "alice")
+    page, cursor = job_store.list_by_owner("alice", limit=3)
+    assert [r.job_id for r in page] == [r.job_id for r in reversed(mine)][:3]
+    assert cursor is not None
+    rest, end = job_store.list_by_owner("alice", limit=3, cursor=cursor)
+    assert [r.job_id for r in rest] == [mine[1].job_id, mine[0].job_id] and end is None
+    with pytest.raises(ValueError, match="cursor"):
+        job_store.list_by_owner("bob", limit=3, cursor=cursor)
+    assert job_store.count_active("alice") == 5
+    assert job_store.delete_owner_records("alice") == 5
+    assert job_store.get(other.job_id).owner == "bob"
+
+
+def test_queue_position_counts_only_earlier_queued_jobs_in_lane(job_store: JobStore) -> None:
+    base = utcnow()
+    jobs = [
+        job_store.create(new_record(created_at=base + timedelta(milliseconds=i))) for i in range(4)
+    ]
+    job_store.create(new_record(lane=Lane.BATCH, created_at=base - timedelta(seconds=5)))
+    assert [job_store.count_queued_ahead(j) for j in jobs] == [0, 1, 2, 3]
+    job_store.claim(jobs[0].job_id, "w1", 60)
+    job_store.cancel(jobs[1].job_id)
+    assert job_store.count_queued_ahead(jobs[3]) == 1
+
+
+def test_racing_claims_have_exactly_one_winner(job_store: JobStore) -> None:
+    record = job_store.create(new_record())
+    winners: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def race(worker: str) -> None:
+        barrier.wait()
+        try:
+            job_store.claim(record.job_id, worker, 60)
+            winners.append(worker)
+        except JobNotClaimable:
+            pass
+
+    threads = [threading.Thread(target=race, args=(f"w{i}",)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1
+    assert job_store.get(record.job_id).worker_id == winners[0]

@@ -1,0 +1,67 @@
+"""SQS message v1: schema is generated from the model and committed; examples stay valid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from pydantic import ValidationError
+
+from sdfleet.messages import MAX_MESSAGE_BYTES, SCHEMA_PATH, JobMessage, render_message_schema
+from sdfleet.requests import JobRequest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_committed_schema_is_current() -> None:
+    assert SCHEMA_PATH.read_text() == render_message_schema(), (
+        "the committed schema is stale: run `python -m sdfleet.messages`"
+    )
+
+
+def test_example_message_is_valid_for_schema_and_model() -> None:
+    example = json.loads((ROOT / "examples" / "job-message-v1.json").read_text())
+    jsonschema.validate(example, json.loads(SCHEMA_PATH.read_text()))
+    message = JobMessage.model_validate(example)
+    assert message.params.num_images == 2
+
+
+def test_example_jobs_lines_are_valid_requests() -> None:
+    lines = (ROOT / "examples" / "jobs.jsonl").read_text().splitlines()
+    assert lines
+    for line in lines:
+        JobRequest.model_validate_json(line)
+
+
+def test_round_trip() -> None:
+    message = JobMessage.model_validate(
+        {"version": 1, "kind": "txt2img", "params": {"prompt": "hi"}, "job_id": "abc"}
+    )
+    assert JobMessage.from_body(message.to_body()) == message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"version": 2, "kind": "txt2img", "params": {"prompt": "hi"}},
+        {"version": 1, "kind": "txt2img", "params": {"prompt": "hi"}, "owner": "root"},
+        {"version": 1, "kind": "txt2img", "params": {"prompt": "hi", "owner": "root"}},
+        {"version": 1, "kind": "img2img", "params": {"prompt": "hi"}},
+        {"version": 1, "kind": "txt2img", "params": {"prompt": "hi"}, "job_id": "../x"},
+    ],
+)
+def test_invalid_messages_rejected_by_model_and_schema(body: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        JobMessage.model_validate(body)
+    if body.get("kind") != "img2img":  # the kind-specific rule is a model rule only
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(body, json.loads(SCHEMA_PATH.read_text()))
+
+
+def test_oversize_body_refused_before_sending() -> None:
+    message = JobMessage.model_validate(
+        {"version": 1, "kind": "txt2img", "params": {"prompt": "p"}, "client_ref": "r"}
+    )
+    assert len(message.to_body()) < MAX_MESSAGE_BYTES

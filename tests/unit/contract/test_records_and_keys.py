@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+
+from sdfleet import keys
+from sdfleet.records import TERMINAL_STATUSES, TRANSITIONS, JobStatus, can_transition
+
+
+def test_terminal_statuses_have_no_way_out() -> None:
+    for status in TERMINAL_STATUSES:
+        assert TRANSITIONS[status] == frozenset()
+        assert status.is_terminal
+
+
+def test_nothing_moves_back_to_queued() -> None:
+    assert not any(can_transition(s, JobStatus.QUEUED) for s in JobStatus)
+
+
+def test_key_layout() -> None:
+    assert keys.output_key("u1", "job1", 3) == "users/u1/outputs/job1/03.png"
+    assert keys.models_prefix("u1", "a1") == "users/u1/models/a1/"
+    key = keys.new_input_key("u1", "image/png")
+    assert key.startswith("users/u1/inputs/") and key.endswith(".png")
+
+
+@pytest.mark.parametrize(
+    ("key", "owner", "owned"),
+    [
+        ("users/alice/inputs/a.png", "alice", True),
+        ("users/alice/inputs/a.png", "ali", False),
+        ("users/alicex/inputs/a.png", "alice", False),
+        ("users/alice/../bob/inputs/a.png", "alice", False),
+        ("users/alice//inputs/a.png", "alice", False),
+        ("other/alice/inputs/a.png", "alice", False),
+    ],
+)
+def test_ownership(key: str, owner: str, owned: bool) -> None:
+    assert keys.is_owned_by(key, owner) is owned
+
+
+def test_bad_content_type_names_field() -> None:
+    with pytest.raises(ValueError, match="content_type: 'image/gif'"):
+        keys.new_input_key("u1", "image/gif")
+
+
+def test_bad_owner_rejected() -> None:
+    with pytest.raises(ValueError, match="owner"):
+        keys.user_prefix("../etc")
