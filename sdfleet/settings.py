@@ -20,9 +20,11 @@ from sdfleet import env
 from sdfleet.errors import ConfigurationError
 
 
-def _env(name: str, field_name: str) -> Any:
+def _env(name: str, field_name: str, description: str) -> Any:
     """An optional field read from the env var ``name`` (or passed as ``field_name``)."""
-    return Field(default=None, validation_alias=AliasChoices(field_name, name))
+    return Field(
+        default=None, validation_alias=AliasChoices(field_name, name), description=description
+    )
 
 
 class SSMParameterSource(PydanticBaseSettingsSource):
@@ -80,33 +82,58 @@ class FleetSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
-    aws_endpoint_url: str | None = _env(env.AWS_ENDPOINT_URL, "aws_endpoint_url")
+    aws_endpoint_url: str | None = _env(
+        env.AWS_ENDPOINT_URL,
+        "aws_endpoint_url",
+        "AWS endpoint override (the local emulator); unset on AWS",
+    )
     aws_region: str = Field(
         default="us-east-1",
         validation_alias=AliasChoices(
             "aws_region", env.AWS_REGION, "AWS_REGION", "AWS_DEFAULT_REGION"
         ),
+        description="AWS region (also read from AWS_REGION)",
     )
-    ssm_path: str | None = _env(env.SSM_PATH, "ssm_path")
+    ssm_path: str | None = _env(
+        env.SSM_PATH, "ssm_path", "SSM Parameter Store path whose parameters fill unset settings"
+    )
     jobs_table: str = Field(
-        default="sdfleet-jobs", validation_alias=AliasChoices("jobs_table", env.JOBS_TABLE)
+        default="sdfleet-jobs",
+        validation_alias=AliasChoices("jobs_table", env.JOBS_TABLE),
+        description="DynamoDB table of job records",
     )
     workers_table: str = Field(
-        default="sdfleet-workers", validation_alias=AliasChoices("workers_table", env.WORKERS_TABLE)
+        default="sdfleet-workers",
+        validation_alias=AliasChoices("workers_table", env.WORKERS_TABLE),
+        description="DynamoDB table of worker heartbeats",
     )
-    bucket: str = Field(default="sdfleet-data", validation_alias=AliasChoices("bucket", env.BUCKET))
+    bucket: str = Field(
+        default="sdfleet-data",
+        validation_alias=AliasChoices("bucket", env.BUCKET),
+        description="S3 bucket for inputs, outputs and models",
+    )
     interactive_queue_url: str = Field(
         default="",
         validation_alias=AliasChoices("interactive_queue_url", env.INTERACTIVE_QUEUE_URL),
+        description="SQS URL of the interactive lane (web jobs)",
     )
     batch_queue_url: str = Field(
-        default="", validation_alias=AliasChoices("batch_queue_url", env.BATCH_QUEUE_URL)
+        default="",
+        validation_alias=AliasChoices("batch_queue_url", env.BATCH_QUEUE_URL),
+        description="SQS URL of the batch lane",
+    )
+    interactive_dlq_url: str | None = _env(
+        env.INTERACTIVE_DLQ_URL, "interactive_dlq_url", "SQS URL of the interactive lane's DLQ"
+    )
+    batch_dlq_url: str | None = _env(
+        env.BATCH_DLQ_URL, "batch_dlq_url", "SQS URL of the batch lane's DLQ"
     )
     record_ttl_days: int = Field(
         default=30,
         ge=1,
         le=3650,
         validation_alias=AliasChoices("record_ttl_days", env.RECORD_TTL_DAYS),
+        description="days until a job record expires (DynamoDB TTL)",
     )
 
     @classmethod
@@ -136,101 +163,130 @@ class IngestSettings(FleetSettings):
     idempotency_table: str = Field(
         default="sdfleet-idempotency",
         validation_alias=AliasChoices("idempotency_table", env.IDEMPOTENCY_TABLE),
-    )
-    workers_table: str = Field(
-        default="sdfleet-workers", validation_alias=AliasChoices("workers_table", env.WORKERS_TABLE)
+        description="DynamoDB table of Powertools idempotency records",
     )
     max_active_jobs_per_user: int = Field(
         default=20,
         ge=1,
         le=10_000,
         validation_alias=AliasChoices("max_active_jobs_per_user", env.MAX_ACTIVE_JOBS_PER_USER),
+        description="queued+running jobs one user may have (429 beyond)",
     )
     upload_max_bytes: int = Field(
         default=10 * 1024 * 1024,
         ge=1,
         le=10 * 1024 * 1024,
         validation_alias=AliasChoices("upload_max_bytes", env.UPLOAD_MAX_BYTES),
+        description="largest input image upload",
     )
     upload_url_expires_seconds: int = Field(
         default=300,
         ge=1,
         le=300,
         validation_alias=AliasChoices("upload_url_expires_seconds", env.UPLOAD_URL_EXPIRES_SECONDS),
+        description="lifetime of a presigned upload POST",
     )
     output_url_expires_seconds: int = Field(
         default=600,
         ge=1,
         le=3600,
         validation_alias=AliasChoices("output_url_expires_seconds", env.OUTPUT_URL_EXPIRES_SECONDS),
+        description="lifetime of a presigned output GET",
     )
 
 
 class WorkerSettings(FleetSettings):
-    worker_id: str | None = _env(env.WORKER_ID, "worker_id")
-    instance_id: str | None = _env(env.INSTANCE_ID, "instance_id")
+    worker_id: str | None = _env(
+        env.WORKER_ID, "worker_id", "worker identity (default: the EC2 instance id)"
+    )
+    instance_id: str | None = _env(
+        env.INSTANCE_ID, "instance_id", "EC2 instance id (default: read from the metadata service)"
+    )
     model_source: str = Field(
-        default="tiny", validation_alias=AliasChoices("model_source", env.MODEL_SOURCE)
+        default="tiny",
+        validation_alias=AliasChoices("model_source", env.MODEL_SOURCE),
+        description="`tiny`, a local directory, an `s3://` prefix or a hub id",
     )
     model_cache_dir: str = Field(
         default=".sdfleet/models",
         validation_alias=AliasChoices("model_cache_dir", env.MODEL_CACHE_DIR),
+        description="where downloaded and built models are kept",
     )
-    device: str | None = _env(env.DEVICE, "device")
+    device: str | None = _env(
+        env.DEVICE, "device", "`cuda` or `cpu` (default: cuda when available)"
+    )
     max_batch_size: int = Field(
-        default=4, ge=1, le=64, validation_alias=AliasChoices("max_batch_size", env.MAX_BATCH_SIZE)
+        default=4,
+        ge=1,
+        le=64,
+        validation_alias=AliasChoices("max_batch_size", env.MAX_BATCH_SIZE),
+        description="images of one shape generated in one pipeline call",
     )
     max_input_pixels: int = Field(
         default=4096 * 4096,
         ge=64 * 64,
         le=16384 * 16384,
         validation_alias=AliasChoices("max_input_pixels", env.MAX_INPUT_PIXELS),
+        description="decompression-bomb limit for input images",
     )
     visibility_timeout_seconds: int = Field(
         default=120,
         ge=10,
         le=43_200,
         validation_alias=AliasChoices("visibility_timeout_seconds", env.VISIBILITY_TIMEOUT_SECONDS),
+        description="SQS visibility a worker keeps extending while it works",
     )
     heartbeat_seconds: float = Field(
         default=30.0,
         gt=0,
         le=3600,
         validation_alias=AliasChoices("heartbeat_seconds", env.HEARTBEAT_SECONDS),
+        description="how often visibility and the job lease are renewed",
     )
     lease_seconds: int = Field(
         default=120,
         ge=5,
         le=43_200,
         validation_alias=AliasChoices("lease_seconds", env.LEASE_SECONDS),
+        description="how long a job's lease lasts without a heartbeat",
     )
     wait_time_seconds: int = Field(
         default=20,
         ge=0,
         le=20,
         validation_alias=AliasChoices("wait_time_seconds", env.WAIT_TIME_SECONDS),
+        description="SQS long-poll wait",
     )
     metadata_url: str = Field(
         default="http://169.254.169.254",
         validation_alias=AliasChoices("metadata_url", env.METADATA_URL),
+        description="instance metadata service address (IMDSv2)",
     )
     metadata_poll_seconds: float = Field(
         default=5.0,
         gt=0,
         le=60,
         validation_alias=AliasChoices("metadata_poll_seconds", env.METADATA_POLL_SECONDS),
+        description="how often spot and lifecycle notices are polled",
     )
     max_receive_count: int = Field(
         default=3,
         ge=1,
         le=1000,
         validation_alias=AliasChoices("max_receive_count", env.MAX_RECEIVE_COUNT),
+        description="deliveries before a message goes to the DLQ (matches the redrive policy)",
     )
     sender_tenants: dict[str, str] = Field(
-        default_factory=dict, validation_alias=AliasChoices("sender_tenants", env.SENDER_TENANTS)
+        default_factory=dict,
+        validation_alias=AliasChoices("sender_tenants", env.SENDER_TENANTS),
+        description="JSON map of SQS SenderId to tenant, for batch messages",
     )
-    lifecycle_hook_name: str | None = _env(env.LIFECYCLE_HOOK_NAME, "lifecycle_hook_name")
-    asg_name: str | None = _env(env.ASG_NAME, "asg_name")
+    lifecycle_hook_name: str | None = _env(
+        env.LIFECYCLE_HOOK_NAME,
+        "lifecycle_hook_name",
+        "ASG termination lifecycle hook the worker completes after draining",
+    )
+    asg_name: str | None = _env(env.ASG_NAME, "asg_name", "the worker Auto Scaling Group")
 
     @field_validator("sender_tenants", mode="before")
     @classmethod
@@ -261,25 +317,30 @@ class WorkerSettings(FleetSettings):
 
 class ScalerSettings(FleetSettings):
     asg_name: str = Field(
-        default="sdfleet-workers", validation_alias=AliasChoices("asg_name", env.ASG_NAME)
+        default="sdfleet-workers",
+        validation_alias=AliasChoices("asg_name", env.ASG_NAME),
+        description="the worker Auto Scaling Group",
     )
     min_capacity: int = Field(
         default=0,
         ge=0,
         le=1000,
         validation_alias=AliasChoices("min_capacity", env.SCALER_MIN_CAPACITY),
+        description="fewest workers, even when idle",
     )
     max_capacity: int = Field(
         default=4,
         ge=0,
         le=1000,
         validation_alias=AliasChoices("max_capacity", env.SCALER_MAX_CAPACITY),
+        description="most workers",
     )
     target_wait_seconds: float = Field(
         default=60.0,
         gt=0,
         le=86_400,
         validation_alias=AliasChoices("target_wait_seconds", env.SCALER_TARGET_WAIT_SECONDS),
+        description="queue-wait SLO the scaler sizes the fleet for",
     )
     idle_seconds_before_scale_in: float = Field(
         default=300.0,
@@ -288,6 +349,7 @@ class ScalerSettings(FleetSettings):
         validation_alias=AliasChoices(
             "idle_seconds_before_scale_in", env.SCALER_IDLE_SECONDS_BEFORE_SCALE_IN
         ),
+        description="idle time before an idle worker may be removed",
     )
     quiet_seconds_before_zero: float = Field(
         default=600.0,
@@ -296,9 +358,14 @@ class ScalerSettings(FleetSettings):
         validation_alias=AliasChoices(
             "quiet_seconds_before_zero", env.SCALER_QUIET_SECONDS_BEFORE_ZERO
         ),
+        description="time with no work before the fleet goes to min",
     )
     max_step: int = Field(
-        default=4, ge=1, le=1000, validation_alias=AliasChoices("max_step", env.SCALER_MAX_STEP)
+        default=4,
+        ge=1,
+        le=1000,
+        validation_alias=AliasChoices("max_step", env.SCALER_MAX_STEP),
+        description="most workers added in one decision",
     )
     default_seconds_per_job: float = Field(
         default=6.0,
@@ -307,18 +374,21 @@ class ScalerSettings(FleetSettings):
         validation_alias=AliasChoices(
             "default_seconds_per_job", env.SCALER_DEFAULT_SECONDS_PER_JOB
         ),
+        description="job duration assumed before workers report their own",
     )
     boot_seconds: float = Field(
         default=120.0,
         ge=0,
         le=3600,
         validation_alias=AliasChoices("boot_seconds", env.SCALER_BOOT_SECONDS),
+        description="expected instance boot + model load time",
     )
     samples_per_invocation: int = Field(
         default=4,
         ge=1,
         le=12,
         validation_alias=AliasChoices("samples_per_invocation", env.SCALER_SAMPLES_PER_INVOCATION),
+        description="queue samples the scaler takes per one-minute invocation",
     )
 
     @model_validator(mode="after")
