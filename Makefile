@@ -16,14 +16,16 @@ STAMP := $(VENV)/.installed-$(shell echo "$(EXTRAS)" | tr ',' '-')
 PYTEST_ARGS ?=
 
 TEST_TARGETS :=
+BENCH_TARGETS :=
 LINT_PATHS := sdfleet ingest_lambda worker autoscaler benchmarks
 
-.PHONY: help venv lint test pytest
+.PHONY: help venv lint test pytest bench
 
 help:
 	@echo "make up     run the whole fleet locally (emulator, terraform, API, scaler, workers)"
 	@echo "make test   set up and run every test (lint, unit, emulator, terraform, browser)"
 	@echo "make lint   ruff + mypy"
+	@echo "make bench  every benchmark (tables printed, JSON in benchmarks/results/)"
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
@@ -44,3 +46,5 @@ pytest: $(STAMP)
 	$(VENV_BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint $(TEST_TARGETS) pytest
+
+bench: $(BENCH_TARGETS)
