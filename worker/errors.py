@@ -25,3 +25,19 @@ class GenerationCancelled(WorkerError):
 
 class ModelLoadError(WorkerError):
     """The model could not be found, downloaded, verified or loaded."""
+
+
+class UnknownSender(InvalidJobInput):
+    """A batch message came from an SQS SenderId that no tenant is configured for."""
+
+    def __init__(self, sender_id: str | None) -> None:
+        self.sender_id = sender_id
+        super().__init__(
+            "unknown_sender",
+            f"SenderId {sender_id!r} is not in the sender_tenants map "
+            "(SDFLEET_SENDER_TENANTS); ask an operator to map it to a tenant",
+        )
+
+
+class OutputConflict(WorkerError):
+    """An output object changed under us while we held the lease: retry the upload."""

@@ -1,0 +1,307 @@
+"""The scaling policy: a pure function of what the scaler observes.
+
+``decide(observation, memory, config)`` returns the desired capacity, the idle instances to
+terminate, and the memory to pass to the next call. It reads no clock and calls no AWS API,
+so the Lambda handler, the simulator and the property tests all run exactly this code.
+
+How it sizes the fleet:
+
+* **Scale out at once.** Workers needed = busy workers + the workers that would drain the
+  part of the backlog the ready fleet cannot drain within half the target wait, in the
+  target wait. Anything visible with no capacity at all means at least one worker (0 -> 1).
+  Launching is capped at ``max_step`` per decision and ``max_capacity`` overall.
+* **Scale in slowly, and only idle workers.** The fleet shrinks only to the largest need seen
+  during the last ``idle_seconds_before_scale_in`` seconds (so a steady load never flaps),
+  and only by terminating instances whose worker reports idle (longest idle first). The
+  caller terminates them with ``ShouldDecrementDesiredCapacity``, so a busy worker is never
+  picked by the Auto Scaling group.
+* **Zero after quiet.** While there was work in the last ``quiet_seconds_before_zero``
+  seconds one worker stays warm (unless ``max_capacity`` is 0); after that the floor is
+  ``min_capacity``. When the recent gaps between bursts of work were longer than the quiet
+  time (a geometric average of them is remembered), keeping a worker warm would not have
+  caught the next job, so the fleet goes to ``min_capacity`` as soon as it is idle.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from sdfleet.settings import ScalerSettings
+
+#: How many (time, need) peaks the memory keeps: enough to cover the scale-in window in
+#: buckets, small enough to fit in a 256-character ASG tag value.
+MEMORY_BUCKETS: Final = 8
+#: A worker must have been idle this long before it can be removed, so one that is merely
+#: between two jobs is never picked.
+MIN_IDLE_BEFORE_REMOVAL_SECONDS: Final = 10.0
+
+
+class InstanceState(StrEnum):
+    """An instance as the scaler sees it, from the ASG and the worker's heartbeat."""
+
+    PENDING = "pending"  # launching, booting or loading the model: no heartbeat yet
+    IDLE = "idle"
+    BUSY = "busy"
+    LEAVING = "leaving"  # terminating, draining or interrupted: no longer capacity
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    instance_id: str
+    state: InstanceState
+    idle_since: float | None = None
+    seconds_per_job: float | None = None
+    protected: bool = True
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One sample of the world. Times are epoch seconds."""
+
+    now: float
+    visible: int
+    in_flight: int
+    desired_capacity: int
+    instances: tuple[InstanceView, ...] = ()
+    visible_by_lane: dict[str, int] = field(default_factory=dict)
+    in_flight_by_lane: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def capacity(self) -> int:
+        """Instances that are or will become workers (desired, or more if the ASG lags)."""
+        live = sum(1 for i in self.instances if i.state is not InstanceState.LEAVING)
+        return max(self.desired_capacity, live)
+
+    @property
+    def ready(self) -> int:
+        return sum(1 for i in self.instances if i.state in (InstanceState.IDLE, InstanceState.BUSY))
+
+    @property
+    def busy(self) -> int:
+        return sum(1 for i in self.instances if i.state is InstanceState.BUSY)
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the policy remembers between calls (kept by the caller, e.g. as an ASG tag)."""
+
+    last_work_at: float | None = None
+    #: When the previous decision was taken.
+    last_seen: float | None = None
+    #: Typical length of the recent quiet gaps between work (a geometric moving average).
+    typical_gap: float | None = None
+    #: (bucket start, largest need seen in that bucket), oldest first.
+    peaks: tuple[tuple[float, int], ...] = ()
+
+    def to_compact(self) -> str:
+        def number(value: float | None) -> str:
+            return "-" if value is None else str(round(value, 1))
+
+        parts = [number(self.last_work_at), number(self.last_seen), number(self.typical_gap)]
+        parts += [f"{int(start)}:{need}" for start, need in self.peaks]
+        return " ".join(parts)
+
+    @classmethod
+    def from_compact(cls, text: str | None) -> Memory:
+        """Parses :meth:`to_compact`; anything unreadable is treated as no memory."""
+        if not text:
+            return cls()
+        try:
+            last, seen, gap, *rest = text.split()
+            peaks = []
+            for part in rest:
+                start, need = part.split(":")
+                peaks.append((float(start), int(need)))
+            return cls(
+                last_work_at=None if last == "-" else float(last),
+                last_seen=None if seen == "-" else float(seen),
+                typical_gap=None if gap == "-" else float(gap),
+                peaks=tuple(peaks),
+            )
+        except ValueError:
+            return cls()
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    min_capacity: int = 0
+    max_capacity: int = 4
+    target_wait_seconds: float = 60.0
+    idle_seconds_before_scale_in: float = 300.0
+    quiet_seconds_before_zero: float = 600.0
+    max_step: int = 4
+    default_seconds_per_job: float = 6.0
+    #: Backlog the ready fleet may hold, as a fraction of the target wait, before adding.
+    backlog_tolerance: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.min_capacity < 0:
+            raise ValueError(f"min_capacity: must be >= 0 (got {self.min_capacity})")
+        if self.max_capacity < self.min_capacity:
+            raise ValueError(
+                f"max_capacity: must be >= min_capacity {self.min_capacity} "
+                f"(got {self.max_capacity})"
+            )
+        if self.target_wait_seconds <= 0:
+            raise ValueError(f"target_wait_seconds: must be > 0 (got {self.target_wait_seconds})")
+        if self.max_step < 1:
+            raise ValueError(f"max_step: must be >= 1 (got {self.max_step})")
+        if self.default_seconds_per_job <= 0:
+            raise ValueError(
+                f"default_seconds_per_job: must be > 0 (got {self.default_seconds_per_job})"
+            )
+        if not 0 <= self.backlog_tolerance <= 1:
+            raise ValueError(f"backlog_tolerance: must be in [0, 1] (got {self.backlog_tolerance})")
+        if self.idle_seconds_before_scale_in < 0 or self.quiet_seconds_before_zero < 0:
+            raise ValueError(
+                "idle_seconds_before_scale_in, quiet_seconds_before_zero: must be >= 0 "
+                f"(got {self.idle_seconds_before_scale_in}, {self.quiet_seconds_before_zero})"
+            )
+
+    @classmethod
+    def from_settings(cls, settings: ScalerSettings) -> PolicyConfig:
+        return cls(
+            min_capacity=settings.min_capacity,
+            max_capacity=settings.max_capacity,
+            target_wait_seconds=settings.target_wait_seconds,
+            idle_seconds_before_scale_in=settings.idle_seconds_before_scale_in,
+            quiet_seconds_before_zero=settings.quiet_seconds_before_zero,
+            max_step=settings.max_step,
+            default_seconds_per_job=settings.default_seconds_per_job,
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    desired_capacity: int
+    terminate: tuple[str, ...]
+    need: int
+    seconds_per_job: float
+    reason: str
+    memory: Memory
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "desired_capacity": self.desired_capacity,
+            "terminate": list(self.terminate),
+            "need": self.need,
+            "seconds_per_job": round(self.seconds_per_job, 3),
+            "reason": self.reason,
+        }
+
+
+def seconds_per_job(observation: Observation, config: PolicyConfig) -> float:
+    """The median of the workers' own measurements, or the configured default."""
+    measured = sorted(
+        i.seconds_per_job
+        for i in observation.instances
+        if i.seconds_per_job is not None and i.seconds_per_job > 0
+    )
+    if not measured:
+        return config.default_seconds_per_job
+    middle = len(measured) // 2
+    if len(measured) % 2:
+        return measured[middle]
+    return (measured[middle - 1] + measured[middle]) / 2
+
+
+def workers_needed(observation: Observation, config: PolicyConfig, per_job: float) -> int:
+    """Busy workers plus those needed to drain the backlog the fleet cannot absorb in time."""
+    target = config.target_wait_seconds
+    # Jobs the ready fleet drains within the tolerated part of the target wait.
+    absorbed = observation.ready * config.backlog_tolerance * target / per_job
+    excess = max(0.0, observation.visible - absorbed)
+    need = math.ceil(observation.in_flight + excess * per_job / target - 1e-9)
+    if observation.visible > 0:
+        need = max(need, 1)
+    return need
+
+
+def _remember(memory: Memory, now: float, need: int, window: float, has_work: bool) -> Memory:
+    bucket = max(window / MEMORY_BUCKETS, 1.0)
+    start = math.floor(now / bucket) * bucket
+    peaks = [p for p in memory.peaks if p[0] > now - window - bucket and p[0] <= now]
+    if peaks and peaks[-1][0] == start:
+        peaks[-1] = (start, max(peaks[-1][1], need))
+    else:
+        peaks.append((start, need))
+    typical_gap = memory.typical_gap
+    previous_was_quiet = (
+        memory.last_work_at is not None
+        and memory.last_seen is not None
+        and memory.last_work_at < memory.last_seen
+    )
+    if has_work and previous_was_quiet and memory.last_work_at is not None:
+        gap = max(now - memory.last_work_at, 1.0)
+        typical_gap = gap if typical_gap is None else math.sqrt(typical_gap * gap)
+    return Memory(
+        last_work_at=now if has_work else memory.last_work_at,
+        last_seen=now,
+        typical_gap=typical_gap,
+        peaks=tuple(peaks[-MEMORY_BUCKETS - 1 :]),
+    )
+
+
+def decide(observation: Observation, memory: Memory, config: PolicyConfig) -> Decision:
+    now = observation.now
+    per_job = seconds_per_job(observation, config)
+    need = workers_needed(observation, config, per_job)
+    has_work = observation.visible > 0 or observation.in_flight > 0 or observation.busy > 0
+    memory = _remember(memory, now, need, config.idle_seconds_before_scale_in, has_work)
+    capacity = observation.capacity
+
+    # Keeping the last worker warm only pays when work tends to come back within the quiet
+    # time; when the recent gaps were longer, it would idle for nothing.
+    keep_warm = config.quiet_seconds_before_zero
+    if memory.typical_gap is not None and memory.typical_gap > keep_warm:
+        keep_warm = 0.0
+    quiet = not has_work and (
+        memory.last_work_at is None or now - memory.last_work_at >= keep_warm
+    )
+    floor = config.min_capacity if quiet else max(config.min_capacity, 1)
+    floor = min(floor, config.max_capacity)
+
+    if need > capacity or capacity < floor:
+        wanted = max(need, floor)
+        # max_step limits launches per decision, but never holds the fleet below min.
+        stepped = max(config.min_capacity, min(capacity + config.max_step, wanted))
+        desired = min(config.max_capacity, stepped)
+        if desired > capacity:
+            return Decision(desired, (), need, per_job, "scale-out", memory)
+
+    if capacity > config.max_capacity:
+        keep = config.max_capacity
+        reason = "above-max"
+    elif quiet:
+        keep = floor
+        reason = "quiet"
+    else:
+        recent = max((p[1] for p in memory.peaks), default=need)
+        keep = min(config.max_capacity, max(floor, need, recent))
+        reason = "scale-in"
+    surplus = capacity - keep
+    if surplus <= 0:
+        return Decision(capacity, (), need, per_job, "hold", memory)
+    removable = sorted(
+        (
+            i
+            for i in observation.instances
+            if i.state is InstanceState.IDLE
+            and i.idle_since is not None
+            and now - i.idle_since >= MIN_IDLE_BEFORE_REMOVAL_SECONDS
+        ),
+        key=lambda i: (i.idle_since, i.instance_id),
+    )
+    victims = tuple(i.instance_id for i in removable[:surplus])
+    if not victims:
+        return Decision(capacity, (), need, per_job, "hold-busy", memory)
+    return Decision(capacity - len(victims), victims, need, per_job, reason, memory)
+
+
+def with_config(config: PolicyConfig, **changes: float | int) -> PolicyConfig:
+    """A copy of ``config`` with some knobs changed (the simulator's sweeps use it)."""
+    return replace(config, **changes)  # type: ignore[arg-type]

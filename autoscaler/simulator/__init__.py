@@ -1,0 +1,1 @@
+"""The fleet simulator: traces, the event engine, baselines, the oracle and reports."""

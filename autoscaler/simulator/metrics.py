@@ -1,0 +1,99 @@
+"""Turns a run into the figures SREs compare: waits, billed GPU-hours, dollars, idle share."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from autoscaler.simulator.engine import MIN_BILLED_SECONDS, FleetEnvironment, RunResult
+from autoscaler.simulator.oracle import OracleResult
+
+
+@dataclass(frozen=True)
+class PolicyStats:
+    policy: str
+    trace: str
+    jobs: int
+    p50_wait: float
+    p95_wait: float
+    p99_wait: float
+    max_wait: float
+    mean_wait: float
+    gpu_hours: float
+    dollars: float
+    idle_share: float
+    launches: int
+    jobs_lost: int
+    jobs_unfinished: int
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted list (0 for an empty one)."""
+    if not ordered:
+        return 0.0
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def _blended_price(env: FleetEnvironment) -> float:
+    share = env.spot_percentage / 100.0
+    return share * env.spot_hourly_price + (1 - share) * env.on_demand_hourly_price
+
+
+def summarize(result: RunResult) -> PolicyStats:
+    waits = result.waits
+    billed = busy = dollars = 0.0
+    for instance in result.instances:
+        ended = instance.ended if instance.ended is not None else result.end
+        seconds = max(MIN_BILLED_SECONDS, ended - instance.launched)
+        billed += seconds
+        busy += instance.busy_seconds
+        price = (
+            result.environment.spot_hourly_price if instance.spot
+            else result.environment.on_demand_hourly_price
+        )
+        dollars += seconds / 3600.0 * price
+    lost = sum(1 for j in result.jobs if j.lost)
+    unfinished = sum(1 for j in result.jobs if j.done is None and not j.lost)
+    return PolicyStats(
+        policy=result.policy,
+        trace=result.trace,
+        jobs=len(result.jobs),
+        p50_wait=percentile(waits, 50),
+        p95_wait=percentile(waits, 95),
+        p99_wait=percentile(waits, 99),
+        max_wait=waits[-1] if waits else 0.0,
+        mean_wait=sum(waits) / len(waits) if waits else 0.0,
+        gpu_hours=billed / 3600.0,
+        dollars=dollars,
+        idle_share=1 - busy / billed if billed else 0.0,
+        launches=len(result.instances),
+        jobs_lost=lost,
+        jobs_unfinished=unfinished,
+    )
+
+
+def summarize_oracle(
+    oracle: OracleResult, trace: str, env: FleetEnvironment, name: str = "oracle"
+) -> PolicyStats:
+    waits = oracle.waits
+    hours = oracle.billed_seconds / 3600.0
+    return PolicyStats(
+        policy=name,
+        trace=trace,
+        jobs=len(waits),
+        p50_wait=percentile(waits, 50),
+        p95_wait=percentile(waits, 95),
+        p99_wait=percentile(waits, 99),
+        max_wait=waits[-1] if waits else 0.0,
+        mean_wait=sum(waits) / len(waits) if waits else 0.0,
+        gpu_hours=hours,
+        dollars=hours * _blended_price(env),
+        idle_share=1 - oracle.busy_seconds / oracle.billed_seconds if oracle.billed_seconds else 0,
+        launches=oracle.launches,
+        jobs_lost=0,
+        jobs_unfinished=0,
+    )

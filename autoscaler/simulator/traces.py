@@ -1,0 +1,251 @@
+"""Arrival traces: the built-in seeded ones and a CSV reader.
+
+A trace fixes every job (arrival time, lane, GPU seconds) in advance, so every policy is
+measured on exactly the same work. It may also carry spot-interruption windows.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from autoscaler.errors import TraceError
+
+INTERACTIVE: Final = "interactive"
+BATCH: Final = "batch"
+LANES: Final = (INTERACTIVE, BATCH)
+
+#: Per-job GPU seconds: lognormal around the median (a 512x512, 30-step SD 1.5 image on a
+#: mid-range GPU takes about 6 s; prompts and sizes spread it).
+DEFAULT_JOB_MEDIAN_SECONDS: Final = 6.0
+DEFAULT_JOB_SIGMA: Final = 0.35
+#: Quiet time after the last arrival, so every policy can scale back to zero in the run.
+TAIL_SECONDS: Final = 1800.0
+MAX_CSV_JOBS: Final = 1_000_000
+
+
+@dataclass(frozen=True)
+class TraceJob:
+    arrival: float
+    lane: str
+    service: float
+
+
+@dataclass(frozen=True)
+class SpotWindow:
+    """Spot interruptions arrive at ``rate_per_hour`` per spot instance inside the window."""
+
+    start: float
+    end: float
+    rate_per_hour: float
+
+
+@dataclass(frozen=True)
+class Trace:
+    name: str
+    description: str
+    jobs: tuple[TraceJob, ...]
+    duration: float
+    spot_windows: tuple[SpotWindow, ...] = field(default=())
+
+    @property
+    def mean_service(self) -> float:
+        return sum(j.service for j in self.jobs) / len(self.jobs) if self.jobs else 0.0
+
+    def peak_rate(self, window: float = 300.0) -> float:
+        """The largest arrival rate over any ``window``-second span (jobs per second)."""
+        arrivals = [j.arrival for j in self.jobs]
+        best, left = 0, 0
+        for right, t in enumerate(arrivals):
+            while arrivals[left] < t - window:
+                left += 1
+            best = max(best, right - left + 1)
+        return best / window
+
+
+def _service(rng: random.Random, median: float, sigma: float) -> float:
+    return median * math.exp(rng.gauss(0.0, sigma))
+
+
+def _lane(rng: random.Random, batch_share: float) -> str:
+    return BATCH if rng.random() < batch_share else INTERACTIVE
+
+
+def _poisson_jobs(
+    rng: random.Random,
+    rate: Callable[[float], float],
+    max_rate: float,
+    end: float,
+    batch_share: float = 0.2,
+    median: float = DEFAULT_JOB_MEDIAN_SECONDS,
+    sigma: float = DEFAULT_JOB_SIGMA,
+) -> list[TraceJob]:
+    """A non-homogeneous Poisson process by thinning."""
+    jobs: list[TraceJob] = []
+    t = 0.0
+    while True:
+        t += rng.expovariate(max_rate)
+        if t >= end:
+            return jobs
+        if rng.random() * max_rate <= rate(t):
+            jobs.append(TraceJob(t, _lane(rng, batch_share), _service(rng, median, sigma)))
+
+
+def steady(seed: int = 1) -> Trace:
+    rng = random.Random(seed)
+    end = 2 * 3600.0
+    jobs = _poisson_jobs(rng, lambda _t: 0.5, 0.5, end)
+    return Trace("steady", "Poisson, 0.5 jobs/s for 2 h (3 busy GPUs on average)", tuple(jobs),
+                 end + TAIL_SECONDS)
+
+
+def bursty(seed: int = 2) -> Trace:
+    """A two-state MMPP: quiet (0.05/s) for ~20 min, bursts (1.5/s) for ~5 min."""
+    rng = random.Random(seed)
+    end = 4 * 3600.0
+    jobs: list[TraceJob] = []
+    t, high = 0.0, False
+    while t < end:
+        stay = rng.expovariate(1 / (300.0 if high else 1200.0))
+        rate = 1.5 if high else 0.05
+        stop = min(end, t + stay)
+        now = t
+        while True:
+            now += rng.expovariate(rate)
+            if now >= stop:
+                break
+            jobs.append(TraceJob(now, _lane(rng, 0.2), _service(rng, DEFAULT_JOB_MEDIAN_SECONDS,
+                                                                  DEFAULT_JOB_SIGMA)))
+        t, high = stop, not high
+    return Trace("bursty", "MMPP: 0.05/s quiet ~20 min, 1.5/s bursts ~5 min, 4 h", tuple(jobs),
+                 end + TAIL_SECONDS)
+
+
+def diurnal(seed: int = 3) -> Trace:
+    rng = random.Random(seed)
+    end = 24 * 3600.0
+
+    def rate(t: float) -> float:
+        # Trough 0.01/s at 04:00, peak 0.8/s at 16:00.
+        phase = math.cos(2 * math.pi * (t / 3600.0 - 16.0) / 24.0)
+        return 0.01 + 0.79 * (1 + phase) / 2
+
+    jobs = _poisson_jobs(rng, rate, 0.8, end)
+    return Trace("diurnal", "24 h sine: 0.01/s at 04:00 to 0.8/s at 16:00", tuple(jobs),
+                 end + TAIL_SECONDS)
+
+
+def batch_dump(seed: int = 4) -> Trace:
+    rng = random.Random(seed)
+    jobs = [
+        TraceJob(60.0 + n * 0.01, BATCH, _service(rng, DEFAULT_JOB_MEDIAN_SECONDS,
+                                                  DEFAULT_JOB_SIGMA))
+        for n in range(5000)
+    ]
+    # A trickle of web jobs on top: they must not wait behind the dump.
+    t = 0.0
+    while True:
+        t += rng.expovariate(0.02)
+        if t > 3 * 3600.0:
+            break
+        jobs.append(TraceJob(t, INTERACTIVE, _service(rng, DEFAULT_JOB_MEDIAN_SECONDS,
+                                                      DEFAULT_JOB_SIGMA)))
+    jobs.sort(key=lambda j: j.arrival)
+    return Trace("batch-dump", "5,000 batch jobs at once, web jobs at 0.02/s, 3 h",
+                 tuple(jobs), 3 * 3600.0 + TAIL_SECONDS)
+
+
+def sparse(seed: int = 5) -> Trace:
+    rng = random.Random(seed)
+    end = 12 * 3600.0
+    jobs = _poisson_jobs(rng, lambda _t: 1 / 2400.0, 1 / 2400.0, end, batch_share=0.0)
+    return Trace("sparse", "long idle: single jobs ~40 min apart, 12 h", tuple(jobs),
+                 end + TAIL_SECONDS)
+
+
+def spot_storm(seed: int = 6) -> Trace:
+    rng = random.Random(seed)
+    end = 2 * 3600.0
+    jobs = _poisson_jobs(rng, lambda _t: 0.5, 0.5, end)
+    return Trace(
+        "spot-storm",
+        "steady 0.5/s; 30 min in, 30 min of spot interruptions at 4/h per instance",
+        tuple(jobs),
+        end + TAIL_SECONDS,
+        spot_windows=(SpotWindow(1800.0, 3600.0, 4.0),),
+    )
+
+
+BUILT_IN: Final[dict[str, Callable[..., Trace]]] = {
+    "steady": steady,
+    "bursty": bursty,
+    "diurnal": diurnal,
+    "batch-dump": batch_dump,
+    "sparse": sparse,
+    "spot-storm": spot_storm,
+}
+
+
+def poisson(rate: float, duration: float, seed: int, median: float, sigma: float = 0.0,
+            exponential: bool = False) -> Trace:
+    """A homogeneous Poisson trace (the theory check uses exponential service times)."""
+    rng = random.Random(seed)
+    jobs: list[TraceJob] = []
+    t = 0.0
+    while True:
+        t += rng.expovariate(rate)
+        if t >= duration:
+            break
+        service = rng.expovariate(1 / median) if exponential else _service(rng, median, sigma)
+        jobs.append(TraceJob(t, INTERACTIVE, service))
+    return Trace("poisson", f"Poisson {rate}/s", tuple(jobs), duration)
+
+
+def read_csv(path: Path, default_service: float = DEFAULT_JOB_MEDIAN_SECONDS) -> Trace:
+    """Columns: ``arrival_seconds`` (required), ``lane`` and ``gpu_seconds`` (optional)."""
+    try:
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise TraceError(f"trace file {str(path)!r}: cannot read ({exc})") from exc
+    if not rows:
+        raise TraceError(f"trace file {str(path)!r}: no rows")
+    if len(rows) > MAX_CSV_JOBS:
+        raise TraceError(f"trace file {str(path)!r}: {len(rows)} rows, limit {MAX_CSV_JOBS}")
+    jobs = []
+    for number, row in enumerate(rows, start=2):
+        try:
+            arrival = float(row["arrival_seconds"])
+            service = float(row.get("gpu_seconds") or default_service)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TraceError(
+                f"trace file {str(path)!r} line {number}: arrival_seconds and gpu_seconds "
+                f"must be numbers (got {row!r})"
+            ) from exc
+        lane = (row.get("lane") or INTERACTIVE).strip()
+        if lane not in LANES or arrival < 0 or service <= 0:
+            raise TraceError(
+                f"trace file {str(path)!r} line {number}: lane must be one of {LANES}, "
+                f"arrival_seconds >= 0 and gpu_seconds > 0 (got {row!r})"
+            )
+        jobs.append(TraceJob(arrival, lane, service))
+    jobs.sort(key=lambda j: j.arrival)
+    return Trace(path.stem, f"from {path.name}", tuple(jobs), jobs[-1].arrival + TAIL_SECONDS)
+
+
+def load(name_or_path: str, seed: int | None = None) -> Trace:
+    if name_or_path in BUILT_IN:
+        factory = BUILT_IN[name_or_path]
+        return factory(seed) if seed is not None else factory()
+    path = Path(name_or_path)
+    if path.suffix.lower() == ".csv":
+        return read_csv(path)
+    raise TraceError(
+        f"trace: {name_or_path!r} is neither a built-in trace ({', '.join(BUILT_IN)}) "
+        "nor a .csv file"
+    )

@@ -1,0 +1,513 @@
+"""Benchmark (b): Stable Diffusion 1.5 generation speed on one GPU.
+
+The full-size SD 1.5 architecture (UNet 860M, VAE 84M, CLIP ViT-L/14 text encoder 123M
+parameters) is built from its configs below with random weights, so nothing is downloaded;
+speed does not depend on the weights' values. Workload: 512x512, 30 steps, CFG 7.5, fp16,
+through the same ``StableDiffusionPipeline`` call and attention setup (worker.attention) the
+worker uses. Matrix: attention {sdpa, xformers} x {eager, torch.compile + channels_last} x
+batch {1, 4, 8}. Each cell: warm-up calls, then the median of >= 10 timed calls.
+
+Reported per cell: seconds per image, images/s, peak GPU memory, and achieved TFLOP/s counting
+1.61 TFLOP per denoising step (the UNet at batch 2 for CFG) plus 2.5 TFLOP per VAE decode, per
+image. The script also counts both with torch's FlopCounterMode on the real architecture and
+records the counts. Goals on an H100: <= 0.40 s per image at batch 1, >= 5 images/s batched.
+
+    python benchmarks/worker_gpu.py                 # on a CUDA machine: the full matrix
+    python benchmarks/worker_gpu.py --smoke         # CPU, tiny sizes, < 30 s: CI runs this
+
+Prints a table and writes JSON (machine, GPU, driver, versions, every sample) to
+benchmarks/results/worker_gpu-<gpu>.json (``--out`` to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+# Built from configs: never reach for a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from worker.attention import AttentionBackend, apply_attention, xformers_available  # noqa: E402
+from worker.tiny_model import (  # noqa: E402
+    SCHEDULER_CONFIG,
+    TEXT_HIDDEN,
+    UNET_CONFIG,
+    VAE_CONFIG,
+    make_tokenizer,
+)
+
+RESULTS_DIR: Final = REPO_ROOT / "benchmarks" / "results"
+#: The issue's nominal cost: one CFG denoising step of SD 1.5 at 512x512, and one VAE decode.
+NOMINAL_TFLOP_PER_STEP: Final = 1.61
+NOMINAL_TFLOP_VAE_DECODE: Final = 2.5
+GOAL_SECONDS_PER_IMAGE_BATCH1: Final = 0.40
+GOAL_IMAGES_PER_SECOND: Final = 5.0
+PROMPT: Final = "a photograph of an astronaut riding a horse on mars, highly detailed"
+
+# Stable Diffusion 1.5's component configs (its unet/, vae/ and text_encoder/ config.json).
+SD15_UNET: Final[dict[str, Any]] = {
+    "sample_size": 64,
+    "in_channels": 4,
+    "out_channels": 4,
+    "layers_per_block": 2,
+    "block_out_channels": (320, 640, 1280, 1280),
+    "down_block_types": (
+        "CrossAttnDownBlock2D",
+        "CrossAttnDownBlock2D",
+        "CrossAttnDownBlock2D",
+        "DownBlock2D",
+    ),
+    "up_block_types": (
+        "UpBlock2D",
+        "CrossAttnUpBlock2D",
+        "CrossAttnUpBlock2D",
+        "CrossAttnUpBlock2D",
+    ),
+    "cross_attention_dim": 768,
+    "attention_head_dim": 8,
+    "norm_num_groups": 32,
+    "norm_eps": 1e-5,
+    "act_fn": "silu",
+    "center_input_sample": False,
+    "downsample_padding": 1,
+    "flip_sin_to_cos": True,
+    "freq_shift": 0,
+    "mid_block_scale_factor": 1,
+}
+SD15_VAE: Final[dict[str, Any]] = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "latent_channels": 4,
+    "block_out_channels": (128, 256, 512, 512),
+    "down_block_types": ("DownEncoderBlock2D",) * 4,
+    "up_block_types": ("UpDecoderBlock2D",) * 4,
+    "layers_per_block": 2,
+    "norm_num_groups": 32,
+    "act_fn": "silu",
+    "sample_size": 512,
+}
+SD15_TEXT: Final[dict[str, Any]] = {
+    "vocab_size": 49408,
+    "hidden_size": 768,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "max_position_embeddings": 77,
+    "hidden_act": "quick_gelu",
+    "projection_dim": 768,
+}
+TINY_TEXT: Final[dict[str, Any]] = {
+    "hidden_size": TEXT_HIDDEN,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "max_position_embeddings": 77,
+    "projection_dim": TEXT_HIDDEN,
+}
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    unet: dict[str, Any]
+    vae: dict[str, Any]
+    text: dict[str, Any]
+    size: int
+    steps: int
+    guidance_scale: float
+    batches: tuple[int, ...]
+    warmup: int
+    repeats: int
+    device: str
+    dtype: str
+    compile_backend: str
+
+
+FULL: Final = Workload(
+    "sd15-512", SD15_UNET, SD15_VAE, SD15_TEXT, 512, 30, 7.5, (1, 4, 8), 2, 10, "cuda",
+    "float16", "inductor",
+)  # fmt: skip
+#: CPU, tiny model: checks that every code path still runs, not how fast it is. Dynamo traces
+#: the compiled cells with the "eager" backend: inductor's C++ build takes minutes on a CPU.
+SMOKE: Final = Workload(
+    "tiny-64-smoke", UNET_CONFIG, VAE_CONFIG, TINY_TEXT, 64, 3, 7.5, (1, 2), 1, 3, "cpu",
+    "float32", "eager",
+)  # fmt: skip
+
+
+@dataclass
+class Cell:
+    attention: str
+    compiled: bool
+    batch: int
+    status: str = "ok"
+    detail: str = ""
+    compile_seconds: float | None = None
+    call_seconds: list[float] = field(default_factory=list)
+    seconds_per_image: float | None = None
+    images_per_second: float | None = None
+    peak_memory_bytes: int | None = None
+    achieved_tflops: float | None = None
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def machine_info(device: str) -> dict[str, Any]:
+    import torch
+
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "versions": {
+            name: _version(name)
+            for name in ("torch", "diffusers", "transformers", "xformers", "accelerate", "triton")
+        },
+    }
+    if device.startswith("cuda"):
+        properties = torch.cuda.get_device_properties(0)
+        info["gpu"] = {
+            "name": properties.name,
+            "memory_bytes": properties.total_memory,
+            "capability": f"{properties.major}.{properties.minor}",
+            "multiprocessors": properties.multi_processor_count,
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version(),
+            "driver": _nvidia_smi("driver_version"),
+            "clocks_max_sm_mhz": _nvidia_smi("clocks.max.sm"),
+            "power_limit_w": _nvidia_smi("power.limit"),
+        }
+    return info
+
+
+def _nvidia_smi(query: str) -> str | None:
+    try:
+        completed = subprocess.run(
+            ["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return completed.stdout.strip().splitlines()[0] if completed.stdout.strip() else None
+
+
+def build_pipeline(workload: Workload) -> Any:
+    """Random-weight components from configs, created directly on the device (fast init)."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    dtype = getattr(torch, workload.dtype)
+    with tempfile.TemporaryDirectory() as scratch:
+        tokenizer = make_tokenizer(Path(scratch))
+    torch.manual_seed(0)
+    with torch.device(workload.device):
+        unet = UNet2DConditionModel(**workload.unet)
+        vae = AutoencoderKL(**workload.vae)
+        text_config = {"vocab_size": len(tokenizer), **workload.text}
+        text_encoder = CLIPTextModel(CLIPTextConfig(**text_config))
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=EulerDiscreteScheduler(**SCHEDULER_CONFIG),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    ).to(workload.device, dtype)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def count_tflops(pipe: Any, workload: Workload) -> dict[str, float]:
+    """FLOPs of one CFG step (UNet at batch 2) and one VAE decode, counted by torch."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    latent = workload.size // pipe.vae_scale_factor
+    dtype = pipe.unet.dtype
+    device = pipe.unet.device
+    text = pipe.text_encoder.config.hidden_size
+    with torch.no_grad():
+        sample = torch.zeros(2, 4, latent, latent, dtype=dtype, device=device)
+        context = torch.zeros(2, 77, text, dtype=dtype, device=device)
+        with FlopCounterMode(display=False) as step:
+            pipe.unet(sample, torch.tensor(500, device=device), encoder_hidden_states=context)
+        with FlopCounterMode(display=False) as decode:
+            pipe.vae.decode(sample[:1])
+    return {"step": step.get_total_flops() / 1e12, "vae_decode": decode.get_total_flops() / 1e12}
+
+
+@contextlib.contextmanager
+def attention_and_compile(pipe: Any, cell: Cell, workload: Workload) -> Iterator[None]:
+    """Sets the cell's attention and compilation on the shared pipeline; undoes it after."""
+    import torch
+
+    apply_attention(pipe, AttentionBackend(cell.attention))
+    eager_unet = pipe.unet
+    if cell.compiled:
+        pipe.unet.to(memory_format=torch.channels_last)
+        pipe.vae.to(memory_format=torch.channels_last)
+        if workload.compile_backend == "inductor":
+            torch._inductor.config.conv_1x1_as_mm = True
+        # fullgraph so a graph break fails loudly instead of silently running half eager.
+        pipe.unet = torch.compile(eager_unet, backend=workload.compile_backend, fullgraph=True)
+    try:
+        yield
+    finally:
+        pipe.unet = eager_unet
+        if cell.compiled:
+            eager_unet.to(memory_format=torch.contiguous_format)
+            pipe.vae.to(memory_format=torch.contiguous_format)
+            torch._dynamo.reset()
+
+
+def run_cell(pipe: Any, cell: Cell, workload: Workload, tflop_per_image: float) -> None:
+    import torch
+
+    cuda = workload.device.startswith("cuda")
+
+    def call() -> float:
+        generators = [torch.Generator("cpu").manual_seed(seed) for seed in range(cell.batch)]
+        if cuda:
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        pipe(
+            [PROMPT] * cell.batch,
+            negative_prompt=[""] * cell.batch,
+            width=workload.size,
+            height=workload.size,
+            num_inference_steps=workload.steps,
+            guidance_scale=workload.guidance_scale,
+            generator=generators,
+            output_type="pil",
+        )
+        if cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter() - started
+
+    with attention_and_compile(pipe, cell, workload):
+        first = call()  # includes compilation for compiled cells
+        if cell.compiled:
+            cell.compile_seconds = round(first, 3)
+        for _ in range(workload.warmup - 1):
+            call()
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        cell.call_seconds = [call() for _ in range(workload.repeats)]
+        cell.peak_memory_bytes = (
+            torch.cuda.max_memory_allocated()
+            if cuda
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        )
+    median = statistics.median(cell.call_seconds)
+    cell.seconds_per_image = median / cell.batch
+    cell.images_per_second = cell.batch / median
+    cell.achieved_tflops = tflop_per_image * cell.images_per_second
+
+
+def cells_for(workload: Workload, attentions: list[str], compiles: list[bool]) -> list[Cell]:
+    return [
+        Cell(attention, compiled, batch)
+        for attention in attentions
+        for compiled in compiles
+        for batch in workload.batches
+    ]
+
+
+def unavailable_reason(cell: Cell, workload: Workload) -> str | None:
+    if cell.attention == AttentionBackend.XFORMERS:
+        if not xformers_available():
+            return "xformers is not installed (pip install '.[gpu]')"
+        if not workload.device.startswith("cuda"):
+            return "xformers needs CUDA"
+    return None
+
+
+def render(cells: list[Cell], workload: Workload, console: Console) -> None:
+    cuda = workload.device.startswith("cuda")
+    table = Table(
+        title=f"worker_gpu: {workload.name}, {workload.steps} steps, CFG {workload.guidance_scale},"
+        f" {workload.dtype} on {workload.device} (median of {workload.repeats})"
+    )
+    for column in ("attention", "compile", "batch", "s/image", "images/s", "peak mem", "TFLOP/s"):
+        table.add_column(column, justify="right" if column not in ("attention",) else "left")
+    table.add_column("status")
+    for cell in cells:
+        memory = (
+            f"{cell.peak_memory_bytes / 2**30:.2f} GiB{'' if cuda else ' RSS'}"
+            if cell.peak_memory_bytes
+            else "-"
+        )
+        table.add_row(
+            cell.attention,
+            "compile+CL" if cell.compiled else "eager",
+            str(cell.batch),
+            f"{cell.seconds_per_image:.3f}" if cell.seconds_per_image else "-",
+            f"{cell.images_per_second:.2f}" if cell.images_per_second else "-",
+            memory,
+            f"{cell.achieved_tflops:.1f}" if cell.achieved_tflops else "-",
+            cell.status if not cell.detail else f"{cell.status}: {cell.detail[:60]}",
+        )
+    console.print(table)
+
+
+def goals(cells: list[Cell]) -> dict[str, Any]:
+    measured = [c for c in cells if c.status == "ok" and c.seconds_per_image]
+    batch1 = [c.seconds_per_image for c in measured if c.batch == 1 and c.seconds_per_image]
+    rates = [c.images_per_second for c in measured if c.images_per_second]
+    best_batch1 = min(batch1) if batch1 else None
+    best_rate = max(rates) if rates else None
+    return {
+        "seconds_per_image_batch1": {
+            "goal": GOAL_SECONDS_PER_IMAGE_BATCH1,
+            "best": best_batch1,
+            "met": best_batch1 is not None and best_batch1 <= GOAL_SECONDS_PER_IMAGE_BATCH1,
+        },
+        "images_per_second": {
+            "goal": GOAL_IMAGES_PER_SECOND,
+            "best": best_rate,
+            "met": best_rate is not None and best_rate >= GOAL_IMAGES_PER_SECOND,
+        },
+    }
+
+
+def default_out(workload: Workload, info: dict[str, Any]) -> Path:
+    if workload is SMOKE:
+        return RESULTS_DIR / "worker_gpu-smoke.json"
+    name = info.get("gpu", {}).get("name", "unknown")
+    return RESULTS_DIR / f"worker_gpu-{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark (b): SD 1.5 generation speed.")
+    parser.add_argument("--smoke", action="store_true", help="tiny model on CPU, seconds")
+    parser.add_argument("--attention", default="sdpa,xformers", help="comma list")
+    parser.add_argument("--compile", default="eager,compile", help="comma list: eager,compile")
+    parser.add_argument("--batches", help="comma list (default 1,4,8; smoke 1,2)")
+    parser.add_argument("--repeats", type=int, help="timed calls per cell (default 10)")
+    parser.add_argument("--out", type=Path, help="JSON path (default benchmarks/results/...)")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    workload = SMOKE if args.smoke else FULL
+    overrides: dict[str, Any] = {}
+    if args.batches:
+        overrides["batches"] = tuple(int(b) for b in args.batches.split(","))
+    if args.repeats:
+        overrides["repeats"] = args.repeats
+    if overrides:
+        workload = Workload(**{**asdict(workload), **overrides})
+    console = Console()
+    if workload.device == "cuda" and not torch.cuda.is_available():
+        console.print("[red]no CUDA device: run on a GPU machine, or pass --smoke[/red]")
+        return 2
+    if workload.device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    else:
+        # Tiny tensors: extra threads only add contention on a shared CI machine.
+        torch.set_num_threads(1)
+    warnings.filterwarnings("ignore", category=RuntimeWarning)  # random fp16 weights overflow
+
+    info = machine_info(workload.device)
+    started = time.perf_counter()
+    pipe = build_pipeline(workload)
+    build_seconds = time.perf_counter() - started
+    counted = count_tflops(pipe, workload)
+    full_size = workload.unet is SD15_UNET
+    per_step = NOMINAL_TFLOP_PER_STEP if full_size else counted["step"]
+    per_decode = NOMINAL_TFLOP_VAE_DECODE if full_size else counted["vae_decode"]
+    tflop_per_image = workload.steps * per_step + per_decode
+
+    compiles = [name.strip() == "compile" for name in args.compile.split(",") if name.strip()]
+    cells = cells_for(workload, [a.strip() for a in args.attention.split(",")], compiles)
+    for cell in cells:
+        reason = unavailable_reason(cell, workload)
+        if reason:
+            cell.status, cell.detail = "skipped", reason
+            continue
+        try:
+            run_cell(pipe, cell, workload, tflop_per_image)
+        except Exception as exc:  # one broken cell must not hide the others' numbers
+            cell.status, cell.detail = "failed", f"{type(exc).__name__}: {exc}"[:500]
+            if workload.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+        console.print(
+            f"{cell.attention:8} {'compile' if cell.compiled else 'eager':8} batch {cell.batch}: "
+            f"{cell.status} {cell.seconds_per_image or 0:.3f} s/image"
+        )
+
+    render(cells, workload, console)
+    summary = goals(cells)
+    if full_size:
+        for name, goal in summary.items():
+            verdict = "met" if goal["met"] else "NOT met"
+            console.print(f"goal {name}: best {goal['best']} vs {goal['goal']}: {verdict}")
+    result = {
+        "benchmark": "worker_gpu",
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": " ".join(
+            [Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]
+        ),
+        "workload": {
+            **{k: v for k, v in asdict(workload).items() if k not in ("unet", "vae", "text")},
+            "tflop_per_step_used": per_step,
+            "tflop_vae_decode_used": per_decode,
+            "tflop_per_image_used": tflop_per_image,
+            "tflop_counted": counted,
+            "build_seconds": round(build_seconds, 3),
+        },
+        "machine": info,
+        "goals": summary if full_size else None,
+        "cells": [asdict(cell) for cell in cells],
+    }
+    out: Path = args.out or default_out(workload, info)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    console.print(f"wrote {out}")
+    failed = [cell for cell in cells if cell.status == "failed"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Request and response bodies of the HTTP API (they also generate the OpenAPI document).
+
+The job request itself is the shared :class:`sdfleet.requests.JobRequest`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sdfleet.records import JobStatus
+from sdfleet.requests import JobKind, JobParams
+
+#: The upload types ``sdfleet.keys.INPUT_EXTENSIONS`` maps (a unit test keeps them equal).
+ContentType = Literal["image/png", "image/jpeg", "image/webp"]
+
+
+class UploadRequest(BaseModel):
+    """Body of ``POST /uploads``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    content_type: ContentType = Field(description="MIME type of the image to upload.")
+
+
+class UploadTicket(BaseModel):
+    """A presigned POST: send ``fields`` plus the file (last) as multipart/form-data to ``url``."""
+
+    key: str = Field(description="The object key; pass it as `input_key` of an img2img job.")
+    url: str
+    fields: dict[str, str]
+    expires_in: int = Field(description="Seconds the POST policy stays valid.")
+    max_bytes: int = Field(description="Largest file the policy accepts.")
+
+
+class JobAccepted(BaseModel):
+    """Body of ``POST /jobs``."""
+
+    job_id: str
+    status: JobStatus
+
+
+class Progress(BaseModel):
+    step: int = Field(description="Denoising steps done.")
+    total: int = Field(description="Denoising steps in all.")
+
+
+class OutputLink(BaseModel):
+    key: str
+    url: str = Field(description="Presigned GET, valid for `output_url_expires_seconds`.")
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+
+
+class JobSummary(BaseModel):
+    """One job as ``GET /jobs`` lists it."""
+
+    job_id: str
+    kind: JobKind
+    status: JobStatus
+    params: JobParams
+    progress: Progress | None = None
+    cancel_requested: bool = False
+    outputs: list[OutputLink] = Field(default_factory=list)
+    error: ErrorInfo | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class JobView(JobSummary):
+    """One job as ``GET /jobs/{job_id}`` returns it."""
+
+    queue_position: int | None = Field(
+        default=None, description="Queued jobs ahead of this one in its lane (queued jobs only)."
+    )
+    eta_seconds: int | None = Field(
+        default=None, description="Estimated seconds until it finishes (active jobs only)."
+    )
+
+
+class JobList(BaseModel):
+    """Body of ``GET /jobs``: newest first."""
+
+    items: list[JobSummary]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; absent on the last."
+    )
+
+
+class JobDeleted(BaseModel):
+    """Body of ``DELETE /jobs/{job_id}``."""
+
+    job_id: str
+    status: JobStatus
+    cancel_requested: bool = Field(
+        default=False, description="True when a running job was asked to stop."
+    )
+    outputs_deleted: int = Field(default=0, description="Output objects removed.")
+
+
+class UserDataDeleted(BaseModel):
+    """Body of ``DELETE /me``."""
+
+    objects_deleted: int
+    jobs_deleted: int
+
+
+class ErrorDetail(BaseModel):
+    field: str | None
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. `validation_failed`.")
+    message: str = Field(description="Names the field, the limit and the value given.")
+    field: str | None = Field(description="The offending field or header, if any.")
+    details: list[ErrorDetail] | None = Field(
+        default=None, description="Every validation problem (400 only)."
+    )
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,370 @@
+"""What each route does, against the job store, the queue and the bucket.
+
+Every method takes the caller's ``owner`` (the JWT ``sub``) explicitly and only touches that
+owner's records and objects: another owner's job is "not found", never "forbidden".
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Final
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ingest_lambda.errors import (
+    BadRequest,
+    ErrorCode,
+    NotFound,
+    ServiceUnavailable,
+    TooManyRequests,
+)
+from ingest_lambda.eta import estimate_eta_seconds, fleet_speed
+from ingest_lambda.limits import (
+    DELETE_BATCH_SIZE,
+    QUOTA_RETRY_AFTER_SECONDS,
+    UNAVAILABLE_RETRY_AFTER_SECONDS,
+)
+from ingest_lambda.logs import SERVICE_NAME
+from ingest_lambda.models import (
+    ErrorInfo,
+    JobAccepted,
+    JobDeleted,
+    JobList,
+    JobSummary,
+    JobView,
+    OutputLink,
+    Progress,
+    UploadRequest,
+    UploadTicket,
+    UserDataDeleted,
+)
+from sdfleet.errors import JobNotFound, TransitionRejected
+from sdfleet.heartbeats import HeartbeatStore
+from sdfleet.keys import (
+    INPUT_EXTENSIONS,
+    inputs_prefix,
+    is_input_of,
+    is_owned_by,
+    new_input_key,
+    outputs_prefix,
+    user_prefix,
+)
+from sdfleet.messages import MESSAGE_VERSION, JobMessage, Lane
+from sdfleet.records import ErrorCode as JobErrorCode
+from sdfleet.records import JobError, JobRecord, JobStatus
+from sdfleet.requests import JobKind, JobRequest
+from sdfleet.settings import IngestSettings
+from sdfleet.store import JobStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+logger = Logger(service=SERVICE_NAME, child=True)
+
+#: Web jobs always go to the interactive lane, which workers drain first.
+JOB_LANE: Final = Lane.INTERACTIVE
+#: A job may change status between our read and our conditional write: re-read this often.
+MAX_TRANSITION_ATTEMPTS: Final = 3
+_MISSING_OBJECT_CODES: Final = frozenset({"404", "NoSuchKey", "NotFound"})
+_DELETE_PAGE_SIZE: Final = 100
+
+
+class IngestService:
+    """The API's operations. Clients and stores are passed in (emulator or AWS)."""
+
+    def __init__(
+        self,
+        settings: IngestSettings,
+        *,
+        s3: S3Client,
+        sqs: SQSClient,
+        jobs: JobStore,
+        heartbeats: HeartbeatStore,
+        delete_batch_size: int = DELETE_BATCH_SIZE,
+    ) -> None:
+        if not 1 <= delete_batch_size <= DELETE_BATCH_SIZE:
+            raise ValueError(
+                f"delete_batch_size: must be in 1..{DELETE_BATCH_SIZE}, got {delete_batch_size}"
+            )
+        self._settings = settings
+        self._s3 = s3
+        self._sqs = sqs
+        self._jobs = jobs
+        self._heartbeats = heartbeats
+        self._bucket = settings.bucket
+        self._delete_batch_size = delete_batch_size
+
+    # -- uploads -------------------------------------------------------------------------------
+    def create_upload(self, owner: str, request: UploadRequest) -> UploadTicket:
+        """A presigned POST that only accepts one object of that type and size at a fresh key."""
+        key = new_input_key(owner, request.content_type)
+        max_bytes = self._settings.upload_max_bytes
+        expires = self._settings.upload_url_expires_seconds
+        post = self._s3.generate_presigned_post(
+            Bucket=self._bucket,
+            Key=key,
+            Fields={"Content-Type": request.content_type},
+            Conditions=[
+                {"Content-Type": request.content_type},
+                ["content-length-range", 1, max_bytes],
+            ],
+            ExpiresIn=expires,
+        )
+        return UploadTicket(
+            key=key,
+            url=post["url"],
+            fields={name: str(value) for name, value in post["fields"].items()},
+            expires_in=expires,
+            max_bytes=max_bytes,
+        )
+
+    # -- job creation --------------------------------------------------------------------------
+    def check_input(self, owner: str, request: JobRequest) -> None:
+        """img2img: the input must be one of the caller's uploads, present, and within limits.
+
+        S3 itself does not check a presigned POST's size in the emulator, so the size and
+        type are checked here again before any job is written.
+        """
+        if request.kind is not JobKind.IMG2IMG or request.input_key is None:
+            return
+        key = request.input_key
+        if not is_input_of(key, owner):
+            raise BadRequest(
+                f"input_key: {key[:120]!r} is not under your uploads prefix "
+                f"{inputs_prefix(owner)!r}",
+                field="input_key",
+                code=ErrorCode.INVALID_INPUT_KEY,
+            )
+        try:
+            head = self._s3.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING_OBJECT_CODES:
+                raise BadRequest(
+                    f"input_key: no uploaded object at {key!r} (upload it with POST /uploads)",
+                    field="input_key",
+                    code=ErrorCode.INVALID_INPUT_KEY,
+                ) from exc
+            raise
+        size = int(head.get("ContentLength", 0))
+        limit = self._settings.upload_max_bytes
+        if not 1 <= size <= limit:
+            raise BadRequest(
+                f"input_key: the object is {size} bytes; uploads must be 1..{limit} bytes",
+                field="input_key",
+                code=ErrorCode.INVALID_INPUT_KEY,
+            )
+        content_type = head.get("ContentType")
+        if content_type not in INPUT_EXTENSIONS:
+            allowed = ", ".join(sorted(INPUT_EXTENSIONS))
+            raise BadRequest(
+                f"input_key: the object's content type {content_type!r} is not one of {allowed}",
+                field="input_key",
+                code=ErrorCode.INVALID_INPUT_KEY,
+            )
+
+    def submit_job(self, owner: str, request: JobRequest) -> JobAccepted:
+        """Quota check, then the record (queued), then the message. If the message cannot be
+        sent the record is withdrawn, so a job is either fully accepted or not at all."""
+        limit = self._settings.max_active_jobs_per_user
+        active = self._jobs.count_active(owner)
+        if active >= limit:
+            raise TooManyRequests(
+                f"active jobs: you have {active} queued or running; the limit is {limit} "
+                "(max_active_jobs_per_user). Retry when one finishes.",
+                retry_after_seconds=QUOTA_RETRY_AFTER_SECONDS,
+            )
+        record = JobRecord(
+            job_id=uuid.uuid4().hex,
+            owner=owner,
+            kind=request.kind,
+            params=request.params(),
+            lane=JOB_LANE,
+        )
+        record = self._jobs.create(record)
+        message = JobMessage(
+            version=MESSAGE_VERSION,
+            kind=record.kind,
+            params=record.params,
+            job_id=record.job_id,
+            lane=JOB_LANE,
+            submitted_at=record.created_at,
+        )
+        try:
+            self._sqs.send_message(
+                QueueUrl=self._settings.queue_url(JOB_LANE.value), MessageBody=message.to_body()
+            )
+        except (ClientError, BotoCoreError) as exc:
+            logger.exception("could not enqueue job %s; withdrawing its record", record.job_id)
+            self._withdraw(record)
+            raise ServiceUnavailable(
+                "the job could not be queued and was not accepted; retry shortly",
+                retry_after_seconds=UNAVAILABLE_RETRY_AFTER_SECONDS,
+            ) from exc
+        logger.info("job accepted", extra={"job_id": record.job_id, "kind": record.kind.value})
+        return JobAccepted(job_id=record.job_id, status=record.status)
+
+    def _withdraw(self, record: JobRecord) -> None:
+        """Deletes a record whose message never left; failing it is the fallback."""
+        try:
+            self._jobs.delete(record.job_id, record.owner)
+            return
+        except (ClientError, BotoCoreError, JobNotFound):
+            logger.exception("could not delete unqueued job %s; failing it", record.job_id)
+        try:
+            self._jobs.fail(
+                record.job_id,
+                JobError(code=JobErrorCode.INTERNAL.value, message="the job could not be queued"),
+            )
+        except (ClientError, BotoCoreError, TransitionRejected, JobNotFound):
+            logger.exception("could not fail unqueued job %s", record.job_id)
+
+    # -- reads ---------------------------------------------------------------------------------
+    def get_job(self, owner: str, job_id: str) -> JobView:
+        record = self._owned(owner, job_id)
+        summary = self._summary(record)
+        queue_position: int | None = None
+        eta: int | None = None
+        if not record.status.is_terminal:
+            if record.status is JobStatus.QUEUED:
+                queue_position = self._jobs.count_queued_ahead(record)
+            workers, seconds_per_job = fleet_speed(self._heartbeats.list())
+            eta = estimate_eta_seconds(
+                active=True,
+                running=record.status is JobStatus.RUNNING,
+                queue_position=queue_position or 0,
+                live_workers=workers,
+                seconds_per_job=seconds_per_job,
+                progress_step=record.progress_step,
+                progress_total=record.progress_total,
+            )
+        return JobView(**summary.model_dump(), queue_position=queue_position, eta_seconds=eta)
+
+    def list_jobs(self, owner: str, limit: int, cursor: str | None) -> JobList:
+        try:
+            records, next_cursor = self._jobs.list_by_owner(owner, limit=limit, cursor=cursor)
+        except ValueError as exc:
+            raise BadRequest(str(exc), field="cursor") from exc
+        return JobList(items=[self._summary(r) for r in records], next_cursor=next_cursor)
+
+    # -- deletion ------------------------------------------------------------------------------
+    def delete_job(self, owner: str, job_id: str) -> JobDeleted:
+        """queued -> cancelled; running -> cancel requested; finished -> outputs deleted."""
+        record = self._owned(owner, job_id)
+        for _ in range(MAX_TRANSITION_ATTEMPTS):
+            try:
+                if record.status is JobStatus.QUEUED:
+                    record = self._jobs.cancel(job_id, owner=owner)
+                    return JobDeleted(job_id=job_id, status=record.status)
+                if record.status is JobStatus.RUNNING:
+                    record = self._jobs.request_cancel(job_id, owner=owner)
+                    return JobDeleted(job_id=job_id, status=record.status, cancel_requested=True)
+            except TransitionRejected:
+                record = self._owned(owner, job_id)
+                continue
+            deleted = self._delete_prefix(outputs_prefix(owner, job_id))
+            try:
+                record = self._jobs.clear_outputs(job_id, owner)
+            except JobNotFound as exc:
+                raise NotFound(f"job {job_id!r} not found", field="job_id") from exc
+            return JobDeleted(job_id=job_id, status=record.status, outputs_deleted=deleted)
+        raise ServiceUnavailable(
+            f"job {job_id!r} kept changing status; retry",
+            retry_after_seconds=UNAVAILABLE_RETRY_AFTER_SECONDS,
+        )
+
+    def delete_user_data(self, owner: str) -> UserDataDeleted:
+        """Stops the owner's work, then deletes every object under their prefix and every
+        record. Stopping first means no worker is told to keep writing into the prefix."""
+        for record in self._iter_owner_records(owner):
+            try:
+                if record.status is JobStatus.QUEUED:
+                    self._jobs.cancel(record.job_id, owner=owner)
+                elif record.status is JobStatus.RUNNING:
+                    self._jobs.request_cancel(record.job_id, owner=owner)
+            except (TransitionRejected, JobNotFound):
+                continue
+        objects = self._delete_prefix(user_prefix(owner))
+        jobs = self._jobs.delete_owner_records(owner)
+        logger.info("user data deleted", extra={"objects": objects, "jobs": jobs})
+        return UserDataDeleted(objects_deleted=objects, jobs_deleted=jobs)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _owned(self, owner: str, job_id: str) -> JobRecord:
+        try:
+            return self._jobs.get_for_owner(job_id, owner)
+        except JobNotFound as exc:
+            raise NotFound(f"job {job_id!r} not found", field="job_id") from exc
+
+    def _iter_owner_records(self, owner: str) -> Iterator[JobRecord]:
+        cursor: str | None = None
+        while True:
+            records, cursor = self._jobs.list_by_owner(
+                owner, limit=_DELETE_PAGE_SIZE, cursor=cursor
+            )
+            yield from records
+            if cursor is None:
+                return
+
+    def _summary(self, record: JobRecord) -> JobSummary:
+        progress = None
+        if (
+            record.status is JobStatus.RUNNING
+            and record.progress_step is not None
+            and record.progress_total
+        ):
+            progress = Progress(step=record.progress_step, total=record.progress_total)
+        return JobSummary(
+            job_id=record.job_id,
+            kind=record.kind,
+            status=record.status,
+            params=record.params,
+            progress=progress,
+            cancel_requested=record.cancel_requested,
+            # A record only names keys in its owner's prefix; checked again before signing.
+            outputs=[
+                OutputLink(key=key, url=self._presign_get(key))
+                for key in record.outputs
+                if is_owned_by(key, record.owner)
+            ],
+            error=ErrorInfo(code=record.error.code, message=record.error.message)
+            if record.error
+            else None,
+            created_at=record.created_at,
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+        )
+
+    def _presign_get(self, key: str) -> str:
+        return self._s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self._bucket, "Key": key},
+            ExpiresIn=self._settings.output_url_expires_seconds,
+        )
+
+    def _delete_prefix(self, prefix: str) -> int:
+        """Deletes every object under ``prefix`` (a page of listing is one batch delete)."""
+        deleted = 0
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(
+            Bucket=self._bucket,
+            Prefix=prefix,
+            PaginationConfig={"PageSize": self._delete_batch_size},
+        ):
+            keys = [obj["Key"] for obj in page.get("Contents", []) if "Key" in obj]
+            if not keys:
+                continue
+            response = self._s3.delete_objects(
+                Bucket=self._bucket,
+                Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
+            )
+            errors = response.get("Errors", [])
+            if errors:
+                raise ServiceUnavailable(
+                    f"could not delete {len(errors)} objects under {prefix!r}; retry",
+                    retry_after_seconds=UNAVAILABLE_RETRY_AFTER_SECONDS,
+                )
+            deleted += len(keys)
+        return deleted

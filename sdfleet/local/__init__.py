@@ -1,0 +1,1 @@
+"""The local stack: emulator, Terraform, API adapter, scaler timer and worker processes."""

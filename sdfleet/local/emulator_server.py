@@ -1,0 +1,61 @@
+"""``python -m sdfleet.local.emulator_server``: the local stack's moto server.
+
+The shared emulator (:mod:`sdfleet.emulator`: atomic DynamoDB writes) plus one thing the
+local stack needs for fast restarts (:mod:`sdfleet.local.snapshot`): while the request
+recorder is on, requests are handled one at a time, so the recorded order is the order in
+which they consumed the seeded random generator, and a replay rebuilds identical ids.
+Outside recording, requests run concurrently (workers' long polls must not block others).
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.serving import make_server
+
+from sdfleet.emulator import make_dynamodb_writes_atomic
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class SerialWhileRecording:
+    """WSGI middleware: one request at a time while moto's recorder is enabled."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        from moto.moto_api import recorder
+
+        self._app = app
+        self._recorder = recorder
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not self._recorder._user_enabled:
+            return self._app(environ, start_response)
+        with self._lock:
+            # Materialize the body inside the lock: the work happens while iterating.
+            return list(self._app(environ, start_response))
+
+
+def main(argv: list[str] | None = None) -> None:
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+
+    parser = argparse.ArgumentParser(description="the local stack's AWS emulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4566)
+    args = parser.parse_args(argv)
+    make_dynamodb_writes_atomic()
+    app = SerialWhileRecording(DomainDispatcherApplication(create_backend_app))
+    server = make_server(args.host, args.port, app, True, request_handler=MotoRequestHandler)
+    print(f"emulator listening on http://{args.host}:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

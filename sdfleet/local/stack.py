@@ -1,0 +1,362 @@
+"""``sdfleet up``: the whole fleet on one machine, in order, and a clean stop.
+
+emulator -> Terraform apply of ``local.tfvars`` (the tiny model builds meanwhile) -> API
+adapter -> scaler timer -> worker fleet -> web app (only if ``frontend/`` has a build) ->
+``local.json`` + "ready". Stopping runs the same list backwards; every child process leads
+its own process group, so nothing outlives ``up``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Final
+
+from sdfleet import env
+from sdfleet.aws import AwsClients
+from sdfleet.local.api_adapter import ApiAdapter, ApiServer
+from sdfleet.local.emulator import Emulator
+from sdfleet.local.errors import LocalStackError, TerraformError
+from sdfleet.local.fleet import WorkerFleet
+from sdfleet.local.jwt_authorizer import JwtAuthorizer, cognito_issuer, emulator_jwks_url
+from sdfleet.local.processes import ChildProcess
+from sdfleet.local.scaler_timer import ScalerTimer
+from sdfleet.local.state import LocalState, StateDir
+from sdfleet.local.terraform import EMULATOR_CREDENTIALS, LocalTerraform, find_provider_mirror
+
+DEFAULT_EMULATOR_PORT: Final = 4566
+DEFAULT_API_PORT: Final = 8787
+DEFAULT_FRONTEND_PORT: Final = 8788
+DEFAULT_TENANT: Final = "local"
+DEFAULT_MAX_WORKERS: Final = 2
+DEFAULT_SCALER_INTERVAL_SECONDS: Final = 5.0
+#: Quick scaler timings so scale-in and scale to zero are visible within a minute locally.
+LOCAL_SCALER_SETTINGS: Final = {
+    env.SCALER_IDLE_SECONDS_BEFORE_SCALE_IN: "20",
+    env.SCALER_QUIET_SECONDS_BEFORE_ZERO: "30",
+    env.SCALER_BOOT_SECONDS: "15",
+    env.SCALER_SAMPLES_PER_INVOCATION: "1",
+    env.SCALER_MIN_CAPACITY: "0",
+}
+#: Worker timings: short long-polls so a SIGTERM drains within seconds.
+LOCAL_WORKER_SETTINGS: Final = {
+    env.MODEL_SOURCE: "tiny",
+    env.WAIT_TIME_SECONDS: "2",
+    env.HEARTBEAT_SECONDS: "5",
+    env.VISIBILITY_TIMEOUT_SECONDS: "60",
+    env.LEASE_SECONDS: "60",
+    env.METADATA_POLL_SECONDS: "5",
+    env.DEVICE: "cpu",
+    # Several workers share a laptop's cores: one thread each avoids oversubscription.
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+#: Terraform output -> the names it may have (the first one present wins).
+OUTPUT_NAMES: Final = {
+    "region": ("region", "aws_region"),
+    "interactive_queue_url": ("interactive_queue_url",),
+    "batch_queue_url": ("batch_queue_url",),
+    "interactive_dlq_url": ("interactive_dlq_url",),
+    "batch_dlq_url": ("batch_dlq_url",),
+    "bucket": ("bucket", "bucket_name", "data_bucket"),
+    "jobs_table": ("jobs_table", "jobs_table_name"),
+    "workers_table": ("workers_table", "workers_table_name"),
+    "idempotency_table": ("idempotency_table", "idempotency_table_name"),
+    "user_pool_id": ("user_pool_id", "cognito_user_pool_id"),
+    "user_pool_client_id": ("user_pool_client_id", "cognito_user_pool_client_id", "client_id"),
+    "asg_name": ("asg_name", "autoscaling_group_name"),
+    "lifecycle_hook_name": ("lifecycle_hook_name", "termination_hook_name"),
+    "ssm_path": ("ssm_path",),
+}
+OPTIONAL_OUTPUTS: Final = frozenset(
+    {"interactive_dlq_url", "batch_dlq_url", "idempotency_table", "lifecycle_hook_name", "ssm_path"}
+)
+FRONTEND_BUILD_DIRS: Final = ("dist", "build", "out")
+MODEL_BUILD_TIMEOUT_SECONDS: Final = 600
+
+logger = logging.getLogger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def read_outputs(raw: Mapping[str, Any]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name, candidates in OUTPUT_NAMES.items():
+        value = next((raw[c] for c in candidates if raw.get(c) not in (None, "")), None)
+        if value is None:
+            if name in OPTIONAL_OUTPUTS:
+                continue
+            raise TerraformError(
+                f"terraform output {candidates[0]!r} is missing (have: {', '.join(sorted(raw))})"
+            )
+        values[name] = str(value)
+    return values
+
+
+def frontend_build(repo_root: Path) -> Path | None:
+    """The built web app (``frontend/{dist,build,out}/index.html``), or None."""
+    for name in FRONTEND_BUILD_DIRS:
+        candidate = repo_root / "frontend" / name
+        if (candidate / "index.html").is_file():
+            return candidate
+    return None
+
+
+@dataclass
+class UpOptions:
+    state_dir: StateDir
+    repo_root: Path
+    emulator_port: int = DEFAULT_EMULATOR_PORT
+    api_port: int = DEFAULT_API_PORT
+    frontend_port: int = DEFAULT_FRONTEND_PORT
+    tenant: str = DEFAULT_TENANT
+    max_workers: int = DEFAULT_MAX_WORKERS
+    scaler_interval: float = DEFAULT_SCALER_INTERVAL_SECONDS
+    scaler_settings: dict[str, str] = field(default_factory=lambda: dict(LOCAL_SCALER_SETTINGS))
+
+
+class LocalStack:
+    def __init__(self, options: UpOptions, say: Callable[[str], None] = print) -> None:
+        self.options = options
+        self.paths = options.state_dir
+        self.say = say
+        self.emulator: Emulator | None = None
+        self.api: ApiServer | None = None
+        self.frontend: ThreadingHTTPServer | None = None
+        self.scaler: ScalerTimer | None = None
+        self.fleet: WorkerFleet | None = None
+        self.state: LocalState | None = None
+        self.timings: dict[str, float] = {}
+
+    # -- steps -----------------------------------------------------------------------------
+    def _step(self, name: str, started: float) -> None:
+        self.timings[name] = time.monotonic() - started
+        self.say(f"  {name}: {self.timings[name]:.1f}s")
+
+    def _start_model_build(self) -> ChildProcess:
+        """Builds the tiny model in a child while Terraform runs (a no-op once cached)."""
+        code = (
+            "import sys; from worker.tiny_model import ensure_tiny_model; "
+            "print(ensure_tiny_model(sys.argv[1]))"
+        )
+        child = ChildProcess(
+            "model",
+            [sys.executable, "-c", code, str(self.paths.models_dir.resolve())],
+            self.paths.logs_dir / "model.log",
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        child.start()
+        return child
+
+    def _lambda_zips(self) -> None:
+        zips = self.options.repo_root / "build" / "lambda"
+        if any(zips.glob("*.zip")):
+            return
+        self.say("  building the Lambda zips (make lambda-zips)")
+        with (self.paths.logs_dir / "terraform.log").open("a") as log:
+            result = subprocess.run(
+                ["make", "-s", "lambda-zips"],
+                cwd=self.options.repo_root,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise LocalStackError("`make lambda-zips` failed; see the terraform log")
+
+    def _apply(self, endpoint_url: str) -> dict[str, str]:
+        with (self.paths.logs_dir / "terraform.log").open("a") as log:
+            terraform = LocalTerraform(
+                self.options.repo_root / "terraform",
+                self.paths.terraform_dir,
+                find_provider_mirror(),
+                log=log,
+            )
+            terraform.init()
+            terraform.apply(endpoint_url)
+            return read_outputs(terraform.outputs())
+
+    def _fleet_env(self, endpoint_url: str, outputs: Mapping[str, str]) -> dict[str, str]:
+        """What the Lambdas and workers get from Terraform in AWS, pointed at the emulator."""
+        from moto.sqs.models import DEFAULT_SENDER_ID
+
+        fleet = {
+            env.AWS_ENDPOINT_URL: endpoint_url,
+            env.AWS_REGION: outputs["region"],
+            env.JOBS_TABLE: outputs["jobs_table"],
+            env.WORKERS_TABLE: outputs["workers_table"],
+            env.BUCKET: outputs["bucket"],
+            env.INTERACTIVE_QUEUE_URL: outputs["interactive_queue_url"],
+            env.BATCH_QUEUE_URL: outputs["batch_queue_url"],
+            env.ASG_NAME: outputs["asg_name"],
+            env.SENDER_TENANTS: json.dumps({DEFAULT_SENDER_ID: self.options.tenant}),
+            "AWS_REGION": outputs["region"],
+            "AWS_DEFAULT_REGION": outputs["region"],
+            **EMULATOR_CREDENTIALS,
+        }
+        for name, key in (
+            (env.INTERACTIVE_DLQ_URL, "interactive_dlq_url"),
+            (env.BATCH_DLQ_URL, "batch_dlq_url"),
+            (env.IDEMPOTENCY_TABLE, "idempotency_table"),
+            (env.LIFECYCLE_HOOK_NAME, "lifecycle_hook_name"),
+        ):
+            if key in outputs:
+                fleet[name] = outputs[key]
+        return fleet
+
+    def _start_api(self, outputs: Mapping[str, str], endpoint_url: str) -> ApiServer:
+        authorizer = JwtAuthorizer(
+            emulator_jwks_url(endpoint_url, outputs["user_pool_id"]),
+            cognito_issuer(outputs["region"], outputs["user_pool_id"]),
+            [outputs["user_pool_client_id"]],
+        )
+
+        def ingest_handler() -> Callable[[dict[str, Any], Any], Any]:
+            from ingest_lambda.handler import lambda_handler
+
+            return lambda_handler  # type: ignore[no-any-return]
+
+        adapter = ApiAdapter(ingest_handler, authorizer)
+        ingest_handler()  # import now: a broken handler fails `up`, not the first request
+        server = ApiServer(adapter, port=self.options.api_port)
+        server.start()
+        return server
+
+    def _start_frontend(self) -> str | None:
+        build = frontend_build(self.options.repo_root)
+        if build is None:
+            return None
+        handler = partial(SimpleHTTPRequestHandler, directory=str(build))
+        self.frontend = ThreadingHTTPServer(("127.0.0.1", self.options.frontend_port), handler)
+        threading.Thread(target=self.frontend.serve_forever, name="frontend", daemon=True).start()
+        return f"http://127.0.0.1:{self.options.frontend_port}"
+
+    # -- up / down -------------------------------------------------------------------------
+    def up(self) -> LocalState:
+        """Starts everything; on any failure stops what started and re-raises."""
+        try:
+            return self._up()
+        except BaseException:
+            self.down()
+            raise
+
+    def _up(self) -> LocalState:
+        begun = time.monotonic()
+        self.paths.prepare()
+        self.paths.remove()
+        started = time.monotonic()
+        self.emulator = Emulator(self.options.emulator_port, self.paths.logs_dir / "emulator.log")
+        self.emulator.start()
+        endpoint_url = self.emulator.endpoint_url
+        self._step("emulator", started)
+
+        model = self._start_model_build()
+        started = time.monotonic()
+        self._lambda_zips()
+        outputs = self._apply(endpoint_url)
+        self._step("terraform apply", started)
+
+        started = time.monotonic()
+        model_status = model.wait(MODEL_BUILD_TIMEOUT_SECONDS)
+        model.stop(grace_seconds=2)
+        if model_status != 0:
+            raise LocalStackError(
+                f"building the tiny model failed (status {model_status}); see "
+                f"{self.paths.logs_dir / 'model.log'}"
+            )
+        self._step("tiny model", started)
+
+        fleet_env = self._fleet_env(endpoint_url, outputs)
+        # The Lambdas run inside this process: their settings come from its environment.
+        os.environ.update(fleet_env)
+        os.environ.update(self.options.scaler_settings)
+        os.environ[env.SCALER_MAX_CAPACITY] = str(self.options.max_workers)
+        clients = AwsClients(endpoint_url, outputs["region"])
+
+        started = time.monotonic()
+        self.api = self._start_api(outputs, endpoint_url)
+
+        def scaler_handler() -> Callable[[dict[str, Any], Any], Any]:
+            from autoscaler.handler import lambda_handler
+
+            return lambda_handler  # type: ignore[no-any-return]
+
+        scaler_handler()
+        self.scaler = ScalerTimer(scaler_handler, outputs["region"], self.options.scaler_interval)
+        self.scaler.start()
+        worker_env = {
+            **os.environ,
+            **fleet_env,
+            **LOCAL_WORKER_SETTINGS,
+            env.MODEL_CACHE_DIR: str(self.paths.models_dir.resolve()),
+            # No metadata service locally: a closed port answers at once and the worker
+            # carries on without spot/lifecycle notices (it drains on SIGTERM instead).
+            env.METADATA_URL: f"http://127.0.0.1:{free_port()}",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.fleet = WorkerFleet(
+            clients.autoscaling(), outputs["asg_name"], worker_env, self.paths.logs_dir
+        )
+        self.fleet.start()
+        frontend_url = self._start_frontend()
+        self._step("api, scaler, workers", started)
+
+        self.state = LocalState(
+            api_url=self.api.url,
+            frontend_url=frontend_url,
+            aws_endpoint_url=endpoint_url,
+            region=outputs["region"],
+            interactive_queue_url=outputs["interactive_queue_url"],
+            batch_queue_url=outputs["batch_queue_url"],
+            interactive_dlq_url=outputs.get("interactive_dlq_url"),
+            batch_dlq_url=outputs.get("batch_dlq_url"),
+            bucket=outputs["bucket"],
+            jobs_table=outputs["jobs_table"],
+            workers_table=outputs["workers_table"],
+            idempotency_table=outputs.get("idempotency_table"),
+            user_pool_id=outputs["user_pool_id"],
+            user_pool_client_id=outputs["user_pool_client_id"],
+            asg_name=outputs["asg_name"],
+            local_tenant=self.options.tenant,
+            logs_dir=str(self.paths.logs_dir.resolve()),
+            pid=os.getpid(),
+        )
+        self.paths.write(self.state)
+        self.timings["total"] = time.monotonic() - begun
+        return self.state
+
+    def down(self) -> None:
+        """Stops everything that started, newest first. Safe to call more than once."""
+        self.paths.remove()
+        if self.fleet is not None:
+            self.fleet.stop()
+            self.fleet = None
+        if self.scaler is not None:
+            self.scaler.stop()
+            self.scaler = None
+        if self.frontend is not None:
+            self.frontend.shutdown()
+            self.frontend.server_close()
+            self.frontend = None
+        if self.api is not None:
+            self.api.stop()
+            self.api = None
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None

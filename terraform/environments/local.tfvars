@@ -1,0 +1,27 @@
+# Local mode: the embedded emulator (moto server). `sdfleet up` passes
+# -var aws_endpoint_url=http://127.0.0.1:<port>; Amplify is off (the emulator has none).
+environment     = "local"
+region          = "us-east-1"
+enable_frontend = false
+create_network  = true
+force_destroy   = true
+web_origins     = ["http://127.0.0.1:8788", "http://localhost:8788"]
+
+# An AMI the emulator knows, so the instances the scaler asks for can "launch".
+worker_ami_id = "ami-12c6146b"
+
+min_capacity                 = 0
+max_capacity                 = 2
+target_wait_seconds          = 30
+idle_seconds_before_scale_in = 20
+quiet_seconds_before_zero    = 40
+max_step                     = 2
+default_seconds_per_job      = 5
+boot_seconds                 = 5
+samples_per_invocation       = 1
+
+visibility_timeout_seconds = 60
+heartbeat_seconds          = 10
+max_receive_count          = 3
+point_in_time_recovery     = false
+log_retention_days         = 1

@@ -1,0 +1,40 @@
+# Production: on-demand base for latency, spot above it, several GPU types for spot capacity.
+environment = "prod"
+region      = "us-east-1"
+vpc_id      = "vpc-0123456789abcdef0"
+subnet_ids  = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210", "subnet-00112233445566778"]
+
+enable_frontend     = true
+frontend_repository = "https://github.com/example-org/sdfleet"
+frontend_branch     = "main"
+web_origins         = ["https://app.example.com"]
+
+instance_types                  = ["g5.xlarge", "g6.xlarge", "g4dn.xlarge", "g5.2xlarge", "g6.2xlarge"]
+spot_allocation_strategy        = "capacity-optimized"
+on_demand_base_capacity         = 1
+on_demand_percentage_above_base = 20
+
+min_capacity                 = 0
+max_capacity                 = 20
+target_wait_seconds          = 60
+idle_seconds_before_scale_in = 300
+quiet_seconds_before_zero    = 900
+max_step                     = 4
+default_seconds_per_job      = 6
+boot_seconds                 = 180
+samples_per_invocation       = 4
+
+visibility_timeout_seconds = 120
+heartbeat_seconds          = 30
+max_receive_count          = 3
+record_ttl_days            = 30
+user_data_expiry_days      = 30
+input_expiry_days          = 7
+
+model_source               = "s3://REPLACE-WITH-BUCKET/models/sd15/"
+hourly_price_per_worker    = 0.55
+max_active_jobs_per_user   = 20
+api_throttling_burst_limit = 200
+api_throttling_rate_limit  = 100
+oldest_message_slo_seconds = { interactive = 120, batch = 3600 }
+log_retention_days         = 90

@@ -1,0 +1,205 @@
+# sdfleet: the whole stack. Module wiring only; every knob is a variable (variables.tf).
+
+data "aws_region" "current" {}
+
+locals {
+  name_prefix       = "sdfleet-${var.environment}"
+  ssm_path          = "/sdfleet/${var.environment}/"
+  asg_name          = "${local.name_prefix}-workers"
+  metrics_namespace = "sdfleet"
+  region            = data.aws_region.current.name
+
+  web_origins = distinct(concat(var.web_origins, var.enable_frontend ? [module.frontend[0].origin] : []))
+
+  # Names the code reads (sdfleet/env.py); shared by both Lambdas and the workers.
+  resource_environment = merge(
+    {
+      SDFLEET_AWS_REGION            = local.region
+      SDFLEET_SSM_PATH              = local.ssm_path
+      SDFLEET_JOBS_TABLE            = module.storage.jobs_table
+      SDFLEET_WORKERS_TABLE         = module.storage.workers_table
+      SDFLEET_BUCKET                = module.storage.bucket
+      SDFLEET_INTERACTIVE_QUEUE_URL = module.queues.queue_urls["interactive"]
+      SDFLEET_BATCH_QUEUE_URL       = module.queues.queue_urls["batch"]
+      SDFLEET_INTERACTIVE_DLQ_URL   = module.queues.dlq_urls["interactive"]
+      SDFLEET_BATCH_DLQ_URL         = module.queues.dlq_urls["batch"]
+      SDFLEET_RECORD_TTL_DAYS       = tostring(var.record_ttl_days)
+    },
+    local.local_mode ? { SDFLEET_AWS_ENDPOINT_URL = var.aws_endpoint_url } : {},
+  )
+
+  ingest_environment = merge(local.resource_environment, {
+    SDFLEET_IDEMPOTENCY_TABLE    = module.storage.idempotency_table
+    POWERTOOLS_SERVICE_NAME      = "sdfleet-ingest"
+    POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
+  })
+
+  worker_environment = merge(local.resource_environment, {
+    AWS_DEFAULT_REGION                 = local.region
+    SDFLEET_MODEL_SOURCE               = var.model_source
+    SDFLEET_VISIBILITY_TIMEOUT_SECONDS = tostring(var.visibility_timeout_seconds)
+    SDFLEET_LEASE_SECONDS              = tostring(var.visibility_timeout_seconds)
+    SDFLEET_HEARTBEAT_SECONDS          = tostring(var.heartbeat_seconds)
+    SDFLEET_MAX_RECEIVE_COUNT          = tostring(var.max_receive_count)
+    POWERTOOLS_METRICS_NAMESPACE       = local.metrics_namespace
+  })
+
+  worker_package_source = coalesce(
+    var.worker_package_source,
+    "s3://${module.storage.bucket}/artifacts/sdfleet-${var.package_version}-py3-none-any.whl",
+  )
+}
+
+module "config" {
+  source = "./modules/config"
+
+  name_prefix = local.name_prefix
+  ssm_path    = local.ssm_path
+  parameters = {
+    max_active_jobs_per_user = tostring(var.max_active_jobs_per_user)
+    record_ttl_days          = tostring(var.record_ttl_days)
+  }
+  secret_parameters = {
+    sender_tenants = var.sender_tenants
+  }
+  key_deletion_window_days = local.local_mode ? 7 : 30
+}
+
+module "queues" {
+  source = "./modules/queues"
+
+  name_prefix                = local.name_prefix
+  visibility_timeout_seconds = var.visibility_timeout_seconds
+  max_receive_count          = var.max_receive_count
+  message_retention_seconds  = var.message_retention_seconds
+}
+
+module "storage" {
+  source = "./modules/storage"
+
+  name_prefix            = local.name_prefix
+  bucket_name            = var.bucket_name
+  kms_key_arn            = module.config.kms_key_arn
+  web_origins            = local.web_origins
+  user_data_expiry_days  = var.user_data_expiry_days
+  input_expiry_days      = var.input_expiry_days
+  point_in_time_recovery = var.point_in_time_recovery
+  force_destroy          = var.force_destroy
+}
+
+module "api" {
+  source = "./modules/api"
+
+  name_prefix                   = local.name_prefix
+  lambda_zip_path               = var.ingest_zip_path
+  lambda_architecture           = var.lambda_architecture
+  environment_variables         = local.ingest_environment
+  kms_key_arn                   = module.config.kms_key_arn
+  jobs_table_arn                = module.storage.jobs_table_arn
+  idempotency_table_arn         = module.storage.idempotency_table_arn
+  queue_arns                    = values(module.queues.queue_arns)
+  bucket_arn                    = module.storage.bucket_arn
+  ssm_path_arn                  = module.config.ssm_path_arn
+  ssm_parameter_arn_pattern     = module.config.ssm_parameter_arn_pattern
+  web_origins                   = local.web_origins
+  throttling_burst_limit        = var.api_throttling_burst_limit
+  throttling_rate_limit         = var.api_throttling_rate_limit
+  log_retention_days            = var.log_retention_days
+  user_pool_deletion_protection = !var.force_destroy
+}
+
+module "worker_fleet" {
+  source = "./modules/worker_fleet"
+
+  name_prefix                     = local.name_prefix
+  asg_name                        = local.asg_name
+  vpc_id                          = local.vpc_id
+  subnet_ids                      = local.subnet_ids
+  ami_id                          = var.worker_ami_id
+  instance_types                  = var.instance_types
+  min_size                        = var.min_capacity
+  max_size                        = var.max_capacity
+  on_demand_base_capacity         = var.on_demand_base_capacity
+  on_demand_percentage_above_base = var.on_demand_percentage_above_base
+  spot_allocation_strategy        = var.spot_allocation_strategy
+  warm_pool_enabled               = var.warm_pool_enabled
+  warm_pool_min_size              = var.warm_pool_min_size
+  root_volume_size_gb             = var.worker_root_volume_size_gb
+  root_device_name                = var.worker_root_device_name
+  metadata_hop_limit              = var.metadata_hop_limit
+  lifecycle_hook_timeout_seconds  = var.lifecycle_hook_timeout_seconds
+  package_source                  = local.worker_package_source
+  worker_environment              = local.worker_environment
+  service_unit                    = file("${path.module}/../worker/systemd/sdfleet-worker.service")
+  kms_key_arn                     = module.config.kms_key_arn
+  queue_arns                      = values(module.queues.queue_arns)
+  table_arns                      = [module.storage.jobs_table_arn, module.storage.workers_table_arn]
+  bucket_arn                      = module.storage.bucket_arn
+  ssm_path_arn                    = module.config.ssm_path_arn
+  ssm_parameter_arn_pattern       = module.config.ssm_parameter_arn_pattern
+  metrics_namespace               = local.metrics_namespace
+}
+
+module "autoscaler" {
+  source = "./modules/autoscaler"
+
+  name_prefix                  = local.name_prefix
+  lambda_zip_path              = var.scaler_zip_path
+  lambda_architecture          = var.lambda_architecture
+  schedule_expression          = var.scaler_schedule
+  min_capacity                 = var.min_capacity
+  max_capacity                 = var.max_capacity
+  target_wait_seconds          = var.target_wait_seconds
+  idle_seconds_before_scale_in = var.idle_seconds_before_scale_in
+  quiet_seconds_before_zero    = var.quiet_seconds_before_zero
+  max_step                     = var.max_step
+  default_seconds_per_job      = var.default_seconds_per_job
+  boot_seconds                 = var.boot_seconds
+  samples_per_invocation       = var.samples_per_invocation
+  resource_environment         = local.resource_environment
+  asg_name                     = module.worker_fleet.asg_name
+  kms_key_arn                  = module.config.kms_key_arn
+  queue_arns                   = concat(values(module.queues.queue_arns), values(module.queues.dlq_arns))
+  table_arns                   = [module.storage.jobs_table_arn, module.storage.workers_table_arn]
+  ssm_path_arn                 = module.config.ssm_path_arn
+  ssm_parameter_arn_pattern    = module.config.ssm_parameter_arn_pattern
+  metrics_namespace            = local.metrics_namespace
+  log_retention_days           = var.log_retention_days
+}
+
+module "frontend" {
+  source = "./modules/frontend"
+  count  = var.enable_frontend ? 1 : 0
+
+  name_prefix         = local.name_prefix
+  repository          = var.frontend_repository
+  access_token        = var.frontend_access_token
+  branch              = var.frontend_branch
+  build_spec          = fileexists("${path.module}/../frontend/amplify.yml") ? file("${path.module}/../frontend/amplify.yml") : null
+  api_url             = module.api.api_endpoint
+  user_pool_id        = module.api.user_pool_id
+  user_pool_client_id = module.api.user_pool_client_id
+  region              = local.region
+}
+
+module "observability" {
+  source = "./modules/observability"
+
+  name_prefix                = local.name_prefix
+  queue_names                = module.queues.queue_names
+  dlq_names                  = module.queues.dlq_names
+  asg_name                   = module.worker_fleet.asg_name
+  scaler_function_name       = module.autoscaler.function_name
+  ingest_function_name       = module.api.function_name
+  metrics_namespace          = local.metrics_namespace
+  oldest_message_slo_seconds = var.oldest_message_slo_seconds
+  hourly_price_per_worker    = var.hourly_price_per_worker
+  alarm_actions              = var.alarm_actions
+}
+
+check "lambda_zips" {
+  assert {
+    condition     = fileexists(var.ingest_zip_path) && fileexists(var.scaler_zip_path)
+    error_message = "Lambda zips missing (${var.ingest_zip_path}, ${var.scaler_zip_path}): run `make lambda-zips` before apply."
+  }
+}

@@ -1,0 +1,269 @@
+# Browser -> HTTP API (Cognito JWT on every route) -> ingest Lambda.
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  function_name = "${var.name_prefix}-ingest"
+  issuer        = "https://cognito-idp.${data.aws_region.current.name}.amazonaws.com/${aws_cognito_user_pool.users.id}"
+}
+
+resource "aws_cognito_user_pool" "users" {
+  name                     = "${var.name_prefix}-users"
+  username_attributes      = ["email"]
+  auto_verified_attributes = ["email"]
+  deletion_protection      = var.user_pool_deletion_protection ? "ACTIVE" : "INACTIVE"
+  mfa_configuration        = "OPTIONAL"
+
+  software_token_mfa_configuration {
+    enabled = true
+  }
+
+  password_policy {
+    minimum_length                   = 12
+    require_lowercase                = true
+    require_uppercase                = true
+    require_numbers                  = true
+    require_symbols                  = false
+    temporary_password_validity_days = 3
+  }
+
+  account_recovery_setting {
+    recovery_mechanism {
+      name     = "verified_email"
+      priority = 1
+    }
+  }
+
+  tags = var.tags
+}
+
+# A public client (no secret): the single-page app signs in with SRP or a password.
+resource "aws_cognito_user_pool_client" "web" {
+  name                          = "${var.name_prefix}-web"
+  user_pool_id                  = aws_cognito_user_pool.users.id
+  generate_secret               = false
+  prevent_user_existence_errors = "ENABLED"
+  explicit_auth_flows           = ["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+  access_token_validity         = 60
+  id_token_validity             = 60
+  refresh_token_validity        = 30
+  token_validity_units {
+    access_token  = "minutes"
+    id_token      = "minutes"
+    refresh_token = "days"
+  }
+  callback_urls                        = length(var.callback_urls) > 0 ? var.callback_urls : null
+  allowed_oauth_flows_user_pool_client = length(var.callback_urls) > 0
+  allowed_oauth_flows                  = length(var.callback_urls) > 0 ? ["code"] : null
+  allowed_oauth_scopes                 = length(var.callback_urls) > 0 ? ["openid", "email"] : null
+  supported_identity_providers         = ["COGNITO"]
+}
+
+data "aws_iam_policy_document" "assume_lambda" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "ingest" {
+  name               = "${local.function_name}-role"
+  assume_role_policy = data.aws_iam_policy_document.assume_lambda.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "ingest" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.ingest.arn}:*"]
+  }
+  statement {
+    sid = "Jobs"
+    actions = [
+      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+      "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:BatchWriteItem",
+    ]
+    resources = [var.jobs_table_arn, "${var.jobs_table_arn}/index/*"]
+  }
+  statement {
+    sid       = "Idempotency"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    resources = [var.idempotency_table_arn]
+  }
+  statement {
+    sid       = "Enqueue"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+    resources = var.queue_arns
+  }
+  statement {
+    sid       = "UserObjects"
+    actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
+    resources = ["${var.bucket_arn}/users/*"]
+  }
+  statement {
+    sid       = "ListUserObjects"
+    actions   = ["s3:ListBucket"]
+    resources = [var.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["users/*"]
+    }
+  }
+  statement {
+    sid       = "Settings"
+    actions   = ["ssm:GetParametersByPath", "ssm:GetParameter", "ssm:GetParameters"]
+    resources = [var.ssm_path_arn, var.ssm_parameter_arn_pattern]
+  }
+  statement {
+    sid       = "Key"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+  statement {
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "ingest" {
+  name   = "ingest"
+  role   = aws_iam_role.ingest.id
+  policy = data.aws_iam_policy_document.ingest.json
+}
+
+resource "aws_cloudwatch_log_group" "ingest" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest; a CMK would need an account-specific key policy for the logs service principal.
+  #checkov:skip=CKV_AWS_338:Retention is the SRE knob log_retention_days; request logs are not kept for a year by default.
+  name              = "/aws/lambda/${local.function_name}"
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_lambda_function" "ingest" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway; the caller sees the error and retries with its Idempotency-Key, so a DLQ would hold nothing.
+  #checkov:skip=CKV_AWS_117:Talks only to AWS APIs over TLS; a VPC would add NAT cost and cold-start latency without isolating anything.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile per account; the zip's hash is pinned by source_code_hash.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is the knob reserved_concurrency (-1 by default: new accounts cannot reserve any); API stage throttling bounds the rate.
+  function_name                  = local.function_name
+  role                           = aws_iam_role.ingest.arn
+  handler                        = var.lambda_handler
+  runtime                        = "python3.11"
+  architectures                  = [var.lambda_architecture]
+  filename                       = var.lambda_zip_path
+  source_code_hash               = fileexists(var.lambda_zip_path) ? filebase64sha256(var.lambda_zip_path) : null
+  memory_size                    = var.lambda_memory_mb
+  timeout                        = var.lambda_timeout_seconds
+  reserved_concurrent_executions = var.reserved_concurrency
+  kms_key_arn                    = var.kms_key_arn
+
+  environment {
+    variables = var.environment_variables
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  depends_on = [aws_cloudwatch_log_group.ingest, aws_iam_role_policy.ingest]
+  tags       = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest; a CMK would need an account-specific key policy for the logs service principal.
+  #checkov:skip=CKV_AWS_338:Retention is the SRE knob log_retention_days; access logs are not kept for a year by default.
+  name              = "/aws/apigateway/${var.name_prefix}-api"
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_apigatewayv2_api" "http" {
+  name          = "${var.name_prefix}-api"
+  protocol_type = "HTTP"
+  description   = "sdfleet job API (Cognito JWT on every route)"
+
+  dynamic "cors_configuration" {
+    for_each = length(var.web_origins) > 0 ? [1] : []
+    content {
+      allow_origins = var.web_origins
+      allow_methods = ["GET", "POST", "DELETE", "OPTIONS"]
+      allow_headers = ["authorization", "content-type", "idempotency-key"]
+      max_age       = 3600
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_apigatewayv2_authorizer" "jwt" {
+  api_id           = aws_apigatewayv2_api.http.id
+  name             = "cognito"
+  authorizer_type  = "JWT"
+  identity_sources = ["$request.header.Authorization"]
+  jwt_configuration {
+    issuer   = local.issuer
+    audience = [aws_cognito_user_pool_client.web.id]
+  }
+}
+
+resource "aws_apigatewayv2_integration" "ingest" {
+  api_id                 = aws_apigatewayv2_api.http.id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = aws_lambda_function.ingest.invoke_arn
+  payload_format_version = "2.0"
+  timeout_milliseconds   = 29000
+}
+
+resource "aws_apigatewayv2_route" "route" {
+  for_each = toset(var.routes)
+
+  api_id             = aws_apigatewayv2_api.http.id
+  route_key          = each.key
+  target             = "integrations/${aws_apigatewayv2_integration.ingest.id}"
+  authorization_type = "JWT"
+  authorizer_id      = aws_apigatewayv2_authorizer.jwt.id
+}
+
+resource "aws_apigatewayv2_stage" "default" {
+  api_id      = aws_apigatewayv2_api.http.id
+  name        = "$default"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_burst_limit   = var.throttling_burst_limit
+    throttling_rate_limit    = var.throttling_rate_limit
+    detailed_metrics_enabled = true
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.access.arn
+    format = jsonencode({
+      requestId        = "$context.requestId"
+      ip               = "$context.identity.sourceIp"
+      requestTime      = "$context.requestTime"
+      routeKey         = "$context.routeKey"
+      status           = "$context.status"
+      responseLength   = "$context.responseLength"
+      latencyMs        = "$context.responseLatency"
+      integrationError = "$context.integrationErrorMessage"
+      authorizerError  = "$context.authorizer.error"
+      sub              = "$context.authorizer.claims.sub"
+    })
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lambda_permission" "api" {
+  statement_id  = "AllowHttpApi"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.ingest.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/*/*"
+}

@@ -1,0 +1,34 @@
+output "api_endpoint" {
+  description = "Base URL of the HTTP API."
+  value       = aws_apigatewayv2_api.http.api_endpoint
+}
+
+output "api_id" {
+  description = "HTTP API id."
+  value       = aws_apigatewayv2_api.http.id
+}
+
+output "user_pool_id" {
+  description = "Cognito user pool id."
+  value       = aws_cognito_user_pool.users.id
+}
+
+output "user_pool_arn" {
+  description = "Cognito user pool ARN."
+  value       = aws_cognito_user_pool.users.arn
+}
+
+output "user_pool_client_id" {
+  description = "Cognito app client id of the web app."
+  value       = aws_cognito_user_pool_client.web.id
+}
+
+output "issuer" {
+  description = "JWT issuer the authorizer trusts."
+  value       = local.issuer
+}
+
+output "function_name" {
+  description = "Ingest Lambda name."
+  value       = aws_lambda_function.ingest.function_name
+}

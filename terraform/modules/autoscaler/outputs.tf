@@ -1,0 +1,14 @@
+output "function_name" {
+  description = "Scaler Lambda name."
+  value       = aws_lambda_function.scaler.function_name
+}
+
+output "function_arn" {
+  description = "Scaler Lambda ARN."
+  value       = aws_lambda_function.scaler.arn
+}
+
+output "environment" {
+  description = "The scaler's environment as configured (knobs + resource names)."
+  value       = local.environment
+}

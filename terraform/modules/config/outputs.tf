@@ -1,0 +1,24 @@
+output "kms_key_arn" {
+  description = "ARN of the stack's KMS key."
+  value       = aws_kms_key.main.arn
+}
+
+output "ssm_path" {
+  description = "SSM path of the settings (SDFLEET_SSM_PATH)."
+  value       = var.ssm_path
+}
+
+output "ssm_parameter_arn_pattern" {
+  description = "IAM resource pattern covering every parameter under ssm_path."
+  value       = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:*:parameter${trimsuffix(var.ssm_path, "/")}/*"
+}
+
+output "ssm_path_arn" {
+  description = "IAM resource for GetParametersByPath on ssm_path itself."
+  value       = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:*:parameter${trimsuffix(var.ssm_path, "/")}"
+}
+
+output "parameter_names" {
+  description = "Every parameter written, plain and secret."
+  value       = concat([for p in aws_ssm_parameter.setting : p.name], [for p in aws_ssm_parameter.secret : p.name])
+}

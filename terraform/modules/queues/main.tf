@@ -1,0 +1,35 @@
+# One lane = a work queue + its dead-letter queue. Both use SQS-managed SSE so batch
+# submitters need no KMS grants to send.
+locals {
+  # The message contract (sdfleet/messages.py MAX_MESSAGE_BYTES) is the SQS maximum.
+  max_message_size = 262144
+  # Dead letters are kept as long as SQS allows, so an SRE has two weeks to redrive them.
+  dlq_retention_seconds = 1209600
+  lanes                 = toset(var.lanes)
+}
+
+resource "aws_sqs_queue" "dlq" {
+  for_each = local.lanes
+
+  name                      = "${var.name_prefix}-${each.key}-dlq"
+  message_retention_seconds = local.dlq_retention_seconds
+  max_message_size          = local.max_message_size
+  sqs_managed_sse_enabled   = true
+  tags                      = merge(var.tags, { "sdfleet:lane" = each.key, "sdfleet:role" = "dlq" })
+}
+
+resource "aws_sqs_queue" "lane" {
+  for_each = local.lanes
+
+  name                       = "${var.name_prefix}-${each.key}"
+  visibility_timeout_seconds = var.visibility_timeout_seconds
+  message_retention_seconds  = var.message_retention_seconds
+  max_message_size           = local.max_message_size
+  receive_wait_time_seconds  = var.receive_wait_time_seconds
+  sqs_managed_sse_enabled    = true
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq[each.key].arn
+    maxReceiveCount     = var.max_receive_count
+  })
+  tags = merge(var.tags, { "sdfleet:lane" = each.key, "sdfleet:role" = "work" })
+}

@@ -1,0 +1,64 @@
+variable "name_prefix" {
+  description = "Prefix of every queue name, e.g. sdfleet-prod."
+  type        = string
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,60}$", var.name_prefix))
+    error_message = "name_prefix must be 1-60 characters of letters, digits, '-' or '_'."
+  }
+}
+
+variable "lanes" {
+  description = "Queue lanes; workers drain them in this order."
+  type        = list(string)
+  default     = ["interactive", "batch"]
+  validation {
+    condition     = length(var.lanes) > 0 && alltrue([for lane in var.lanes : can(regex("^[a-z][a-z0-9-]{0,20}$", lane))])
+    error_message = "lanes must be a non-empty list of short lower-case names."
+  }
+}
+
+variable "visibility_timeout_seconds" {
+  description = "How long a received message stays invisible; workers extend it on every heartbeat, so it must exceed the heartbeat interval."
+  type        = number
+  default     = 120
+  validation {
+    condition     = var.visibility_timeout_seconds >= 10 && var.visibility_timeout_seconds <= 43200
+    error_message = "visibility_timeout_seconds must be between 10 and 43200."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Deliveries of one message before it moves to the lane's dead-letter queue."
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
+    error_message = "max_receive_count must be between 1 and 1000."
+  }
+}
+
+variable "message_retention_seconds" {
+  description = "How long an unprocessed job message is kept in a lane."
+  type        = number
+  default     = 345600
+  validation {
+    condition     = var.message_retention_seconds >= 60 && var.message_retention_seconds <= 1209600
+    error_message = "message_retention_seconds must be between 60 and 1209600 (14 days)."
+  }
+}
+
+variable "receive_wait_time_seconds" {
+  description = "Default long-poll wait of the lanes."
+  type        = number
+  default     = 20
+  validation {
+    condition     = var.receive_wait_time_seconds >= 0 && var.receive_wait_time_seconds <= 20
+    error_message = "receive_wait_time_seconds must be between 0 and 20."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every queue."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,280 @@
+# GPU workers: launch template + ASG (mixed on-demand/spot) + termination hook.
+# The scaler owns desired capacity; Terraform only sets the bounds.
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  asg_arn   = "arn:${data.aws_partition.current.partition}:autoscaling:${data.aws_region.current.name}:*:autoScalingGroup:*:autoScalingGroupName/${var.asg_name}"
+  hook_name = "${var.name_prefix}-drain"
+  # A warm pool cannot be combined with a mixed instances policy (AWS restriction).
+  warm_pool = var.warm_pool_enabled
+  # The ASG and hook names are this module's own: the worker completes the hook after draining.
+  environment = merge(var.worker_environment, {
+    SDFLEET_ASG_NAME            = var.asg_name
+    SDFLEET_LIFECYCLE_HOOK_NAME = local.hook_name
+  })
+  env_file = join("\n", [for name in sort(keys(local.environment)) : "${name}=${local.environment[name]}"])
+  user_data = templatefile("${path.module}/user_data.sh.tftpl", {
+    env_file       = local.env_file
+    package_source = var.package_source
+    package_extras = var.package_extras
+    service_unit   = var.service_unit
+  })
+  instance_tags = merge(var.tags, { Name = "${var.name_prefix}-worker" })
+}
+
+data "aws_iam_policy_document" "assume_ec2" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "worker" {
+  name               = "${var.name_prefix}-worker-role"
+  assume_role_policy = data.aws_iam_policy_document.assume_ec2.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "worker" {
+  statement {
+    sid = "Consume"
+    actions = [
+      "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
+    ]
+    resources = var.queue_arns
+  }
+  statement {
+    sid = "JobsAndHeartbeats"
+    actions = [
+      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+      "dynamodb:Query",
+    ]
+    resources = concat(var.table_arns, [for arn in var.table_arns : "${arn}/index/*"])
+  }
+  statement {
+    sid       = "UserObjects"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${var.bucket_arn}/users/*"]
+  }
+  statement {
+    sid       = "ModelsAndArtifacts"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.bucket_arn}/models/*", "${var.bucket_arn}/artifacts/*"]
+  }
+  statement {
+    sid       = "ListModelsAndUserObjects"
+    actions   = ["s3:ListBucket"]
+    resources = [var.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["users/*", "models/*"]
+    }
+  }
+  statement {
+    sid       = "Settings"
+    actions   = ["ssm:GetParametersByPath", "ssm:GetParameter", "ssm:GetParameters"]
+    resources = [var.ssm_path_arn, var.ssm_parameter_arn_pattern]
+  }
+  statement {
+    sid       = "Key"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+  statement {
+    sid       = "Drain"
+    actions   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
+    resources = [local.asg_arn]
+  }
+  statement {
+    sid       = "Metrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [var.metrics_namespace]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "worker" {
+  name   = "worker"
+  role   = aws_iam_role.worker.id
+  policy = data.aws_iam_policy_document.worker.json
+}
+
+resource "aws_iam_instance_profile" "worker" {
+  name = "${var.name_prefix}-worker"
+  role = aws_iam_role.worker.name
+  tags = var.tags
+}
+
+resource "aws_security_group" "worker" {
+  name        = "${var.name_prefix}-worker"
+  description = "sdfleet workers: no inbound; HTTPS out to AWS APIs and the package index"
+  vpc_id      = var.vpc_id
+  tags        = var.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "https" {
+  security_group_id = aws_security_group.worker.id
+  description       = "HTTPS to AWS APIs (SQS, DynamoDB, S3, SSM) and the package index"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_launch_template" "worker" {
+  name_prefix            = "${var.name_prefix}-worker-"
+  description            = "sdfleet GPU worker"
+  image_id               = var.ami_id
+  instance_type          = var.instance_types[0]
+  update_default_version = true
+  ebs_optimized          = true
+  user_data              = base64encode(local.user_data)
+
+  iam_instance_profile {
+    arn = aws_iam_instance_profile.worker.arn
+  }
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = var.metadata_hop_limit
+    instance_metadata_tags      = "disabled"
+  }
+
+  # The AWS managed EBS key: a customer key would also need a grant for the ASG's service role.
+  block_device_mappings {
+    device_name = var.root_device_name
+    ebs {
+      volume_size           = var.root_volume_size_gb
+      volume_type           = "gp3"
+      encrypted             = true
+      delete_on_termination = true
+    }
+  }
+
+  network_interfaces {
+    device_index                = 0
+    associate_public_ip_address = false
+    delete_on_termination       = true
+    security_groups             = [aws_security_group.worker.id]
+  }
+
+  monitoring {
+    enabled = true
+  }
+
+  tag_specifications {
+    resource_type = "instance"
+    tags          = local.instance_tags
+  }
+
+  tag_specifications {
+    resource_type = "volume"
+    tags          = local.instance_tags
+  }
+
+  tags = var.tags
+}
+
+resource "aws_autoscaling_group" "workers" {
+  #checkov:skip=CKV2_AWS_15:Workers pull from SQS and serve no traffic, so there is no load balancer to health-check them.
+  name                      = var.asg_name
+  min_size                  = var.min_size
+  max_size                  = var.max_size
+  vpc_zone_identifier       = var.subnet_ids
+  capacity_rebalance        = !local.warm_pool
+  protect_from_scale_in     = true
+  health_check_type         = "EC2"
+  health_check_grace_period = 300
+  wait_for_capacity_timeout = "0"
+  metrics_granularity       = "1Minute"
+  enabled_metrics = [
+    "GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances",
+    "GroupTerminatingInstances", "GroupTotalInstances",
+  ]
+
+  dynamic "mixed_instances_policy" {
+    for_each = local.warm_pool ? [] : [1]
+    content {
+      instances_distribution {
+        on_demand_base_capacity                  = var.on_demand_base_capacity
+        on_demand_percentage_above_base_capacity = var.on_demand_percentage_above_base
+        spot_allocation_strategy                 = var.spot_allocation_strategy
+      }
+      launch_template {
+        launch_template_specification {
+          launch_template_id = aws_launch_template.worker.id
+          version            = "$Latest"
+        }
+        dynamic "override" {
+          for_each = var.instance_types
+          content {
+            instance_type = override.value
+          }
+        }
+      }
+    }
+  }
+
+  dynamic "launch_template" {
+    for_each = local.warm_pool ? [1] : []
+    content {
+      id      = aws_launch_template.worker.id
+      version = "$Latest"
+    }
+  }
+
+  dynamic "warm_pool" {
+    for_each = local.warm_pool ? [1] : []
+    content {
+      pool_state                  = "Stopped"
+      min_size                    = var.warm_pool_min_size
+      max_group_prepared_capacity = var.max_size
+      instance_reuse_policy {
+        reuse_on_scale_in = false
+      }
+    }
+  }
+
+  dynamic "tag" {
+    for_each = local.instance_tags
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
+  }
+
+  lifecycle {
+    # The scaler Lambda sets desired capacity; applies must not reset it.
+    ignore_changes = [desired_capacity]
+    precondition {
+      condition     = var.min_size <= var.max_size
+      error_message = "min_size (${var.min_size}) must not exceed max_size (${var.max_size})."
+    }
+    precondition {
+      condition     = !var.warm_pool_enabled || var.on_demand_percentage_above_base == 100
+      error_message = "warm_pool_enabled needs an on-demand-only fleet (on_demand_percentage_above_base = 100): AWS has no warm pools with spot or mixed instances."
+    }
+  }
+}
+
+resource "aws_autoscaling_lifecycle_hook" "drain" {
+  name                   = local.hook_name
+  autoscaling_group_name = aws_autoscaling_group.workers.name
+  lifecycle_transition   = "autoscaling:EC2_INSTANCE_TERMINATING"
+  heartbeat_timeout      = var.lifecycle_hook_timeout_seconds
+  # If a worker never answers, termination goes ahead: the message reappears after its visibility.
+  default_result = "CONTINUE"
+}

@@ -1,0 +1,203 @@
+variable "name_prefix" {
+  description = "Prefix of every resource name, e.g. sdfleet-prod."
+  type        = string
+}
+
+variable "asg_name" {
+  description = "Name of the worker Auto Scaling Group (the scaler and workers address it by name)."
+  type        = string
+}
+
+variable "vpc_id" {
+  description = "VPC of the workers' security group."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets the workers launch in (spread over several AZs for spot capacity)."
+  type        = list(string)
+  validation {
+    condition     = length(var.subnet_ids) > 0
+    error_message = "subnet_ids must name at least one subnet."
+  }
+}
+
+variable "ami_id" {
+  description = "Worker AMI: an AMI id or resolve:ssm:<public parameter> (a GPU AMI with NVIDIA drivers and python3.11 available)."
+  type        = string
+  validation {
+    condition     = can(regex("^(ami-[0-9a-f]{8,17}|resolve:ssm:.+)$", var.ami_id))
+    error_message = "ami_id must be ami-xxxxxxxx or resolve:ssm:<parameter>."
+  }
+}
+
+variable "instance_types" {
+  description = "GPU instance types the fleet may use, most preferred first; the first is also the launch template's type."
+  type        = list(string)
+  validation {
+    condition     = length(var.instance_types) >= 1 && length(var.instance_types) <= 20
+    error_message = "instance_types must list 1-20 instance types."
+  }
+}
+
+variable "min_size" {
+  description = "ASG minimum (the scaler's min capacity); 0 lets the fleet sleep."
+  type        = number
+  validation {
+    condition     = var.min_size >= 0 && floor(var.min_size) == var.min_size
+    error_message = "min_size must be a whole number >= 0."
+  }
+}
+
+variable "max_size" {
+  description = "ASG maximum (the scaler's max capacity)."
+  type        = number
+  validation {
+    condition     = var.max_size >= 0 && floor(var.max_size) == var.max_size
+    error_message = "max_size must be a whole number >= 0."
+  }
+}
+
+variable "on_demand_base_capacity" {
+  description = "Workers always bought on demand before any spot."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.on_demand_base_capacity >= 0 && floor(var.on_demand_base_capacity) == var.on_demand_base_capacity
+    error_message = "on_demand_base_capacity must be a whole number >= 0."
+  }
+}
+
+variable "on_demand_percentage_above_base" {
+  description = "Percent of workers above the base bought on demand; the rest is spot. 100 = no spot."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.on_demand_percentage_above_base >= 0 && var.on_demand_percentage_above_base <= 100
+    error_message = "on_demand_percentage_above_base must be between 0 and 100."
+  }
+}
+
+variable "spot_allocation_strategy" {
+  description = "How spot capacity is chosen across instance types and AZs."
+  type        = string
+  default     = "capacity-optimized"
+  validation {
+    condition     = contains(["capacity-optimized", "price-capacity-optimized", "capacity-optimized-prioritized", "lowest-price"], var.spot_allocation_strategy)
+    error_message = "spot_allocation_strategy must be capacity-optimized, price-capacity-optimized, capacity-optimized-prioritized or lowest-price."
+  }
+}
+
+variable "warm_pool_enabled" {
+  description = "Keep stopped, pre-initialised instances for fast scale-out. AWS allows it only without spot (on_demand_percentage_above_base = 100)."
+  type        = bool
+  default     = false
+}
+
+variable "warm_pool_min_size" {
+  description = "Instances kept in the warm pool."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.warm_pool_min_size >= 0 && floor(var.warm_pool_min_size) == var.warm_pool_min_size
+    error_message = "warm_pool_min_size must be a whole number >= 0."
+  }
+}
+
+variable "root_volume_size_gb" {
+  description = "Root volume size (OS, CUDA, the venv and the model cache)."
+  type        = number
+  default     = 100
+  validation {
+    condition     = var.root_volume_size_gb >= 20 && var.root_volume_size_gb <= 16384
+    error_message = "root_volume_size_gb must be between 20 and 16384."
+  }
+}
+
+variable "root_device_name" {
+  description = "Root device of the AMI (/dev/xvda on Amazon Linux, /dev/sda1 on Ubuntu)."
+  type        = string
+  default     = "/dev/xvda"
+}
+
+variable "metadata_hop_limit" {
+  description = "IMDSv2 PUT response hop limit; 1 keeps tokens on the host (the worker runs under systemd, not in a container)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.metadata_hop_limit >= 1 && var.metadata_hop_limit <= 2
+    error_message = "metadata_hop_limit must be 1 or 2 (2 only if the worker runs in a container)."
+  }
+}
+
+variable "lifecycle_hook_timeout_seconds" {
+  description = "How long a terminating worker may drain before the ASG continues without it."
+  type        = number
+  default     = 600
+  validation {
+    condition     = var.lifecycle_hook_timeout_seconds >= 30 && var.lifecycle_hook_timeout_seconds <= 7200
+    error_message = "lifecycle_hook_timeout_seconds must be between 30 and 7200."
+  }
+}
+
+variable "package_source" {
+  description = "What pip installs on the worker: an s3:// wheel URI (copied with the instance role) or a pip requirement."
+  type        = string
+}
+
+variable "package_extras" {
+  description = "Extras installed with the package."
+  type        = string
+  default     = "worker,gpu"
+}
+
+variable "worker_environment" {
+  description = "SDFLEET_* variables written to /etc/sdfleet/worker.env (names from sdfleet/env.py)."
+  type        = map(string)
+}
+
+variable "service_unit" {
+  description = "Contents of the systemd unit (worker/systemd/sdfleet-worker.service)."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "KMS key of the tables, bucket and settings."
+  type        = string
+}
+
+variable "queue_arns" {
+  description = "Lane work queue ARNs the workers consume."
+  type        = list(string)
+}
+
+variable "table_arns" {
+  description = "Jobs and workers table ARNs."
+  type        = list(string)
+}
+
+variable "bucket_arn" {
+  description = "Data bucket ARN."
+  type        = string
+}
+
+variable "ssm_path_arn" {
+  description = "IAM resource of the SSM settings path."
+  type        = string
+}
+
+variable "ssm_parameter_arn_pattern" {
+  description = "IAM resource pattern of the parameters under the SSM path."
+  type        = string
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of sdfleet's own metrics."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags added to every resource and propagated to instances."
+  type        = map(string)
+  default     = {}
+}

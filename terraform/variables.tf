@@ -1,0 +1,419 @@
+# ---------------------------------------------------------------- where and what
+variable "environment" {
+  description = "Environment name: names resources (sdfleet-<environment>-...) and the SSM path (/sdfleet/<environment>/)."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,15}$", var.environment))
+    error_message = "environment must be 1-16 lower-case letters, digits or '-', starting with a letter."
+  }
+}
+
+variable "region" {
+  description = "AWS region."
+  type        = string
+  default     = "us-east-1"
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name like us-east-1."
+  }
+}
+
+variable "aws_endpoint_url" {
+  description = "Emulator endpoint for every AWS service (local mode); null on real AWS."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.aws_endpoint_url == null || can(regex("^https?://", var.aws_endpoint_url))
+    error_message = "aws_endpoint_url must be an http(s) URL or null."
+  }
+}
+
+variable "offline_plan" {
+  description = "Skip the provider's STS/metadata calls at start-up so `plan` runs with fake credentials and no network (make tf-check). Never needed to deploy."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------- network
+variable "create_network" {
+  description = "Create a small isolated VPC (no internet route) for the workers: for the emulator and offline plans. Real fleets set vpc_id and subnet_ids."
+  type        = bool
+  default     = false
+}
+
+variable "vpc_id" {
+  description = "VPC of the workers (ignored when create_network)."
+  type        = string
+  default     = null
+}
+
+variable "subnet_ids" {
+  description = "Private subnets of the workers, with a NAT gateway or VPC endpoints for SQS, DynamoDB, S3, SSM, KMS, CloudWatch and Auto Scaling (ignored when create_network)."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = var.create_network || length(var.subnet_ids) > 0
+    error_message = "subnet_ids must name at least one subnet unless create_network = true."
+  }
+}
+
+# ---------------------------------------------------------------- capacity (scaler + ASG)
+variable "min_capacity" {
+  description = "Fewest workers, even when idle (ASG min and SDFLEET_SCALER_MIN_CAPACITY). 0 = scale to zero."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.min_capacity >= 0 && var.min_capacity <= 1000 && floor(var.min_capacity) == var.min_capacity
+    error_message = "min_capacity must be a whole number between 0 and 1000."
+  }
+}
+
+variable "max_capacity" {
+  description = "Most workers (ASG max and SDFLEET_SCALER_MAX_CAPACITY): the cost ceiling."
+  type        = number
+  default     = 4
+  validation {
+    condition     = var.max_capacity >= var.min_capacity && var.max_capacity <= 1000 && floor(var.max_capacity) == var.max_capacity
+    error_message = "max_capacity must be a whole number between min_capacity and 1000."
+  }
+}
+
+variable "target_wait_seconds" {
+  description = "Queue-wait SLO the scaler sizes the fleet for (SDFLEET_SCALER_TARGET_WAIT_SECONDS)."
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.target_wait_seconds > 0 && var.target_wait_seconds <= 86400
+    error_message = "target_wait_seconds must be in (0, 86400]."
+  }
+}
+
+variable "idle_seconds_before_scale_in" {
+  description = "Idle time before an idle worker may be removed (SDFLEET_SCALER_IDLE_SECONDS_BEFORE_SCALE_IN)."
+  type        = number
+  default     = 300
+  validation {
+    condition     = var.idle_seconds_before_scale_in >= 0 && var.idle_seconds_before_scale_in <= 86400
+    error_message = "idle_seconds_before_scale_in must be between 0 and 86400."
+  }
+}
+
+variable "quiet_seconds_before_zero" {
+  description = "Time with no work before the fleet drops to min_capacity (SDFLEET_SCALER_QUIET_SECONDS_BEFORE_ZERO)."
+  type        = number
+  default     = 600
+  validation {
+    condition     = var.quiet_seconds_before_zero >= 0 && var.quiet_seconds_before_zero <= 86400
+    error_message = "quiet_seconds_before_zero must be between 0 and 86400."
+  }
+}
+
+variable "max_step" {
+  description = "Most workers added in one scaling decision (SDFLEET_SCALER_MAX_STEP)."
+  type        = number
+  default     = 4
+  validation {
+    condition     = var.max_step >= 1 && var.max_step <= 1000 && floor(var.max_step) == var.max_step
+    error_message = "max_step must be a whole number between 1 and 1000."
+  }
+}
+
+variable "default_seconds_per_job" {
+  description = "Job duration the scaler assumes before workers report their own (SDFLEET_SCALER_DEFAULT_SECONDS_PER_JOB)."
+  type        = number
+  default     = 6
+  validation {
+    condition     = var.default_seconds_per_job > 0 && var.default_seconds_per_job <= 3600
+    error_message = "default_seconds_per_job must be in (0, 3600]."
+  }
+}
+
+variable "boot_seconds" {
+  description = "Expected instance boot + model load time (SDFLEET_SCALER_BOOT_SECONDS)."
+  type        = number
+  default     = 120
+  validation {
+    condition     = var.boot_seconds >= 0 && var.boot_seconds <= 3600
+    error_message = "boot_seconds must be between 0 and 3600."
+  }
+}
+
+variable "samples_per_invocation" {
+  description = "Queue samples the scaler takes per one-minute run (SDFLEET_SCALER_SAMPLES_PER_INVOCATION)."
+  type        = number
+  default     = 4
+  validation {
+    condition     = var.samples_per_invocation >= 1 && var.samples_per_invocation <= 12 && floor(var.samples_per_invocation) == var.samples_per_invocation
+    error_message = "samples_per_invocation must be a whole number between 1 and 12."
+  }
+}
+
+variable "scaler_schedule" {
+  description = "EventBridge schedule of the scaler."
+  type        = string
+  default     = "rate(1 minute)"
+}
+
+# ---------------------------------------------------------------- cost: instances
+variable "instance_types" {
+  description = "GPU instance types, most preferred first (spot draws from all of them)."
+  type        = list(string)
+  default     = ["g5.xlarge", "g6.xlarge", "g4dn.xlarge", "g5.2xlarge", "g6.2xlarge"]
+}
+
+variable "on_demand_base_capacity" {
+  description = "Workers always bought on demand before any spot."
+  type        = number
+  default     = 0
+}
+
+variable "on_demand_percentage_above_base" {
+  description = "Percent of workers above the base bought on demand; the rest is spot (100 = no spot)."
+  type        = number
+  default     = 0
+}
+
+variable "spot_allocation_strategy" {
+  description = "Spot allocation strategy."
+  type        = string
+  default     = "capacity-optimized"
+}
+
+variable "warm_pool_enabled" {
+  description = "Keep stopped, pre-booted instances (only with on_demand_percentage_above_base = 100)."
+  type        = bool
+  default     = false
+}
+
+variable "warm_pool_min_size" {
+  description = "Instances kept in the warm pool."
+  type        = number
+  default     = 0
+}
+
+variable "worker_ami_id" {
+  description = "Worker AMI id, or resolve:ssm:<public parameter> (resolved by EC2 at launch, so plans stay offline)."
+  type        = string
+  default     = "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id"
+}
+
+variable "worker_root_volume_size_gb" {
+  description = "Worker root volume size."
+  type        = number
+  default     = 100
+}
+
+variable "worker_root_device_name" {
+  description = "Root device of the worker AMI (/dev/xvda: Amazon Linux)."
+  type        = string
+  default     = "/dev/xvda"
+}
+
+variable "metadata_hop_limit" {
+  description = "IMDSv2 hop limit of the workers (1: the worker runs on the host)."
+  type        = number
+  default     = 1
+}
+
+variable "lifecycle_hook_timeout_seconds" {
+  description = "How long a terminating worker may drain its batch."
+  type        = number
+  default     = 600
+}
+
+variable "worker_package_source" {
+  description = "What the worker installs: an s3:// wheel or a pip requirement (null: s3://<bucket>/artifacts/sdfleet-<package_version>-py3-none-any.whl)."
+  type        = string
+  default     = null
+}
+
+variable "package_version" {
+  description = "sdfleet version of the default worker wheel name."
+  type        = string
+  default     = "0.1.0"
+}
+
+variable "model_source" {
+  description = "Model the workers load (SDFLEET_MODEL_SOURCE): tiny, a local path, an s3:// prefix or a hub id."
+  type        = string
+  default     = "tiny"
+}
+
+variable "hourly_price_per_worker" {
+  description = "Assumed USD per worker-hour for the dashboard's cost-per-hour widget."
+  type        = number
+  default     = 0.5
+}
+
+# ---------------------------------------------------------------- queues and job lifetime
+variable "visibility_timeout_seconds" {
+  description = "SQS visibility timeout; workers renew it every heartbeat_seconds, so it must exceed that."
+  type        = number
+  default     = 120
+}
+
+variable "heartbeat_seconds" {
+  description = "How often a worker renews visibility and its job lease (SDFLEET_HEARTBEAT_SECONDS)."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.heartbeat_seconds > 0 && var.heartbeat_seconds < var.visibility_timeout_seconds
+    error_message = "heartbeat_seconds must be > 0 and below visibility_timeout_seconds."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Deliveries before a message goes to its lane's DLQ."
+  type        = number
+  default     = 3
+}
+
+variable "message_retention_seconds" {
+  description = "How long a queued job message is kept."
+  type        = number
+  default     = 345600
+}
+
+variable "record_ttl_days" {
+  description = "Days until a job record expires (DynamoDB TTL)."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.record_ttl_days >= 1 && var.record_ttl_days <= 3650
+    error_message = "record_ttl_days must be between 1 and 3650."
+  }
+}
+
+variable "user_data_expiry_days" {
+  description = "Days until user inputs and outputs are deleted from S3."
+  type        = number
+  default     = 30
+}
+
+variable "input_expiry_days" {
+  description = "Days until objects tagged sdfleet-kind=input are deleted."
+  type        = number
+  default     = 7
+}
+
+variable "point_in_time_recovery" {
+  description = "Point-in-time recovery of the jobs table."
+  type        = bool
+  default     = true
+}
+
+variable "bucket_name" {
+  description = "Exact data bucket name (null: unique name from the prefix)."
+  type        = string
+  default     = null
+}
+
+variable "force_destroy" {
+  description = "Let destroy remove a non-empty bucket and an active user pool (local/dev only)."
+  type        = bool
+  default     = false
+}
+
+# ---------------------------------------------------------------- API
+variable "max_active_jobs_per_user" {
+  description = "Queued + running jobs one user may have (SSM setting)."
+  type        = number
+  default     = 20
+}
+
+variable "api_throttling_burst_limit" {
+  description = "API stage burst limit."
+  type        = number
+  default     = 100
+}
+
+variable "api_throttling_rate_limit" {
+  description = "API stage steady requests per second."
+  type        = number
+  default     = 50
+}
+
+variable "web_origins" {
+  description = "Extra browser origins allowed by CORS (the Amplify origin is added when enable_frontend)."
+  type        = list(string)
+  default     = []
+}
+
+variable "lambda_architecture" {
+  description = "CPU architecture of both Lambdas; must match the wheels `make lambda-zips` bundles."
+  type        = string
+  default     = "x86_64"
+}
+
+variable "ingest_zip_path" {
+  description = "Ingest Lambda zip (relative to terraform/)."
+  type        = string
+  default     = "../build/lambda/ingest.zip"
+}
+
+variable "scaler_zip_path" {
+  description = "Scaler Lambda zip (relative to terraform/)."
+  type        = string
+  default     = "../build/lambda/autoscaler.zip"
+}
+
+variable "log_retention_days" {
+  description = "Retention of Lambda and API logs."
+  type        = number
+  default     = 30
+}
+
+variable "sender_tenants" {
+  description = "JSON map of SQS SenderId -> tenant for batch submitters (stored as a SecureString)."
+  type        = string
+  default     = "{}"
+  sensitive   = true
+  validation {
+    condition     = can(tomap(jsondecode(var.sender_tenants)))
+    error_message = "sender_tenants must be a JSON object of SenderId -> tenant."
+  }
+}
+
+# ---------------------------------------------------------------- frontend and alarms
+variable "enable_frontend" {
+  description = "Deploy the web app on Amplify (false in local mode: the emulator has no Amplify)."
+  type        = bool
+  default     = false
+}
+
+variable "frontend_repository" {
+  description = "HTTPS Git URL Amplify builds from."
+  type        = string
+  default     = null
+}
+
+variable "frontend_access_token" {
+  description = "Token Amplify reads the repository with (pass via TF_VAR_frontend_access_token)."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "frontend_branch" {
+  description = "Branch Amplify deploys."
+  type        = string
+  default     = "main"
+}
+
+variable "oldest_message_slo_seconds" {
+  description = "Per lane: alarm when the oldest message is older than this."
+  type        = map(number)
+  default     = { interactive = 300, batch = 3600 }
+}
+
+variable "alarm_actions" {
+  description = "SNS topic ARNs the alarms notify."
+  type        = list(string)
+  default     = []
+}

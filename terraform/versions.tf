@@ -1,0 +1,10 @@
+terraform {
+  # Cross-variable validation needs 1.9.
+  required_version = ">= 1.9"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.60, < 6.0"
+    }
+  }
+}

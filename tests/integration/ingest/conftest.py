@@ -1,0 +1,180 @@
+"""Ingest API fixtures: the app built against the emulator's per-test resources."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+from ingest_lambda.app import build_app
+from sdfleet.aws import AwsClients
+from sdfleet.keys import inputs_prefix
+from sdfleet.settings import IngestSettings
+from sdfleet.store import JobStore
+from tests.conftest import FleetResources
+from tests.fixtures.apigw.events import FakeLambdaContext
+from tests.support.aws_resources import (
+    create_bucket,
+    create_idempotency_table,
+    create_jobs_table,
+    create_lane_queues,
+    create_workers_table,
+    unique,
+)
+
+USER_A = "7d3b4a52-0c31-4f0e-9c5e-2b1f6d8a9e10"
+USER_B = "c0ffee00-1111-4222-8333-944455566677"
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def error(self) -> dict[str, Any]:
+        assert isinstance(self.body, dict) and "error" in self.body, self.body
+        error: dict[str, Any] = self.body["error"]
+        return error
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything the API can write: compared before and after a refused request."""
+
+    jobs: list[dict[str, Any]]
+    idempotency: list[dict[str, Any]]
+    objects: list[str]
+    messages: dict[str, int]
+
+
+class IngestApi:
+    def __init__(
+        self, fleet: FleetResources, settings: IngestSettings, delete_batch_size: int = 1000
+    ) -> None:
+        self.fleet = fleet
+        self.settings = settings
+        self.clients: AwsClients = fleet.clients
+        self.app: APIGatewayHttpResolver = build_app(settings, fleet.clients, delete_batch_size)
+        self.store = JobStore(fleet.clients.dynamodb(), settings.jobs_table)
+
+    def call(self, event: dict[str, Any]) -> ApiResponse:
+        raw = self.app.resolve(event, FakeLambdaContext())
+        return to_response(raw)
+
+    def with_settings(self, delete_batch_size: int = 1000, **changes: Any) -> IngestApi:
+        return IngestApi(self.fleet, self.settings.model_copy(update=changes), delete_batch_size)
+
+    # -- emulator state ----------------------------------------------------------------------
+    def put_input(
+        self, owner: str, body: bytes = PNG_BYTES, content_type: str = "image/png"
+    ) -> str:
+        key = f"{inputs_prefix(owner)}{uuid.uuid4().hex}.png"
+        self.clients.s3().put_object(
+            Bucket=self.settings.bucket, Key=key, Body=body, ContentType=content_type
+        )
+        return key
+
+    def object_keys(self, prefix: str = "") -> list[str]:
+        keys: list[str] = []
+        paginator = self.clients.s3().get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.settings.bucket, Prefix=prefix):
+            keys += [obj["Key"] for obj in page.get("Contents", [])]
+        return sorted(keys)
+
+    def _scan(self, table: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        paginator = self.clients.dynamodb().get_paginator("scan")
+        for page in paginator.paginate(TableName=table, ConsistentRead=True):
+            items += page.get("Items", [])
+        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+
+    def queue_depth(self, url: str) -> int:
+        attributes = self.clients.sqs().get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def receive(self, url: str) -> list[dict[str, Any]]:
+        messages = (
+            self.clients.sqs()
+            .receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
+            .get("Messages", [])
+        )
+        return [json.loads(m["Body"]) for m in messages]
+
+    def state(self) -> State:
+        queues = self.fleet.queues
+        return State(
+            jobs=self._scan(self.settings.jobs_table),
+            idempotency=self._scan(self.settings.idempotency_table),
+            objects=self.object_keys(),
+            messages={
+                "interactive": self.queue_depth(queues.interactive_url),
+                "batch": self.queue_depth(queues.batch_url),
+            },
+        )
+
+
+def to_response(raw: dict[str, Any]) -> ApiResponse:
+    text = raw.get("body") or ""
+    body = json.loads(text) if text else None
+    headers = {k.lower(): v for k, v in (raw.get("headers") or {}).items()}
+    return ApiResponse(status=int(raw["statusCode"]), headers=headers, body=body)
+
+
+def settings_for(fleet: FleetResources, idempotency_table: str, **changes: Any) -> IngestSettings:
+    return IngestSettings(
+        aws_endpoint_url=fleet.clients.endpoint_url,
+        aws_region=fleet.clients.region,
+        jobs_table=fleet.jobs_table,
+        workers_table=fleet.workers_table,
+        bucket=fleet.bucket,
+        interactive_queue_url=fleet.queues.interactive_url,
+        batch_queue_url=fleet.queues.batch_url,
+        idempotency_table=idempotency_table,
+        **changes,
+    )
+
+
+@pytest.fixture()
+def idempotency_table(fleet: FleetResources) -> str:
+    return create_idempotency_table(fleet.clients, unique("t-idem"))
+
+
+@pytest.fixture()
+def api(fleet: FleetResources, idempotency_table: str) -> IngestApi:
+    return IngestApi(fleet, settings_for(fleet, idempotency_table))
+
+
+def new_fleet(clients: AwsClients) -> FleetResources:
+    """A private set of resources, like the ``fleet`` fixture's, for wider scopes."""
+    prefix = unique("t")
+    return FleetResources(
+        clients=clients,
+        jobs_table=create_jobs_table(clients, f"{prefix}-jobs"),
+        workers_table=create_workers_table(clients, f"{prefix}-workers"),
+        bucket=create_bucket(clients, f"{prefix}-bucket"),
+        queues=create_lane_queues(clients, prefix),
+    )
+
+
+def new_api(clients: AwsClients) -> IngestApi:
+    fleet = new_fleet(clients)
+    table = create_idempotency_table(clients, unique("t-idem"))
+    return IngestApi(fleet, settings_for(fleet, table))
+
+
+@pytest.fixture(scope="module")
+def shared_api(moto_endpoint: str) -> IngestApi:
+    """One set of resources for a module whose tests each leave it as they found it."""
+    return new_api(AwsClients(endpoint_url=moto_endpoint, region="us-east-1"))

@@ -1,0 +1,84 @@
+"""Idempotency-Key on POST /jobs, on the Powertools DynamoDB persistence layer."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest_lambda.idempotency import EXPIRY_ATTR, KEY_ATTR
+from tests.fixtures.apigw.events import event
+from tests.integration.ingest.conftest import USER_A, USER_B, IngestApi
+
+pytestmark = pytest.mark.emulator
+
+BODY = {"prompt": "a red fox", "steps": 4}
+KEY = "retry-me-1"
+
+
+def post(api: IngestApi, body: object = BODY, key: str | None = KEY, sub: str = USER_A):  # type: ignore[no-untyped-def]
+    return api.call(event("create_job", body=body, sub=sub, headers={"idempotency-key": key}))
+
+
+def test_same_key_and_body_returns_the_same_job_once(api: IngestApi) -> None:
+    first = post(api)
+    assert first.status == 202
+    assert "idempotent-replayed" not in first.headers
+    again = post(api)
+    assert again.status == 202
+    assert again.body == first.body
+    assert again.headers["idempotent-replayed"] == "true"
+    # One record, one message.
+    assert [item["job_id"]["S"] for item in api.state().jobs] == [first.body["job_id"]]
+    assert api.queue_depth(api.fleet.queues.interactive_url) == 1
+
+
+def test_same_request_written_differently_is_the_same_job(api: IngestApi) -> None:
+    first = post(api, {"prompt": "a red fox", "steps": 4})
+    again = post(api, {"steps": 4, "prompt": "a red fox", "kind": "txt2img", "width": 512})
+    assert again.body == first.body
+
+
+def test_same_key_with_another_body_is_409(api: IngestApi) -> None:
+    first = post(api)
+    before = api.state()
+    other = post(api, {"prompt": "a blue fox", "steps": 4})
+    assert other.status == 409
+    assert other.error["code"] == "idempotency_key_reused"
+    assert other.error["field"] == "Idempotency-Key"
+    assert api.state() == before
+    assert post(api).body == first.body
+
+
+def test_keys_are_scoped_per_user(api: IngestApi) -> None:
+    a = post(api, sub=USER_A)
+    # B sending A's key and A's body gets a job of B's own, not A's job replayed.
+    b = post(api, sub=USER_B)
+    assert b.status == 202
+    assert "idempotent-replayed" not in b.headers
+    assert b.body["job_id"] != a.body["job_id"]
+    assert api.store.get(b.body["job_id"]).owner == USER_B
+    # A third user with A's key and another body is no conflict: the key is theirs alone.
+    c = post(api, {"prompt": "something else"}, sub="third-user")
+    assert c.status == 202
+    assert api.store.get(c.body["job_id"]).owner == "third-user"
+
+
+def test_a_refused_attempt_leaves_the_key_free(api: IngestApi) -> None:
+    limited = api.with_settings(max_active_jobs_per_user=1)
+    blocker = post(limited, key="blocker")
+    refused = post(limited)
+    assert refused.status == 429
+    limited.store.cancel(blocker.body["job_id"])
+    retried = post(limited)
+    assert retried.status == 202
+    assert "idempotent-replayed" not in retried.headers
+
+
+def test_records_use_the_terraform_table_layout(api: IngestApi) -> None:
+    post(api)
+    [item] = api.state().idempotency
+    assert KEY_ATTR in item
+    assert EXPIRY_ATTR in item
+    assert item["status"]["S"] == "COMPLETED"
+    # The key is hashed with the owner: neither the raw key nor the sub is stored in clear.
+    assert KEY not in item[KEY_ATTR]["S"]
+    assert USER_A not in item[KEY_ATTR]["S"]

@@ -1,0 +1,131 @@
+"""Lanes, heartbeats and guarded output writes against the emulator (no generation)."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from sdfleet.errors import LeaseLost
+from sdfleet.keys import output_key
+from sdfleet.messages import Lane
+from sdfleet.records import JobRecord
+from sdfleet.requests import JobKind
+from sdfleet.store import JobStore
+from tests.conftest import FleetResources
+from tests.integration.worker.conftest import params
+from worker.lanes import LanePoller
+from worker.outputs import OutputWriter
+from worker.visibility import Heartbeat
+
+
+def poller(fleet: FleetResources, wait: int = 1, visibility: int = 10) -> LanePoller:
+    return LanePoller(
+        fleet.clients.sqs(),
+        [(Lane.INTERACTIVE, fleet.queues.interactive_url), (Lane.BATCH, fleet.queues.batch_url)],
+        wait_time_seconds=wait,
+        max_messages=4,
+        visibility_timeout_seconds=visibility,
+    )
+
+
+def test_interactive_lane_is_drained_before_batch(fleet: FleetResources) -> None:
+    sqs = fleet.clients.sqs()
+    for i in range(6):
+        sqs.send_message(QueueUrl=fleet.queues.batch_url, MessageBody=f"batch-{i}")
+    sqs.send_message(QueueUrl=fleet.queues.interactive_url, MessageBody="web")
+    lanes = poller(fleet)
+    first = lanes.poll()
+    assert [(m.lane, m.body) for m in first] == [(Lane.INTERACTIVE, "web")]
+    assert first[0].sender_id and first[0].receive_count == 1 and first[0].sent_timestamp_ms
+    second = lanes.poll()
+    assert {m.lane for m in second} == {Lane.BATCH} and 1 <= len(second) <= 4
+
+
+def test_empty_lanes_long_poll_interactive(fleet: FleetResources) -> None:
+    started = time.monotonic()
+    assert poller(fleet, wait=1).poll() == []
+    assert time.monotonic() - started >= 0.9
+    started = time.monotonic()
+    assert poller(fleet, wait=1).poll(long_poll=False) == []
+    assert time.monotonic() - started < 0.9
+
+
+def _running_job(store: JobStore, job_id: str, worker: str, lease: float = 5) -> JobRecord:
+    store.create(JobRecord(job_id=job_id, owner="user-1", kind=JobKind.TXT2IMG, params=params()))
+    return store.claim(job_id, worker, lease)
+
+
+def test_heartbeat_keeps_message_hidden_renews_lease_and_sees_cancel(
+    fleet: FleetResources, job_store: JobStore
+) -> None:
+    sqs = fleet.clients.sqs()
+    sqs.send_message(QueueUrl=fleet.queues.interactive_url, MessageBody="m")
+    [message] = poller(fleet, visibility=2).poll()
+    before = _running_job(job_store, "hb-1", "w1", lease=2)
+    beat = Heartbeat(
+        sqs,
+        job_store,
+        worker_id="w1",
+        heartbeat_seconds=1,
+        visibility_timeout_seconds=2,
+        lease_seconds=2,
+    )
+    beat.hold_messages([message])
+    lease = beat.hold_job("hb-1")
+    lease.report_progress(3, 10)
+    beat.start()
+    try:
+        time.sleep(3.2)  # longer than both the visibility timeout and the lease
+        assert poller(fleet, wait=0).poll(long_poll=False) == []
+        record = job_store.get("hb-1")
+        assert record.lease_expires_at is not None and before.lease_expires_at is not None
+        assert record.lease_expires_at > before.lease_expires_at
+        assert (record.progress_step, record.progress_total) == (3, 10)
+        job_store.request_cancel("hb-1")
+        deadline = time.monotonic() + 3
+        while not lease.cancel_requested and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert lease.cancel_requested
+    finally:
+        beat.stop()
+
+
+def test_heartbeat_notices_lost_lease(fleet: FleetResources, job_store: JobStore) -> None:
+    _running_job(job_store, "hb-2", "w1", lease=5)
+    later = job_store.get("hb-2").lease_expires_at
+    assert later is not None
+    job_store.claim("hb-2", "w2", 5, now=later + timedelta(seconds=1))
+    beat = Heartbeat(
+        fleet.clients.sqs(),
+        job_store,
+        worker_id="w1",
+        heartbeat_seconds=1,
+        visibility_timeout_seconds=10,
+        lease_seconds=5,
+    )
+    lease = beat.hold_job("hb-2")
+    beat.beat(time.monotonic() + 2)
+    assert lease.lost and not lease.cancel_requested
+
+
+def test_loser_never_overwrites_winner_outputs(fleet: FleetResources, job_store: JobStore) -> None:
+    s3 = fleet.clients.s3()
+    record = _running_job(job_store, "out-1", "stale", lease=5)
+    stale = OutputWriter(s3, fleet.bucket, job_store, "stale", 5)
+    fresh = OutputWriter(s3, fleet.bucket, job_store, "fresh", 5)
+    # The stale worker wrote one image, then lost its lease to "fresh".
+    stale.upload(record.owner, "out-1", [b"stale-0"], attempt=1)
+    expiry = job_store.get("out-1").lease_expires_at
+    assert expiry is not None
+    job_store.claim("out-1", "fresh", 60, now=expiry + timedelta(seconds=1))
+    keys = fresh.upload(record.owner, "out-1", [b"fresh-0", b"fresh-1"], attempt=2)
+    assert keys == [output_key("user-1", "out-1", 0), output_key("user-1", "out-1", 1)]
+    # The stale worker tries again: its conditional writes and its lease check both refuse.
+    with pytest.raises(LeaseLost):
+        stale.upload(record.owner, "out-1", [b"stale-0", b"stale-1"], attempt=1)
+    bodies = [s3.get_object(Bucket=fleet.bucket, Key=k)["Body"].read() for k in keys]
+    assert bodies == [b"fresh-0", b"fresh-1"]
+    head = s3.head_object(Bucket=fleet.bucket, Key=keys[0])
+    assert head["Metadata"]["worker-id"] == "fresh"

@@ -1,0 +1,293 @@
+"""Image generation with diffusers: one set of components serves txt2img and img2img.
+
+The model is loaded once (fp16 on CUDA, fp32 on CPU) with ``from_pretrained``, whatever its
+source (see :mod:`worker.model_source`); the img2img pipeline is built from the same
+components, so it costs no memory. Jobs with equal :meth:`Generator.batch_key` run in one
+pipeline call: a list of prompts and one seeded ``torch.Generator`` per image, so an image's
+pixels depend only on its own seed, not on what it was batched with.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from aws_lambda_powertools import Logger
+from PIL import Image
+
+from sdfleet.records import ErrorCode
+from sdfleet.requests import SEED_MAX, JobKind, JobParams
+from sdfleet.settings import WorkerSettings
+from worker.attention import apply_attention, default_backend
+from worker.errors import InvalidJobInput, ModelLoadError
+from worker.model_source import resolve_model
+from worker.png_metadata import ImageParameters, encode_png
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+#: Seeds wrap here, so every recorded seed can be submitted again as a job's ``seed``.
+SEED_MODULUS: Final = SEED_MAX + 1
+
+logger = Logger(service="sdfleet-worker")
+
+StepCallback = Callable[[int, int], None]
+
+
+def img2img_steps(params: JobParams) -> int:
+    """Denoising steps img2img actually runs: diffusers skips the first (1 - strength)."""
+    return min(int(params.steps * params.effective_strength), params.steps)
+
+
+@dataclass(frozen=True)
+class GenerationJob:
+    """One claimed job, ready to run. Invalid combinations raise :class:`InvalidJobInput`."""
+
+    job_id: str
+    kind: JobKind
+    params: JobParams
+    init_image: Image.Image | None = None
+
+    def __post_init__(self) -> None:
+        params = self.params
+        if self.kind is JobKind.IMG2IMG:
+            if self.init_image is None:
+                raise InvalidJobInput(
+                    ErrorCode.INVALID_INPUT.value, "input_key: img2img needs an input image"
+                )
+            if self.init_image.size != (params.width, params.height):
+                raise InvalidJobInput(
+                    ErrorCode.INVALID_INPUT.value,
+                    f"input image: is {self.init_image.size[0]}x{self.init_image.size[1]}, "
+                    f"expected {params.width}x{params.height} (decode it with decode_input_image)",
+                )
+            if img2img_steps(params) < 1:
+                raise InvalidJobInput(
+                    ErrorCode.INVALID_INPUT.value,
+                    f"strength: steps x strength must be at least 1 denoising step "
+                    f"(got steps={params.steps}, strength={params.effective_strength})",
+                )
+        elif self.init_image is not None:
+            raise InvalidJobInput(
+                ErrorCode.INVALID_INPUT.value, f"input image: not allowed for {self.kind.value}"
+            )
+
+    def seeds(self) -> list[int]:
+        """Image i uses seed + i; a job without a seed draws random ones (then recorded)."""
+        if self.params.seed is None:
+            return [secrets.randbelow(SEED_MODULUS) for _ in range(self.params.num_images)]
+        return [(self.params.seed + i) % SEED_MODULUS for i in range(self.params.num_images)]
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    png: bytes
+    seed: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One image to generate: which job it belongs to and its own inputs."""
+
+    job_index: int
+    image_index: int
+    job: GenerationJob
+    seed: int
+
+
+def resolve_device(requested: str | None) -> str:
+    import torch
+
+    if requested is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError(f"device: {requested!r} requested but CUDA is not available")
+    if requested != "cpu" and not requested.startswith("cuda"):
+        raise ModelLoadError(f"device: {requested!r} is not 'cuda', 'cuda:N' or 'cpu'")
+    return requested
+
+
+class Generator:
+    """The loaded model. Not thread-safe: one pipeline call at a time."""
+
+    def __init__(
+        self,
+        txt2img: Any,
+        *,
+        device: str,
+        attention_backend: str,
+        model_load_seconds: float,
+        model_name: str,
+        max_batch_size: int,
+    ) -> None:
+        from diffusers import StableDiffusionImg2ImgPipeline
+
+        self.txt2img = txt2img
+        # The constructor (not from_pipe, which casts to fp32 unless told) shares every module.
+        self.img2img = StableDiffusionImg2ImgPipeline(
+            **txt2img.components, requires_safety_checker=False
+        )
+        self.img2img.set_progress_bar_config(disable=True)
+        self.txt2img.set_progress_bar_config(disable=True)
+        self.device = device
+        self.attention_backend = attention_backend
+        self.model_load_seconds = model_load_seconds
+        self.model_name = model_name
+        self.max_batch_size = max_batch_size
+        self.scheduler_name = type(txt2img.scheduler).__name__
+
+    @classmethod
+    def load(cls, settings: WorkerSettings, s3: S3Client | None = None) -> Generator:
+        started = time.perf_counter()
+        import torch
+        from diffusers import StableDiffusionPipeline
+
+        device = resolve_device(settings.device)
+        if s3 is None and settings.model_source.startswith("s3://"):
+            from sdfleet.aws import AwsClients
+
+            s3 = AwsClients.from_settings(settings).s3()
+        resolved = resolve_model(settings.model_source, settings.model_cache_dir, s3)
+        dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        try:
+            pipe = StableDiffusionPipeline.from_pretrained(
+                resolved.location,
+                dtype=dtype,
+                safety_checker=None,
+                requires_safety_checker=False,
+                local_files_only=resolved.is_local,
+                cache_dir=resolved.hub_cache_dir,
+            )
+            pipe = pipe.to(device)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelLoadError(
+                f"model_source: loading {resolved.source!r} from {resolved.location!r} "
+                f"failed: {exc}"
+            ) from exc
+        backend = apply_attention(pipe, default_backend(device))
+        seconds = time.perf_counter() - started
+        logger.info(
+            "model loaded",
+            extra={
+                "model_source": resolved.source,
+                "device": device,
+                "dtype": str(dtype),
+                "attention_backend": backend.value,
+                "model_load_seconds": round(seconds, 3),
+            },
+        )
+        return cls(
+            pipe,
+            device=device,
+            attention_backend=backend.value,
+            model_load_seconds=seconds,
+            model_name=resolved.source,
+            max_batch_size=settings.max_batch_size,
+        )
+
+    def batch_key(self, kind: JobKind, params: JobParams) -> tuple[object, ...]:
+        """Jobs with equal keys can share one pipeline call (prompts and seeds may differ)."""
+        strength = params.effective_strength if kind is JobKind.IMG2IMG else None
+        return (
+            kind.value,
+            params.width,
+            params.height,
+            params.steps,
+            params.guidance_scale,
+            strength,
+        )
+
+    def generate(
+        self, jobs: Sequence[GenerationJob], on_step: StepCallback
+    ) -> list[list[GeneratedImage]]:
+        """One list of ``num_images`` images per job, in order.
+
+        Runs as few pipeline calls as ``max_batch_size`` allows. ``on_step(step, total)`` is
+        called after every denoising step, counted over all calls; an exception it raises
+        (e.g. GenerationCancelled) stops generation and propagates.
+        """
+        if not jobs:
+            return []
+        keys = {self.batch_key(job.kind, job.params) for job in jobs}
+        if len(keys) != 1:
+            raise ValueError(f"jobs in one generate() call must share a batch key, got {keys}")
+        items = [
+            _Item(job_index, image_index, job, seed)
+            for job_index, job in enumerate(jobs)
+            for image_index, seed in enumerate(job.seeds())
+        ]
+        chunks = [
+            items[start : start + self.max_batch_size]
+            for start in range(0, len(items), self.max_batch_size)
+        ]
+        results: list[list[GeneratedImage]] = [[] for _ in jobs]
+        first = jobs[0]
+        steps_per_call = (
+            img2img_steps(first.params) if first.kind is JobKind.IMG2IMG else first.params.steps
+        )
+        total = steps_per_call * len(chunks)
+        for number, chunk in enumerate(chunks):
+            images = self._run(chunk, on_step, done=number * steps_per_call, total=total)
+            for item, image in zip(chunk, images, strict=True):
+                results[item.job_index].append(self._encode(item, image))
+        return results
+
+    def _run(
+        self, chunk: list[_Item], on_step: StepCallback, *, done: int, total: int
+    ) -> list[Image.Image]:
+        import torch
+
+        params = chunk[0].job.params
+        kind = chunk[0].job.kind
+
+        def step_end(
+            pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]
+        ) -> dict[str, Any]:
+            on_step(done + step + 1, total)
+            return tensors
+
+        arguments: dict[str, Any] = {
+            "prompt": [item.job.params.prompt for item in chunk],
+            "negative_prompt": [item.job.params.negative_prompt or "" for item in chunk],
+            "num_inference_steps": params.steps,
+            "guidance_scale": params.guidance_scale,
+            # CPU generators: the initial noise for a seed is the same on every device.
+            "generator": [torch.Generator("cpu").manual_seed(item.seed) for item in chunk],
+            "callback_on_step_end": step_end,
+            "output_type": "pil",
+        }
+        if kind is JobKind.IMG2IMG:
+            arguments["image"] = [item.job.init_image for item in chunk]
+            arguments["strength"] = params.effective_strength
+            output = self.img2img(**arguments)
+        else:
+            arguments["width"] = params.width
+            arguments["height"] = params.height
+            output = self.txt2img(**arguments)
+        images: list[Image.Image] = output.images
+        return images
+
+    def _encode(self, item: _Item, image: Image.Image) -> GeneratedImage:
+        params = item.job.params
+        metadata = ImageParameters(
+            job_id=item.job.job_id,
+            index=item.image_index,
+            kind=item.job.kind.value,
+            prompt=params.prompt,
+            negative_prompt=params.negative_prompt,
+            seed=item.seed,
+            steps=params.steps,
+            guidance_scale=params.guidance_scale,
+            width=image.width,
+            height=image.height,
+            strength=params.effective_strength if item.job.kind is JobKind.IMG2IMG else None,
+            scheduler=self.scheduler_name,
+            model=self.model_name,
+            attention_backend=self.attention_backend,
+        )
+        return GeneratedImage(encode_png(image, metadata), item.seed, image.width, image.height)

@@ -1,0 +1,95 @@
+"""Receiving from the two lanes: interactive always before batch.
+
+One poll is: interactive with WaitTimeSeconds=0, then batch with WaitTimeSeconds=0, and only
+when both are empty a long poll (``wait_time_seconds``, 20 s in production) on the interactive
+lane. So a web job never waits behind a batch backlog (a busy worker looks at interactive
+before every batch receive), and an idle worker wakes as soon as a web job arrives. The price:
+when the whole fleet is idle, the first batch job may wait up to one long poll (20 s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from sdfleet.messages import Lane
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+#: SQS allows at most 10 messages per receive.
+SQS_MAX_MESSAGES: Final = 10
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One SQS delivery with the system attributes the worker needs."""
+
+    lane: Lane
+    queue_url: str
+    message_id: str
+    receipt_handle: str
+    body: str
+    sender_id: str | None
+    receive_count: int
+    sent_timestamp_ms: int | None
+
+    @classmethod
+    def from_sqs(cls, lane: Lane, queue_url: str, message: MessageTypeDef) -> ReceivedMessage:
+        attributes = message.get("Attributes", {})
+        sent = attributes.get("SentTimestamp")
+        return cls(
+            lane=lane,
+            queue_url=queue_url,
+            message_id=message["MessageId"],
+            receipt_handle=message["ReceiptHandle"],
+            body=message.get("Body", ""),
+            sender_id=attributes.get("SenderId"),
+            receive_count=int(attributes.get("ApproximateReceiveCount", "1")),
+            sent_timestamp_ms=int(sent) if sent else None,
+        )
+
+
+class LanePoller:
+    """Receives up to ``max_messages`` from the first lane that has any."""
+
+    def __init__(
+        self,
+        sqs: SQSClient,
+        lanes: Sequence[tuple[Lane, str]],
+        *,
+        wait_time_seconds: int,
+        max_messages: int,
+        visibility_timeout_seconds: int,
+    ) -> None:
+        if not lanes:
+            raise ValueError("lanes: at least one (lane, queue URL) is required")
+        self._sqs = sqs
+        self._lanes = list(lanes)
+        self._wait = wait_time_seconds
+        self._max = max(1, min(max_messages, SQS_MAX_MESSAGES))
+        self._visibility = visibility_timeout_seconds
+
+    def _receive(self, lane: Lane, url: str, wait: int, limit: int) -> list[ReceivedMessage]:
+        response = self._sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=limit,
+            WaitTimeSeconds=wait,
+            VisibilityTimeout=self._visibility,
+            MessageSystemAttributeNames=["All"],
+        )
+        return [ReceivedMessage.from_sqs(lane, url, m) for m in response.get("Messages", [])]
+
+    def poll(self, *, long_poll: bool = True, limit: int | None = None) -> list[ReceivedMessage]:
+        """Messages from the highest-priority non-empty lane (possibly none)."""
+        count = self._max if limit is None else max(1, min(limit, self._max))
+        for lane, url in self._lanes:
+            messages = self._receive(lane, url, 0, count)
+            if messages:
+                return messages
+        if not long_poll or self._wait == 0:
+            return []
+        lane, url = self._lanes[0]
+        return self._receive(lane, url, self._wait, count)

@@ -1,0 +1,131 @@
+"""Draining: SIGTERM, spot interruption notices and ASG termination, all handled the same way.
+
+The first SIGTERM (or SIGINT) asks the worker to drain: stop receiving, finish the batch that
+is generating, return prefetched messages (visibility 0) and exit 0. A second one exits at
+once (the held messages come back after their visibility timeout, the leases expire). A
+spot ``instance-action`` notice or a target lifecycle state of ``Terminated`` (polled from the
+instance metadata service every ``metadata_poll_seconds``) drains the same way; after a
+lifecycle drain the worker completes the lifecycle action so the instance goes without waiting
+for the hook's timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from enum import StrEnum
+from types import FrameType
+from typing import TYPE_CHECKING, Final
+
+from aws_lambda_powertools import Logger
+
+from worker.metadata import LEAVING_STATES, InstanceMetadata, MetadataUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling import AutoScalingClient
+
+#: Exit status after a second SIGTERM (128 + SIGTERM, what a shell would report).
+FORCED_EXIT_STATUS: Final = 128 + signal.SIGTERM
+
+logger = Logger(service="sdfleet-worker", child=True)
+
+
+class DrainReason(StrEnum):
+    SIGNAL = "signal"
+    SPOT = "spot_interruption"
+    LIFECYCLE = "lifecycle_terminating"
+
+
+class Drain:
+    """A thread-safe "please stop" flag that remembers why and when."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self.reason: DrainReason | None = None
+        self.detail: str = ""
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def request(self, reason: DrainReason, detail: str = "") -> bool:
+        """True the first time; later requests keep the first reason."""
+        with self._lock:
+            if self._event.is_set():
+                return False
+            self.reason = reason
+            self.detail = detail
+            self._event.set()
+        logger.info("draining", extra={"reason": reason.value, "detail": detail})
+        return True
+
+    def wait(self, timeout: float) -> bool:
+        return self._event.wait(timeout)
+
+
+def install_signal_handlers(drain: Drain) -> None:
+    """First SIGTERM/SIGINT drains, a second exits at once. Main thread only."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        if not drain.request(DrainReason.SIGNAL, signal.Signals(signum).name):
+            logger.warning("second signal: exiting now", extra={"signal": signum})
+            os._exit(FORCED_EXIT_STATUS)
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+class TerminationWatcher:
+    """Polls IMDS for a spot notice or a leaving lifecycle state; requests a drain on either."""
+
+    def __init__(self, metadata: InstanceMetadata, drain: Drain, poll_seconds: float) -> None:
+        self._metadata = metadata
+        self._drain = drain
+        self._poll = poll_seconds
+        self._stop = threading.Event()
+        self._warned = False
+        self.lifecycle_state: str | None = None
+        self._thread = threading.Thread(target=self._run, name="imds-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def check(self) -> None:
+        """One poll (public so tests can drive it)."""
+        notice = self._metadata.spot_notice()
+        if notice is not None:
+            self._drain.request(DrainReason.SPOT, f"{notice.action} at {notice.time}")
+            return
+        state = self._metadata.target_lifecycle_state()
+        self.lifecycle_state = state
+        if state in LEAVING_STATES:
+            self._drain.request(DrainReason.LIFECYCLE, state or "")
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and not self._drain.requested:
+            try:
+                self.check()
+            except MetadataUnavailable as exc:
+                if not self._warned:
+                    logger.warning("metadata service unavailable", extra={"error": str(exc)})
+                    self._warned = True
+            except Exception:
+                logger.exception("metadata poll failed")
+            self._stop.wait(self._poll)
+
+
+def complete_lifecycle_action(
+    autoscaling: AutoScalingClient, *, hook_name: str, asg_name: str, instance_id: str
+) -> None:
+    autoscaling.complete_lifecycle_action(
+        LifecycleHookName=hook_name,
+        AutoScalingGroupName=asg_name,
+        InstanceId=instance_id,
+        LifecycleActionResult="CONTINUE",
+    )
+    logger.info("lifecycle action completed", extra={"hook": hook_name, "asg": asg_name})

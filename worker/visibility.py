@@ -1,0 +1,191 @@
+"""The heartbeat thread: keeps held messages invisible and held jobs leased while we work.
+
+Every ``heartbeat_seconds`` it extends the visibility of every message the worker holds
+(ChangeMessageVisibilityBatch) and renews the DynamoDB lease of every running job. Progress
+(step of total) reported from the denoising loop is written with the lease renewal at most
+once a second. Each renewal returns the record, so a ``cancel_requested`` flag set by the API
+is seen here and handed to the step callback; a lost lease (another worker took over) is
+handed over the same way, so the pipeline stops and nothing is written.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sdfleet.errors import JobNotFound, LeaseLost
+from sdfleet.store import JobStore
+from worker.lanes import ReceivedMessage
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+#: Progress is written to the record at most this often.
+PROGRESS_MIN_INTERVAL_SECONDS: Final = 1.0
+#: SQS's batch limit for ChangeMessageVisibilityBatch.
+VISIBILITY_BATCH_MAX: Final = 10
+
+logger = Logger(service="sdfleet-worker", child=True)
+
+
+@dataclass
+class JobLease:
+    """Shared between the generating thread (reads flags, writes progress) and the heartbeat."""
+
+    job_id: str
+    last_renewed: float = field(default_factory=time.monotonic)
+    last_progress_write: float = 0.0
+    progress: tuple[int, int] | None = None
+    progress_dirty: bool = False
+    cancel_requested: bool = False
+    lost: bool = False
+
+    def report_progress(self, step: int, total: int) -> None:
+        self.progress = (step, total)
+        self.progress_dirty = True
+
+
+class Heartbeat:
+    def __init__(
+        self,
+        sqs: SQSClient,
+        store: JobStore,
+        *,
+        worker_id: str,
+        heartbeat_seconds: float,
+        visibility_timeout_seconds: int,
+        lease_seconds: float,
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
+        self._sqs = sqs
+        self._store = store
+        self._worker_id = worker_id
+        self._every = heartbeat_seconds
+        self._visibility = visibility_timeout_seconds
+        self._lease_seconds = lease_seconds
+        self._on_tick = on_tick
+        self._lock = threading.Lock()
+        self._messages: dict[str, ReceivedMessage] = {}
+        self._leases: dict[str, JobLease] = {}
+        self._last_visibility = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+
+    # -- what we hold ----------------------------------------------------------------------
+    def hold_messages(self, messages: list[ReceivedMessage]) -> None:
+        with self._lock:
+            for message in messages:
+                self._messages[message.receipt_handle] = message
+
+    def release_message(self, message: ReceivedMessage) -> None:
+        with self._lock:
+            self._messages.pop(message.receipt_handle, None)
+
+    def held_messages(self) -> list[ReceivedMessage]:
+        with self._lock:
+            return list(self._messages.values())
+
+    def hold_job(self, job_id: str) -> JobLease:
+        lease = JobLease(job_id)
+        with self._lock:
+            self._leases[job_id] = lease
+        return lease
+
+    def release_job(self, job_id: str) -> None:
+        with self._lock:
+            self._leases.pop(job_id, None)
+
+    # -- thread ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self._every + 5)
+
+    def _run(self) -> None:
+        tick = min(PROGRESS_MIN_INTERVAL_SECONDS, self._every)
+        while not self._stop.wait(tick):
+            try:
+                self.beat(time.monotonic())
+            except Exception:
+                logger.exception("heartbeat tick failed; will try again")
+
+    def beat(self, now: float) -> None:
+        """One tick (public so tests can drive it without waiting)."""
+        if now - self._last_visibility >= self._every:
+            self._last_visibility = now
+            self._extend_visibility()
+        if self._on_tick is not None:
+            self._on_tick()
+        with self._lock:
+            leases = list(self._leases.values())
+        for lease in leases:
+            due = now - lease.last_renewed >= self._every
+            progress_due = (
+                lease.progress_dirty
+                and now - lease.last_progress_write >= PROGRESS_MIN_INTERVAL_SECONDS
+            )
+            if (due or progress_due) and not lease.lost:
+                self._renew(lease, now)
+
+    def _renew(self, lease: JobLease, now: float) -> None:
+        step, total = lease.progress if lease.progress else (None, None)
+        write_progress = lease.progress_dirty
+        try:
+            record = self._store.renew_lease(
+                lease.job_id,
+                self._worker_id,
+                self._lease_seconds,
+                progress_step=step if write_progress else None,
+                progress_total=total if write_progress else None,
+            )
+        except (LeaseLost, JobNotFound) as exc:
+            lease.lost = True
+            logger.warning("lease lost", extra={"job_id": lease.job_id, "reason": str(exc)})
+            return
+        except (ClientError, BotoCoreError) as exc:
+            # Transient: the lease has margin (lease_seconds > heartbeat_seconds); next tick.
+            logger.warning(
+                "lease renewal failed", extra={"job_id": lease.job_id, "error": str(exc)}
+            )
+            return
+        lease.last_renewed = now
+        if write_progress:
+            lease.last_progress_write = now
+            lease.progress_dirty = False
+        if record.cancel_requested and not lease.cancel_requested:
+            logger.info("cancel requested", extra={"job_id": lease.job_id})
+            lease.cancel_requested = True
+
+    def _extend_visibility(self) -> None:
+        by_queue: dict[str, list[ReceivedMessage]] = {}
+        for message in self.held_messages():
+            by_queue.setdefault(message.queue_url, []).append(message)
+        for queue_url, messages in by_queue.items():
+            for start in range(0, len(messages), VISIBILITY_BATCH_MAX):
+                chunk = messages[start : start + VISIBILITY_BATCH_MAX]
+                try:
+                    response = self._sqs.change_message_visibility_batch(
+                        QueueUrl=queue_url,
+                        Entries=[
+                            {
+                                "Id": str(i),
+                                "ReceiptHandle": m.receipt_handle,
+                                "VisibilityTimeout": self._visibility,
+                            }
+                            for i, m in enumerate(chunk)
+                        ],
+                    )
+                except (ClientError, BotoCoreError) as exc:
+                    logger.warning("visibility extension failed", extra={"error": str(exc)})
+                    continue
+                for failure in response.get("Failed", []):
+                    logger.warning("visibility extension refused", extra={"failure": failure})
