@@ -47,6 +47,7 @@ sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from worker.attention import AttentionBackend, apply_attention, xformers_available  # noqa: E402
@@ -143,6 +144,9 @@ class Workload:
     device: str
     dtype: str
     compile_backend: str
+    #: Batch sizes of the compiled cells (None: all): each new size is a new trace.
+    compile_batches: tuple[int, ...] | None = None
+    compile_mode: str | None = None
 
 
 FULL: Final = Workload(
@@ -153,7 +157,7 @@ FULL: Final = Workload(
 #: the compiled cells with the "eager" backend: inductor's C++ build takes minutes on a CPU.
 SMOKE: Final = Workload(
     "tiny-64-smoke", UNET_CONFIG, VAE_CONFIG, TINY_TEXT, 64, 3, 7.5, (1, 2), 1, 3, "cpu",
-    "float32", "eager",
+    "float32", "eager", (1,),
 )  # fmt: skip
 
 
@@ -241,7 +245,13 @@ def build_pipeline(workload: Workload) -> Any:
     with torch.device(workload.device):
         unet = UNet2DConditionModel(**workload.unet)
         vae = AutoencoderKL(**workload.vae)
-        text_config = {"vocab_size": len(tokenizer), **workload.text}
+        text_config = {
+            "vocab_size": len(tokenizer),
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+            **workload.text,
+        }
         text_encoder = CLIPTextModel(CLIPTextConfig(**text_config))
     pipe = StableDiffusionPipeline(
         vae=vae,
@@ -287,9 +297,17 @@ def attention_and_compile(pipe: Any, cell: Cell, workload: Workload) -> Iterator
         pipe.unet.to(memory_format=torch.channels_last)
         pipe.vae.to(memory_format=torch.channels_last)
         if workload.compile_backend == "inductor":
-            torch._inductor.config.conv_1x1_as_mm = True
+            import torch._inductor.config as inductor_config
+
+            # 1x1 convolutions as matmuls: diffusers' recommended inductor setting for UNets.
+            inductor_config.conv_1x1_as_mm = True
         # fullgraph so a graph break fails loudly instead of silently running half eager.
-        pipe.unet = torch.compile(eager_unet, backend=workload.compile_backend, fullgraph=True)
+        pipe.unet = torch.compile(
+            eager_unet,
+            backend=workload.compile_backend,
+            mode=workload.compile_mode,
+            fullgraph=True,
+        )
     try:
         yield
     finally:
@@ -347,9 +365,11 @@ def run_cell(pipe: Any, cell: Cell, workload: Workload, tflop_per_image: float) 
 def cells_for(workload: Workload, attentions: list[str], compiles: list[bool]) -> list[Cell]:
     return [
         Cell(attention, compiled, batch)
-        for attention in attentions
+        # Eager cells first: compilation is the slow part, and a cut-short run keeps those.
         for compiled in compiles
+        for attention in attentions
         for batch in workload.batches
+        if not compiled or workload.compile_batches is None or batch in workload.compile_batches
     ]
 
 
@@ -384,8 +404,8 @@ def render(cells: list[Cell], workload: Workload, console: Console) -> None:
             f"{cell.seconds_per_image:.3f}" if cell.seconds_per_image else "-",
             f"{cell.images_per_second:.2f}" if cell.images_per_second else "-",
             memory,
-            f"{cell.achieved_tflops:.1f}" if cell.achieved_tflops else "-",
-            cell.status if not cell.detail else f"{cell.status}: {cell.detail[:60]}",
+            f"{cell.achieved_tflops:.3g}" if cell.achieved_tflops else "-",
+            escape(cell.status if not cell.detail else f"{cell.status}: {cell.detail[:70]}"),
         )
     console.print(table)
 
@@ -411,7 +431,7 @@ def goals(cells: list[Cell]) -> dict[str, Any]:
 
 
 def default_out(workload: Workload, info: dict[str, Any]) -> Path:
-    if workload is SMOKE:
+    if workload.name == SMOKE.name:
         return RESULTS_DIR / "worker_gpu-smoke.json"
     name = info.get("gpu", {}).get("name", "unknown")
     return RESULTS_DIR / f"worker_gpu-{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}.json"
@@ -424,6 +444,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile", default="eager,compile", help="comma list: eager,compile")
     parser.add_argument("--batches", help="comma list (default 1,4,8; smoke 1,2)")
     parser.add_argument("--repeats", type=int, help="timed calls per cell (default 10)")
+    parser.add_argument("--compile-mode", help="torch.compile mode, e.g. reduce-overhead")
+    # For checking the script itself on a CPU (full-size architecture, tiny workload).
+    parser.add_argument("--device", help=argparse.SUPPRESS)
+    parser.add_argument("--dtype", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help="JSON path (default benchmarks/results/...)")
     args = parser.parse_args(argv)
 
@@ -433,18 +459,16 @@ def main(argv: list[str] | None = None) -> int:
     overrides: dict[str, Any] = {}
     if args.batches:
         overrides["batches"] = tuple(int(b) for b in args.batches.split(","))
-    if args.repeats:
-        overrides["repeats"] = args.repeats
+    for name in ("repeats", "compile_mode", "device", "dtype", "size", "steps"):
+        if getattr(args, name):
+            overrides[name] = getattr(args, name)
     if overrides:
         workload = Workload(**{**asdict(workload), **overrides})
-    console = Console()
-    if workload.device == "cuda" and not torch.cuda.is_available():
+    console = Console(width=160)
+    if workload.device.startswith("cuda") and not torch.cuda.is_available():
         console.print("[red]no CUDA device: run on a GPU machine, or pass --smoke[/red]")
         return 2
-    if workload.device == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-    else:
+    if workload.device == "cpu":
         # Tiny tensors: extra threads only add contention on a shared CI machine.
         torch.set_num_threads(1)
     warnings.filterwarnings("ignore", category=RuntimeWarning)  # random fp16 weights overflow
@@ -454,56 +478,66 @@ def main(argv: list[str] | None = None) -> int:
     pipe = build_pipeline(workload)
     build_seconds = time.perf_counter() - started
     counted = count_tflops(pipe, workload)
-    full_size = workload.unet is SD15_UNET
+    # The nominal figures are for SD 1.5 at 512x512; anything else uses torch's own count.
+    full_size = workload.name == FULL.name and workload.size == FULL.size
     per_step = NOMINAL_TFLOP_PER_STEP if full_size else counted["step"]
     per_decode = NOMINAL_TFLOP_VAE_DECODE if full_size else counted["vae_decode"]
     tflop_per_image = workload.steps * per_step + per_decode
 
     compiles = [name.strip() == "compile" for name in args.compile.split(",") if name.strip()]
     cells = cells_for(workload, [a.strip() for a in args.attention.split(",")], compiles)
+    out: Path = args.out or default_out(workload, info)
+    command = " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])
+
+    def write() -> dict[str, Any]:
+        # After every cell: a run cut short (a time limit) still leaves what it measured.
+        summary = goals(cells)
+        result = {
+            "benchmark": "worker_gpu",
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "command": command,
+            "workload": {
+                **{k: v for k, v in asdict(workload).items() if k not in ("unet", "vae", "text")},
+                "tflop_per_step_used": per_step,
+                "tflop_vae_decode_used": per_decode,
+                "tflop_per_image_used": tflop_per_image,
+                "tflop_counted": counted,
+                "build_seconds": round(build_seconds, 3),
+            },
+            "machine": info,
+            "goals": summary if full_size else None,
+            "cells": [asdict(cell) for cell in cells],
+        }
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        return summary
+
+    for cell in cells:
+        cell.status = "pending"
     for cell in cells:
         reason = unavailable_reason(cell, workload)
         if reason:
             cell.status, cell.detail = "skipped", reason
-            continue
-        try:
-            run_cell(pipe, cell, workload, tflop_per_image)
-        except Exception as exc:  # one broken cell must not hide the others' numbers
-            cell.status, cell.detail = "failed", f"{type(exc).__name__}: {exc}"[:500]
-            if workload.device.startswith("cuda"):
-                torch.cuda.empty_cache()
+        else:
+            try:
+                run_cell(pipe, cell, workload, tflop_per_image)
+                cell.status = "ok"
+            except Exception as exc:  # one broken cell must not hide the others' numbers
+                cell.status, cell.detail = "failed", f"{type(exc).__name__}: {exc}"[:500]
+                if workload.device.startswith("cuda"):
+                    torch.cuda.empty_cache()
         console.print(
             f"{cell.attention:8} {'compile' if cell.compiled else 'eager':8} batch {cell.batch}: "
-            f"{cell.status} {cell.seconds_per_image or 0:.3f} s/image"
+            f"{escape(cell.status)} {cell.seconds_per_image or 0:.3f} s/image"
         )
+        write()
 
     render(cells, workload, console)
-    summary = goals(cells)
+    summary = write()
     if full_size:
         for name, goal in summary.items():
             verdict = "met" if goal["met"] else "NOT met"
             console.print(f"goal {name}: best {goal['best']} vs {goal['goal']}: {verdict}")
-    result = {
-        "benchmark": "worker_gpu",
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": " ".join(
-            [Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]
-        ),
-        "workload": {
-            **{k: v for k, v in asdict(workload).items() if k not in ("unet", "vae", "text")},
-            "tflop_per_step_used": per_step,
-            "tflop_vae_decode_used": per_decode,
-            "tflop_per_image_used": tflop_per_image,
-            "tflop_counted": counted,
-            "build_seconds": round(build_seconds, 3),
-        },
-        "machine": info,
-        "goals": summary if full_size else None,
-        "cells": [asdict(cell) for cell in cells],
-    }
-    out: Path = args.out or default_out(workload, info)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     console.print(f"wrote {out}")
     failed = [cell for cell in cells if cell.status == "failed"]
     return 1 if failed else 0

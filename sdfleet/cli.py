@@ -117,11 +117,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         api_port=args.api_port,
         frontend_port=args.frontend_port,
         tenant=args.tenant,
-        max_workers=args.max_workers,
         scaler_interval=args.scaler_interval,
+        terraform_dir=Path(args.terraform_dir) if args.terraform_dir else None,
     )
-    options.scaler_settings[env.SCALER_IDLE_SECONDS_BEFORE_SCALE_IN] = str(args.idle_seconds)
-    options.scaler_settings[env.SCALER_QUIET_SECONDS_BEFORE_ZERO] = str(args.quiet_seconds)
+    for name, value in (
+        (env.SCALER_MAX_CAPACITY, args.max_workers),
+        (env.SCALER_IDLE_SECONDS_BEFORE_SCALE_IN, args.idle_seconds),
+        (env.SCALER_QUIET_SECONDS_BEFORE_ZERO, args.quiet_seconds),
+    ):
+        if value is not None:
+            options.scaler_settings[name] = str(value)
     stack = LocalStack(options, say=lambda line: console.print(line))
     console.print(f"sdfleet up: state in {paths.root}, logs in {paths.logs_dir}")
     try:
@@ -422,7 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=stack.DEFAULT_TENANT,
         help="owner of jobs sent straight to SQS (`sdfleet submit`)",
     )
-    up.add_argument("--max-workers", type=int, default=stack.DEFAULT_MAX_WORKERS)
+    up.add_argument(
+        "--max-workers", type=int, help="most worker processes (default: local.tfvars)"
+    )
     up.add_argument(
         "--scaler-interval",
         type=float,
@@ -432,15 +439,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--idle-seconds",
         type=float,
-        default=20.0,
-        help="idle time before a worker may be scaled in",
+        help="idle time before a worker may be scaled in (default: local.tfvars)",
     )
     up.add_argument(
         "--quiet-seconds",
         type=float,
-        default=30.0,
-        help="time without work before the fleet goes to zero",
+        help="time without work before the fleet goes to zero (default: local.tfvars)",
     )
+    up.add_argument("--terraform-dir", help="the Terraform root (default: terraform/)")
     up.set_defaults(func=cmd_up)
 
     token = commands.add_parser("token", parents=[common], help="a bearer token for USER")

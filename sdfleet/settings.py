@@ -390,6 +390,13 @@ class ScalerSettings(FleetSettings):
         validation_alias=AliasChoices("samples_per_invocation", env.SCALER_SAMPLES_PER_INVOCATION),
         description="queue samples the scaler takes per one-minute invocation",
     )
+    backlog_tolerance: float = Field(
+        default=0.75,
+        ge=0,
+        le=1,
+        validation_alias=AliasChoices("backlog_tolerance", env.SCALER_BACKLOG_TOLERANCE),
+        description="share of the target wait the ready fleet's backlog may take before scale-out",
+    )
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> ScalerSettings:

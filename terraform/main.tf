@@ -9,7 +9,8 @@ locals {
   metrics_namespace = "sdfleet"
   region            = data.aws_region.current.name
 
-  web_origins = distinct(concat(var.web_origins, var.enable_frontend ? [module.frontend[0].origin] : []))
+  cors_enabled = length(var.web_origins) > 0 || var.enable_frontend
+  web_origins  = distinct(concat(var.web_origins, var.enable_frontend ? [module.frontend[0].origin] : []))
 
   # Names the code reads (sdfleet/env.py); shared by both Lambdas and the workers.
   resource_environment = merge(
@@ -81,6 +82,7 @@ module "storage" {
   bucket_name            = var.bucket_name
   kms_key_arn            = module.config.kms_key_arn
   web_origins            = local.web_origins
+  enable_cors            = local.cors_enabled
   user_data_expiry_days  = var.user_data_expiry_days
   input_expiry_days      = var.input_expiry_days
   point_in_time_recovery = var.point_in_time_recovery
@@ -102,6 +104,7 @@ module "api" {
   ssm_path_arn                  = module.config.ssm_path_arn
   ssm_parameter_arn_pattern     = module.config.ssm_parameter_arn_pattern
   web_origins                   = local.web_origins
+  enable_cors                   = local.cors_enabled
   throttling_burst_limit        = var.api_throttling_burst_limit
   throttling_rate_limit         = var.api_throttling_rate_limit
   log_retention_days            = var.log_retention_days

@@ -1,5 +1,9 @@
 """The worker loop: receive (interactive first), claim, generate, upload, finish, delete.
 
+The pipeline call runs on the main thread; uploads, ``finish`` and message deletes run on
+background threads so the GPU starts the next call at once (at most one call's completions
+are pending; a drain waits for them).
+
 Who may finish a job is decided by its DynamoDB lease, never by the SQS receipt handle: the
 claim is a conditional write, the heartbeat renews it, outputs are replaced only under it (see
 :mod:`worker.outputs`), ``finish`` is conditional on it, and only then is the message deleted.
@@ -13,6 +17,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -95,7 +100,8 @@ class ReceiveTiming:
 
     @property
     def overhead_seconds(self) -> float:
-        """Wall time not inside a pipeline call: receive, claim, I/O, uploads, writes."""
+        """Main-loop time not inside a pipeline call: receive, intake, claim, input download,
+        and waiting for the previous call's uploads if they are slower than the pipeline."""
         return self.wall_seconds - self.pipeline_seconds
 
 
@@ -167,6 +173,8 @@ class Worker:
             on_tick=self.reporter.publish_if_due,
         )
         self._acks = Acknowledger(self._sqs)
+        self._completions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="complete")
+        self._pending: list[Future[None]] = []
         self._outputs = OutputWriter(
             self._s3, settings.bucket, self.store, worker_id, settings.lease_seconds
         )
@@ -238,7 +246,18 @@ class Worker:
         if self._watcher is not None:
             self._watcher.start()
 
+    def wait_for_completions(self) -> None:
+        """Blocks until every finished pipeline call's outputs are uploaded and recorded."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            try:
+                future.result()
+            except Exception:
+                # _complete settles its own errors; anything here is a bug, logged not raised.
+                logger.exception("completion failed")
+
     def stop_background(self) -> None:
+        self.wait_for_completions()
         self._acks.stop()
         self.heartbeat.stop()
         if self._watcher is not None:
@@ -281,6 +300,7 @@ class Worker:
 
     def _shutdown(self) -> None:
         self.reporter.update(WorkerState.DRAINING, publish=True)
+        self.wait_for_completions()
         for message in self.heartbeat.held_messages():
             self._give_back(message)
         self.stop_background()
@@ -415,9 +435,12 @@ class Worker:
         pipeline_seconds = time.perf_counter() - started
         self.stats.pipeline_seconds += pipeline_seconds
         total_images = sum(len(images) for images in results) or 1
+        # Uploads and finish run on the completion thread while the next call generates; the
+        # previous call's completions had this whole call to finish (at most one call behind).
+        self.wait_for_completions()
         for (running, _), images in zip(prepared, results, strict=True):
             share = pipeline_seconds * len(images) / total_images
-            self._complete(running, images, share)
+            self._pending.append(self._completions.submit(self._complete, running, images, share))
 
     def _after_failed_call(self, runs: list[Running], exc: Exception) -> None:
         if isinstance(exc, GenerationCancelled):
@@ -552,11 +575,11 @@ class Worker:
         except Exception as exc:
             self._retry_later(running.message, running, exc)
             return
-        self.heartbeat.release_job(record.job_id)
-        self._delete(running.message)
         total = time.perf_counter() - running.claimed_at
         self.stats.jobs_succeeded += 1
         self.reporter.job_done(total)
+        self.heartbeat.release_job(record.job_id)
+        self._delete(running.message)
         logger.info(
             "job succeeded",
             extra={"job_id": record.job_id, "outputs": keys, "total_seconds": round(total, 3)},

@@ -9,6 +9,7 @@ pixels depend only on its own seed, not on what it was batched with.
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from sdfleet.requests import SEED_MAX, JobKind, JobParams
 from sdfleet.settings import WorkerSettings
 from worker.attention import apply_attention, default_backend
 from worker.errors import InvalidJobInput, ModelLoadError
-from worker.model_source import resolve_model
+from worker.model_source import TINY, resolve_model
 from worker.png_metadata import ImageParameters, encode_png
 
 if TYPE_CHECKING:
@@ -146,8 +147,22 @@ class Generator:
         started = time.perf_counter()
         import torch
         from diffusers import StableDiffusionPipeline
+        from diffusers.utils import logging as diffusers_logging
+        from transformers.utils import logging as transformers_logging
+
+        # Progress bars are terminal art; in a service's log they are noise.
+        diffusers_logging.disable_progress_bar()
+        transformers_logging.disable_progress_bar()
 
         device = resolve_device(settings.device)
+        if (
+            settings.model_source == TINY
+            and device == "cpu"
+            and "OMP_NUM_THREADS" not in os.environ
+        ):
+            # The tiny model's tensors are so small that thread hand-offs cost more than they
+            # save (3x slower with 2 threads on a busy 2-core machine); a real model keeps all.
+            torch.set_num_threads(1)
         if s3 is None and settings.model_source.startswith("s3://"):
             from sdfleet.aws import AwsClients
 

@@ -8,7 +8,9 @@ import math
 def erlang_c(servers: int, offered_load: float) -> float:
     """Probability that an arrival waits in an M/M/c queue (offered load a = lambda / mu)."""
     if servers <= 0 or offered_load < 0:
-        raise ValueError(f"servers must be > 0 and offered_load >= 0 (got {servers}, {offered_load})")
+        raise ValueError(
+            f"servers must be > 0 and offered_load >= 0 (got {servers}, {offered_load})"
+        )
     if offered_load >= servers:
         return 1.0
     term, total = 1.0, 1.0

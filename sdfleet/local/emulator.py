@@ -21,6 +21,7 @@ from sdfleet.local.snapshot import RECORDER_ENV
 START_TIMEOUT_SECONDS: Final = 60.0
 #: moto's own endpoint that lists nothing and answers fast.
 HEALTH_PATH: Final = "/moto-api/"
+SERVER_MODULE: Final = "sdfleet.local.emulator_server"
 
 
 def is_healthy(endpoint_url: str, timeout: float = 2.0) -> bool:
@@ -46,7 +47,7 @@ class Emulator:
         self.endpoint_url = f"http://{host}:{port}"
         self._child = ChildProcess(
             "emulator",
-            [sys.executable, "-m", "sdfleet.local.emulator_server", "--host", host, "--port", str(port)],
+            [sys.executable, "-m", SERVER_MODULE, "--host", host, "--port", str(port)],
             log_path,
             env={
                 **os.environ,

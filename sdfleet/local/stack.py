@@ -23,8 +23,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final
 
+from botocore.exceptions import ClientError
+
 from sdfleet import env
 from sdfleet.aws import AwsClients
+from sdfleet.local import snapshot
 from sdfleet.local.api_adapter import ApiAdapter, ApiServer
 from sdfleet.local.emulator import Emulator
 from sdfleet.local.errors import LocalStackError, TerraformError
@@ -39,16 +42,7 @@ DEFAULT_EMULATOR_PORT: Final = 4566
 DEFAULT_API_PORT: Final = 8787
 DEFAULT_FRONTEND_PORT: Final = 8788
 DEFAULT_TENANT: Final = "local"
-DEFAULT_MAX_WORKERS: Final = 2
 DEFAULT_SCALER_INTERVAL_SECONDS: Final = 5.0
-#: Quick scaler timings so scale-in and scale to zero are visible within a minute locally.
-LOCAL_SCALER_SETTINGS: Final = {
-    env.SCALER_IDLE_SECONDS_BEFORE_SCALE_IN: "20",
-    env.SCALER_QUIET_SECONDS_BEFORE_ZERO: "30",
-    env.SCALER_BOOT_SECONDS: "15",
-    env.SCALER_SAMPLES_PER_INVOCATION: "1",
-    env.SCALER_MIN_CAPACITY: "0",
-}
 #: Worker timings: short long-polls so a SIGTERM drains within seconds.
 LOCAL_WORKER_SETTINGS: Final = {
     env.MODEL_SOURCE: "tiny",
@@ -95,6 +89,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def environment_output(raw: Mapping[str, Any], name: str) -> dict[str, str]:
+    """A map output (``scaler_environment``, ``worker_environment``) as strings, or {}."""
+    value = raw.get(name)
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
 def read_outputs(raw: Mapping[str, Any]) -> dict[str, str]:
     values: dict[str, str] = {}
     for name, candidates in OUTPUT_NAMES.items():
@@ -126,9 +126,11 @@ class UpOptions:
     api_port: int = DEFAULT_API_PORT
     frontend_port: int = DEFAULT_FRONTEND_PORT
     tenant: str = DEFAULT_TENANT
-    max_workers: int = DEFAULT_MAX_WORKERS
     scaler_interval: float = DEFAULT_SCALER_INTERVAL_SECONDS
-    scaler_settings: dict[str, str] = field(default_factory=lambda: dict(LOCAL_SCALER_SETTINGS))
+    #: Scaler settings over local.tfvars' (e.g. ``--quiet-seconds``).
+    scaler_settings: dict[str, str] = field(default_factory=dict)
+    #: The Terraform root (default: ``terraform/`` of the repository).
+    terraform_dir: Path | None = None
 
 
 class LocalStack:
@@ -143,6 +145,8 @@ class LocalStack:
         self.fleet: WorkerFleet | None = None
         self.state: LocalState | None = None
         self.timings: dict[str, float] = {}
+        self._recording = self.paths.terraform_dir / "recording.jsonl"
+        self.raw_outputs: dict[str, Any] = {}
 
     # -- steps -----------------------------------------------------------------------------
     def _step(self, name: str, started: float) -> None:
@@ -181,16 +185,67 @@ class LocalStack:
             raise LocalStackError("`make lambda-zips` failed; see the terraform log")
 
     def _apply(self, endpoint_url: str) -> dict[str, str]:
+        """Replays the last apply when the configuration is unchanged, else applies."""
+        source = self.options.terraform_dir or self.options.repo_root / "terraform"
+        zips = sorted((self.options.repo_root / "build" / "lambda").glob("*.zip"))
+        fingerprint = snapshot.config_fingerprint(source, {"endpoint": endpoint_url}, zips)
+        record = self.paths.terraform_dir / "last-apply.json"
         with (self.paths.logs_dir / "terraform.log").open("a") as log:
             terraform = LocalTerraform(
-                self.options.repo_root / "terraform",
-                self.paths.terraform_dir,
-                find_provider_mirror(),
-                log=log,
+                source, self.paths.terraform_dir, find_provider_mirror(), log=log
             )
+            unchanged = (
+                self._recording.exists()
+                and terraform.state_path.exists()
+                and record.exists()
+                and json.loads(record.read_text()).get("fingerprint") == fingerprint
+            )
+            if unchanged:
+                outputs = self._replay(terraform, endpoint_url)
+                if outputs is not None:
+                    return outputs
+            record.unlink(missing_ok=True)
             terraform.init()
+            snapshot.seed(endpoint_url)
+            snapshot.start_recording(endpoint_url)
             terraform.apply(endpoint_url)
-            return read_outputs(terraform.outputs())
+            snapshot.stop_recording(endpoint_url)
+            self.raw_outputs = terraform.outputs()
+            outputs = read_outputs(self.raw_outputs)
+        record.write_text(json.dumps({"fingerprint": fingerprint}))
+        return outputs
+
+    def _replay(self, terraform: LocalTerraform, endpoint_url: str) -> dict[str, str] | None:
+        snapshot.seed(endpoint_url)
+        count = snapshot.replay(self._recording, endpoint_url)
+        try:
+            raw = terraform.outputs()
+            outputs = read_outputs(raw)
+            self._verify(outputs, endpoint_url)
+            self.raw_outputs = raw
+        except (TerraformError, ClientError) as exc:
+            logger.warning("replayed apply does not match its state (%s): applying", exc)
+            snapshot.reset(endpoint_url)
+            return None
+        self.say(f"  replayed the last apply ({count} requests; configuration unchanged)")
+        return outputs
+
+    def _verify(self, outputs: Mapping[str, str], endpoint_url: str) -> None:
+        """Raises ClientError unless every resource the stack uses exists as recorded."""
+        clients = AwsClients(endpoint_url, outputs["region"])
+        clients.cognito_idp().describe_user_pool_client(
+            UserPoolId=outputs["user_pool_id"], ClientId=outputs["user_pool_client_id"]
+        )
+        for name in ("interactive_queue_url", "batch_queue_url"):
+            clients.sqs().get_queue_attributes(QueueUrl=outputs[name], AttributeNames=["All"])
+        for name in ("jobs_table", "workers_table"):
+            clients.dynamodb().describe_table(TableName=outputs[name])
+        clients.s3().head_bucket(Bucket=outputs["bucket"])
+        groups = clients.autoscaling().describe_auto_scaling_groups(
+            AutoScalingGroupNames=[outputs["asg_name"]]
+        )["AutoScalingGroups"]
+        if not groups:
+            raise TerraformError(f"Auto Scaling group {outputs['asg_name']!r} is missing")
 
     def _fleet_env(self, endpoint_url: str, outputs: Mapping[str, str]) -> dict[str, str]:
         """What the Lambdas and workers get from Terraform in AWS, pointed at the emulator."""
@@ -261,7 +316,11 @@ class LocalStack:
         self.paths.prepare()
         self.paths.remove()
         started = time.monotonic()
-        self.emulator = Emulator(self.options.emulator_port, self.paths.logs_dir / "emulator.log")
+        self.emulator = Emulator(
+            self.options.emulator_port,
+            self.paths.logs_dir / "emulator.log",
+            recording_path=self._recording,
+        )
         self.emulator.start()
         endpoint_url = self.emulator.endpoint_url
         self._step("emulator", started)
@@ -284,9 +343,11 @@ class LocalStack:
 
         fleet_env = self._fleet_env(endpoint_url, outputs)
         # The Lambdas run inside this process: their settings come from its environment.
+        os.environ.update(environment_output(self.raw_outputs, "scaler_environment"))
         os.environ.update(fleet_env)
+        # Locally the timer samples once per run (EventBridge's minute has several samples).
+        os.environ[env.SCALER_SAMPLES_PER_INVOCATION] = "1"
         os.environ.update(self.options.scaler_settings)
-        os.environ[env.SCALER_MAX_CAPACITY] = str(self.options.max_workers)
         clients = AwsClients(endpoint_url, outputs["region"])
 
         started = time.monotonic()
@@ -302,6 +363,7 @@ class LocalStack:
         self.scaler.start()
         worker_env = {
             **os.environ,
+            **environment_output(self.raw_outputs, "worker_environment"),
             **fleet_env,
             **LOCAL_WORKER_SETTINGS,
             env.MODEL_CACHE_DIR: str(self.paths.models_dir.resolve()),

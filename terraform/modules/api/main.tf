@@ -189,7 +189,7 @@ resource "aws_apigatewayv2_api" "http" {
   description   = "sdfleet job API (Cognito JWT on every route)"
 
   dynamic "cors_configuration" {
-    for_each = length(var.web_origins) > 0 ? [1] : []
+    for_each = var.enable_cors ? [1] : []
     content {
       allow_origins = var.web_origins
       allow_methods = ["GET", "POST", "DELETE", "OPTIONS"]

@@ -164,3 +164,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "enable_cors" {
+  description = "Add CORS rules for web_origins (a flag, because the origins may only be known after apply)."
+  type        = bool
+  default     = false
+}

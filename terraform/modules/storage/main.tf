@@ -108,7 +108,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "data" {
 }
 
 resource "aws_s3_bucket_cors_configuration" "data" {
-  count  = length(var.web_origins) > 0 ? 1 : 0
+  count  = var.enable_cors ? 1 : 0
   bucket = aws_s3_bucket.data.id
   cors_rule {
     allowed_methods = ["GET", "HEAD", "POST"]

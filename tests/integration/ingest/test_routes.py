@@ -293,3 +293,15 @@ def test_delete_me_removes_every_object_and_record_of_the_caller_only(api: Inges
         assert api.call(event("get_job", path_params={"job_id": job_id})).status == 404
     assert api.store.get(b_job).owner == USER_B
     assert api.object_keys(f"users/{USER_B}/") == [b_input]
+
+
+def test_default_route_events_are_routed_by_path(api: IngestApi) -> None:
+    """A `$default` route (the local adapter, or a catch-all stage) carries no route key and
+    no pathParameters: routing uses the method and rawPath alone."""
+    job_id = submit(api)
+    ev = event("get_job", path_params={"job_id": job_id})
+    ev["routeKey"] = ev["requestContext"]["routeKey"] = "$default"
+    del ev["pathParameters"]
+    response = api.call(ev)
+    assert response.status == 200
+    assert response.body["job_id"] == job_id

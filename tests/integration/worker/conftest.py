@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from sdfleet import env
+from sdfleet.aws import AwsClients
 from sdfleet.messages import JobMessage, Lane
 from sdfleet.records import JobRecord, JobStatus
 from sdfleet.requests import JobKind, JobParams
@@ -258,8 +259,6 @@ def generator(model_cache_dir: Path, moto_endpoint: str) -> Any:
     workers (a fresh load costs seconds; the pipeline is used by one worker at a time)."""
     from worker.generation import Generator
 
-    from sdfleet.aws import AwsClients
-
     settings = WorkerSettings(
         model_source="tiny",
         model_cache_dir=str(model_cache_dir),
@@ -311,5 +310,6 @@ def drive(worker: Any, until: Callable[[], Any], timeout: float, what: str) -> A
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        worker.run_once(long_poll=False)
+        if worker.run_once(long_poll=False) == 0:
+            worker.wait_for_completions()
         time.sleep(0.05)

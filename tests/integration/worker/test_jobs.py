@@ -131,13 +131,13 @@ def test_txt2img_and_img2img_produce_pngs_and_records(
         assert record.total_seconds is not None and record.total_seconds >= record.model_seconds
     assert job_store.get(txt.job_id).seeds[0] == 1234
     wait_for(lambda: queue_empty(fleet, fleet.queues.interactive_url), 5, "messages deleted")
+    worker.wait_for_completions()
     wait_for(
         lambda: (
-            HeartbeatStore(fleet.clients.dynamodb(), fleet.workers_table).list()[0].state
-            is WorkerState.IDLE
+            HeartbeatStore(fleet.clients.dynamodb(), fleet.workers_table).list()[0].jobs_done == 2
         ),
         5,
-        "the idle heartbeat",
+        "the heartbeat with both jobs",
     )
 
     [beat] = HeartbeatStore(fleet.clients.dynamodb(), fleet.workers_table).list()

@@ -123,6 +123,7 @@ def test_kill_9_mid_job_is_redone_once_by_another_worker(
     assert time.monotonic() - killed_at >= 4
     record = job_store.get(job.job_id)
     assert record.worker_id == "w-rescuer" and record.attempts == 2
+    rescuer.wait_for_completions()
     assert rescuer.stats.jobs_succeeded == 1
     keys = objects(fleet, outputs_prefix("user-1", job.job_id))
     assert keys == record.outputs and len(keys) == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,15 +76,20 @@ def memories(draw: st.DrawFn) -> Memory:
 
 @settings(max_examples=200, deadline=None)
 @given(observations(), memories(), configs())
-def test_never_below_min_nor_above_max(obs: Observation, memory: Memory, config: PolicyConfig) -> None:
+def test_never_below_min_nor_above_max(
+    obs: Observation, memory: Memory, config: PolicyConfig
+) -> None:
     decision = decide(obs, memory, config)
-    assert decision.desired_capacity >= config.min_capacity or decision.desired_capacity >= obs.capacity
+    assert decision.desired_capacity >= config.min_capacity
     if obs.capacity <= config.max_capacity:
         assert decision.desired_capacity <= config.max_capacity
     else:
         # Above max (max was lowered): only shrinks, never grows.
         assert decision.desired_capacity <= obs.capacity
-    assert decision.desired_capacity == obs.capacity - len(decision.terminate) or not decision.terminate
+    assert (
+        decision.desired_capacity == obs.capacity - len(decision.terminate)
+        or not decision.terminate
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -139,8 +146,13 @@ def test_reaches_min_after_the_quiet_time(
     )
     # The last job finished at NOW; every worker has been idle since.
     memory = decide(
-        Observation(now=NOW, visible=0, in_flight=1, desired_capacity=fleet,
-                    instances=_fleet(fleet, busy=1, idle_since=NOW)),
+        Observation(
+            now=NOW,
+            visible=0,
+            in_flight=1,
+            desired_capacity=fleet,
+            instances=_fleet(fleet, busy=1, idle_since=NOW),
+        ),
         Memory(),
         config,
     ).memory
@@ -149,11 +161,11 @@ def test_reaches_min_after_the_quiet_time(
     reached_zero_at = None
     while t < NOW + quiet + idle_window + 4 * tick + MIN_IDLE_BEFORE_REMOVAL_SECONDS + 60:
         t += tick
-        views = tuple(
-            InstanceView(i, InstanceState.IDLE, idle_since=NOW) for i in alive
-        )
+        views = tuple(InstanceView(i, InstanceState.IDLE, idle_since=NOW) for i in alive)
         decision = decide(
-            Observation(now=t, visible=0, in_flight=0, desired_capacity=len(alive), instances=views),
+            Observation(
+                now=t, visible=0, in_flight=0, desired_capacity=len(alive), instances=views
+            ),
             memory,
             config,
         )
@@ -208,7 +220,8 @@ def test_no_flapping_on_a_steady_load(
         # A steady amount of work: ready workers take what they can, the rest waits.
         busy = set(ids[: busy_jobs + backlog])
         views = [
-            InstanceView(i, InstanceState.BUSY) if i in busy
+            InstanceView(i, InstanceState.BUSY)
+            if i in busy
             else InstanceView(i, InstanceState.IDLE, idle_since=ready[i])
             for i in ids
         ] + [InstanceView(i, InstanceState.PENDING) for i, _ in pending]
@@ -227,10 +240,8 @@ def test_no_flapping_on_a_steady_load(
             pending.append((f"i-{serial:04d}", t))
             serial += 1
         history.append(len(ready) + len(pending))
-    changes = [b - a for a, b in zip(history, history[1:], strict=False) if b != a]
-    reversals = sum(
-        1 for a, b in zip(changes, changes[1:], strict=False) if (a > 0) != (b > 0)
-    )
+    changes = [b - a for a, b in itertools.pairwise(history) if b != a]
+    reversals = sum(1 for a, b in itertools.pairwise(changes) if (a > 0) != (b > 0))
     assert reversals <= 1, history
     # It settles: the last quarter of the run is flat.
     assert len(set(history[-50:])) == 1, history

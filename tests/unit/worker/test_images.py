@@ -174,3 +174,12 @@ def test_arbitrary_bytes_only_ever_raise_invalid_input_image(prefix: bytes, body
         assert str(exc).startswith("input image: ")
     else:
         assert image.size == (64, 64)
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_scale_and_still_exact() -> None:
+    data = encode(halves(2048, 1024), "JPEG", quality=90)
+    image = decode_input_image(data, max_pixels=4096 * 4096, width=128, height=128)
+    assert image.size == (128, 128)
+    left, right = image.getpixel((10, 64)), image.getpixel((118, 64))
+    assert isinstance(left, tuple) and isinstance(right, tuple)
+    assert left[0] > 200 and right[2] > 200

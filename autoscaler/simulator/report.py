@@ -1,0 +1,161 @@
+"""Tables (rich, markdown), JSON and plots of comparisons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from autoscaler.simulator.compare import Comparison, Scenario
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+COLUMNS: Final = (
+    ("policy", "policy"),
+    ("p50_wait", "p50 wait s"),
+    ("p95_wait", "p95 wait s"),
+    ("p99_wait", "p99 wait s"),
+    ("max_wait", "max wait s"),
+    ("gpu_hours", "GPU-h"),
+    ("dollars", "$"),
+    ("idle_share", "idle"),
+    ("launches", "launches"),
+    ("jobs_lost", "lost"),
+)
+
+
+def _cell(key: str, value: Any) -> str:
+    if key == "idle_share":
+        return f"{value:.0%}"
+    if key == "dollars":
+        return f"{value:.2f}"
+    if key == "gpu_hours":
+        return f"{value:.2f}"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def rows(comparison: Comparison) -> list[list[str]]:
+    out = []
+    for stats in [*comparison.stats, comparison.oracle_at_our_p95]:
+        values = stats.as_dict()
+        out.append([_cell(key, values[key]) for key, _ in COLUMNS])
+    return out
+
+
+def verdict(comparison: Comparison) -> str:
+    misses = comparison.misses()
+    ratio = comparison.oracle_cost_ratio
+    if not misses:
+        return f"goal met (cost {ratio:.2f}x oracle at the same p95)"
+    return "MISSES: " + "; ".join(misses)
+
+
+def rich_table(comparison: Comparison) -> Table:
+    from rich.table import Table
+
+    trace = comparison.trace
+    table = Table(
+        title=f"{trace.name}: {trace.description} ({len(trace.jobs)} jobs)",
+        caption=verdict(comparison),
+    )
+    for key, header in COLUMNS:
+        table.add_column(header, justify="left" if key == "policy" else "right")
+    for row in rows(comparison):
+        table.add_row(*row)
+    return table
+
+
+def markdown(comparisons: list[Comparison], scenario: Scenario, seed: int) -> str:
+    config = scenario.config
+    env = scenario.environment
+    lines = [
+        "# Scaler benchmark",
+        "",
+        f"Seed {seed}. Policy knobs: target wait {config.target_wait_seconds:g} s, "
+        f"max {config.max_capacity}, max step {config.max_step}, scale-in window "
+        f"{config.idle_seconds_before_scale_in:g} s, quiet {config.quiet_seconds_before_zero:g} s, "
+        f"backlog tolerance {config.backlog_tolerance:g}, "
+        f"{scenario.samples_per_invocation} samples/min. World: boot median "
+        f"{env.boot_median_seconds:g} s, model load median {env.model_load_median_seconds:g} s, "
+        f"{env.spot_percentage}% spot, ${env.on_demand_hourly_price}/h on demand, "
+        f"${env.spot_hourly_price}/h spot.",
+        "",
+    ]
+    header = "| " + " | ".join(h for _, h in COLUMNS) + " |"
+    rule = "|" + "|".join("---" for _ in COLUMNS) + "|"
+    for comparison in comparisons:
+        trace = comparison.trace
+        lines += [
+            f"## {trace.name}",
+            "",
+            f"{trace.description}; {len(trace.jobs)} jobs. **{verdict(comparison)}**",
+            "",
+            header,
+            rule,
+        ]
+        lines += ["| " + " | ".join(row) + " |" for row in rows(comparison)]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def as_json(comparisons: list[Comparison], scenario: Scenario, seed: int) -> dict[str, Any]:
+    config = scenario.config
+    return {
+        "seed": seed,
+        "scenario": {
+            "policy": {
+                "min_capacity": config.min_capacity,
+                "max_capacity": config.max_capacity,
+                "target_wait_seconds": config.target_wait_seconds,
+                "idle_seconds_before_scale_in": config.idle_seconds_before_scale_in,
+                "quiet_seconds_before_zero": config.quiet_seconds_before_zero,
+                "max_step": config.max_step,
+                "default_seconds_per_job": config.default_seconds_per_job,
+                "backlog_tolerance": config.backlog_tolerance,
+                "samples_per_invocation": scenario.samples_per_invocation,
+            },
+            "environment": dict(vars(scenario.environment)),
+        },
+        "traces": [
+            {
+                "trace": c.trace.name,
+                "description": c.trace.description,
+                "jobs": len(c.trace.jobs),
+                "policies": [s.as_dict() for s in c.stats],
+                "oracle_at_our_p95": c.oracle_at_our_p95.as_dict(),
+                "oracle_cost_ratio": round(c.oracle_cost_ratio, 4),
+                "goal_met": not c.misses(),
+                "misses": c.misses(),
+            }
+            for c in comparisons
+        ],
+    }
+
+
+def plot(comparison: Comparison, path: Path) -> None:
+    """Queue depth, capacity and queue wait over time, one line per policy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (depth, capacity, wait) = plt.subplots(3, 1, figsize=(11, 9), sharex=True)
+    for name, run in comparison.runs.items():
+        times = [s.time / 60 for s in run.samples]
+        depth.plot(times, [s.visible for s in run.samples], label=name, linewidth=0.8)
+        capacity.step(times, [s.capacity for s in run.samples], label=name, linewidth=0.8,
+                      where="post")
+        done = sorted((j.arrival, j.start - j.arrival) for j in run.jobs if j.start is not None)
+        wait.plot([a / 60 for a, _ in done], [w for _, w in done], ".", markersize=1.5,
+                  label=name)
+    depth.set_ylabel("visible messages")
+    capacity.set_ylabel("instances")
+    wait.set_ylabel("queue wait (s)")
+    wait.set_xlabel("minutes")
+    depth.set_title(f"{comparison.trace.name}: {comparison.trace.description}")
+    capacity.legend(loc="upper right", fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,142 @@
+"""Builds a Lambda deployment zip (python3.11, x86_64): our packages plus their runtime deps.
+
+Dependencies come from setup.cfg (``install_requires`` plus the ``lambda`` extra), pinned to
+the versions installed in the venv that ran the tests, as manylinux2014 x86_64 cp311 wheels.
+boto3 and botocore are left out (the Lambda runtime provides them); torch, diffusers and
+friends must never appear. The zip is deterministic: sorted entries, fixed timestamps and
+permissions, so the same inputs give the same bytes (and Terraform sees no spurious change).
+
+    python mk/lambda_zip.py --name ingest --package sdfleet --package ingest_lambda
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from importlib import metadata
+from pathlib import Path
+from typing import Final
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+PYTHON_VERSION: Final = "3.11"
+PLATFORM: Final = "manylinux2014_x86_64"
+#: Provided by the Lambda Python runtime; bundling them only adds megabytes.
+RUNTIME_PROVIDED: Final = ("boto3", "botocore", "s3transfer")
+#: Never in a Lambda: the GPU stack is gigabytes and only the worker needs it.
+FORBIDDEN: Final = ("torch", "diffusers", "transformers", "xformers", "triton", "nvidia")
+FIXED_TIME: Final = (1980, 1, 1, 0, 0, 0)
+SKIPPED_PARTS: Final = frozenset({"__pycache__", "tests"})
+#: Console scripts pip writes for the build machine's interpreter: useless in a Lambda.
+SKIPPED_TOP_LEVEL: Final = frozenset({"bin"})
+SKIPPED_SUFFIXES: Final = (".pyc", ".pyo")
+
+
+def _requirement_name(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?", requirement)
+    if not match:
+        raise SystemExit(f"setup.cfg: cannot read requirement {requirement!r}")
+    return match.group(1)
+
+
+def runtime_requirements(extra: str = "lambda") -> list[str]:
+    """setup.cfg's install_requires + the extra, pinned to the venv's versions."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    lines = config["options"]["install_requires"].splitlines()
+    lines += config["options.extras_require"][extra].splitlines()
+    pinned: dict[str, str] = {}
+    for line in (entry.strip() for entry in lines):
+        if not line:
+            continue
+        name = _requirement_name(line)
+        if name.lower() in RUNTIME_PROVIDED:
+            continue
+        extras = re.match(r"\s*[A-Za-z0-9._-]+(\[[^\]]*\])?", line)
+        suffix = extras.group(1) or "" if extras else ""
+        pinned[name.lower()] = f"{name}{suffix}=={metadata.version(name)}"
+    return sorted(pinned.values())
+
+
+def install_dependencies(target: Path, requirements: list[str]) -> None:
+    command = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "--target", str(target), "--platform", PLATFORM, "--implementation", "cp",
+        "--python-version", PYTHON_VERSION, "--only-binary=:all:", "--no-compile",
+        "--upgrade", *requirements,
+    ]  # fmt: skip
+    subprocess.run(command, check=True)
+    for entry in sorted(target.iterdir()):
+        top = re.split(r"[-.]", entry.name, maxsplit=1)[0].lower()
+        if top in RUNTIME_PROVIDED:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    found = [e.name for e in target.iterdir() if e.name.split("-")[0].lower() in FORBIDDEN]
+    if found:
+        raise SystemExit(f"forbidden packages pulled into the Lambda: {found}")
+
+
+def copy_packages(target: Path, packages: list[str]) -> None:
+    for package in packages:
+        source = ROOT / package
+        if not (source / "__init__.py").exists():
+            raise SystemExit(f"package {package!r} not found at {source}")
+        shutil.copytree(
+            source,
+            target / package,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"),
+        )
+
+
+def _included(path: Path, base: Path) -> bool:
+    parts = path.relative_to(base).parts
+    if parts[0] in SKIPPED_TOP_LEVEL or SKIPPED_PARTS & set(parts):
+        return False
+    return not path.name.endswith(SKIPPED_SUFFIXES)
+
+
+def write_zip(source: Path, destination: Path) -> int:
+    files = sorted(
+        (p for p in source.rglob("*") if p.is_file() and _included(p, source)),
+        key=lambda p: p.relative_to(source).as_posix(),
+    )
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_suffix(".zip.partial")
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for path in files:
+            info = zipfile.ZipInfo(path.relative_to(source).as_posix(), date_time=FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
+            info.external_attr = (0o100000 | mode) << 16
+            info.create_system = 3
+            zf.writestr(info, path.read_bytes(), compresslevel=9)
+    partial.replace(destination)
+    return len(files)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Build a deterministic Lambda zip.")
+    parser.add_argument("--name", required=True, help="zip name, e.g. ingest")
+    parser.add_argument("--package", action="append", required=True, help="package to include")
+    parser.add_argument("--out-dir", default=str(ROOT / "build" / "lambda"))
+    args = parser.parse_args(argv)
+
+    out_dir = Path(args.out_dir).resolve()
+    staging = out_dir / f"{args.name}.staging"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    install_dependencies(staging, runtime_requirements())
+    copy_packages(staging, args.package)
+    destination = out_dir / f"{args.name}.zip"
+    count = write_zip(staging, destination)
+    size = destination.stat().st_size
+    print(f"{destination.relative_to(ROOT)}: {count} files, {size / 2**20:.2f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+# Terraform: fmt, offline init (provider mirror from $SDFLEET_TF_PROVIDER_MIRROR), validate,
+# checkov, and a plan of prod.tfvars with fake credentials and no network.
+.PHONY: tf-check tf-fmt tf-init tf-validate tf-checkov tf-plan-prod test-terraform
+
+TF := terraform/scripts/terraform.sh
+CHECKOV_VENV := .tools/checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+# The plan must never reach AWS: fake keys, no metadata service, provider start-up checks off.
+TF_FAKE_AWS := AWS_ACCESS_KEY_ID=AKIAFAKEFAKEFAKEFAKE AWS_SECRET_ACCESS_KEY=fake AWS_SESSION_TOKEN= \
+	AWS_PROFILE= AWS_EC2_METADATA_DISABLED=true
+
+# checkov pins an old `packaging`: it gets a venv of its own, never .venv.
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q checkov
+
+tf-fmt:
+	terraform fmt -check -recursive -diff terraform
+
+tf-init:
+	$(TF) init -backend=false -input=false -lockfile=readonly -no-color >/dev/null
+
+tf-validate: tf-init
+	$(TF) validate -no-color
+
+tf-checkov: $(CHECKOV)
+	$(CHECKOV) --quiet --compact --framework terraform -d terraform --download-external-modules false
+
+tf-plan-prod: tf-init
+	$(TF_FAKE_AWS) $(TF) plan -input=false -no-color -lock=false -refresh=false \
+		-var-file=environments/prod.tfvars -var offline_plan=true \
+		-var frontend_access_token=plan-only-fake-token -out=$(CURDIR)/build/terraform/prod.tfplan \
+		>build/terraform/prod-plan.txt
+	@tail -n 3 build/terraform/prod-plan.txt
+
+tf-check: tf-fmt tf-validate tf-checkov tf-plan-prod
+
+# The emulator apply and the tfvars -> scaler settings tests (also part of `make pytest`).
+test-terraform: $(STAMP) lambda-zips
+	$(VENV_BIN)/python -m pytest tests/terraform -q $(PYTEST_ARGS)
+
+TEST_TARGETS += tf-check

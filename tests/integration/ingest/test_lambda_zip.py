@@ -1,0 +1,122 @@
+"""The deployment zip `make lambda-zips` builds runs the handler on its own: only the zip plus
+what the Lambda python3.11 runtime provides (boto3, botocore and their dependencies)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import boto3
+import botocore
+import dateutil
+import pytest
+import s3transfer
+import six
+import urllib3
+
+from sdfleet import env
+from tests.conftest import FleetResources
+from tests.fixtures.apigw.events import load
+from tests.support.tools import missing
+
+pytestmark = pytest.mark.emulator
+
+ROOT = Path(__file__).resolve().parents[3]
+INGEST_ZIP = ROOT / "build" / "lambda" / "ingest.zip"
+AUTOSCALER_ZIP = ROOT / "build" / "lambda" / "autoscaler.zip"
+FORBIDDEN = ("torch/", "diffusers/", "transformers/", "xformers/", "boto3/", "botocore/")
+
+# Runs inside the unpacked zip with no site-packages: prints the response and module origins.
+_PROBE = """
+import json, sys
+event = json.loads(sys.stdin.read())
+from ingest_lambda.handler import lambda_handler
+class Context:
+    function_name = "sdfleet-ingest"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:sdfleet-ingest"
+    aws_request_id = "zip-test"
+    def get_remaining_time_in_millis(self):
+        return 30000
+response = lambda_handler(event, Context())
+files = sorted({getattr(m, "__file__", None) or "" for m in list(sys.modules.values())})
+print(json.dumps({"response": response, "files": files}))
+"""
+
+
+def _runtime_dir(tmp_path: Path) -> Path:
+    """What the Lambda runtime puts on sys.path besides the function's code."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    for module in (boto3, botocore, s3transfer, dateutil, urllib3):
+        source = Path(module.__file__).parent  # type: ignore[arg-type]
+        (runtime / source.name).symlink_to(source)
+    (runtime / "six.py").symlink_to(Path(six.__file__))
+    return runtime
+
+
+def _require(path: Path) -> None:
+    if not path.exists():
+        missing(str(path.relative_to(ROOT)), "run `make lambda-zips`")
+
+
+def test_zip_holds_no_gpu_stack_and_no_boto3() -> None:
+    for path in (INGEST_ZIP, AUTOSCALER_ZIP):
+        _require(path)
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            assert names == sorted(names)
+            assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert not [n for n in names if n.startswith(FORBIDDEN)]
+        assert not [n for n in names if "__pycache__" in n]
+        assert any(n.startswith("pydantic_core/") for n in names)
+        assert "sdfleet/schemas/job-message-v1.schema.json" in names
+    with zipfile.ZipFile(INGEST_ZIP) as archive:
+        assert "ingest_lambda/handler.py" in archive.namelist()
+
+
+def test_zip_serves_a_request_with_only_the_runtime_beside_it(
+    tmp_path: Path, fleet: FleetResources, idempotency_table: str
+) -> None:
+    _require(INGEST_ZIP)
+    code = tmp_path / "task"
+    with zipfile.ZipFile(INGEST_ZIP) as archive:
+        archive.extractall(code)
+    runtime = _runtime_dir(tmp_path)
+    environment = fleet.env() | {
+        env.IDEMPOTENCY_TABLE: idempotency_table,
+        "PYTHONPATH": f"{code}:{runtime}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", _PROBE],
+        input=json.dumps(load("create_job")),
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=tmp_path,  # not the repository, whose packages would shadow the zip's
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = json.loads(result.stdout.splitlines()[-1])
+    assert output["response"]["statusCode"] == 202, output["response"]
+    stdlib = Path(sys.base_prefix).resolve()
+    outside = [
+        f
+        for f in output["files"]
+        if f
+        and not Path(f).resolve().is_relative_to(stdlib)
+        and not Path(f).is_relative_to(code)
+        and not Path(f).is_relative_to(runtime)
+    ]
+    assert outside == []
+    owner = load("create_job")["requestContext"]["authorizer"]["jwt"]["claims"]["sub"]
+    [record] = fleet.job_store().list_by_owner(owner)[0]
+    assert record.status.value == "queued"

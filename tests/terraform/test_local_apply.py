@@ -1,0 +1,226 @@
+"""Applies environments/local.tfvars against the emulator and checks what AWS really holds."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from sdfleet.aws import AwsClients
+from sdfleet.settings import IngestSettings, ScalerSettings
+from tests.terraform.conftest import LOCAL_TFVARS, AppliedStack
+from tests.terraform.policy import denies_insecure_transport
+from tests.terraform.tfvars import read_scalars
+
+pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
+
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+SQS_MAX_MESSAGE_BYTES = 262144
+#: tfvars knob -> ScalerSettings field (the scaler reads SDFLEET_SCALER_* from its environment).
+SCALER_KNOBS = {
+    "min_capacity": "min_capacity",
+    "max_capacity": "max_capacity",
+    "target_wait_seconds": "target_wait_seconds",
+    "idle_seconds_before_scale_in": "idle_seconds_before_scale_in",
+    "quiet_seconds_before_zero": "quiet_seconds_before_zero",
+    "max_step": "max_step",
+    "default_seconds_per_job": "default_seconds_per_job",
+    "boot_seconds": "boot_seconds",
+    "samples_per_invocation": "samples_per_invocation",
+}
+
+
+@pytest.fixture(scope="module")
+def tfvars() -> dict[str, Any]:
+    return read_scalars(LOCAL_TFVARS)
+
+
+@pytest.fixture(scope="module")
+def clients(applied_stack: AppliedStack) -> AwsClients:
+    return AwsClients(endpoint_url=applied_stack.endpoint, region=applied_stack.outputs["region"])
+
+
+def _queue_attributes(clients: AwsClients, url: str) -> dict[str, str]:
+    return clients.sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+
+
+@pytest.mark.parametrize("lane", ["interactive", "batch"])
+def test_lane_redrives_to_its_dlq(
+    applied_stack: AppliedStack, clients: AwsClients, tfvars: dict[str, Any], lane: str
+) -> None:
+    outputs = applied_stack.outputs
+    queue = _queue_attributes(clients, outputs[f"{lane}_queue_url"])
+    dlq = _queue_attributes(clients, outputs[f"{lane}_dlq_url"])
+
+    redrive = json.loads(queue["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == dlq["QueueArn"]
+    assert int(redrive["maxReceiveCount"]) == tfvars["max_receive_count"]
+    assert int(queue["VisibilityTimeout"]) == tfvars["visibility_timeout_seconds"]
+    assert int(queue["VisibilityTimeout"]) > tfvars["heartbeat_seconds"]
+    assert int(queue["MaximumMessageSize"]) == SQS_MAX_MESSAGE_BYTES
+    assert int(dlq["MessageRetentionPeriod"]) == DLQ_RETENTION_SECONDS
+    assert "RedrivePolicy" not in dlq
+
+
+def test_tables_have_ttl_and_the_store_indexes(
+    applied_stack: AppliedStack, clients: AwsClients
+) -> None:
+    db = clients.dynamodb()
+    outputs = applied_stack.outputs
+    expected_ttl = {
+        outputs["jobs_table"]: "expires_at",
+        outputs["workers_table"]: "expires_at",
+        outputs["idempotency_table"]: "expiration",
+    }
+    for table, attribute in expected_ttl.items():
+        ttl = db.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+        assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", attribute), table
+
+    jobs = db.describe_table(TableName=outputs["jobs_table"])["Table"]
+    assert jobs["KeySchema"] == [{"AttributeName": "job_id", "KeyType": "HASH"}]
+    indexes = {
+        index["IndexName"]: (
+            [(k["AttributeName"], k["KeyType"]) for k in index["KeySchema"]],
+            index["Projection"]["ProjectionType"],
+        )
+        for index in jobs["GlobalSecondaryIndexes"]
+    }
+    assert indexes == {
+        "by_owner": ([("owner", "HASH"), ("created_at", "RANGE")], "ALL"),
+        "queued_by_lane": ([("queue_lane", "HASH"), ("queue_seq", "RANGE")], "KEYS_ONLY"),
+    }
+
+
+def test_bucket_denies_plain_http_and_blocks_public_access(
+    applied_stack: AppliedStack, clients: AwsClients
+) -> None:
+    s3 = clients.s3()
+    bucket = applied_stack.outputs["bucket"]
+    policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    assert denies_insecure_transport(policy, f"arn:aws:s3:::{bucket}")
+
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert block == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert any(rule.get("AbortIncompleteMultipartUpload") for rule in rules)
+    assert any(rule.get("Expiration", {}).get("Days") for rule in rules)
+
+
+def test_worker_group_scales_from_zero_and_drains(
+    applied_stack: AppliedStack, clients: AwsClients, tfvars: dict[str, Any]
+) -> None:
+    autoscaling = clients.autoscaling()
+    name = applied_stack.outputs["asg_name"]
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+        "AutoScalingGroups"
+    ][0]
+    assert group["MinSize"] == 0 == tfvars["min_capacity"]
+    assert group["MaxSize"] == tfvars["max_capacity"]
+    assert group["NewInstancesProtectedFromScaleIn"] is True
+    assert group["CapacityRebalance"] is True
+
+    policy = group["MixedInstancesPolicy"]
+    types = [o["InstanceType"] for o in policy["LaunchTemplate"]["Overrides"]]
+    assert len(types) >= 3 and all(t.startswith("g") for t in types)
+    distribution = policy["InstancesDistribution"]
+    assert distribution["SpotAllocationStrategy"] == "capacity-optimized"
+    assert distribution["OnDemandPercentageAboveBaseCapacity"] < 100
+
+    hooks = autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=name)["LifecycleHooks"]
+    assert [(h["LifecycleHookName"], h["LifecycleTransition"]) for h in hooks] == [
+        (applied_stack.outputs["lifecycle_hook_name"], "autoscaling:EC2_INSTANCE_TERMINATING")
+    ]
+
+
+def test_launch_template_requires_imdsv2_and_encrypts(
+    applied_stack: AppliedStack, clients: AwsClients
+) -> None:
+    versions = clients.client("ec2").describe_launch_template_versions(
+        LaunchTemplateId=applied_stack.outputs["launch_template_id"], Versions=["$Latest"]
+    )["LaunchTemplateVersions"]
+    data = versions[0]["LaunchTemplateData"]
+
+    metadata = data["MetadataOptions"]
+    assert metadata["HttpTokens"] == "required"
+    assert metadata["HttpPutResponseHopLimit"] == 1
+    assert all(m["Ebs"]["Encrypted"] for m in data["BlockDeviceMappings"])
+    assert [n["AssociatePublicIpAddress"] for n in data["NetworkInterfaces"]] == [False]
+
+    user_data = base64.b64decode(data["UserData"]).decode()
+    environment = applied_stack.outputs["worker_environment"]
+    for name in ("SDFLEET_INTERACTIVE_QUEUE_URL", "SDFLEET_LIFECYCLE_HOOK_NAME", "SDFLEET_SSM_PATH"):
+        assert f"{name}={environment[name]}\n" in user_data
+    assert "EnvironmentFile=/etc/sdfleet/worker.env" in user_data
+    assert "systemctl enable --now sdfleet-worker.service" in user_data
+
+
+def test_every_api_route_needs_the_jwt_authorizer(
+    applied_stack: AppliedStack, clients: AwsClients
+) -> None:
+    from ingest_lambda.api_spec import ROUTES
+
+    api = clients.client("apigatewayv2")
+    api_id = applied_stack.outputs["api_endpoint"].split("//", 1)[1].split(".", 1)[0]
+    routes = api.get_routes(ApiId=api_id)["Items"]
+    assert {r["RouteKey"] for r in routes} == {f"{s.method} {s.path}" for s in ROUTES}
+    assert {r["AuthorizationType"] for r in routes} == {"JWT"}
+    authorizers = api.get_authorizers(ApiId=api_id)["Items"]
+    audience = authorizers[0]["JwtConfiguration"]["Audience"]
+    assert audience == [applied_stack.outputs["user_pool_client_id"]]
+
+
+def _lambda_environment(clients: AwsClients, name: str) -> dict[str, str]:
+    config = clients.client("lambda").get_function_configuration(FunctionName=name)
+    return dict(config["Environment"]["Variables"])
+
+
+def _use_environment(monkeypatch: pytest.MonkeyPatch, variables: dict[str, str]) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("SDFLEET_"):
+            monkeypatch.delenv(name)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_scaler_settings_equal_the_tfvars_knobs(
+    applied_stack: AppliedStack,
+    clients: AwsClients,
+    tfvars: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _use_environment(
+        monkeypatch, _lambda_environment(clients, applied_stack.outputs["scaler_function_name"])
+    )
+    settings = ScalerSettings()
+    for knob, field in SCALER_KNOBS.items():
+        assert getattr(settings, field) == tfvars[knob], knob
+    assert settings.asg_name == applied_stack.outputs["asg_name"]
+    assert settings.interactive_queue_url == applied_stack.outputs["interactive_queue_url"]
+
+
+def test_ingest_settings_come_from_its_environment_and_ssm(
+    applied_stack: AppliedStack, clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    variables = _lambda_environment(clients, applied_stack.outputs["ingest_function_name"])
+    _use_environment(monkeypatch, variables)
+    settings = IngestSettings()
+    assert settings.idempotency_table == applied_stack.outputs["idempotency_table"]
+    assert settings.jobs_table == applied_stack.outputs["jobs_table"]
+
+    ssm_path = applied_stack.outputs["ssm_path"]
+    parameter = clients.ssm().get_parameter(Name=f"{ssm_path}max_active_jobs_per_user")
+    assert parameter["Parameter"]["Type"] == "SecureString"
+    assert settings.max_active_jobs_per_user == int(
+        clients.ssm().get_parameter(
+            Name=f"{ssm_path}max_active_jobs_per_user", WithDecryption=True
+        )["Parameter"]["Value"]
+    )
