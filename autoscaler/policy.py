@@ -6,9 +6,9 @@ so the Lambda handler, the simulator and the property tests all run exactly this
 
 How it sizes the fleet:
 
-* **Scale out at once.** Workers needed = busy workers + the workers that would drain the
-  part of the backlog the ready fleet cannot drain within half the target wait, in the
-  target wait. Anything visible with no capacity at all means at least one worker (0 -> 1).
+* **Scale out at once.** Workers needed = busy workers + the workers that would drain, in
+  the target wait, the part of the backlog the ready fleet cannot drain within
+  ``backlog_tolerance`` x the target wait. Anything visible with no capacity at all means at least one worker (0 -> 1).
   Launching is capped at ``max_step`` per decision and ``max_capacity`` overall.
 * **Scale in slowly, and only idle workers.** The fleet shrinks only to the largest need seen
   during the last ``idle_seconds_before_scale_in`` seconds (so a steady load never flaps),
@@ -136,7 +136,7 @@ class PolicyConfig:
     max_step: int = 4
     default_seconds_per_job: float = 6.0
     #: Backlog the ready fleet may hold, as a fraction of the target wait, before adding.
-    backlog_tolerance: float = 0.5
+    backlog_tolerance: float = 0.75
 
     def __post_init__(self) -> None:
         if self.min_capacity < 0:
@@ -172,6 +172,7 @@ class PolicyConfig:
             quiet_seconds_before_zero=settings.quiet_seconds_before_zero,
             max_step=settings.max_step,
             default_seconds_per_job=settings.default_seconds_per_job,
+            backlog_tolerance=settings.backlog_tolerance,
         )
 
 
@@ -259,9 +260,7 @@ def decide(observation: Observation, memory: Memory, config: PolicyConfig) -> De
     keep_warm = config.quiet_seconds_before_zero
     if memory.typical_gap is not None and memory.typical_gap > keep_warm:
         keep_warm = 0.0
-    quiet = not has_work and (
-        memory.last_work_at is None or now - memory.last_work_at >= keep_warm
-    )
+    quiet = not has_work and (memory.last_work_at is None or now - memory.last_work_at >= keep_warm)
     floor = config.min_capacity if quiet else max(config.min_capacity, 1)
     floor = min(floor, config.max_capacity)
 

@@ -451,6 +451,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help="JSON path (default benchmarks/results/...)")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        help="start no new cell after this many seconds (the rest are reported 'not run')",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -516,8 +521,11 @@ def main(argv: list[str] | None = None) -> int:
         cell.status = "pending"
     for cell in cells:
         reason = unavailable_reason(cell, workload)
+        elapsed = time.perf_counter() - started
         if reason:
             cell.status, cell.detail = "skipped", reason
+        elif args.max_seconds is not None and elapsed > args.max_seconds:
+            cell.status, cell.detail = "not run", f"time budget of {args.max_seconds:g} s spent"
         else:
             try:
                 run_cell(pipe, cell, workload, tflop_per_image)
@@ -526,9 +534,10 @@ def main(argv: list[str] | None = None) -> int:
                 cell.status, cell.detail = "failed", f"{type(exc).__name__}: {exc}"[:500]
                 if workload.device.startswith("cuda"):
                     torch.cuda.empty_cache()
+        measured = f" {cell.seconds_per_image:.3f} s/image" if cell.seconds_per_image else ""
         console.print(
             f"{cell.attention:8} {'compile' if cell.compiled else 'eager':8} batch {cell.batch}: "
-            f"{escape(cell.status)} {cell.seconds_per_image or 0:.3f} s/image"
+            f"{escape(cell.status)}{measured}"
         )
         write()
 

@@ -34,7 +34,7 @@ def build_app(
     """The API; ``delete_batch_size`` (keys per S3 DeleteObjects call) defaults to S3's max."""
     service = build_service(settings, clients, delete_batch_size)
     submitter = IdempotentJobSubmitter(
-        clients.dynamodb(), settings.idempotency_table, service.submit_job
+        clients.dynamodb(), settings.idempotency_table, service.accept_job
     )
     app = APIGatewayHttpResolver()
     register_routes(app, service, submitter)

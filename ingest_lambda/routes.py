@@ -88,9 +88,8 @@ def register_routes(
         owner = caller_sub(current.raw_event)
         request = parse_model(_body_bytes(current), JobRequest)
         key = parse_idempotency_key(current.headers.get(IDEMPOTENCY_HEADER))
-        service.check_input(owner, request)
         if key is None:
-            return json_response(HTTPStatus.ACCEPTED, service.submit_job(owner, request))
+            return json_response(HTTPStatus.ACCEPTED, service.accept_job(owner, request))
         accepted, replayed = submitter.submit(owner, key, request, app.lambda_context)
         headers = {REPLAYED_HEADER: "true"} if replayed else {}
         return json_response(HTTPStatus.ACCEPTED, accepted, headers)

@@ -165,6 +165,13 @@ class IngestService:
                 code=ErrorCode.INVALID_INPUT_KEY,
             )
 
+    def accept_job(self, owner: str, request: JobRequest) -> JobAccepted:
+        """The input check, then :meth:`submit_job`: what one ``POST /jobs`` does. Under an
+        Idempotency-Key this runs at most once, so a replay does not re-check an input that
+        has since been deleted."""
+        self.check_input(owner, request)
+        return self.submit_job(owner, request)
+
     def submit_job(self, owner: str, request: JobRequest) -> JobAccepted:
         """Quota check, then the record (queued), then the message. If the message cannot be
         sent the record is withdrawn, so a job is either fully accepted or not at all."""

@@ -12,11 +12,15 @@ permissions, so the same inputs give the same bytes (and Terraform sees no spuri
 from __future__ import annotations
 
 import argparse
+import compileall
 import configparser
+import os
+import py_compile
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -29,11 +33,12 @@ PLATFORM: Final = "manylinux2014_x86_64"
 RUNTIME_PROVIDED: Final = ("boto3", "botocore", "s3transfer")
 #: Never in a Lambda: the GPU stack is gigabytes and only the worker needs it.
 FORBIDDEN: Final = ("torch", "diffusers", "transformers", "xformers", "triton", "nvidia")
+LAMBDA_TASK_ROOT: Final = "/var/task"
 FIXED_TIME: Final = (1980, 1, 1, 0, 0, 0)
-SKIPPED_PARTS: Final = frozenset({"__pycache__", "tests"})
+SKIPPED_PARTS: Final = frozenset({"tests"})
 #: Console scripts pip writes for the build machine's interpreter: useless in a Lambda.
 SKIPPED_TOP_LEVEL: Final = frozenset({"bin"})
-SKIPPED_SUFFIXES: Final = (".pyc", ".pyo")
+SKIPPED_SUFFIXES: Final = (".pyo",)
 
 
 def _requirement_name(requirement: str) -> str:
@@ -91,6 +96,24 @@ def copy_packages(target: Path, packages: list[str]) -> None:
         )
 
 
+def compile_bytecode(target: Path) -> bool:
+    """Ships .pyc files: Lambda's /var/task is read-only, so without them every cold start
+    compiles every module it imports. Unchecked-hash pycs are used as they are (the zip's
+    fixed timestamps would invalidate mtime-based ones) and do not depend on build time."""
+    if sys.version_info[:2] != tuple(int(p) for p in PYTHON_VERSION.split(".")):
+        print(f"not compiling: this is Python {sys.version_info[:2]}, the runtime {PYTHON_VERSION}")
+        return False
+    return compileall.compile_dir(
+        target,
+        quiet=1,
+        workers=1,
+        # Paths inside the pycs are where Lambda unpacks the code, not the build directory.
+        stripdir=str(target),
+        prependdir=LAMBDA_TASK_ROOT,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+
+
 def _included(path: Path, base: Path) -> bool:
     parts = path.relative_to(base).parts
     if parts[0] in SKIPPED_TOP_LEVEL or SKIPPED_PARTS & set(parts):
@@ -104,7 +127,9 @@ def write_zip(source: Path, destination: Path) -> int:
         key=lambda p: p.relative_to(source).as_posix(),
     )
     destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_suffix(".zip.partial")
+    handle, name = tempfile.mkstemp(prefix=f"{destination.name}.", dir=destination.parent)
+    os.close(handle)
+    partial = Path(name)
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for path in files:
             info = zipfile.ZipInfo(path.relative_to(source).as_posix(), date_time=FIXED_TIME)
@@ -113,7 +138,8 @@ def write_zip(source: Path, destination: Path) -> int:
             info.external_attr = (0o100000 | mode) << 16
             info.create_system = 3
             zf.writestr(info, path.read_bytes(), compresslevel=9)
-    partial.replace(destination)
+    partial.chmod(0o644)
+    partial.replace(destination)  # atomic: readers never see a half-written zip
     return len(files)
 
 
@@ -125,16 +151,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     out_dir = Path(args.out_dir).resolve()
-    staging = out_dir / f"{args.name}.staging"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    install_dependencies(staging, runtime_requirements())
-    copy_packages(staging, args.package)
-    destination = out_dir / f"{args.name}.zip"
-    count = write_zip(staging, destination)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # A private staging directory: two builds at once (make -j, two shells) must not collide.
+    staging = Path(tempfile.mkdtemp(prefix=f"{args.name}.staging-", dir=out_dir))
+    try:
+        install_dependencies(staging, runtime_requirements())
+        copy_packages(staging, args.package)
+        compile_bytecode(staging)
+        destination = out_dir / f"{args.name}.zip"
+        count = write_zip(staging, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     size = destination.stat().st_size
-    print(f"{destination.relative_to(ROOT)}: {count} files, {size / 2**20:.2f} MiB")
+    print(f"{destination}: {count} files, {size / 2**20:.2f} MiB")
     return 0
 
 

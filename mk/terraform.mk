@@ -15,7 +15,7 @@ $(CHECKOV):
 	$(CHECKOV_VENV)/bin/pip install -q checkov
 
 tf-fmt:
-	terraform fmt -check -recursive -diff terraform
+	$(TF) fmt -check -recursive -diff
 
 tf-init:
 	$(TF) init -backend=false -input=false -lockfile=readonly -no-color >/dev/null
@@ -24,14 +24,14 @@ tf-validate: tf-init
 	$(TF) validate -no-color
 
 tf-checkov: $(CHECKOV)
-	$(CHECKOV) --quiet --compact --framework terraform -d terraform --download-external-modules false
+	$(CHECKOV) --quiet --compact --framework terraform -d terraform --download-external-modules false --skip-download
 
 tf-plan-prod: tf-init
 	$(TF_FAKE_AWS) $(TF) plan -input=false -no-color -lock=false -refresh=false \
 		-var-file=environments/prod.tfvars -var offline_plan=true \
 		-var frontend_access_token=plan-only-fake-token -out=$(CURDIR)/build/terraform/prod.tfplan \
 		>build/terraform/prod-plan.txt
-	@tail -n 3 build/terraform/prod-plan.txt
+	@grep -E '^(Plan|No changes)' build/terraform/prod-plan.txt
 
 tf-check: tf-fmt tf-validate tf-checkov tf-plan-prod
 

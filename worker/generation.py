@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -99,6 +100,19 @@ class _Item:
     image_index: int
     job: GenerationJob
     seed: int
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError)
+
+
+def _free_cuda_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def resolve_device(requested: str | None) -> str:
@@ -222,9 +236,10 @@ class Generator:
     ) -> list[list[GeneratedImage]]:
         """One list of ``num_images`` images per job, in order.
 
-        Runs as few pipeline calls as ``max_batch_size`` allows. ``on_step(step, total)`` is
-        called after every denoising step, counted over all calls; an exception it raises
-        (e.g. GenerationCancelled) stops generation and propagates.
+        Runs as few pipeline calls as ``max_batch_size`` allows; a call that runs out of GPU
+        memory is split in two and retried. ``on_step(step, total)`` is called after every
+        denoising step, counted over all calls; an exception it raises (e.g.
+        GenerationCancelled) stops generation and propagates.
         """
         if not jobs:
             return []
@@ -236,18 +251,35 @@ class Generator:
             for job_index, job in enumerate(jobs)
             for image_index, seed in enumerate(job.seeds())
         ]
-        chunks = [
+        pending = deque(
             items[start : start + self.max_batch_size]
             for start in range(0, len(items), self.max_batch_size)
-        ]
+        )
         results: list[list[GeneratedImage]] = [[] for _ in jobs]
         first = jobs[0]
         steps_per_call = (
             img2img_steps(first.params) if first.kind is JobKind.IMG2IMG else first.params.steps
         )
-        total = steps_per_call * len(chunks)
-        for number, chunk in enumerate(chunks):
-            images = self._run(chunk, on_step, done=number * steps_per_call, total=total)
+        calls_done = 0
+        while pending:
+            chunk = pending.popleft()
+            total = steps_per_call * (calls_done + 1 + len(pending))
+            try:
+                images = self._run(chunk, on_step, done=calls_done * steps_per_call, total=total)
+            except Exception as exc:
+                if not _is_out_of_memory(exc) or len(chunk) == 1:
+                    raise
+                # Too big for this GPU at this size: halve the call rather than fail every
+                # job in it again on each redelivery.
+                half = len(chunk) // 2
+                logger.warning(
+                    "out of GPU memory; splitting the batch",
+                    extra={"images": len(chunk), "into": [half, len(chunk) - half]},
+                )
+                _free_cuda_memory()
+                pending.extendleft([chunk[half:], chunk[:half]])
+                continue
+            calls_done += 1
             for item, image in zip(chunk, images, strict=True):
                 results[item.job_index].append(self._encode(item, image))
         return results

@@ -173,8 +173,7 @@ class Fleet:
     def in_service(self) -> int:
         """Booted and not leaving: what the ASG reports as InService."""
         return sum(
-            1 for i in self.instances.values()
-            if i.booted <= self.now and i.state != "draining"
+            1 for i in self.instances.values() if i.booted <= self.now and i.state != "draining"
         )
 
     # ---- what a scaler does --------------------------------------------------------------
@@ -251,8 +250,9 @@ class Fleet:
         end = max(self.now, horizon)
         for instance in list(self.instances.values()):
             self._retire(instance, end)
-        return RunResult(scaler.name, self.trace.name, self.jobs, self.retired, end, self.env,
-                         self.samples)
+        return RunResult(
+            scaler.name, self.trace.name, self.jobs, self.retired, end, self.env, self.samples
+        )
 
     # ---- internals -----------------------------------------------------------------------
     def _draw(self, median: float, sigma: float) -> float:
@@ -264,7 +264,8 @@ class Fleet:
             boot = self._draw(self.env.boot_median_seconds, self.env.boot_sigma)
         load = (
             self._draw(self.env.model_load_median_seconds, self.env.model_load_sigma)
-            if load is None else load
+            if load is None
+            else load
         )
         instance = SimInstance(
             instance_id=f"i-{self._serial:06d}",

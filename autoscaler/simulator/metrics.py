@@ -52,7 +52,8 @@ def summarize(result: RunResult) -> PolicyStats:
         billed += seconds
         busy += instance.busy_seconds
         price = (
-            result.environment.spot_hourly_price if instance.spot
+            result.environment.spot_hourly_price
+            if instance.spot
             else result.environment.on_demand_hourly_price
         )
         dollars += seconds / 3600.0 * price

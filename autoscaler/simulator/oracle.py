@@ -55,9 +55,7 @@ def plan(trace: Trace, environment: FleetEnvironment, max_wait: float = 0.0) -> 
                 best = candidate
         if best is None:
             # A machine idle for longer than a launch costs was stopped: relaunch it.
-            stale = [
-                (i, m) for i, m in enumerate(machines) if m.free_at <= arrival - warmup
-            ]
+            stale = [(i, m) for i, m in enumerate(machines) if m.free_at <= arrival - warmup]
             if stale:
                 index, machine = max(stale, key=lambda pair: pair[1].free_at)
                 closed.append(max(MIN_BILLED_SECONDS, machine.free_at - machine.segment_start))

@@ -145,11 +145,11 @@ def plot(comparison: Comparison, path: Path) -> None:
     for name, run in comparison.runs.items():
         times = [s.time / 60 for s in run.samples]
         depth.plot(times, [s.visible for s in run.samples], label=name, linewidth=0.8)
-        capacity.step(times, [s.capacity for s in run.samples], label=name, linewidth=0.8,
-                      where="post")
+        capacity.step(
+            times, [s.capacity for s in run.samples], label=name, linewidth=0.8, where="post"
+        )
         done = sorted((j.arrival, j.start - j.arrival) for j in run.jobs if j.start is not None)
-        wait.plot([a / 60 for a, _ in done], [w for _, w in done], ".", markersize=1.5,
-                  label=name)
+        wait.plot([a / 60 for a, _ in done], [w for _, w in done], ".", markersize=1.5, label=name)
     depth.set_ylabel("visible messages")
     capacity.set_ylabel("instances")
     wait.set_ylabel("queue wait (s)")

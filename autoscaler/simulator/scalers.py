@@ -128,7 +128,8 @@ class TargetTrackingScaler:
     def tick(self, fleet: Fleet) -> None:
         target = backlog_target(self.config)
         warmed = sum(
-            1 for i in fleet.live
+            1
+            for i in fleet.live
             if i.state != "draining" and fleet.now - i.launched >= self.warmup_seconds
         )
         in_service = fleet.in_service()
@@ -140,8 +141,10 @@ class TargetTrackingScaler:
                 fleet.set_desired(min(1, self.config.max_capacity))
             return
         recent = list(self.datapoints)
-        if metric is not None and len(recent) >= 3 and all(
-            m is not None and m > target for m in recent[-3:]
+        if (
+            metric is not None
+            and len(recent) >= 3
+            and all(m is not None and m > target for m in recent[-3:])
         ):
             # Capacity still warming up is not counted, so it is not added twice.
             wanted = min(self.config.max_capacity, math.ceil(warmed * metric / target))

@@ -100,8 +100,12 @@ def steady(seed: int = 1) -> Trace:
     rng = random.Random(seed)
     end = 2 * 3600.0
     jobs = _poisson_jobs(rng, lambda _t: 0.5, 0.5, end)
-    return Trace("steady", "Poisson, 0.5 jobs/s for 2 h (3 busy GPUs on average)", tuple(jobs),
-                 end + TAIL_SECONDS)
+    return Trace(
+        "steady",
+        "Poisson, 0.5 jobs/s for 2 h (3 busy GPUs on average)",
+        tuple(jobs),
+        end + TAIL_SECONDS,
+    )
 
 
 def bursty(seed: int = 2) -> Trace:
@@ -119,11 +123,20 @@ def bursty(seed: int = 2) -> Trace:
             now += rng.expovariate(rate)
             if now >= stop:
                 break
-            jobs.append(TraceJob(now, _lane(rng, 0.2), _service(rng, DEFAULT_JOB_MEDIAN_SECONDS,
-                                                                  DEFAULT_JOB_SIGMA)))
+            jobs.append(
+                TraceJob(
+                    now,
+                    _lane(rng, 0.2),
+                    _service(rng, DEFAULT_JOB_MEDIAN_SECONDS, DEFAULT_JOB_SIGMA),
+                )
+            )
         t, high = stop, not high
-    return Trace("bursty", "MMPP: 0.05/s quiet ~20 min, 1.5/s bursts ~5 min, 4 h", tuple(jobs),
-                 end + TAIL_SECONDS)
+    return Trace(
+        "bursty",
+        "MMPP: 0.05/s quiet ~20 min, 1.5/s bursts ~5 min, 4 h",
+        tuple(jobs),
+        end + TAIL_SECONDS,
+    )
 
 
 def diurnal(seed: int = 3) -> Trace:
@@ -136,15 +149,17 @@ def diurnal(seed: int = 3) -> Trace:
         return 0.01 + 0.79 * (1 + phase) / 2
 
     jobs = _poisson_jobs(rng, rate, 0.8, end)
-    return Trace("diurnal", "24 h sine: 0.01/s at 04:00 to 0.8/s at 16:00", tuple(jobs),
-                 end + TAIL_SECONDS)
+    return Trace(
+        "diurnal", "24 h sine: 0.01/s at 04:00 to 0.8/s at 16:00", tuple(jobs), end + TAIL_SECONDS
+    )
 
 
 def batch_dump(seed: int = 4) -> Trace:
     rng = random.Random(seed)
     jobs = [
-        TraceJob(60.0 + n * 0.01, BATCH, _service(rng, DEFAULT_JOB_MEDIAN_SECONDS,
-                                                  DEFAULT_JOB_SIGMA))
+        TraceJob(
+            60.0 + n * 0.01, BATCH, _service(rng, DEFAULT_JOB_MEDIAN_SECONDS, DEFAULT_JOB_SIGMA)
+        )
         for n in range(5000)
     ]
     # A trickle of web jobs on top: they must not wait behind the dump.
@@ -153,19 +168,25 @@ def batch_dump(seed: int = 4) -> Trace:
         t += rng.expovariate(0.02)
         if t > 3 * 3600.0:
             break
-        jobs.append(TraceJob(t, INTERACTIVE, _service(rng, DEFAULT_JOB_MEDIAN_SECONDS,
-                                                      DEFAULT_JOB_SIGMA)))
+        jobs.append(
+            TraceJob(t, INTERACTIVE, _service(rng, DEFAULT_JOB_MEDIAN_SECONDS, DEFAULT_JOB_SIGMA))
+        )
     jobs.sort(key=lambda j: j.arrival)
-    return Trace("batch-dump", "5,000 batch jobs at once, web jobs at 0.02/s, 3 h",
-                 tuple(jobs), 3 * 3600.0 + TAIL_SECONDS)
+    return Trace(
+        "batch-dump",
+        "5,000 batch jobs at once, web jobs at 0.02/s, 3 h",
+        tuple(jobs),
+        3 * 3600.0 + TAIL_SECONDS,
+    )
 
 
 def sparse(seed: int = 5) -> Trace:
     rng = random.Random(seed)
     end = 12 * 3600.0
     jobs = _poisson_jobs(rng, lambda _t: 1 / 2400.0, 1 / 2400.0, end, batch_share=0.0)
-    return Trace("sparse", "long idle: single jobs ~40 min apart, 12 h", tuple(jobs),
-                 end + TAIL_SECONDS)
+    return Trace(
+        "sparse", "long idle: single jobs ~40 min apart, 12 h", tuple(jobs), end + TAIL_SECONDS
+    )
 
 
 def spot_storm(seed: int = 6) -> Trace:
@@ -191,8 +212,14 @@ BUILT_IN: Final[dict[str, Callable[..., Trace]]] = {
 }
 
 
-def poisson(rate: float, duration: float, seed: int, median: float, sigma: float = 0.0,
-            exponential: bool = False) -> Trace:
+def poisson(
+    rate: float,
+    duration: float,
+    seed: int,
+    median: float,
+    sigma: float = 0.0,
+    exponential: bool = False,
+) -> Trace:
     """A homogeneous Poisson trace (the theory check uses exponential service times)."""
     rng = random.Random(seed)
     jobs: list[TraceJob] = []

@@ -2,6 +2,8 @@
 environment = "dev"
 region      = "us-east-1"
 vpc_id      = "vpc-0123456789abcdef0"
+# A fixed bucket name so model_source can point into it before the first apply.
+bucket_name = "example-org-sdfleet-dev-data"
 subnet_ids  = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
 
 enable_frontend     = true
@@ -23,7 +25,7 @@ default_seconds_per_job      = 8
 boot_seconds                 = 240
 samples_per_invocation       = 4
 
-model_source            = "s3://REPLACE-WITH-BUCKET/models/sd15/"
+model_source            = "s3://example-org-sdfleet-dev-data/models/sd15/"
 hourly_price_per_worker = 0.3
 log_retention_days      = 14
 point_in_time_recovery  = false

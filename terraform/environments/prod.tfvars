@@ -2,6 +2,8 @@
 environment = "prod"
 region      = "us-east-1"
 vpc_id      = "vpc-0123456789abcdef0"
+# A fixed bucket name so model_source can point into it before the first apply.
+bucket_name = "example-org-sdfleet-prod-data"
 subnet_ids  = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210", "subnet-00112233445566778"]
 
 enable_frontend     = true
@@ -31,7 +33,7 @@ record_ttl_days            = 30
 user_data_expiry_days      = 30
 input_expiry_days          = 7
 
-model_source               = "s3://REPLACE-WITH-BUCKET/models/sd15/"
+model_source               = "s3://example-org-sdfleet-prod-data/models/sd15/"
 hourly_price_per_worker    = 0.55
 max_active_jobs_per_user   = 20
 api_throttling_burst_limit = 200

@@ -26,7 +26,10 @@ TERRAFORM_DIR = REPO / "terraform"
 WRAPPER = TERRAFORM_DIR / "scripts" / "terraform.sh"
 LOCAL_TFVARS = TERRAFORM_DIR / "environments" / "local.tfvars"
 APPLY_TIMEOUT_SECONDS = 600
-LAMBDA_ZIPS = {"ingest": REPO / "build/lambda/ingest.zip", "scaler": REPO / "build/lambda/autoscaler.zip"}
+LAMBDA_ZIPS = {
+    "ingest": REPO / "build/lambda/ingest.zip",
+    "scaler": REPO / "build/lambda/autoscaler.zip",
+}
 
 
 @dataclass
@@ -65,12 +68,15 @@ class Terraform:
 
 @pytest.fixture(scope="module")
 def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
-    require_executable("terraform", "install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install)")
+    require_executable(
+        "terraform", "install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install)"
+    )
     mirror = os.environ.get(env.TF_PROVIDER_MIRROR)
     if not mirror:
         missing(
             env.TF_PROVIDER_MIRROR,
-            "set it to a directory holding registry.terraform.io/hashicorp/aws (see docs/terraform.md)",
+            "set it to a directory holding registry.terraform.io/hashicorp/aws "
+            "(see docs/terraform.md)",
         )
     runner = Terraform(tmp_path_factory.mktemp("terraform"))
     runner.init()
@@ -80,10 +86,20 @@ def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
 def _lambda_zips(tmp: Path) -> dict[str, Path]:
     """The real zips from `make lambda-zips` when the target exists, else a throwaway zip."""
     has_target = any(
-        re.search(r"^lambda-zips:", mk.read_text(), re.MULTILINE) for mk in (REPO / "mk").glob("*.mk")
+        re.search(r"^lambda-zips:", mk.read_text(), re.MULTILINE)
+        for mk in (REPO / "mk").glob("*.mk")
     )
     if has_target:
-        subprocess.run(["make", "-s", "lambda-zips"], cwd=REPO, check=True, timeout=600)
+        built = subprocess.run(
+            ["make", "-s", "lambda-zips"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if built.returncode != 0:
+            pytest.fail(f"make lambda-zips failed:\n{built.stderr[-3000:]}", pytrace=False)
         return LAMBDA_ZIPS
     stub = tmp / "stub.zip"
     with zipfile.ZipFile(stub, "w") as archive:

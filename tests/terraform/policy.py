@@ -25,6 +25,8 @@ def denies_insecure_transport(policy_json: str, bucket_arn: str) -> bool:
         if not {bucket_arn, f"{bucket_arn}/*"} <= set(_as_list(statement.get("Resource", []))):
             continue
         condition = statement.get("Condition", {}).get("Bool", {})
-        if [str(v).lower() for v in _as_list(condition.get("aws:SecureTransport", []))] == ["false"]:
+        if [str(v).lower() for v in _as_list(condition.get("aws:SecureTransport", []))] == [
+            "false"
+        ]:
             return True
     return False

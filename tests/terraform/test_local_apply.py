@@ -155,7 +155,11 @@ def test_launch_template_requires_imdsv2_and_encrypts(
 
     user_data = base64.b64decode(data["UserData"]).decode()
     environment = applied_stack.outputs["worker_environment"]
-    for name in ("SDFLEET_INTERACTIVE_QUEUE_URL", "SDFLEET_LIFECYCLE_HOOK_NAME", "SDFLEET_SSM_PATH"):
+    for name in (
+        "SDFLEET_INTERACTIVE_QUEUE_URL",
+        "SDFLEET_LIFECYCLE_HOOK_NAME",
+        "SDFLEET_SSM_PATH",
+    ):
         assert f"{name}={environment[name]}\n" in user_data
     assert "EnvironmentFile=/etc/sdfleet/worker.env" in user_data
     assert "systemctl enable --now sdfleet-worker.service" in user_data
@@ -171,9 +175,12 @@ def test_every_api_route_needs_the_jwt_authorizer(
     routes = api.get_routes(ApiId=api_id)["Items"]
     assert {r["RouteKey"] for r in routes} == {f"{s.method} {s.path}" for s in ROUTES}
     assert {r["AuthorizationType"] for r in routes} == {"JWT"}
-    authorizers = api.get_authorizers(ApiId=api_id)["Items"]
-    audience = authorizers[0]["JwtConfiguration"]["Audience"]
-    assert audience == [applied_stack.outputs["user_pool_client_id"]]
+    (authorizer_id,) = {r["AuthorizerId"] for r in routes}
+    authorizer = api.get_authorizer(ApiId=api_id, AuthorizerId=authorizer_id)
+    assert authorizer["AuthorizerType"] == "JWT"
+    jwt = authorizer["JwtConfiguration"]
+    assert jwt["Audience"] == [applied_stack.outputs["user_pool_client_id"]]
+    assert jwt["Issuer"].endswith("/" + applied_stack.outputs["user_pool_id"])
 
 
 def _lambda_environment(clients: AwsClients, name: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ import pytest
 
 from ingest_lambda.idempotency import EXPIRY_ATTR, KEY_ATTR
 from tests.fixtures.apigw.events import event
-from tests.integration.ingest.conftest import USER_A, USER_B, IngestApi
+from tests.integration.ingest.conftest import USER_A, USER_B, ApiResponse, IngestApi
 
 pytestmark = pytest.mark.emulator
 
@@ -14,7 +14,9 @@ BODY = {"prompt": "a red fox", "steps": 4}
 KEY = "retry-me-1"
 
 
-def post(api: IngestApi, body: object = BODY, key: str | None = KEY, sub: str = USER_A):  # type: ignore[no-untyped-def]
+def post(
+    api: IngestApi, body: object = BODY, key: str | None = KEY, sub: str = USER_A
+) -> ApiResponse:
     return api.call(event("create_job", body=body, sub=sub, headers={"idempotency-key": key}))
 
 
@@ -82,3 +84,16 @@ def test_records_use_the_terraform_table_layout(api: IngestApi) -> None:
     # The key is hashed with the owner: neither the raw key nor the sub is stored in clear.
     assert KEY not in item[KEY_ATTR]["S"]
     assert USER_A not in item[KEY_ATTR]["S"]
+
+
+def test_replay_does_not_recheck_an_input_deleted_since(api: IngestApi) -> None:
+    key = api.put_input(USER_A)
+    body = {"kind": "img2img", "prompt": "make it blue", "input_key": key}
+    first = post(api, body)
+    assert first.status == 202
+    api.clients.s3().delete_object(Bucket=api.settings.bucket, Key=key)
+    again = post(api, body)
+    assert again.status == 202
+    assert again.body == first.body
+    # Without the key, the same request is a new one and the missing input is refused.
+    assert post(api, body, key=None).status == 400

@@ -97,7 +97,7 @@ def _b_acts(api: IngestApi, b: str, route: str, a_job: str, a_input: str) -> Non
         response = api.call(
             event("create_job", sub=b, body=body, headers={"idempotency-key": IDEMPOTENCY_KEY})
         )
-        assert response.status == 400  # A's input, refused before the key is even looked at
+        assert response.status == 400  # B's use of the key is B's own: A's input is refused
         response = api.call(
             event("create_job", sub=b, body=BODY, headers={"idempotency-key": IDEMPOTENCY_KEY})
         )

@@ -305,3 +305,27 @@ def test_default_route_events_are_routed_by_path(api: IngestApi) -> None:
     response = api.call(ev)
     assert response.status == 200
     assert response.body["job_id"] == job_id
+
+
+def test_a_cursor_only_works_for_its_owner(api: IngestApi) -> None:
+    for _ in range(2):
+        submit(api)
+    cursor = api.call(event("list_jobs", query={"limit": "1"})).body["next_cursor"]
+    response = api.call(event("list_jobs", sub=USER_B, query={"limit": "1", "cursor": cursor}))
+    assert response.status == 400
+    assert response.error["field"] == "cursor"
+
+
+def test_an_unexpected_failure_is_a_json_500_without_details(api: IngestApi) -> None:
+    broken = api.with_settings(jobs_table="no-such-table")
+    response = broken.call(event("get_job", path_params={"job_id": "abc"}))
+    assert response.status == 500
+    assert response.error == {"code": "internal", "message": "internal error", "field": None}
+
+
+def test_identity_comes_only_from_the_authorizer_claims(api: IngestApi) -> None:
+    """Headers that look like identity are ignored: the job belongs to the JWT's sub."""
+    headers = {"x-user-id": USER_B, "x-amzn-oidc-identity": USER_B}
+    response = api.call(event("create_job", body=TXT2IMG, headers=headers))
+    assert response.status == 202
+    assert api.store.get(response.body["job_id"]).owner == USER_A

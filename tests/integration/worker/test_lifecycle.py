@@ -77,20 +77,6 @@ def test_sigterm_finishes_running_batch_returns_prefetched_and_exits_0(
     assert beat.state is WorkerState.STOPPED and beat.jobs_done == 1
 
 
-def test_second_sigterm_exits_at_once(
-    fleet: FleetResources, job_store: JobStore, spawn_worker: Callable[..., WorkerProcess]
-) -> None:
-    job = web_job(job_store, fleet.clients.sqs(), fleet.queues.interactive_url, **LONG_JOB)
-    worker = spawn_worker("w-twice")
-    wait_for(lambda: running(job_store, job.job_id), STARTUP_SECONDS, "the long job")
-    worker.process.send_signal(signal.SIGTERM)
-    time.sleep(0.2)
-    worker.process.send_signal(signal.SIGTERM)
-    assert worker.wait(5) == 128 + signal.SIGTERM
-    # Not finished by this worker: its lease lapses and the message comes back for another.
-    assert job_store.get(job.job_id).status is JobStatus.RUNNING
-
-
 def test_kill_9_mid_job_is_redone_once_by_another_worker(
     fleet: FleetResources,
     job_store: JobStore,

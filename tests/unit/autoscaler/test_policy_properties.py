@@ -33,6 +33,7 @@ def configs(draw: st.DrawFn) -> PolicyConfig:
         quiet_seconds_before_zero=draw(st.floats(0, 3600)),
         max_step=draw(st.integers(1, 10)),
         default_seconds_per_job=draw(st.floats(0.5, 120)),
+        backlog_tolerance=draw(st.floats(0, 1)),
     )
 
 
@@ -191,7 +192,7 @@ def _fleet(count: int, busy: int, idle_since: float) -> tuple[InstanceView, ...]
     )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     st.integers(0, 30),
     st.integers(0, 200),

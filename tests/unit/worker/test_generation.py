@@ -215,6 +215,8 @@ def test_a_model_directory_loads_through_the_same_code(
     [
         ("./no/such/model", "is not 'tiny', an existing directory"),
         ("s3://", "has no bucket"),
+        # A hub id with no hub (HF_HUB_OFFLINE here) and nothing cached.
+        ("nobody/no-such-model", "loading 'nobody/no-such-model' .* failed"),
     ],
 )
 def test_bad_model_sources_fail_clearly(source: str, message: str, tmp_path: Path) -> None:
@@ -235,3 +237,46 @@ def test_cuda_requested_without_cuda_fails_clearly(worker_settings: WorkerSettin
         Generator.load(settings)
     with pytest.raises(ModelLoadError, match="'tpu' is not"):
         Generator.load(worker_settings.model_copy(update={"device": "tpu"}))
+
+
+def test_a_call_out_of_gpu_memory_is_split_not_failed(
+    generator: Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    unet = generator.txt2img.unet
+    real_forward = unet.forward
+    batches: list[int] = []
+
+    def forward_with_small_memory(sample: torch.Tensor, *args: object, **kwargs: object) -> object:
+        # The GPU edge, faked: more than 2 latents (1 image with CFG) does not fit.
+        batches.append(sample.shape[0])
+        if sample.shape[0] > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(sample, *args, **kwargs)
+
+    monkeypatch.setattr(unet, "forward", forward_with_small_memory)
+    calls: list[tuple[int, int]] = []
+    results = generator.generate(
+        [txt2img("a", seed=10), txt2img("b", seed=20, num_images=2)],
+        lambda step, total: calls.append((step, total)),
+    )
+    monkeypatch.undo()
+    assert [[image.seed for image in images] for images in results] == [[10], [20, 21]]
+    assert set(batches) == {6, 4, 2}  # 3 images, then 1 + 2, then 1 + 1
+    assert calls[-1] == (3 * STEPS, 3 * STEPS)
+    [[alone]] = generator.generate([txt2img("b", seed=21)], no_steps)
+    assert np.abs(pixels(alone) - pixels(results[1][1])).max() <= 2
+
+
+def test_a_single_image_out_of_memory_fails(
+    generator: Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    def no_memory(*args: object, **kwargs: object) -> object:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(generator.txt2img.unet, "forward", no_memory)
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        generator.generate([txt2img()], no_steps)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import threading
 from pathlib import Path
 
@@ -66,7 +67,15 @@ def test_ensure_reuses_a_complete_build(generator: Generator, model_cache: Path)
     assert (folder / "unet" / "diffusion_pytorch_model.safetensors").stat().st_mtime_ns == stamp
 
 
-def test_an_interrupted_build_is_rebuilt_and_racers_share_one(tmp_path: Path) -> None:
+def test_an_interrupted_build_is_rebuilt_and_racers_share_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"the tiny model must not touch the network: connect{args[1:]}")
+
+    # Offline by construction, not only by HF_HUB_OFFLINE: any connection attempt fails the test.
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket.socket, "connect_ex", no_network)
     target = tmp_path / "tiny-v1"
     (target / "unet").mkdir(parents=True)
     (target / "unet" / "half-written").write_bytes(b"x")  # no completion marker

@@ -1,0 +1,111 @@
+"""``sdfleet simulate``: preview what scaler settings do to queue wait and cost.
+
+python -m autoscaler.cli simulate --tfvars terraform/environments/prod.tfvars --trace bursty
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Final
+
+from autoscaler.errors import ScalerError
+
+EXIT_OK: Final = 0
+EXIT_USAGE: Final = 2
+BOOT_MEDIAN_RANGE: Final = (30.0, 300.0)
+
+
+def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
+    from autoscaler.simulator.traces import BUILT_IN
+
+    parser.add_argument("--tfvars", type=Path, help="read the scaler knobs and prices from FILE")
+    parser.add_argument(
+        "--trace",
+        action="append",
+        help=f"built-in trace ({', '.join(BUILT_IN)}) or a CSV file with arrival_seconds"
+        "[,lane,gpu_seconds]; repeatable (default: every built-in trace)",
+    )
+    parser.add_argument("--plot", type=Path, help="write queue depth, capacity and wait to PNG")
+    parser.add_argument("--seed", type=int, default=1, help="simulation seed (default 1)")
+    parser.add_argument("--on-demand-price", type=float, help="USD per on-demand GPU hour")
+    parser.add_argument("--spot-price", type=float, help="USD per spot GPU hour")
+    parser.add_argument(
+        "--boot-median",
+        type=float,
+        help=f"median EC2 boot seconds ({BOOT_MEDIAN_RANGE[0]:g}..{BOOT_MEDIAN_RANGE[1]:g}, "
+        "default 75)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from autoscaler.simulator.compare import Comparison, Scenario, compare
+    from autoscaler.simulator.report import as_json, plot, rich_table
+    from autoscaler.simulator.tfvars import scenario_from_tfvars
+    from autoscaler.simulator.traces import BUILT_IN, load
+
+    console = Console() if sys.stdout.isatty() else Console(width=140)
+    try:
+        scenario = scenario_from_tfvars(args.tfvars) if args.tfvars else Scenario()
+        env = scenario.environment
+        if args.on_demand_price is not None:
+            env = replace(
+                env, on_demand_hourly_price=_positive(args.on_demand_price, "--on-demand-price")
+            )
+        if args.spot_price is not None:
+            env = replace(env, spot_hourly_price=_positive(args.spot_price, "--spot-price"))
+        if args.boot_median is not None:
+            low, high = BOOT_MEDIAN_RANGE
+            if not low <= args.boot_median <= high:
+                raise ScalerError(
+                    f"--boot-median: must be within {low:g}..{high:g} s (got {args.boot_median})"
+                )
+            env = replace(env, boot_median_seconds=args.boot_median)
+        scenario = replace(scenario, environment=env)
+        traces = [load(name) for name in (args.trace or list(BUILT_IN))]
+    except ScalerError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return EXIT_USAGE
+    comparisons: list[Comparison] = []
+    for trace in traces:
+        comparison = compare(trace, scenario, args.seed)
+        comparisons.append(comparison)
+        console.print(rich_table(comparison))
+        if args.plot:
+            target = (
+                args.plot
+                if len(traces) == 1
+                else args.plot.with_name(
+                    f"{args.plot.stem}-{trace.name}{args.plot.suffix or '.png'}"
+                )
+            )
+            plot(comparison, target)
+            console.print(f"plot: {target}")
+    if args.json:
+        args.json.write_text(json.dumps(as_json(comparisons, scenario, args.seed), indent=2))
+    return EXIT_OK
+
+
+def _positive(value: float, flag: str) -> float:
+    if value <= 0:
+        raise ScalerError(f"{flag}: must be > 0 (got {value})")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="autoscaler.cli")
+    commands = parser.add_subparsers(dest="command", required=True)
+    simulate = commands.add_parser("simulate", help="preview scaler settings on traces")
+    add_simulate_arguments(simulate)
+    args = parser.parse_args(argv)
+    return run_simulate(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Reads the scaler's knobs and the fleet's prices from a Terraform ``*.tfvars`` file.
+
+Only ``name = value`` assignments of numbers, booleans and strings are read; lists, maps
+and anything else are skipped (they hold nothing the simulator needs). Both the names in
+the scaler's contract (``scaler_max_capacity`` ...) and the Terraform root's current
+unprefixed names (``max_capacity`` ...) are accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Final
+
+from autoscaler.errors import TfvarsError
+from autoscaler.policy import PolicyConfig
+from autoscaler.simulator.compare import Scenario
+
+_ASSIGNMENT: Final = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$")
+_COMMENT: Final = re.compile(r"\s*(#|//).*$")
+
+#: tfvars variable -> PolicyConfig field (with and without the ``scaler_`` prefix).
+POLICY_KNOBS: Final = {
+    "min_capacity": int,
+    "max_capacity": int,
+    "target_wait_seconds": float,
+    "idle_seconds_before_scale_in": float,
+    "quiet_seconds_before_zero": float,
+    "max_step": int,
+    "default_seconds_per_job": float,
+    "backlog_tolerance": float,
+}
+
+
+def parse(text: str, source: str = "tfvars") -> dict[str, str | float | bool]:
+    values: dict[str, str | float | bool] = {}
+    depth = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw if '"' in raw else _COMMENT.sub("", raw)
+        if depth:
+            depth += line.count("[") + line.count("{") - line.count("]") - line.count("}")
+            continue
+        match = _ASSIGNMENT.match(line)
+        if not match:
+            if line.strip() and not line.strip().startswith(("#", "//")):
+                raise TfvarsError(f"{source} line {number}: expected `name = value` (got {raw!r})")
+            continue
+        name, value = match.groups()
+        if value.startswith(("[", "{")):
+            depth = value.count("[") + value.count("{") - value.count("]") - value.count("}")
+            continue
+        if value.startswith('"'):
+            if not value.endswith('"') or len(value) < 2:
+                raise TfvarsError(f"{source} line {number}: unterminated string for {name}")
+            values[name] = value[1:-1]
+        elif value in ("true", "false"):
+            values[name] = value == "true"
+        else:
+            try:
+                values[name] = float(value)
+            except ValueError:
+                continue  # an expression or reference: not ours to evaluate
+    return values
+
+
+def _number(values: dict[str, str | float | bool], name: str, source: str) -> float | None:
+    for key in (f"scaler_{name}", name):
+        if key in values:
+            value = values[key]
+            if isinstance(value, bool) or not isinstance(value, float):
+                raise TfvarsError(f"{source}: {key} must be a number (got {value!r})")
+            return value
+    return None
+
+
+def scenario_from_tfvars(path: Path, base: Scenario | None = None) -> Scenario:
+    source = str(path)
+    try:
+        values = parse(path.read_text(), source)
+    except OSError as exc:
+        raise TfvarsError(f"{source}: cannot read ({exc})") from exc
+    scenario = base or Scenario()
+    knobs: dict[str, float | int] = {}
+    for name, kind in POLICY_KNOBS.items():
+        value = _number(values, name, source)
+        if value is not None:
+            knobs[name] = kind(value)
+    try:
+        config: PolicyConfig = replace(scenario.config, **knobs)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise TfvarsError(f"{source}: {exc}") from exc
+    samples = _number(values, "samples_per_invocation", source)
+    env = scenario.environment
+    env_changes: dict[str, float | int] = {}
+    base_capacity = _number(values, "worker_on_demand_base_capacity", source)
+    if base_capacity is None:
+        base_capacity = _number(values, "on_demand_base_capacity", source)
+    if base_capacity is not None:
+        env_changes["on_demand_base_capacity"] = int(base_capacity)
+    spot = _number(values, "worker_spot_percentage", source)
+    above = _number(values, "on_demand_percentage_above_base", source)
+    if spot is None and above is not None:
+        spot = 100 - above
+    if spot is not None:
+        if not 0 <= spot <= 100:
+            raise TfvarsError(f"{source}: spot percentage must be in [0, 100] (got {spot})")
+        env_changes["spot_percentage"] = int(spot)
+    on_demand = _number(values, "on_demand_hourly_price", source)
+    if on_demand is None:
+        on_demand = _number(values, "hourly_price_per_worker", source)
+    if on_demand is not None:
+        env_changes["on_demand_hourly_price"] = on_demand
+    spot_price = _number(values, "spot_hourly_price", source)
+    if spot_price is not None:
+        env_changes["spot_hourly_price"] = spot_price
+    if samples is not None and not 1 <= samples <= 12:
+        raise TfvarsError(f"{source}: samples_per_invocation must be in [1, 12] (got {samples})")
+    return Scenario(
+        config=config,
+        samples_per_invocation=int(samples)
+        if samples is not None
+        else scenario.samples_per_invocation,
+        environment=replace(env, **env_changes),  # type: ignore[arg-type]
+    )

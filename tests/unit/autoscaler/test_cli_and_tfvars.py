@@ -1,0 +1,153 @@
+"""`simulate` on the command line, tfvars parsing, and the benchmark's quick mode."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autoscaler.cli import main
+from autoscaler.errors import TfvarsError
+from autoscaler.simulator.tfvars import parse, scenario_from_tfvars
+
+REPO = Path(__file__).resolve().parents[3]
+
+TFVARS = """
+# knobs
+scaler_max_capacity = 12
+target_wait_seconds = 30          # the Terraform root's unprefixed name works too
+scaler_quiet_seconds_before_zero = 45.5
+subnet_ids = ["subnet-a",
+  "subnet-b"]
+oldest_message_slo_seconds = { interactive = 120, batch = 3600 }
+environment = "prod"
+enable_frontend = true
+on_demand_base_capacity = 1
+on_demand_percentage_above_base = 20
+on_demand_hourly_price = 1.2
+spot_hourly_price = 0.4
+scaler_samples_per_invocation = 6
+"""
+
+
+def test_parse_reads_scalars_and_skips_collections() -> None:
+    values = parse(TFVARS)
+    assert values["scaler_max_capacity"] == 12.0
+    assert values["environment"] == "prod"
+    assert values["enable_frontend"] is True
+    assert "subnet_ids" not in values and "oldest_message_slo_seconds" not in values
+
+
+def test_scenario_from_tfvars(tmp_path: Path) -> None:
+    path = tmp_path / "prod.tfvars"
+    path.write_text(TFVARS)
+    scenario = scenario_from_tfvars(path)
+    assert scenario.config.max_capacity == 12
+    assert scenario.config.target_wait_seconds == 30.0
+    assert scenario.config.quiet_seconds_before_zero == 45.5
+    assert scenario.samples_per_invocation == 6
+    env = scenario.environment
+    assert (env.on_demand_base_capacity, env.spot_percentage) == (1, 80)
+    assert (env.on_demand_hourly_price, env.spot_hourly_price) == (1.2, 0.4)
+
+
+def test_bad_tfvars_values_name_the_variable(tmp_path: Path) -> None:
+    path = tmp_path / "bad.tfvars"
+    path.write_text('scaler_max_capacity = "many"\n')
+    with pytest.raises(TfvarsError, match="scaler_max_capacity must be a number"):
+        scenario_from_tfvars(path)
+    path.write_text("scaler_min_capacity = 5\nscaler_max_capacity = 2\n")
+    with pytest.raises(TfvarsError, match="max_capacity"):
+        scenario_from_tfvars(path)
+    path.write_text("this is not hcl\n")
+    with pytest.raises(TfvarsError, match="line 1"):
+        scenario_from_tfvars(path)
+
+
+def test_the_repository_tfvars_files_parse() -> None:
+    for path in sorted((REPO / "terraform").rglob("*.tfvars")):
+        scenario_from_tfvars(path)
+
+
+def test_simulate_writes_a_table_a_plot_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tfvars = tmp_path / "x.tfvars"
+    tfvars.write_text("scaler_max_capacity = 3\nscaler_target_wait_seconds = 90\n")
+    plot = tmp_path / "out.png"
+    out = tmp_path / "out.json"
+    code = main(
+        [
+            "simulate",
+            "--tfvars",
+            str(tfvars),
+            "--trace",
+            "sparse",
+            "--plot",
+            str(plot),
+            "--json",
+            str(out),
+            "--spot-price",
+            "0.25",
+            "--boot-median",
+            "120",
+        ]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    for name in (
+        "ours",
+        "aws-target-tracking",
+        "keda-hpa",
+        "sample-scaler",
+        "static-peak",
+        "oracle",
+    ):
+        assert name in text
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    document = json.loads(out.read_text())
+    assert document["scenario"]["policy"]["max_capacity"] == 3
+    assert document["scenario"]["environment"]["spot_hourly_price"] == 0.25
+    assert document["scenario"]["environment"]["boot_median_seconds"] == 120
+    ours = document["traces"][0]["policies"][0]
+    assert ours["policy"] == "ours" and ours["p95_wait"] > 120  # every job is a cold start
+
+
+def test_simulate_rejects_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--trace", "nope"]) == 2
+    assert "neither a built-in" in capsys.readouterr().out
+    assert main(["simulate", "--trace", "sparse", "--boot-median", "5"]) == 2
+    assert "--boot-median" in capsys.readouterr().out
+
+
+def test_benchmark_quick_mode_writes_every_trace_and_policy(tmp_path: Path) -> None:
+    out = tmp_path / "scaler"
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.scaler.run", "--quick", "--out", str(out)],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    document = json.loads(out.with_suffix(".json").read_text())
+    assert document["quick"] is True
+    names = {t["trace"] for t in document["traces"]}
+    assert names == {"steady", "bursty", "batch-dump", "sparse", "spot-storm"}
+    for trace in document["traces"]:
+        policies = [p["policy"] for p in trace["policies"]]
+        assert policies == [
+            "ours",
+            "static-peak",
+            "aws-target-tracking",
+            "keda-hpa",
+            "sample-scaler",
+            "oracle",
+        ]
+        assert trace["goal_met"] == (not trace["misses"])
+        for stats in trace["policies"]:
+            assert stats["p50_wait"] <= stats["p95_wait"] <= stats["p99_wait"] <= stats["max_wait"]
+            assert stats["gpu_hours"] > 0 and 0 <= stats["idle_share"] <= 1
+    assert "| policy |" in out.with_suffix(".md").read_text()
