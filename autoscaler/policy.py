@@ -8,7 +8,8 @@ How it sizes the fleet:
 
 * **Scale out at once.** Workers needed = busy workers + the workers that would drain, in
   the target wait, the part of the backlog the ready fleet cannot drain within
-  ``backlog_tolerance`` x the target wait. Anything visible with no capacity at all means at least one worker (0 -> 1).
+  ``backlog_tolerance`` x the target wait. Anything visible with no capacity at all means
+  at least one worker (0 -> 1).
   Launching is capped at ``max_step`` per decision and ``max_capacity`` overall.
 * **Scale in slowly, and only idle workers.** The fleet shrinks only to the largest need seen
   during the last ``idle_seconds_before_scale_in`` seconds (so a steady load never flaps),

@@ -8,8 +8,9 @@
   runtime-provided boto3/botocore beside it and no site-packages, as on Lambda.
 * Zip sizes (goal <= 15 MiB each), compressed and unpacked (Lambda's limit is 250 MB).
 
-Each timing is the median of ``--runs`` fresh interpreters after one warm-up run (so .pyc
-files exist, as they would in a warm container image cache).
+Each timing is the median of ``--runs`` fresh interpreters after one warm-up run. The zip
+runs may not write .pyc files (Lambda's /var/task is read-only): they use the ones the zip
+ships; ``no .pyc`` shows what a zip without them would cost.
 
     python benchmarks/ingest_bench.py [--runs 9]
 
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -115,12 +117,19 @@ def main(argv: list[str] | None = None) -> int:
         timings["handler import (venv)"] = _time_ms(_IMPORT_PROBE, args.runs, cwd, repo_env, False)
         timings["cold init (venv)"] = _time_ms(_INIT_PROBE, args.runs, cwd, repo_env, False)
         if ZIPS["ingest"].exists():
+            runtime = _runtime_dir(cwd)
             code = cwd / "task"
             with zipfile.ZipFile(ZIPS["ingest"]) as archive:
                 archive.extractall(code)
-            zip_env = _child_env(f"{code}:{_runtime_dir(cwd)}")
+            # /var/task is read-only on Lambda: nothing compiled at run time is kept.
+            zip_env = _child_env(f"{code}:{runtime}") | {"PYTHONDONTWRITEBYTECODE": "1"}
             timings["handler import (zip)"] = _time_ms(_IMPORT_PROBE, args.runs, cwd, zip_env, True)
             timings["cold init (zip)"] = _time_ms(_INIT_PROBE, args.runs, cwd, zip_env, True)
+            for cache in sorted(code.rglob("__pycache__"), reverse=True):
+                shutil.rmtree(cache)
+            timings["cold init (zip, no .pyc)"] = _time_ms(
+                _INIT_PROBE, args.runs, cwd, zip_env, True
+            )
 
     sizes = {name: _zip_sizes(path) for name, path in ZIPS.items() if path.exists()}
     medians = {name: statistics.median(values) for name, values in timings.items()}

@@ -343,7 +343,7 @@ class ScalerSettings(FleetSettings):
         description="queue-wait SLO the scaler sizes the fleet for",
     )
     idle_seconds_before_scale_in: float = Field(
-        default=300.0,
+        default=60.0,
         ge=0,
         le=86_400,
         validation_alias=AliasChoices(
@@ -352,7 +352,7 @@ class ScalerSettings(FleetSettings):
         description="idle time before an idle worker may be removed",
     )
     quiet_seconds_before_zero: float = Field(
-        default=600.0,
+        default=120.0,
         ge=0,
         le=86_400,
         validation_alias=AliasChoices(
@@ -384,7 +384,7 @@ class ScalerSettings(FleetSettings):
         description="expected instance boot + model load time",
     )
     samples_per_invocation: int = Field(
-        default=4,
+        default=12,
         ge=1,
         le=12,
         validation_alias=AliasChoices("samples_per_invocation", env.SCALER_SAMPLES_PER_INVOCATION),

@@ -231,3 +231,31 @@ def test_ingest_settings_come_from_its_environment_and_ssm(
             Name=f"{ssm_path}max_active_jobs_per_user", WithDecryption=True
         )["Parameter"]["Value"]
     )
+
+
+def test_scaler_capacity_launches_protected_workers(
+    applied_stack: AppliedStack, clients: AwsClients
+) -> None:
+    """What the local stack does: the scaler sets desired capacity; instances come up protected."""
+    autoscaling = clients.autoscaling()
+    name = applied_stack.outputs["asg_name"]
+    autoscaling.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=1)
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+        "AutoScalingGroups"
+    ][0]
+    assert group["DesiredCapacity"] == 1
+    assert [i["ProtectedFromScaleIn"] for i in group["Instances"]] == [True]
+    assert group["Instances"][0]["InstanceType"] in {"g5.xlarge", "g6.xlarge", "g4dn.xlarge"}
+
+
+def test_local_users_can_sign_in(applied_stack: AppliedStack, clients: AwsClients) -> None:
+    """The pool accepts the local stack's plain user names and password sign-in."""
+    from sdfleet.local.cognito import LocalUsers
+
+    users = LocalUsers(
+        clients.cognito_idp(),
+        applied_stack.outputs["user_pool_id"],
+        applied_stack.outputs["user_pool_client_id"],
+    )
+    tokens = users.token_for("alice")
+    assert tokens.id_token.count(".") == 2

@@ -10,7 +10,7 @@ locals {
 
 resource "aws_cognito_user_pool" "users" {
   name                     = "${var.name_prefix}-users"
-  username_attributes      = ["email"]
+  alias_attributes         = ["email"]
   auto_verified_attributes = ["email"]
   deletion_protection      = var.user_pool_deletion_protection ? "ACTIVE" : "INACTIVE"
   mfa_configuration        = "OPTIONAL"

@@ -198,7 +198,10 @@ resource "aws_autoscaling_group" "workers" {
   health_check_type         = "EC2"
   health_check_grace_period = 300
   wait_for_capacity_timeout = "0"
-  metrics_granularity       = "1Minute"
+  # Protected instances never leave on a capacity decrease, so a delete that waited for them
+  # would hang: destroy removes the group and its instances outright.
+  force_delete        = true
+  metrics_granularity = "1Minute"
   enabled_metrics = [
     "GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances",
     "GroupTerminatingInstances", "GroupTotalInstances",

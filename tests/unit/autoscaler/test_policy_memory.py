@@ -1,0 +1,73 @@
+"""The policy's memory: its tag encoding, and the learned keep-warm decision."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from autoscaler.policy import InstanceState, InstanceView, Memory, Observation, PolicyConfig, decide
+
+NOW = 1_800_000_000.0
+
+
+@given(
+    st.none() | st.floats(0, 2e9),
+    st.none() | st.floats(0, 2e9),
+    st.none() | st.floats(1, 1e6),
+    st.lists(st.tuples(st.integers(0, 2_000_000_000), st.integers(0, 1000)), max_size=9),
+)
+def test_memory_round_trips_within_a_tag_value(
+    last: float | None, seen: float | None, gap: float | None, peaks: list[tuple[int, int]]
+) -> None:
+    memory = Memory(last, seen, gap, tuple((float(s), n) for s, n in peaks))
+    text = memory.to_compact()
+    assert len(text) <= 256
+    back = Memory.from_compact(text)
+    assert back.peaks == memory.peaks
+    for a, b in ((back.last_work_at, last), (back.last_seen, seen), (back.typical_gap, gap)):
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            assert abs(a - b) <= 0.05
+
+
+def test_unreadable_memory_is_no_memory() -> None:
+    assert Memory.from_compact("garbage here") == Memory()
+    assert Memory.from_compact(None) == Memory()
+
+
+def _step(t: float, work: bool, memory: Memory, config: PolicyConfig, idle_since: float):  # type: ignore[no-untyped-def]
+    views = (
+        (InstanceView("i-1", InstanceState.BUSY),)
+        if work
+        else (InstanceView("i-1", InstanceState.IDLE, idle_since=idle_since),)
+    )
+    return decide(
+        Observation(now=t, visible=0, in_flight=int(work), desired_capacity=1, instances=views),
+        memory,
+        config,
+    )
+
+
+def test_rare_work_is_not_kept_warm_but_frequent_work_is() -> None:
+    config = PolicyConfig(quiet_seconds_before_zero=120, idle_seconds_before_scale_in=60)
+    # Work, then an hour of quiet, then work again: the gap is learned.
+    memory = _step(NOW, True, Memory(), config, NOW).memory
+    memory = _step(NOW + 30, False, memory, config, NOW + 10).memory
+    memory = _step(NOW + 3600, True, memory, config, NOW).memory
+    assert memory.typical_gap is not None and memory.typical_gap > 3000
+    # Now idle for 20 s: removed at once instead of after 120 s.
+    decision = _step(NOW + 3620, False, memory, config, NOW + 3605)
+    assert decision.terminate == ("i-1",) and decision.desired_capacity == 0
+
+    # Gaps of 40 s: the last worker is kept warm through the quiet time.
+    memory = Memory()
+    t = NOW
+    for _ in range(5):
+        memory = _step(t, True, memory, config, t).memory
+        memory = _step(t + 20, False, memory, config, t + 5).memory
+        t += 40
+    assert memory.typical_gap is not None and memory.typical_gap < 120
+    held = _step(t + 60, False, memory, config, t - 35)
+    assert held.terminate == () and held.desired_capacity == 1
+    gone = _step(t + 200, False, held.memory, config, t - 35)
+    assert gone.desired_capacity == 0
