@@ -106,10 +106,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
+        if not stop.is_set() and stack.state is None:
+            # Still starting: abort the start-up (up() stops what it started).
+            stop.set()
+            raise KeyboardInterrupt
         stop.set()
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
     options = UpOptions(
         state_dir=paths,
         repo_root=REPO_ROOT,
@@ -128,9 +130,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         if value is not None:
             options.scaler_settings[name] = str(value)
     stack = LocalStack(options, say=lambda line: console.print(line))
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
     console.print(f"sdfleet up: state in {paths.root}, logs in {paths.logs_dir}")
     try:
         state = stack.up()
+    except KeyboardInterrupt:
+        console.print("interrupted; stopped")
+        log.close()
+        return EXIT_FAILED
     except (SdfleetError, OSError) as exc:
         console.print(f"[red]sdfleet up failed:[/red] {exc}")
         log.close()

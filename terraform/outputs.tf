@@ -98,6 +98,11 @@ output "scaler_environment" {
   value       = module.autoscaler.environment
 }
 
+output "scaler_knobs" {
+  description = "The scaling knobs exactly as the scaler Lambda receives them (SDFLEET_SCALER_*); known at plan time."
+  value       = module.autoscaler.knob_environment
+}
+
 output "worker_environment" {
   description = "What the workers' /etc/sdfleet/worker.env holds."
   value       = module.worker_fleet.environment

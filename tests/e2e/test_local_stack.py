@@ -36,12 +36,23 @@ SCALE_TO_ZERO_TIMEOUT_SECONDS = 90
 STOP_TIMEOUT_SECONDS = 60
 TINY = {"steps": 2, "width": 64, "height": 64}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Same ports each run (unless taken) so the recorded apply can be replayed.
+FIXED_PORTS = (45_661, 45_662, 45_663)
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def descendants(root: int) -> set[int]:
@@ -120,12 +131,11 @@ def _preconditions() -> None:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     _preconditions()
     base = tmp_path_factory.mktemp("stack")
-    state_dir = base / "state"
-    # A model built by an earlier run or `make up` is reused: it is a cache, not state.
-    shared_models = Path(os.environ.get("SDFLEET_E2E_MODEL_CACHE", ".sdfleet/models")).resolve()
-    state_dir.mkdir()
-    if shared_models.is_dir():
-        (state_dir / "models").symlink_to(shared_models, target_is_directory=True)
+    # Its own state directory (not a developer's .sdfleet), kept between runs so the
+    # Terraform apply is replayed, not redone, when the configuration has not changed.
+    root = Path(__file__).resolve().parents[2]
+    state_dir = Path(os.environ.get("SDFLEET_E2E_STATE_DIR", root / ".sdfleet" / "e2e-stack"))
+    ports = [port if port_free(port) else free_port() for port in FIXED_PORTS]
     console = base / "up.console"
     environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with console.open("w") as out:
@@ -138,11 +148,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "--state-dir",
                 str(state_dir),
                 "--emulator-port",
-                str(free_port()),
+                str(ports[0]),
                 "--api-port",
-                str(free_port()),
+                str(ports[1]),
                 "--frontend-port",
-                str(free_port()),
+                str(ports[2]),
                 "--max-workers",
                 "2",
                 "--scaler-interval",

@@ -204,9 +204,10 @@ def test_scaler_settings_equal_the_tfvars_knobs(
     tfvars: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _use_environment(
-        monkeypatch, _lambda_environment(clients, applied_stack.outputs["scaler_function_name"])
-    )
+    variables = _lambda_environment(clients, applied_stack.outputs["scaler_function_name"])
+    # The plan-time `scaler_knobs` output is exactly the knob part of the Lambda's environment.
+    assert applied_stack.outputs["scaler_knobs"].items() <= variables.items()
+    _use_environment(monkeypatch, variables)
     settings = ScalerSettings()
     for knob, field in SCALER_KNOBS.items():
         assert getattr(settings, field) == tfvars[knob], knob

@@ -14,7 +14,9 @@ from tests.terraform.tfvars import read_scalars
 DECLARED = set(
     re.findall(r'^variable "([a-z0-9_]+)"', (TERRAFORM_DIR / "variables.tf").read_text(), re.M)
 )
-TFVARS = sorted((TERRAFORM_DIR / "environments").glob("*.tfvars"))
+TFVARS = sorted(
+    [*TERRAFORM_DIR.glob("environments/*.tfvars"), *TERRAFORM_DIR.glob("examples/*.tfvars")]
+)
 
 
 @pytest.mark.parametrize("path", TFVARS, ids=lambda p: p.name)

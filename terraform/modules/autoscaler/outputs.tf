@@ -12,3 +12,8 @@ output "environment" {
   description = "The scaler's environment as configured (knobs + resource names)."
   value       = local.environment
 }
+
+output "knob_environment" {
+  description = "The scaling knobs as the scaler's environment variables (known at plan time)."
+  value       = local.knob_environment
+}

@@ -40,6 +40,9 @@ locals {
           ["AWS/AutoScaling", "GroupDesiredCapacity", "AutoScalingGroupName", var.asg_name, { label = "desired" }],
           ["AWS/AutoScaling", "GroupInServiceInstances", "AutoScalingGroupName", var.asg_name, { label = "in service" }],
           ["AWS/AutoScaling", "GroupPendingInstances", "AutoScalingGroupName", var.asg_name, { label = "pending" }],
+          # The scaler's own view (Powertools EMF metrics carry a `service` dimension).
+          [var.metrics_namespace, "WorkersNeeded", "service", var.scaler_service_name, { label = "needed (scaler)" }],
+          [var.metrics_namespace, "BusyWorkers", "service", var.scaler_service_name, { label = "busy (scaler)" }],
         ]
       }
     },
@@ -50,9 +53,9 @@ locals {
         region = local.region
         period = 60
         metrics = [
-          [var.metrics_namespace, "JobLatencySeconds", { stat = "p50", label = "p50" }],
-          [var.metrics_namespace, "JobLatencySeconds", { stat = "p90", label = "p90" }],
-          [var.metrics_namespace, "JobLatencySeconds", { stat = "p99", label = "p99" }],
+          [var.metrics_namespace, "JobLatencySeconds", "service", var.worker_service_name, { stat = "p50", label = "p50" }],
+          [var.metrics_namespace, "JobLatencySeconds", "service", var.worker_service_name, { stat = "p90", label = "p90" }],
+          [var.metrics_namespace, "JobLatencySeconds", "service", var.worker_service_name, { stat = "p99", label = "p99" }],
         ]
       }
     },
@@ -64,7 +67,7 @@ locals {
         stat   = "Sum"
         period = 300
         metrics = concat(
-          [[var.metrics_namespace, "JobsFailed", { label = "jobs failed" }]],
+          [[var.metrics_namespace, "JobsFailed", "service", var.worker_service_name, { label = "jobs failed" }]],
           [for lane in local.lanes : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.dlq_names[lane], { label = "${lane} DLQ", stat = "Maximum" }]],
           [
             ["AWS/Lambda", "Errors", "FunctionName", var.scaler_function_name, { label = "scaler errors" }],

@@ -64,3 +64,15 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "scaler_service_name" {
+  description = "POWERTOOLS_SERVICE_NAME of the scaler (dimension of its metrics)."
+  type        = string
+  default     = "sdfleet-scaler"
+}
+
+variable "worker_service_name" {
+  description = "POWERTOOLS_SERVICE_NAME of the workers (dimension of JobLatencySeconds and JobsFailed)."
+  type        = string
+  default     = "sdfleet-worker"
+}
