@@ -48,9 +48,33 @@ def make_dynamodb_writes_atomic() -> None:
     _patched = True
 
 
+def add_missing_operations() -> None:
+    """Answers calls moto does not implement, so code paths that make them keep running.
+
+    ``CompleteLifecycleAction`` (moto 5.x): the worker completes the termination lifecycle
+    hook after a drain; moto has no lifecycle-hook actions to resume, so an empty answer is
+    what AWS would return.
+    """
+    from moto.autoscaling.responses import AutoScalingResponse
+    from moto.core.responses import EmptyResult
+
+    if not hasattr(AutoScalingResponse, "complete_lifecycle_action"):
+
+        def complete_lifecycle_action(self: AutoScalingResponse) -> Any:
+            return EmptyResult()
+
+        AutoScalingResponse.complete_lifecycle_action = complete_lifecycle_action  # type: ignore[attr-defined]
+
+
+def prepare_emulator() -> None:
+    """Everything sdfleet changes in moto before serving: atomic writes, missing operations."""
+    make_dynamodb_writes_atomic()
+    add_missing_operations()
+
+
 def start_emulator(host: str = "127.0.0.1", port: int = 5000) -> ThreadedMotoServer:
     """Starts a moto server in this process on ``host:port`` and returns it (call ``.stop()``)."""
-    make_dynamodb_writes_atomic()
+    prepare_emulator()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     return server
