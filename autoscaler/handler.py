@@ -23,10 +23,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from autoscaler.actuate import GroupActuator
 from autoscaler.observe import FleetObserver
 from autoscaler.policy import PolicyConfig, decide
+from autoscaler.reaper import DeadLetterReaper
 from sdfleet import env
 from sdfleet.aws import AwsClients
 from sdfleet.heartbeats import HeartbeatStore
 from sdfleet.settings import ScalerSettings
+from sdfleet.store import JobStore
 
 DEFAULT_SERVICE: Final = "sdfleet-scaler"
 DEFAULT_NAMESPACE: Final = "sdfleet"
@@ -98,6 +100,18 @@ class ScalerRun:
             "terminated": [i for s in samples for i in s["terminated"]],
             "samples": samples,
         }
+        dlq_urls = {
+            lane: url
+            for lane, url in (
+                ("interactive", settings.interactive_dlq_url),
+                ("batch", settings.batch_dlq_url),
+            )
+            if url
+        }
+        if dlq_urls:
+            store = JobStore(self.clients.dynamodb(), settings.jobs_table)
+            reaper = DeadLetterReaper(self.clients.sqs(), store, dlq_urls)
+            result["dead_letters"] = reaper.reap(self.clock()).as_dict()
         logger.info("scaler decision", extra={"scaler": result})
         return result
 
@@ -112,6 +126,8 @@ def publish_metrics(result: dict[str, Any]) -> None:
     metrics.add_metric("BusyWorkers", MetricUnit.Count, last["busy"])
     metrics.add_metric("InstancesLaunched", MetricUnit.Count, result["launched"])
     metrics.add_metric("InstancesTerminated", MetricUnit.Count, len(result["terminated"]))
+    reaped = result.get("dead_letters", {}).get("failed", [])
+    metrics.add_metric("DeadLetterJobsFailed", MetricUnit.Count, len(reaped))
 
 
 @metrics.log_metrics

@@ -21,6 +21,8 @@ MESSAGE_VERSION: Final = 1
 #: SQS's hard limit is 256 KiB; queues are created with this size and bodies are checked.
 MAX_MESSAGE_BYTES: Final = 262_144
 JOB_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+#: Batch messages carry no job id: the record's id is derived from the SQS MessageId.
+BATCH_JOB_PREFIX: Final = "b-"
 SCHEMA_PATH: Final = Path(__file__).parent / "schemas" / "job-message-v1.schema.json"
 
 
@@ -71,6 +73,12 @@ class JobMessage(BaseModel):
     @classmethod
     def from_body(cls, body: str) -> JobMessage:
         return cls.model_validate_json(body)
+
+
+def batch_job_id(message_id: str) -> str:
+    """``b-<MessageId>``: the same for every delivery of one message (MessageIds are UUIDs,
+    so this fits the job id pattern); batch submitters read their jobs by it."""
+    return f"{BATCH_JOB_PREFIX}{message_id}"
 
 
 def message_json_schema() -> dict[str, Any]:

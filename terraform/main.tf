@@ -7,6 +7,8 @@ locals {
   ssm_path          = "/sdfleet/${var.environment}/"
   asg_name          = "${local.name_prefix}-workers"
   metrics_namespace = "sdfleet"
+  # autoscaler/observe.py MEMORY_TAG: the scaler's state between runs, written on the ASG.
+  scaler_memory_tag = "sdfleet:scaler-memory"
   region            = data.aws_region.current.name
 
   cors_enabled = length(var.web_origins) > 0 || var.enable_frontend
@@ -99,7 +101,8 @@ module "api" {
   kms_key_arn                   = module.config.kms_key_arn
   jobs_table_arn                = module.storage.jobs_table_arn
   idempotency_table_arn         = module.storage.idempotency_table_arn
-  queue_arns                    = values(module.queues.queue_arns)
+  workers_table_arn             = module.storage.workers_table_arn
+  queue_arns                    = [module.queues.queue_arns["interactive"]]
   bucket_arn                    = module.storage.bucket_arn
   ssm_path_arn                  = module.config.ssm_path_arn
   ssm_parameter_arn_pattern     = module.config.ssm_parameter_arn_pattern
@@ -136,11 +139,13 @@ module "worker_fleet" {
   service_unit                    = file("${path.module}/../worker/systemd/sdfleet-worker.service")
   kms_key_arn                     = module.config.kms_key_arn
   queue_arns                      = values(module.queues.queue_arns)
-  table_arns                      = [module.storage.jobs_table_arn, module.storage.workers_table_arn]
+  dlq_arns                        = values(module.queues.dlq_arns)
+  jobs_table_arn                  = module.storage.jobs_table_arn
+  workers_table_arn               = module.storage.workers_table_arn
+  model_source                    = var.model_source
   bucket_arn                      = module.storage.bucket_arn
   ssm_path_arn                    = module.config.ssm_path_arn
   ssm_parameter_arn_pattern       = module.config.ssm_parameter_arn_pattern
-  metrics_namespace               = local.metrics_namespace
 }
 
 module "autoscaler" {
@@ -159,11 +164,15 @@ module "autoscaler" {
   default_seconds_per_job      = var.default_seconds_per_job
   boot_seconds                 = var.boot_seconds
   samples_per_invocation       = var.samples_per_invocation
+  backlog_tolerance            = var.backlog_tolerance
   resource_environment         = local.resource_environment
   asg_name                     = module.worker_fleet.asg_name
   kms_key_arn                  = module.config.kms_key_arn
-  queue_arns                   = concat(values(module.queues.queue_arns), values(module.queues.dlq_arns))
-  table_arns                   = [module.storage.jobs_table_arn, module.storage.workers_table_arn]
+  queue_arns                   = values(module.queues.queue_arns)
+  dlq_arns                     = values(module.queues.dlq_arns)
+  jobs_table_arn               = module.storage.jobs_table_arn
+  workers_table_arn            = module.storage.workers_table_arn
+  memory_tag_key               = local.scaler_memory_tag
   ssm_path_arn                 = module.config.ssm_path_arn
   ssm_parameter_arn_pattern    = module.config.ssm_parameter_arn_pattern
   metrics_namespace            = local.metrics_namespace

@@ -36,6 +36,11 @@ provider "aws" {
     }
   }
 
+  # The scaler rewrites this ASG tag every run; Terraform must neither show nor remove it.
+  ignore_tags {
+    keys = [local.scaler_memory_tag]
+  }
+
   default_tags {
     tags = merge(var.tags, {
       "sdfleet:environment" = var.environment

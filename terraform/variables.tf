@@ -97,7 +97,7 @@ variable "target_wait_seconds" {
 variable "idle_seconds_before_scale_in" {
   description = "Idle time before an idle worker may be removed (SDFLEET_SCALER_IDLE_SECONDS_BEFORE_SCALE_IN)."
   type        = number
-  default     = 300
+  default     = 60
   validation {
     condition     = var.idle_seconds_before_scale_in >= 0 && var.idle_seconds_before_scale_in <= 86400
     error_message = "idle_seconds_before_scale_in must be between 0 and 86400."
@@ -107,7 +107,7 @@ variable "idle_seconds_before_scale_in" {
 variable "quiet_seconds_before_zero" {
   description = "Time with no work before the fleet drops to min_capacity (SDFLEET_SCALER_QUIET_SECONDS_BEFORE_ZERO)."
   type        = number
-  default     = 600
+  default     = 120
   validation {
     condition     = var.quiet_seconds_before_zero >= 0 && var.quiet_seconds_before_zero <= 86400
     error_message = "quiet_seconds_before_zero must be between 0 and 86400."
@@ -135,7 +135,7 @@ variable "default_seconds_per_job" {
 }
 
 variable "boot_seconds" {
-  description = "Expected instance boot + model load time (SDFLEET_SCALER_BOOT_SECONDS)."
+  description = "Expected instance boot + model load time (SDFLEET_SCALER_BOOT_SECONDS); informational: the current scaling policy does not read it."
   type        = number
   default     = 120
   validation {
@@ -147,10 +147,20 @@ variable "boot_seconds" {
 variable "samples_per_invocation" {
   description = "Queue samples the scaler takes per one-minute run (SDFLEET_SCALER_SAMPLES_PER_INVOCATION)."
   type        = number
-  default     = 4
+  default     = 12
   validation {
     condition     = var.samples_per_invocation >= 1 && var.samples_per_invocation <= 12 && floor(var.samples_per_invocation) == var.samples_per_invocation
     error_message = "samples_per_invocation must be a whole number between 1 and 12."
+  }
+}
+
+variable "backlog_tolerance" {
+  description = "Share (0..1) of target_wait_seconds the ready fleet's backlog may take before the scaler adds workers; lower = faster scale-out, more cost (SDFLEET_SCALER_BACKLOG_TOLERANCE)."
+  type        = number
+  default     = 0.75
+  validation {
+    condition     = var.backlog_tolerance >= 0 && var.backlog_tolerance <= 1
+    error_message = "backlog_tolerance must be between 0 and 1."
   }
 }
 

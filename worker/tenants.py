@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
 
 from sdfleet.keys import check_owner
+from sdfleet.messages import batch_job_id
 from worker.errors import UnknownSender
-
-#: Batch job ids are derived from the SQS MessageId, so a redelivery finds the same record.
-BATCH_JOB_PREFIX: Final = "b-"
 
 
 class TenantMap:
@@ -34,6 +31,4 @@ class TenantMap:
         return len(self._map)
 
 
-def batch_job_id(message_id: str) -> str:
-    """``b-<MessageId>``: SQS MessageIds are UUIDs, so this fits the job id pattern."""
-    return f"{BATCH_JOB_PREFIX}{message_id}"
+__all__ = ["TenantMap", "batch_job_id"]

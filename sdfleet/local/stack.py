@@ -23,13 +23,14 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from sdfleet import env
 from sdfleet.aws import AwsClients
 from sdfleet.local import snapshot
 from sdfleet.local.api_adapter import ApiAdapter, ApiServer
 from sdfleet.local.emulator import Emulator
+from sdfleet.local.emulator_limits import drop_conditional_denies
 from sdfleet.local.errors import LocalStackError, TerraformError
 from sdfleet.local.fleet import WorkerFleet
 from sdfleet.local.jwt_authorizer import JwtAuthorizer, cognito_issuer, emulator_jwks_url
@@ -224,7 +225,7 @@ class LocalStack:
             outputs = read_outputs(raw)
             self._verify(outputs, endpoint_url)
             self.raw_outputs = raw
-        except (TerraformError, ClientError) as exc:
+        except (TerraformError, ClientError, BotoCoreError) as exc:
             logger.warning("replayed apply does not match its state (%s): applying", exc)
             snapshot.reset(endpoint_url)
             return None
@@ -314,6 +315,9 @@ class LocalStack:
 
     def _up(self) -> LocalState:
         begun = time.monotonic()
+        # Every AWS call of this process goes to the emulator, which takes any credentials.
+        for name, value in EMULATOR_CREDENTIALS.items():
+            os.environ.setdefault(name, value)
         self.paths.prepare()
         self.paths.remove()
         started = time.monotonic()
@@ -342,6 +346,11 @@ class LocalStack:
             )
         self._step("tiny model", started)
 
+        dropped = drop_conditional_denies(
+            AwsClients(endpoint_url, outputs["region"]).s3(), outputs["bucket"]
+        )
+        if dropped:
+            self.say(f"  emulator: bucket policy statements it cannot evaluate dropped: {dropped}")
         fleet_env = self._fleet_env(endpoint_url, outputs)
         # The Lambdas run inside this process: their settings come from its environment.
         os.environ.update(environment_output(self.raw_outputs, "scaler_environment"))

@@ -18,12 +18,13 @@ on_demand_percentage_above_base = 0
 min_capacity                 = 0
 max_capacity                 = 2
 target_wait_seconds          = 120
-idle_seconds_before_scale_in = 120
-quiet_seconds_before_zero    = 300
+idle_seconds_before_scale_in = 60
+quiet_seconds_before_zero    = 120
 max_step                     = 2
 default_seconds_per_job      = 8
 boot_seconds                 = 240
-samples_per_invocation       = 4
+samples_per_invocation       = 12
+backlog_tolerance            = 0.75
 
 model_source            = "s3://example-org-sdfleet-dev-data/models/sd15/"
 hourly_price_per_worker = 0.3

@@ -19,6 +19,7 @@ max_step                     = 2
 default_seconds_per_job      = 5
 boot_seconds                 = 5
 samples_per_invocation       = 1
+backlog_tolerance            = 0.75
 
 visibility_timeout_seconds = 60
 heartbeat_seconds          = 10

@@ -16,6 +16,8 @@ spot_allocation_strategy        = "capacity-optimized"
 on_demand_base_capacity         = 1
 on_demand_percentage_above_base = 20
 
+# Scaler: the tuned defaults (docs/scaling.md) except a longer scale-in window and quiet time,
+# which keep warm GPUs through lulls between bursts at some cost (preview with `sdfleet simulate`).
 min_capacity                 = 0
 max_capacity                 = 20
 target_wait_seconds          = 60
@@ -24,7 +26,8 @@ quiet_seconds_before_zero    = 900
 max_step                     = 4
 default_seconds_per_job      = 6
 boot_seconds                 = 180
-samples_per_invocation       = 4
+samples_per_invocation       = 12
+backlog_tolerance            = 0.75
 
 visibility_timeout_seconds = 120
 heartbeat_seconds          = 30

@@ -20,6 +20,7 @@ target_wait_seconds          = 30
 idle_seconds_before_scale_in = 600
 quiet_seconds_before_zero    = 1800
 boot_seconds                 = 45
+backlog_tolerance            = 0.75
 
 model_source            = "s3://example-org-sdfleet-steady-data/models/sd15/"
 hourly_price_per_worker = 1.006

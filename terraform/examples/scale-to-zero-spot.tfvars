@@ -17,6 +17,8 @@ max_capacity              = 8
 target_wait_seconds       = 300
 quiet_seconds_before_zero = 300
 boot_seconds              = 240
+# Let the backlog use the whole target wait before adding a worker: fewer launches, longer waits.
+backlog_tolerance = 1.0
 
 model_source            = "s3://example-org-sdfleet-cheap-data/models/sd15/"
 hourly_price_per_worker = 0.25

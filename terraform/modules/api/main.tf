@@ -76,6 +76,8 @@ resource "aws_iam_role" "ingest" {
   tags               = var.tags
 }
 
+# Exactly what ingest_lambda/ calls (services.py, idempotency.py, sdfleet/store.py,
+# sdfleet/heartbeats.py, the settings loader); metrics go out as EMF log lines.
 data "aws_iam_policy_document" "ingest" {
   statement {
     sid       = "Logs"
@@ -86,10 +88,23 @@ data "aws_iam_policy_document" "ingest" {
     sid = "Jobs"
     actions = [
       "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-      "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:BatchWriteItem",
+      "dynamodb:Query",
     ]
-    resources = [var.jobs_table_arn, "${var.jobs_table_arn}/index/*"]
+    resources = [var.jobs_table_arn]
   }
+  # by_owner (listing, quotas, account deletion) and queued_by_lane (queue position).
+  statement {
+    sid       = "JobIndexes"
+    actions   = ["dynamodb:Query"]
+    resources = ["${var.jobs_table_arn}/index/*"]
+  }
+  # ETA: live workers and their seconds per job come from the heartbeats.
+  statement {
+    sid       = "Heartbeats"
+    actions   = ["dynamodb:Scan"]
+    resources = [var.workers_table_arn]
+  }
+  # Powertools idempotency (DynamoDBPersistenceLayer).
   statement {
     sid       = "Idempotency"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
@@ -97,12 +112,19 @@ data "aws_iam_policy_document" "ingest" {
   }
   statement {
     sid       = "Enqueue"
-    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+    actions   = ["sqs:SendMessage"]
     resources = var.queue_arns
   }
+  # The presigned upload POST is signed with this role: it may only create inputs.
+  statement {
+    sid       = "PresignUploads"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.bucket_arn}/users/*/inputs/*"]
+  }
+  # HeadObject on inputs, presigned GETs of outputs, DeleteObjects of a job's or user's data.
   statement {
     sid       = "UserObjects"
-    actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
+    actions   = ["s3:GetObject", "s3:DeleteObject"]
     resources = ["${var.bucket_arn}/users/*"]
   }
   statement {
@@ -117,14 +139,17 @@ data "aws_iam_policy_document" "ingest" {
   }
   statement {
     sid       = "Settings"
-    actions   = ["ssm:GetParametersByPath", "ssm:GetParameter", "ssm:GetParameters"]
+    actions   = ["ssm:GetParametersByPath"]
     resources = [var.ssm_path_arn, var.ssm_parameter_arn_pattern]
   }
+  # SSE-KMS: Decrypt for SecureStrings, the Lambda environment, reads and presigned GETs;
+  # GenerateDataKey for uploads through the presigned POST; Encrypt for table writes.
   statement {
     sid       = "Key"
     actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
   }
+  # Active tracing: X-Ray has no resource-level permissions for these two actions.
   statement {
     sid       = "Tracing"
     actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
@@ -191,10 +216,11 @@ resource "aws_apigatewayv2_api" "http" {
   dynamic "cors_configuration" {
     for_each = var.enable_cors ? [1] : []
     content {
-      allow_origins = var.web_origins
-      allow_methods = ["GET", "POST", "DELETE", "OPTIONS"]
-      allow_headers = ["authorization", "content-type", "idempotency-key"]
-      max_age       = 3600
+      allow_origins  = var.web_origins
+      allow_methods  = ["GET", "POST", "DELETE", "OPTIONS"]
+      allow_headers  = var.cors_allow_headers
+      expose_headers = var.cors_expose_headers
+      max_age        = 3600
     }
   }
 

@@ -75,8 +75,13 @@ variable "idempotency_table_arn" {
 }
 
 variable "queue_arns" {
-  description = "Lane work queue ARNs the Lambda sends to."
+  description = "Lane work queue ARNs the Lambda sends to (the web API submits to the interactive lane only)."
   type        = list(string)
+}
+
+variable "workers_table_arn" {
+  description = "Worker heartbeat table ARN (scanned for job ETAs)."
+  type        = string
 }
 
 variable "bucket_arn" {
@@ -163,6 +168,18 @@ variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "cors_allow_headers" {
+  description = "Request headers browsers may send (lower case)."
+  type        = list(string)
+  default     = ["authorization", "content-type", "idempotency-key"]
+}
+
+variable "cors_expose_headers" {
+  description = "Response headers the web app may read: Retry-After on 429/503, Idempotent-Replayed on a replayed POST /jobs."
+  type        = list(string)
+  default     = ["retry-after", "idempotent-replayed"]
 }
 
 variable "enable_cors" {

@@ -18,6 +18,7 @@ locals {
     SDFLEET_SCALER_DEFAULT_SECONDS_PER_JOB      = tostring(var.default_seconds_per_job)
     SDFLEET_SCALER_BOOT_SECONDS                 = tostring(var.boot_seconds)
     SDFLEET_SCALER_SAMPLES_PER_INVOCATION       = tostring(var.samples_per_invocation)
+    SDFLEET_SCALER_BACKLOG_TOLERANCE            = tostring(var.backlog_tolerance)
     SDFLEET_ASG_NAME                            = var.asg_name
     POWERTOOLS_SERVICE_NAME                     = "sdfleet-scaler"
     POWERTOOLS_METRICS_NAMESPACE                = var.metrics_namespace
@@ -41,6 +42,8 @@ resource "aws_iam_role" "scaler" {
   tags               = var.tags
 }
 
+# Exactly what autoscaler/ calls (observe.py, actuate.py, reaper.py, sdfleet/heartbeats.py,
+# sdfleet/store.py, the settings loader); metrics go out as EMF log lines, not PutMetricData.
 data "aws_iam_policy_document" "scaler" {
   statement {
     sid       = "Logs"
@@ -49,17 +52,30 @@ data "aws_iam_policy_document" "scaler" {
   }
   statement {
     sid       = "QueueDepth"
-    actions   = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    actions   = ["sqs:GetQueueAttributes"]
     resources = var.queue_arns
   }
+  # The dead-letter reaper reads DLQ messages (short visibility) and leaves them there.
   statement {
-    sid       = "ReadState"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DeleteItem"]
-    resources = concat(var.table_arns, [for arn in var.table_arns : "${arn}/index/*"])
+    sid       = "ReadDeadLetters"
+    actions   = ["sqs:ReceiveMessage"]
+    resources = var.dlq_arns
   }
   statement {
+    sid       = "Heartbeats"
+    actions   = ["dynamodb:Scan"]
+    resources = [var.workers_table_arn]
+  }
+  # JobStore.fail for jobs whose message reached a DLQ (UpdateItem; GetItem on a refused update).
+  statement {
+    sid       = "FailDeadLetteredJobs"
+    actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem"]
+    resources = [var.jobs_table_arn]
+  }
+  # Describe* actions of Auto Scaling support no resource-level permissions.
+  statement {
     sid       = "DescribeFleet"
-    actions   = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances", "ec2:DescribeInstances"]
+    actions   = ["autoscaling:DescribeAutoScalingGroups"]
     resources = ["*"]
   }
   statement {
@@ -71,26 +87,29 @@ data "aws_iam_policy_document" "scaler" {
     ]
     resources = [local.asg_arn]
   }
+  # The policy's memory between runs is one tag on the group; no other tag may be written.
   statement {
-    sid       = "Metrics"
-    actions   = ["cloudwatch:PutMetricData"]
-    resources = ["*"]
+    sid       = "RememberInTag"
+    actions   = ["autoscaling:CreateOrUpdateTags"]
+    resources = [local.asg_arn]
     condition {
-      test     = "StringEquals"
-      variable = "cloudwatch:namespace"
-      values   = [var.metrics_namespace]
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = [var.memory_tag_key]
     }
   }
   statement {
     sid       = "Settings"
-    actions   = ["ssm:GetParametersByPath", "ssm:GetParameter", "ssm:GetParameters"]
+    actions   = ["ssm:GetParametersByPath"]
     resources = [var.ssm_path_arn, var.ssm_parameter_arn_pattern]
   }
+  # SecureString settings, the CMK-encrypted Lambda environment and tables.
   statement {
     sid       = "Key"
     actions   = ["kms:Decrypt"]
     resources = [var.kms_key_arn]
   }
+  # Active tracing: X-Ray has no resource-level permissions for these two actions.
   statement {
     sid       = "Tracing"
     actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]

@@ -125,6 +125,15 @@ variable "samples_per_invocation" {
   }
 }
 
+variable "backlog_tolerance" {
+  description = "SDFLEET_SCALER_BACKLOG_TOLERANCE: share (0..1) of the target wait the ready fleet's backlog may take before scale-out."
+  type        = number
+  validation {
+    condition     = var.backlog_tolerance >= 0 && var.backlog_tolerance <= 1
+    error_message = "backlog_tolerance must be between 0 and 1."
+  }
+}
+
 variable "resource_environment" {
   description = "SDFLEET_* names of the resources the scaler reads (queues, tables, ASG, SSM path, region)."
   type        = map(string)
@@ -141,13 +150,29 @@ variable "kms_key_arn" {
 }
 
 variable "queue_arns" {
-  description = "Lane work queue and DLQ ARNs the scaler samples."
+  description = "Lane work queue ARNs whose depth the scaler samples."
   type        = list(string)
 }
 
-variable "table_arns" {
-  description = "Jobs and workers table ARNs the scaler reads."
+variable "dlq_arns" {
+  description = "Dead-letter queue ARNs the scaler reads to fail dead-lettered jobs."
   type        = list(string)
+}
+
+variable "jobs_table_arn" {
+  description = "Jobs table ARN (the scaler fails jobs whose message reached a DLQ)."
+  type        = string
+}
+
+variable "workers_table_arn" {
+  description = "Worker heartbeat table ARN the scaler scans."
+  type        = string
+}
+
+variable "memory_tag_key" {
+  description = "ASG tag the scaler keeps its memory in (autoscaler/observe.py MEMORY_TAG); the only tag it may write."
+  type        = string
+  default     = "sdfleet:scaler-memory"
 }
 
 variable "ssm_path_arn" {

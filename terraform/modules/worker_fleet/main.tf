@@ -22,6 +22,14 @@ locals {
     service_unit   = var.service_unit
   })
   instance_tags = merge(var.tags, { Name = "${var.name_prefix}-worker" })
+  # s3://bucket/prefix of the model, split as worker/model_source.py parse_s3_uri does.
+  model_s3_parts = startswith(var.model_source, "s3://") ? regex("^s3://([^/]+)/?(.*)$", var.model_source) : null
+  model_s3 = local.model_s3_parts == null ? null : {
+    bucket = local.model_s3_parts[0]
+    prefix = local.model_s3_parts[1] == "" || endswith(local.model_s3_parts[1], "/") ? local.model_s3_parts[1] : "${local.model_s3_parts[1]}/"
+  }
+  # The user data copies an s3:// wheel with the instance role.
+  package_s3 = startswith(var.package_source, "s3://") ? trimprefix(var.package_source, "s3://") : null
 }
 
 data "aws_iam_policy_document" "assume_ec2" {
@@ -40,48 +48,80 @@ resource "aws_iam_role" "worker" {
   tags               = var.tags
 }
 
+# Exactly what worker/ calls (daemon.py, lanes.py, acks.py, visibility.py, outputs.py,
+# lifecycle.py, model_source.py, sdfleet/store.py, sdfleet/heartbeats.py, the settings loader)
+# plus the user data's copy of the package wheel. The worker publishes no CloudWatch metrics.
 data "aws_iam_policy_document" "worker" {
   statement {
     sid = "Consume"
     actions = [
       "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-      "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
     ]
     resources = var.queue_arns
   }
+  # A message that can never run goes to its lane's DLQ with the reason attached.
   statement {
-    sid = "JobsAndHeartbeats"
-    actions = [
-      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-      "dynamodb:Query",
-    ]
-    resources = concat(var.table_arns, [for arn in var.table_arns : "${arn}/index/*"])
+    sid       = "DeadLetter"
+    actions   = ["sqs:SendMessage"]
+    resources = var.dlq_arns
+  }
+  # Claim, lease renewal, finish/fail/cancel (UpdateItem); batch messages create records.
+  statement {
+    sid       = "Jobs"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [var.jobs_table_arn]
   }
   statement {
-    sid       = "UserObjects"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${var.bucket_arn}/users/*"]
+    sid       = "Heartbeats"
+    actions   = ["dynamodb:PutItem"]
+    resources = [var.workers_table_arn]
   }
   statement {
-    sid       = "ModelsAndArtifacts"
+    sid       = "ReadInputs"
     actions   = ["s3:GetObject"]
-    resources = ["${var.bucket_arn}/models/*", "${var.bucket_arn}/artifacts/*"]
+    resources = ["${var.bucket_arn}/users/*/inputs/*"]
   }
+  # PutObject with If-None-Match / If-Match; HeadObject (GetObject) to resolve a conflict.
   statement {
-    sid       = "ListModelsAndUserObjects"
-    actions   = ["s3:ListBucket"]
-    resources = [var.bucket_arn]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["users/*", "models/*"]
+    sid       = "WriteOutputs"
+    actions   = ["s3:PutObject", "s3:GetObject"]
+    resources = ["${var.bucket_arn}/users/*/outputs/*"]
+  }
+  dynamic "statement" {
+    for_each = local.model_s3 == null ? [] : [local.model_s3]
+    content {
+      sid       = "ReadModel"
+      actions   = ["s3:GetObject"]
+      resources = ["arn:${data.aws_partition.current.partition}:s3:::${statement.value.bucket}/${statement.value.prefix}*"]
+    }
+  }
+  dynamic "statement" {
+    for_each = local.model_s3 == null ? [] : [local.model_s3]
+    content {
+      sid       = "ListModel"
+      actions   = ["s3:ListBucket"]
+      resources = ["arn:${data.aws_partition.current.partition}:s3:::${statement.value.bucket}"]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${statement.value.prefix}*"]
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = local.package_s3 == null ? [] : [local.package_s3]
+    content {
+      sid       = "ReadPackage"
+      actions   = ["s3:GetObject"]
+      resources = ["arn:${data.aws_partition.current.partition}:s3:::${statement.value}"]
     }
   }
   statement {
     sid       = "Settings"
-    actions   = ["ssm:GetParametersByPath", "ssm:GetParameter", "ssm:GetParameters"]
+    actions   = ["ssm:GetParametersByPath"]
     resources = [var.ssm_path_arn, var.ssm_parameter_arn_pattern]
   }
+  # SSE-KMS: Decrypt for SecureStrings, tables and object reads; GenerateDataKey for outputs.
   statement {
     sid       = "Key"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -89,18 +129,8 @@ data "aws_iam_policy_document" "worker" {
   }
   statement {
     sid       = "Drain"
-    actions   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
+    actions   = ["autoscaling:CompleteLifecycleAction"]
     resources = [local.asg_arn]
-  }
-  statement {
-    sid       = "Metrics"
-    actions   = ["cloudwatch:PutMetricData"]
-    resources = ["*"]
-    condition {
-      test     = "StringEquals"
-      variable = "cloudwatch:namespace"
-      values   = [var.metrics_namespace]
-    }
   }
 }
 

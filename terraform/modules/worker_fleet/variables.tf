@@ -171,9 +171,24 @@ variable "queue_arns" {
   type        = list(string)
 }
 
-variable "table_arns" {
-  description = "Jobs and workers table ARNs."
+variable "dlq_arns" {
+  description = "Dead-letter queue ARNs the workers move unrunnable messages to."
   type        = list(string)
+}
+
+variable "jobs_table_arn" {
+  description = "Jobs table ARN."
+  type        = string
+}
+
+variable "workers_table_arn" {
+  description = "Worker heartbeat table ARN."
+  type        = string
+}
+
+variable "model_source" {
+  description = "SDFLEET_MODEL_SOURCE; when an s3:// prefix, the workers may list and read exactly that prefix."
+  type        = string
 }
 
 variable "bucket_arn" {
@@ -188,11 +203,6 @@ variable "ssm_path_arn" {
 
 variable "ssm_parameter_arn_pattern" {
   description = "IAM resource pattern of the parameters under the SSM path."
-  type        = string
-}
-
-variable "metrics_namespace" {
-  description = "CloudWatch namespace of sdfleet's own metrics."
   type        = string
 }
 

@@ -1,0 +1,89 @@
+"""Jobs whose messages reached a DLQ read failed, unless a live worker or a result says no."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from autoscaler.handler import ScalerRun
+from autoscaler.reaper import DeadLetterReaper
+from sdfleet.messages import JobMessage, batch_job_id
+from sdfleet.records import JobRecord, JobStatus, utcnow
+from sdfleet.requests import JobKind, JobParams
+from sdfleet.settings import ScalerSettings
+from sdfleet.store import JobStore
+from tests.conftest import FleetResources
+from tests.integration.autoscaler.conftest import WorkerGroup
+
+pytestmark = pytest.mark.emulator
+
+
+def queued(store: JobStore, job_id: str) -> JobRecord:
+    return store.create(
+        JobRecord(
+            job_id=job_id, owner="alice", kind=JobKind.TXT2IMG, params=JobParams(prompt="p")
+        )
+    )
+
+
+def dead_letter(fleet: FleetResources, job_id: str | None) -> str:
+    body = JobMessage(
+        version=1, kind=JobKind.TXT2IMG, params=JobParams(prompt="p"), job_id=job_id
+    ).to_body()
+    return fleet.clients.sqs().send_message(
+        QueueUrl=fleet.queues.batch_dlq_url, MessageBody=body
+    )["MessageId"]
+
+
+def test_reaper_fails_stranded_jobs_only(fleet: FleetResources) -> None:
+    store = fleet.job_store()
+    start = utcnow()
+    stranded = queued(store, "stranded")
+    store.claim(stranded.job_id, "killed-worker", 10, now=start - timedelta(seconds=60))
+    live = queued(store, "live")
+    store.claim(live.job_id, "live-worker", 600)
+    done = queued(store, "done")
+    store.claim(done.job_id, "w", 600)
+    store.finish(done.job_id, "w", ["users/alice/outputs/done/00.png"], [1])
+    for job_id in ("stranded", "live", "done", "no-such-job"):
+        dead_letter(fleet, job_id)
+    message_id = dead_letter(fleet, None)
+    queued(store, batch_job_id(message_id))
+    fleet.clients.sqs().send_message(QueueUrl=fleet.queues.batch_dlq_url, MessageBody="{oops")
+
+    result = DeadLetterReaper(
+        fleet.clients.sqs(), store, {"batch": fleet.queues.batch_dlq_url}
+    ).reap(utcnow())
+
+    assert result.seen == 6
+    assert sorted(result.failed) == sorted(["stranded", batch_job_id(message_id)])
+    failed = store.get("stranded")
+    assert failed.status is JobStatus.FAILED
+    assert failed.error is not None and failed.error.code == "retries_exhausted"
+    assert "batch dead-letter queue" in failed.error.message
+    assert store.get("live").status is JobStatus.RUNNING
+    assert store.get("done").status is JobStatus.SUCCEEDED
+    # The messages stay in the DLQ for operators.
+    attributes = fleet.clients.sqs().get_queue_attributes(
+        QueueUrl=fleet.queues.batch_dlq_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    assert sum(int(v) for v in attributes.values()) == 6
+
+
+def test_scaler_invocation_reaps_when_dlqs_are_configured(
+    fleet: FleetResources, worker_group: WorkerGroup
+) -> None:
+    store = fleet.job_store()
+    queued(store, "waiting")
+    dead_letter(fleet, "waiting")
+    settings = ScalerSettings(
+        **fleet.env(),  # type: ignore[arg-type]
+        asg_name=worker_group.name,
+        samples_per_invocation=1,
+    )
+    result = ScalerRun(settings, fleet.clients, sleep=lambda _: None)()
+    assert result["dead_letters"] == {"seen": 1, "failed": ["waiting"]}
+    assert json.loads(store.get("waiting").model_dump_json())["status"] == "failed"
