@@ -12,24 +12,12 @@ from sdfleet.aws import AwsClients
 from sdfleet.settings import IngestSettings, ScalerSettings
 from tests.terraform.conftest import LOCAL_TFVARS, AppliedStack
 from tests.terraform.policy import denies_insecure_transport
-from tests.terraform.tfvars import read_scalars
+from tests.terraform.tfvars import SCALER_KNOBS, read_scalars
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
 
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 SQS_MAX_MESSAGE_BYTES = 262144
-#: tfvars knob -> ScalerSettings field (the scaler reads SDFLEET_SCALER_* from its environment).
-SCALER_KNOBS = {
-    "min_capacity": "min_capacity",
-    "max_capacity": "max_capacity",
-    "target_wait_seconds": "target_wait_seconds",
-    "idle_seconds_before_scale_in": "idle_seconds_before_scale_in",
-    "quiet_seconds_before_zero": "quiet_seconds_before_zero",
-    "max_step": "max_step",
-    "default_seconds_per_job": "default_seconds_per_job",
-    "boot_seconds": "boot_seconds",
-    "samples_per_invocation": "samples_per_invocation",
-}
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ import pytest
 
 from sdfleet.settings import ScalerSettings
 from tests.terraform.conftest import TERRAFORM_DIR, Terraform
-from tests.terraform.test_local_apply import SCALER_KNOBS
-from tests.terraform.tfvars import read_scalars
+from tests.terraform.tfvars import SCALER_KNOBS, read_scalars
 
 pytestmark = [pytest.mark.terraform]
 

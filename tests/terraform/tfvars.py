@@ -10,7 +10,29 @@ import re
 from pathlib import Path
 from typing import Any
 
+#: tfvars knob -> ScalerSettings field (the scaler reads SDFLEET_SCALER_* from its environment).
+SCALER_KNOBS = {
+    "min_capacity": "min_capacity",
+    "max_capacity": "max_capacity",
+    "target_wait_seconds": "target_wait_seconds",
+    "idle_seconds_before_scale_in": "idle_seconds_before_scale_in",
+    "quiet_seconds_before_zero": "quiet_seconds_before_zero",
+    "max_step": "max_step",
+    "default_seconds_per_job": "default_seconds_per_job",
+    "boot_seconds": "boot_seconds",
+    "samples_per_invocation": "samples_per_invocation",
+    "backlog_tolerance": "backlog_tolerance",
+}
+
 _ASSIGNMENT = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*=\s*(.+?)\s*$")
+
+
+def parse_scalar(raw: str) -> Any:
+    if raw in ("true", "false"):
+        return raw == "true"
+    if raw.startswith('"'):
+        return json.loads(raw)
+    return float(raw) if "." in raw else int(raw)
 
 
 def read_scalars(path: Path) -> dict[str, Any]:
@@ -24,10 +46,16 @@ def read_scalars(path: Path) -> dict[str, Any]:
         name, raw = match.groups()
         if raw.startswith(("[", "{")):
             continue
-        if raw in ("true", "false"):
-            values[name] = raw == "true"
-        elif raw.startswith('"'):
-            values[name] = json.loads(raw)
-        else:
-            values[name] = float(raw) if "." in raw else int(raw)
+        values[name] = parse_scalar(raw)
     return values
+
+
+def variable_defaults(path: Path) -> dict[str, Any]:
+    """Scalar ``default = ...`` of every ``variable`` block in a ``variables.tf`` file."""
+    defaults: dict[str, Any] = {}
+    for block in re.split(r'^variable "', path.read_text(), flags=re.M)[1:]:
+        name = block.split('"', 1)[0]
+        match = re.search(r"^\s*default\s*=\s*(.+?)\s*$", block, re.M)
+        if match and not match.group(1).startswith(("[", "{", "null")):
+            defaults[name] = parse_scalar(match.group(1))
+    return defaults
