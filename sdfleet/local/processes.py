@@ -7,13 +7,25 @@ Each child leads its own process group so a stop reaches whatever it started too
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Final
+
+#: prctl option: the signal a child gets when the thread that started it dies.
+PR_SET_PDEATHSIG: Final = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM when ``up`` dies, even by SIGKILL."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
 
 #: How long a child gets to exit after SIGTERM before it is killed.
 STOP_GRACE_SECONDS: Final = 20.0
@@ -53,6 +65,7 @@ class ChildProcess:
             env=self.env,
             cwd=self.cwd,
             start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
 
     def poll(self) -> int | None:

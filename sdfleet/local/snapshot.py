@@ -29,6 +29,7 @@ RECORDER_ENV: Final = "MOTO_RECORDER_FILEPATH"
 #: Files that change what the apply creates.
 CONFIG_SUFFIXES: Final = (".tf", ".tfvars", ".json", ".tpl", ".sh", ".yaml", ".yml", ".hcl")
 REPLAY_TIMEOUT_SECONDS: Final = 30.0
+LOCAL_TFVARS_NAME: Final = "local.tfvars"
 _HOP_HEADERS: Final = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
 
@@ -90,16 +91,22 @@ def replay(recording: Path, endpoint_url: str) -> int:
     return count
 
 
+def _shapes_local_apply(source_dir: Path, path: Path) -> bool:
+    """Configuration files, without examples and other environments' variables."""
+    parts = path.relative_to(source_dir).parts
+    if not path.is_file() or path.suffix not in CONFIG_SUFFIXES:
+        return False
+    if ".terraform" in parts or parts[0] in {"examples", "scripts"}:
+        return False
+    return not (parts[0] == "environments" and path.name != LOCAL_TFVARS_NAME)
+
+
 def config_fingerprint(
     source_dir: Path, extra: Mapping[str, str], files: Iterable[Path] = ()
 ) -> str:
     """A hash of the Terraform configuration, the variables and any extra input files."""
     digest = hashlib.sha256()
-    paths = sorted(
-        path
-        for path in source_dir.rglob("*")
-        if path.is_file() and path.suffix in CONFIG_SUFFIXES and ".terraform" not in path.parts
-    )
+    paths = sorted(path for path in source_dir.rglob("*") if _shapes_local_apply(source_dir, path))
     for path in [*paths, *sorted(files)]:
         digest.update(str(path).encode())
         digest.update(path.read_bytes())

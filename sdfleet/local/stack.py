@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -78,6 +79,8 @@ OUTPUT_NAMES: Final = {
 OPTIONAL_OUTPUTS: Final = frozenset(
     {"interactive_dlq_url", "batch_dlq_url", "idempotency_table", "lifecycle_hook_name", "ssm_path"}
 )
+#: The zips `make lambda-zips` builds -> the Terraform variables naming them.
+LAMBDA_ZIPS: Final = {"ingest.zip": "ingest_zip_path", "autoscaler.zip": "scaler_zip_path"}
 FRONTEND_BUILD_DIRS: Final = ("dist", "build", "out")
 MODEL_BUILD_TIMEOUT_SECONDS: Final = 600
 
@@ -171,7 +174,7 @@ class LocalStack:
 
     def _lambda_zips(self) -> None:
         zips = self.options.repo_root / "build" / "lambda"
-        if any(zips.glob("*.zip")):
+        if all((zips / name).is_file() for name in LAMBDA_ZIPS):
             return
         self.say("  building the Lambda zips (make lambda-zips)")
         with (self.paths.logs_dir / "terraform.log").open("a") as log:
@@ -184,6 +187,19 @@ class LocalStack:
             )
         if result.returncode != 0:
             raise LocalStackError("`make lambda-zips` failed; see the terraform log")
+
+    def _frozen_zips(self) -> dict[str, str]:
+        """Copies of the Lambda zips for this apply: a rebuild of ``build/lambda`` while
+        Terraform runs would otherwise change a hash between plan and apply."""
+        frozen = self.paths.terraform_dir / "lambda"
+        frozen.mkdir(parents=True, exist_ok=True)
+        variables = {}
+        for name, variable in LAMBDA_ZIPS.items():
+            source = self.options.repo_root / "build" / "lambda" / name
+            target = frozen / name
+            shutil.copyfile(source, target)
+            variables[variable] = str(target.resolve())
+        return variables
 
     def _apply(self, endpoint_url: str) -> dict[str, str]:
         """Replays the last apply when the configuration is unchanged, else applies."""
@@ -210,7 +226,7 @@ class LocalStack:
             terraform.init()
             snapshot.seed(endpoint_url)
             snapshot.start_recording(endpoint_url)
-            terraform.apply(endpoint_url)
+            terraform.apply(endpoint_url, self._frozen_zips())
             snapshot.stop_recording(endpoint_url)
             self.raw_outputs = terraform.outputs()
             outputs = read_outputs(self.raw_outputs)

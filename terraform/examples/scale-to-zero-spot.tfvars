@@ -12,13 +12,14 @@ spot_allocation_strategy        = "price-capacity-optimized"
 on_demand_base_capacity         = 0
 on_demand_percentage_above_base = 0
 
+# backlog_tolerance 1.0: the backlog may use the whole target wait before a worker is added
+# (fewer launches, longer waits).
 min_capacity              = 0
 max_capacity              = 8
 target_wait_seconds       = 300
 quiet_seconds_before_zero = 300
 boot_seconds              = 240
-# Let the backlog use the whole target wait before adding a worker: fewer launches, longer waits.
-backlog_tolerance = 1.0
+backlog_tolerance         = 1.0
 
 model_source            = "s3://example-org-sdfleet-cheap-data/models/sd15/"
 hourly_price_per_worker = 0.25

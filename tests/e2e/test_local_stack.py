@@ -8,6 +8,7 @@ and back to zero after the quiet time; Ctrl-C stops everything and leaves no pro
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -170,7 +171,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     state_file = state_dir / "local.json"
-    while not (state_file.exists() and "ready in" in console.read_text()):
+    # Ready, and the fleet's first size report printed.
+    while not (state_file.exists() and "workers: " in console.read_text()):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             logs = "\n".join(
@@ -183,7 +185,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+            # A failed test still stops the stack the normal way first.
+            children = descendants(process.pid)
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                for pid in [process.pid, *children]:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
 
 
 def _token(stack: Stack, user: str) -> dict[str, str]:

@@ -171,6 +171,21 @@ def test_every_api_route_needs_the_jwt_authorizer(
     assert jwt["Issuer"].endswith("/" + applied_stack.outputs["user_pool_id"])
 
 
+def test_cors_lets_the_web_app_read_retry_and_replay_headers(
+    applied_stack: AppliedStack, clients: AwsClients
+) -> None:
+    from ingest_lambda.routes import REPLAYED_HEADER
+
+    api_id = applied_stack.outputs["api_endpoint"].split("//", 1)[1].split(".", 1)[0]
+    cors = clients.client("apigatewayv2").get_api(ApiId=api_id)["CorsConfiguration"]
+    exposed = {h.lower() for h in cors["ExposeHeaders"]}
+    assert {"retry-after", REPLAYED_HEADER.lower()} <= exposed
+    assert {"authorization", "content-type", "idempotency-key"} <= {
+        h.lower() for h in cors["AllowHeaders"]
+    }
+    assert cors["AllowOrigins"]
+
+
 def _lambda_environment(clients: AwsClients, name: str) -> dict[str, str]:
     config = clients.client("lambda").get_function_configuration(FunctionName=name)
     return dict(config["Environment"]["Variables"])
@@ -211,6 +226,7 @@ def test_ingest_settings_come_from_its_environment_and_ssm(
     settings = IngestSettings()
     assert settings.idempotency_table == applied_stack.outputs["idempotency_table"]
     assert settings.jobs_table == applied_stack.outputs["jobs_table"]
+    assert settings.workers_table == applied_stack.outputs["workers_table"]
 
     ssm_path = applied_stack.outputs["ssm_path"]
     parameter = clients.ssm().get_parameter(Name=f"{ssm_path}max_active_jobs_per_user")
@@ -248,3 +264,105 @@ def test_local_users_can_sign_in(applied_stack: AppliedStack, clients: AwsClient
     )
     tokens = users.token_for("alice")
     assert tokens.id_token.count(".") == 2
+
+
+#: Every action each role may use: what its code calls (see the policy documents' comments).
+ROLE_ACTIONS = {
+    "ingest": {
+        "logs:CreateLogStream", "logs:PutLogEvents",
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+        "dynamodb:Query", "dynamodb:Scan", "sqs:SendMessage",
+        "s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket",
+        "ssm:GetParametersByPath", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey",
+        "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+    },
+    "scaler": {
+        "logs:CreateLogStream", "logs:PutLogEvents",
+        "sqs:GetQueueAttributes", "sqs:ReceiveMessage",
+        "dynamodb:Scan", "dynamodb:UpdateItem", "dynamodb:GetItem",
+        "autoscaling:DescribeAutoScalingGroups", "autoscaling:SetDesiredCapacity",
+        "autoscaling:SetInstanceProtection", "autoscaling:TerminateInstanceInAutoScalingGroup",
+        "autoscaling:CreateOrUpdateTags",
+        "ssm:GetParametersByPath", "kms:Decrypt",
+        "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+    },
+    "worker": {
+        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+        "sqs:SendMessage",
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+        "s3:GetObject", "s3:PutObject",
+        "ssm:GetParametersByPath", "kms:Decrypt", "kms:GenerateDataKey",
+        "autoscaling:CompleteLifecycleAction",
+    },
+}  # fmt: skip
+
+
+def _statements(clients: AwsClients, role: str, policy: str) -> list[dict[str, Any]]:
+    document = clients.client("iam").get_role_policy(RoleName=role, PolicyName=policy)
+    raw = document["PolicyDocument"]
+    parsed = json.loads(raw) if isinstance(raw, str) else raw
+    statements = parsed["Statement"]
+    for statement in statements:
+        for key in ("Action", "Resource"):
+            if isinstance(statement[key], str):
+                statement[key] = [statement[key]]
+    return list(statements)
+
+
+def _resources_of(statements: list[dict[str, Any]], action: str) -> set[str]:
+    return {r for s in statements if action in s["Action"] for r in s["Resource"]}
+
+
+def test_roles_grant_exactly_what_the_code_calls(
+    applied_stack: AppliedStack, clients: AwsClients
+) -> None:
+    from autoscaler.observe import MEMORY_TAG
+
+    outputs = applied_stack.outputs
+    prefix = "sdfleet-local"
+    roles = {
+        "ingest": _statements(clients, f"{prefix}-ingest-role", "ingest"),
+        "scaler": _statements(clients, f"{prefix}-scaler-role", "scaler"),
+        "worker": _statements(clients, f"{prefix}-worker-role", "worker"),
+    }
+    for name, statements in roles.items():
+        assert {a for s in statements for a in s["Action"]} == ROLE_ACTIONS[name], name
+        assert all(s["Effect"] == "Allow" for s in statements)
+
+    db = clients.dynamodb()
+    workers_table = db.describe_table(TableName=outputs["workers_table"])["Table"]["TableArn"]
+    jobs_table = db.describe_table(TableName=outputs["jobs_table"])["Table"]["TableArn"]
+    arn = {
+        name: _queue_attributes(clients, outputs[f"{name}_url"])["QueueArn"]
+        for name in ("interactive_queue", "batch_queue", "interactive_dlq", "batch_dlq")
+    }
+    dlqs = {arn["interactive_dlq"], arn["batch_dlq"]}
+
+    ingest, scaler, worker = roles["ingest"], roles["scaler"], roles["worker"]
+    assert _resources_of(ingest, "dynamodb:Scan") == {workers_table}
+    assert _resources_of(ingest, "sqs:SendMessage") == {arn["interactive_queue"]}
+    assert _resources_of(ingest, "s3:PutObject") == {
+        f"arn:aws:s3:::{outputs['bucket']}/users/*/inputs/*"
+    }
+
+    assert _resources_of(scaler, "dynamodb:Scan") == {workers_table}
+    assert _resources_of(scaler, "dynamodb:UpdateItem") == {jobs_table}
+    assert _resources_of(scaler, "sqs:ReceiveMessage") == dlqs
+    assert _resources_of(scaler, "sqs:GetQueueAttributes") == {
+        arn["interactive_queue"],
+        arn["batch_queue"],
+    }
+    (tagging,) = [s for s in scaler if "autoscaling:CreateOrUpdateTags" in s["Action"]]
+    tag_keys = tagging["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
+    assert (tag_keys if isinstance(tag_keys, list) else [tag_keys]) == [MEMORY_TAG]
+    for action in (
+        "autoscaling:CreateOrUpdateTags",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+    ):
+        (resource,) = _resources_of(scaler, action)
+        assert resource.endswith(f":autoScalingGroupName/{outputs['asg_name']}")
+
+    assert _resources_of(worker, "sqs:SendMessage") == dlqs
+    assert _resources_of(worker, "dynamodb:PutItem") == {jobs_table, workers_table}
+    (hook,) = _resources_of(worker, "autoscaling:CompleteLifecycleAction")
+    assert hook.endswith(f":autoScalingGroupName/{outputs['asg_name']}")

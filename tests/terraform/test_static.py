@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
 from sdfleet import env
+from sdfleet.settings import FleetSettings, ScalerSettings
 from tests.terraform.conftest import REPO, TERRAFORM_DIR
-from tests.terraform.tfvars import read_scalars
+from tests.terraform.tfvars import SCALER_KNOBS, read_scalars, variable_defaults
 
 DECLARED = set(
     re.findall(r'^variable "([a-z0-9_]+)"', (TERRAFORM_DIR / "variables.tf").read_text(), re.M)
@@ -50,3 +52,57 @@ def test_local_tfvars_keep_the_fleet_able_to_sleep() -> None:
     assert values["min_capacity"] == 0
     assert values["enable_frontend"] is False
     assert values["heartbeat_seconds"] < values["visibility_timeout_seconds"]
+
+
+def test_scaler_knob_defaults_are_the_settings_defaults() -> None:
+    """A knob left out of a tfvars file behaves as the scaler's own default."""
+    defaults = variable_defaults(TERRAFORM_DIR / "variables.tf")
+    fields = ScalerSettings.model_fields
+    for knob, field in SCALER_KNOBS.items():
+        assert knob in defaults, f"variables.tf: {knob} has no default"
+        assert defaults[knob] == fields[field].default, knob
+
+
+def test_every_scaler_knob_reaches_the_lambda_environment() -> None:
+    """Each ScalerSettings knob field is a Terraform variable set on the scaler Lambda."""
+    knob_fields = {
+        name
+        for name, info in ScalerSettings.model_fields.items()
+        if name not in FleetSettings.model_fields and name != "asg_name"
+    }
+    assert set(SCALER_KNOBS.values()) == knob_fields
+    module = (TERRAFORM_DIR / "modules" / "autoscaler" / "main.tf").read_text()
+    for knob, field in SCALER_KNOBS.items():
+        alias = ScalerSettings.model_fields[field].validation_alias
+        names = [c for c in getattr(alias, "choices", []) if str(c).startswith("SDFLEET_")]
+        assert names, field
+        assert re.search(rf"\b{names[0]}\s*=\s*tostring\(var\.{knob}\)", module), names[0]
+    for path in (TERRAFORM_DIR / "environments").glob("*.tfvars"):
+        assert set(SCALER_KNOBS) <= set(read_scalars(path)), f"{path.name} misses a knob"
+
+
+def test_scaler_memory_tag_is_the_one_terraform_ignores() -> None:
+    """The scaler may write only its memory tag, and applies must not remove it."""
+    from autoscaler.observe import MEMORY_TAG
+
+    main = (TERRAFORM_DIR / "main.tf").read_text()
+    assert f'scaler_memory_tag = "{MEMORY_TAG}"' in main
+    providers = (TERRAFORM_DIR / "providers.tf").read_text()
+    assert re.search(r"ignore_tags\s*\{\s*keys\s*=\s*\[local\.scaler_memory_tag\]", providers)
+
+
+def test_cors_exposes_the_headers_the_api_sends() -> None:
+    from ingest_lambda.parsing import IDEMPOTENCY_HEADER
+    from ingest_lambda.routes import REPLAYED_HEADER
+
+    text = (TERRAFORM_DIR / "modules" / "api" / "variables.tf").read_text()
+    lists = {
+        name: json.loads(value)
+        for name, value in re.findall(
+            r'^variable "(cors_\w+)" \{.*?default\s*=\s*(\[.*?\])', text, re.M | re.S
+        )
+    }
+    assert {"retry-after", REPLAYED_HEADER.lower()} <= set(lists["cors_expose_headers"])
+    assert {"authorization", "content-type", IDEMPOTENCY_HEADER.lower()} <= set(
+        lists["cors_allow_headers"]
+    )
