@@ -5,3 +5,10 @@ UP_ARGS ?=
 .PHONY: up
 up: $(STAMP)
 	$(VENV_BIN)/sdfleet up $(UP_ARGS)
+
+# Time `make up` to "ready" twice (first and warm); table + benchmarks/results/local_up.json.
+.PHONY: bench-local-up
+bench-local-up: $(STAMP)
+	$(VENV_BIN)/python benchmarks/local_up.py --runs 2
+
+BENCH_TARGETS += bench-local-up

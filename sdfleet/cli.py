@@ -150,12 +150,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     console.print(f"  state:        {paths.state_file}")
     console.print(f"ready in {stack.timings['total']:.1f}s (Ctrl-C stops everything)")
     shown = -1
-    while not stop.wait(1.0):
+    while True:
         if stack.fleet is not None:
             count = len(stack.fleet.running_workers())
             if count != shown:
                 console.print(f"workers: {count}")
                 shown = count
+        if stop.wait(1.0):
+            break
     console.print("stopping...")
     stack.down()
     console.print("stopped")
@@ -435,9 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=stack.DEFAULT_TENANT,
         help="owner of jobs sent straight to SQS (`sdfleet submit`)",
     )
-    up.add_argument(
-        "--max-workers", type=int, help="most worker processes (default: local.tfvars)"
-    )
+    up.add_argument("--max-workers", type=int, help="most worker processes (default: local.tfvars)")
     up.add_argument(
         "--scaler-interval",
         type=float,

@@ -172,7 +172,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     state_file = state_dir / "local.json"
     # Ready, and the fleet's first size report printed.
-    while not (state_file.exists() and "workers: " in console.read_text()):
+    while not (state_file.exists() and re.search(r"^workers: \d+$", console.read_text(), re.M)):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             logs = "\n".join(
