@@ -47,6 +47,8 @@ def one_run(command: list[str], repo: Path) -> dict[str, Any]:
         "ready_seconds": round(ready_at - started, 1) if ready_at else None,
         "sdfleet_up_seconds": float(match.group(1)) if match else None,
         "replayed": "replayed the last apply" in text,
+        # make itself dies of the SIGINT (-2); the stack's own "stopped" line is what counts.
+        "stopped_cleanly": text.rstrip().endswith("stopped") or "\nstopped\n" in text,
         "exit_status": status,
     }
 
@@ -59,11 +61,11 @@ def main() -> None:
     args = parser.parse_args()
     repo = Path(args.repo)
     runs = [one_run(shlex.split(args.command), repo) for _ in range(args.runs)]
-    print(f"{'run':>3}  {'to ready (s)':>12}  {'sdfleet up (s)':>14}  replayed  exit")
+    print(f"{'run':>3}  {'to ready (s)':>12}  {'sdfleet up (s)':>14}  replayed  stopped")
     for number, run in enumerate(runs, start=1):
         print(
             f"{number:>3}  {run['ready_seconds']!s:>12}  {run['sdfleet_up_seconds']!s:>14}"
-            f"  {run['replayed']!s:>8}  {run['exit_status']}"
+            f"  {run['replayed']!s:>8}  {run['stopped_cleanly']}"
         )
     result = {
         "command": args.command,

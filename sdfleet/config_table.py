@@ -29,7 +29,7 @@ _SECTIONS: Final = (
 def _env_name(info: FieldInfo) -> str:
     alias = info.validation_alias
     if isinstance(alias, AliasChoices):
-        names = [c for c in alias.choices if isinstance(c, str) and c.startswith("SDFLEET_")]
+        names = [c for c in alias.choices if isinstance(c, str) and c.isupper()]
         if names:
             return names[0]
     return "?"

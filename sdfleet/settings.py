@@ -281,6 +281,11 @@ class WorkerSettings(FleetSettings):
         validation_alias=AliasChoices("sender_tenants", env.SENDER_TENANTS),
         description="JSON map of SQS SenderId to tenant, for batch messages",
     )
+    metrics_namespace: str = Field(
+        default="sdfleet",
+        validation_alias=AliasChoices("metrics_namespace", env.POWERTOOLS_METRICS_NAMESPACE),
+        description="CloudWatch namespace of the worker's job metrics",
+    )
     lifecycle_hook_name: str | None = _env(
         env.LIFECYCLE_HOOK_NAME,
         "lifecycle_hook_name",

@@ -136,6 +136,7 @@ module "worker_fleet" {
   lifecycle_hook_timeout_seconds  = var.lifecycle_hook_timeout_seconds
   package_source                  = local.worker_package_source
   worker_environment              = local.worker_environment
+  metrics_namespace               = local.metrics_namespace
   service_unit                    = file("${path.module}/../worker/systemd/sdfleet-worker.service")
   kms_key_arn                     = module.config.kms_key_arn
   queue_arns                      = values(module.queues.queue_arns)

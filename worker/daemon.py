@@ -28,7 +28,7 @@ from sdfleet.aws import AwsClients
 from sdfleet.errors import JobNotClaimable, JobNotFound, LeaseLost, TransitionRejected
 from sdfleet.heartbeats import HeartbeatStore, WorkerState
 from sdfleet.messages import JobMessage, Lane
-from sdfleet.records import ErrorCode, JobError, JobRecord, JobStatus
+from sdfleet.records import ErrorCode, JobError, JobRecord, JobStatus, utcnow
 from sdfleet.requests import JobKind, JobParams
 from sdfleet.settings import WorkerSettings
 from sdfleet.store import JobStore
@@ -38,6 +38,7 @@ from worker.intake import Action, Intake, MessageIntake, input_problem
 from worker.lanes import LanePoller, ReceivedMessage
 from worker.lifecycle import Drain, DrainReason, TerminationWatcher, complete_lifecycle_action
 from worker.metadata import InstanceMetadata, MetadataUnavailable
+from worker.metrics import JobMetrics
 from worker.outputs import OutputWriter
 from worker.reporting import WorkerReporter
 from worker.retry import redelivery_delay, transient_retry
@@ -163,6 +164,7 @@ class Worker:
             instance_id,
             refresh_seconds=settings.heartbeat_seconds,
         )
+        self.metrics = JobMetrics(clients.cloudwatch(), settings.metrics_namespace)
         self.heartbeat = Heartbeat(
             self._sqs,
             self.store,
@@ -170,7 +172,7 @@ class Worker:
             heartbeat_seconds=settings.heartbeat_seconds,
             visibility_timeout_seconds=settings.visibility_timeout_seconds,
             lease_seconds=settings.lease_seconds,
-            on_tick=self.reporter.publish_if_due,
+            on_tick=self._on_heartbeat_tick,
         )
         self._acks = Acknowledger(self._sqs)
         self._completions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="complete")
@@ -256,10 +258,15 @@ class Worker:
                 # _complete settles its own errors; anything here is a bug, logged not raised.
                 logger.exception("completion failed")
 
+    def _on_heartbeat_tick(self) -> None:
+        self.reporter.publish_if_due()
+        self.metrics.flush_if_due()
+
     def stop_background(self) -> None:
         self.wait_for_completions()
         self._acks.stop()
         self.heartbeat.stop()
+        self.metrics.flush()
         if self._watcher is not None:
             self._watcher.stop()
 
@@ -577,6 +584,7 @@ class Worker:
             return
         total = time.perf_counter() - running.claimed_at
         self.stats.jobs_succeeded += 1
+        self.metrics.job_succeeded((utcnow() - record.created_at).total_seconds())
         self.reporter.job_done(total)
         self.heartbeat.release_job(record.job_id)
         self._delete(running.message)
@@ -618,6 +626,7 @@ class Worker:
             self._retry_later(running.message, running, exc)
             return
         self.stats.jobs_failed += 1
+        self.metrics.job_failed()
         self.heartbeat.release_job(running.record.job_id)
         self._delete(running.message)
         logger.warning(
@@ -651,6 +660,7 @@ class Worker:
                     )
                     self.store.fail(job_id, error, worker_id=self.worker_id)
                     self.stats.jobs_failed += 1
+                    self.metrics.job_failed()
                 else:
                     # Let the next delivery claim at once instead of waiting for the lease.
                     self.store.renew_lease(job_id, self.worker_id, 0)

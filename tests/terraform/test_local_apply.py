@@ -292,7 +292,7 @@ ROLE_ACTIONS = {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
         "s3:GetObject", "s3:PutObject",
         "ssm:GetParametersByPath", "kms:Decrypt", "kms:GenerateDataKey",
-        "autoscaling:CompleteLifecycleAction",
+        "autoscaling:CompleteLifecycleAction", "cloudwatch:PutMetricData",
     },
 }  # fmt: skip
 
@@ -364,5 +364,7 @@ def test_roles_grant_exactly_what_the_code_calls(
 
     assert _resources_of(worker, "sqs:SendMessage") == dlqs
     assert _resources_of(worker, "dynamodb:PutItem") == {jobs_table, workers_table}
+    (job_metrics,) = [s for s in worker if "cloudwatch:PutMetricData" in s["Action"]]
+    assert job_metrics["Condition"]["StringEquals"]["cloudwatch:namespace"] == "sdfleet"
     (hook,) = _resources_of(worker, "autoscaling:CompleteLifecycleAction")
     assert hook.endswith(f":autoScalingGroupName/{outputs['asg_name']}")

@@ -128,6 +128,16 @@ data "aws_iam_policy_document" "worker" {
     resources = [var.kms_key_arn]
   }
   statement {
+    sid       = "JobMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"] # PutMetricData has no resource ARNs; the namespace condition scopes it.
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [var.metrics_namespace]
+    }
+  }
+  statement {
     sid       = "Drain"
     actions   = ["autoscaling:CompleteLifecycleAction"]
     resources = [local.asg_arn]

@@ -211,3 +211,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace the workers publish JobLatencySeconds and JobsFailed to (PutMetricData is allowed for this namespace only)."
+  type        = string
+  default     = "sdfleet"
+
+  validation {
+    condition     = length(var.metrics_namespace) > 0 && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be non-empty and must not start with AWS/."
+  }
+}
