@@ -86,16 +86,21 @@ class FleetResources:
         }
 
 
-@pytest.fixture()
-def fleet(aws: AwsClients) -> FleetResources:
+def new_fleet(clients: AwsClients) -> FleetResources:
+    """A private set of tables, lanes and bucket (the ``fleet`` fixture; usable at any scope)."""
     prefix = unique("t")
     return FleetResources(
-        clients=aws,
-        jobs_table=create_jobs_table(aws, f"{prefix}-jobs"),
-        workers_table=create_workers_table(aws, f"{prefix}-workers"),
-        bucket=create_bucket(aws, f"{prefix}-bucket"),
-        queues=create_lane_queues(aws, prefix),
+        clients=clients,
+        jobs_table=create_jobs_table(clients, f"{prefix}-jobs"),
+        workers_table=create_workers_table(clients, f"{prefix}-workers"),
+        bucket=create_bucket(clients, f"{prefix}-bucket"),
+        queues=create_lane_queues(clients, prefix),
     )
+
+
+@pytest.fixture()
+def fleet(aws: AwsClients) -> FleetResources:
+    return new_fleet(aws)
 
 
 @pytest.fixture()

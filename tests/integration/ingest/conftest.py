@@ -15,14 +15,10 @@ from sdfleet.aws import AwsClients
 from sdfleet.keys import inputs_prefix
 from sdfleet.settings import IngestSettings
 from sdfleet.store import JobStore
-from tests.conftest import FleetResources
+from tests.conftest import FleetResources, new_fleet
 from tests.fixtures.apigw.events import FakeLambdaContext
 from tests.support.aws_resources import (
-    create_bucket,
     create_idempotency_table,
-    create_jobs_table,
-    create_lane_queues,
-    create_workers_table,
     unique,
 )
 
@@ -156,16 +152,6 @@ def api(fleet: FleetResources, idempotency_table: str) -> IngestApi:
     return IngestApi(fleet, settings_for(fleet, idempotency_table))
 
 
-def new_fleet(clients: AwsClients) -> FleetResources:
-    """A private set of resources, like the ``fleet`` fixture's, for wider scopes."""
-    prefix = unique("t")
-    return FleetResources(
-        clients=clients,
-        jobs_table=create_jobs_table(clients, f"{prefix}-jobs"),
-        workers_table=create_workers_table(clients, f"{prefix}-workers"),
-        bucket=create_bucket(clients, f"{prefix}-bucket"),
-        queues=create_lane_queues(clients, prefix),
-    )
 
 
 def new_api(clients: AwsClients) -> IngestApi:
