@@ -12,6 +12,9 @@ VENV_BIN := $(VENV)/bin
 # The CPU build of torch; a GPU host overrides it (e.g. TORCH_SPEC="torch==2.13.0").
 TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= lambda,worker,cli,dev
+# Byte-compiling every installed module (torch alone: ~30 s here) is left to first import,
+# which compiles only what is used.
+PIP_FLAGS ?= --no-compile
 STAMP := $(VENV)/.installed-$(shell echo "$(EXTRAS)" | tr ',' '-')
 PYTEST_ARGS ?=
 
@@ -30,8 +33,8 @@ help:
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV_PY) -m pip install -q --upgrade pip setuptools wheel
-	$(VENV_PY) -m pip install -q "$(TORCH_SPEC)"
-	$(VENV_PY) -m pip install -q -e ".[$(EXTRAS)]"
+	$(VENV_PY) -m pip install -q $(PIP_FLAGS) "$(TORCH_SPEC)"
+	$(VENV_PY) -m pip install -q $(PIP_FLAGS) -e ".[$(EXTRAS)]"
 	@touch $@
 
 venv: $(STAMP)
