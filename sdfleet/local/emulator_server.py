@@ -1,9 +1,10 @@
 """``python -m sdfleet.local.emulator_server``: the local stack's moto server.
 
-The shared emulator (:mod:`sdfleet.emulator`: atomic DynamoDB writes) plus one thing the
-local stack needs for fast restarts (:mod:`sdfleet.local.snapshot`): while the request
-recorder is on, requests are handled one at a time, so the recorded order is the order in
-which they consumed the seeded random generator, and a replay rebuilds identical ids.
+The shared emulator (:mod:`sdfleet.emulator`: atomic DynamoDB writes, missing operations)
+plus one thing the local stack needs for fast restarts (:mod:`sdfleet.local.snapshot`):
+while the request recorder is on, requests are handled one at a time, so the recorded
+order is the order in which they consumed the seeded random generator, and a replay
+rebuilds identical ids.
 Outside recording, requests run concurrently (workers' long polls must not block others).
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
-from sdfleet.emulator import make_dynamodb_writes_atomic
+from sdfleet.emulator import prepare_emulator
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
     args = parser.parse_args(argv)
-    make_dynamodb_writes_atomic()
+    prepare_emulator()
     app = SerialWhileRecording(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, True, request_handler=MotoRequestHandler)
     print(f"emulator listening on http://{args.host}:{args.port}", flush=True)
