@@ -15,6 +15,7 @@ EXTRAS ?= lambda,worker,cli,dev
 # Byte-compiling every installed module (torch alone: ~30 s here) is left to first import,
 # which compiles only what is used.
 PIP_FLAGS ?= --no-compile
+UV_SPEC ?= uv>=0.5
 STAMP := $(VENV)/.installed-$(shell echo "$(EXTRAS)" | tr ',' '-')
 PYTEST_ARGS ?=
 
@@ -30,11 +31,13 @@ help:
 	@echo "make lint   ruff + mypy"
 	@echo "make bench  every benchmark (tables printed, JSON in benchmarks/results/)"
 
+# torch comes through pip, which honours the machine's pip configuration (where a local
+# wheel of the CPU build lies); everything else through uv, which resolves, downloads and
+# unpacks in parallel (~14 s here against pip's ~55 s for the same packages).
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
-	$(VENV_PY) -m pip install -q --upgrade pip setuptools wheel
-	$(VENV_PY) -m pip install -q $(PIP_FLAGS) "$(TORCH_SPEC)"
-	$(VENV_PY) -m pip install -q $(PIP_FLAGS) -e ".[$(EXTRAS)]"
+	$(VENV_PY) -m pip install -q $(PIP_FLAGS) "$(TORCH_SPEC)" "$(UV_SPEC)"
+	$(VENV_BIN)/uv pip install -q --python $(VENV_PY) -e ".[$(EXTRAS)]"
 	@touch $@
 
 venv: $(STAMP)

@@ -29,6 +29,7 @@ from typing import Final
 ROOT: Final = Path(__file__).resolve().parent.parent
 PYTHON_VERSION: Final = "3.11"
 PLATFORM: Final = "manylinux2014_x86_64"
+UV_PLATFORM: Final = "x86_64-manylinux2014"
 #: Provided by the Lambda Python runtime; bundling them only adds megabytes.
 RUNTIME_PROVIDED: Final = ("boto3", "botocore", "s3transfer")
 #: Never in a Lambda: the GPU stack is gigabytes and only the worker needs it.
@@ -67,13 +68,28 @@ def runtime_requirements(extra: str = "lambda") -> list[str]:
     return sorted(pinned.values())
 
 
+def _uv() -> str | None:
+    """uv beside this interpreter (the Makefile installs it into the venv), else on PATH."""
+    beside = Path(sys.executable).parent / "uv"
+    return str(beside) if beside.is_file() else shutil.which("uv")
+
+
 def install_dependencies(target: Path, requirements: list[str]) -> None:
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--target", str(target), "--platform", PLATFORM, "--implementation", "cp",
-        "--python-version", PYTHON_VERSION, "--only-binary=:all:", "--no-compile",
-        "--upgrade", *requirements,
-    ]  # fmt: skip
+    uv = _uv()
+    if uv is not None:
+        # uv resolves and unpacks in parallel from its cache: ~1 s here against pip's ~11 s.
+        command = [
+            uv, "pip", "install", "--quiet", "--target", str(target),
+            "--python-platform", UV_PLATFORM, "--python-version", PYTHON_VERSION,
+            "--only-binary", ":all:", *requirements,
+        ]  # fmt: skip
+    else:
+        command = [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--target", str(target), "--platform", PLATFORM, "--implementation", "cp",
+            "--python-version", PYTHON_VERSION, "--only-binary=:all:", "--no-compile",
+            "--upgrade", *requirements,
+        ]  # fmt: skip
     subprocess.run(command, check=True)
     for entry in sorted(target.iterdir()):
         top = re.split(r"[-.]", entry.name, maxsplit=1)[0].lower()

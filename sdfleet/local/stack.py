@@ -13,7 +13,6 @@ import logging
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -83,6 +82,7 @@ OPTIONAL_OUTPUTS: Final = frozenset(
 LAMBDA_ZIPS: Final = {"ingest.zip": "ingest_zip_path", "autoscaler.zip": "scaler_zip_path"}
 FRONTEND_BUILD_DIRS: Final = ("dist", "build", "out")
 MODEL_BUILD_TIMEOUT_SECONDS: Final = 600
+LAMBDA_ZIPS_TIMEOUT_SECONDS: Final = 600
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +151,8 @@ class LocalStack:
         self.timings: dict[str, float] = {}
         self._recording = self.paths.terraform_dir / "recording.jsonl"
         self.raw_outputs: dict[str, Any] = {}
+        #: Children that only run during start-up (model build, Lambda zips).
+        self._setup_children: list[ChildProcess] = []
 
     # -- steps -----------------------------------------------------------------------------
     def _step(self, name: str, started: float) -> None:
@@ -172,21 +174,31 @@ class LocalStack:
         child.start()
         return child
 
-    def _lambda_zips(self) -> None:
+    def _start_lambda_zips(self) -> ChildProcess | None:
+        """Builds missing Lambda zips in a child while the emulator starts and Terraform
+        initialises (only the apply needs them)."""
         zips = self.options.repo_root / "build" / "lambda"
         if all((zips / name).is_file() for name in LAMBDA_ZIPS):
-            return
+            return None
         self.say("  building the Lambda zips (make lambda-zips)")
-        with (self.paths.logs_dir / "terraform.log").open("a") as log:
-            result = subprocess.run(
-                ["make", "-s", "lambda-zips"],
-                cwd=self.options.repo_root,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                check=False,
+        child = ChildProcess(
+            "lambda-zips",
+            ["make", "-s", "lambda-zips"],
+            self.paths.logs_dir / "lambda-zips.log",
+            cwd=self.options.repo_root,
+        )
+        child.start()
+        return child
+
+    def _wait_for_lambda_zips(self, child: ChildProcess | None) -> None:
+        if child is None:
+            return
+        status = child.wait(LAMBDA_ZIPS_TIMEOUT_SECONDS)
+        child.stop(grace_seconds=2)
+        if status != 0:
+            raise LocalStackError(
+                f"`make lambda-zips` failed (status {status}); see {child.log_path}"
             )
-        if result.returncode != 0:
-            raise LocalStackError("`make lambda-zips` failed; see the terraform log")
 
     def _frozen_zips(self) -> dict[str, str]:
         """Copies of the Lambda zips for this apply: a rebuild of ``build/lambda`` while
@@ -201,7 +213,7 @@ class LocalStack:
             variables[variable] = str(target.resolve())
         return variables
 
-    def _apply(self, endpoint_url: str) -> dict[str, str]:
+    def _apply(self, endpoint_url: str, zips: ChildProcess | None) -> dict[str, str]:
         """Replays the last apply when the configuration is unchanged, else applies."""
         source = self.options.terraform_dir or self.options.repo_root / "terraform"
         # The Lambda zips are left out: locally the handlers run from source in this process,
@@ -221,9 +233,11 @@ class LocalStack:
             if unchanged:
                 outputs = self._replay(terraform, endpoint_url)
                 if outputs is not None:
+                    self._wait_for_lambda_zips(zips)
                     return outputs
             record.unlink(missing_ok=True)
             terraform.init()
+            self._wait_for_lambda_zips(zips)
             snapshot.seed(endpoint_url)
             snapshot.start_recording(endpoint_url)
             terraform.apply(endpoint_url, self._frozen_zips())
@@ -336,6 +350,9 @@ class LocalStack:
             os.environ.setdefault(name, value)
         self.paths.prepare()
         self.paths.remove()
+        model = self._start_model_build()
+        zips = self._start_lambda_zips()
+        self._setup_children = [child for child in (model, zips) if child is not None]
         started = time.monotonic()
         self.emulator = Emulator(
             self.options.emulator_port,
@@ -346,10 +363,8 @@ class LocalStack:
         endpoint_url = self.emulator.endpoint_url
         self._step("emulator", started)
 
-        model = self._start_model_build()
         started = time.monotonic()
-        self._lambda_zips()
-        outputs = self._apply(endpoint_url)
+        outputs = self._apply(endpoint_url, zips)
         self._step("terraform apply", started)
 
         started = time.monotonic()
@@ -448,3 +463,6 @@ class LocalStack:
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
+        for child in self._setup_children:
+            child.stop(grace_seconds=2)
+        self._setup_children = []
