@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import configparser
+import hashlib
 import os
 import py_compile
 import re
@@ -40,6 +41,10 @@ SKIPPED_PARTS: Final = frozenset({"tests"})
 #: Console scripts pip writes for the build machine's interpreter: useless in a Lambda.
 SKIPPED_TOP_LEVEL: Final = frozenset({"bin"})
 SKIPPED_SUFFIXES: Final = (".pyo",)
+#: Cached dependency trees in the output directory, one per requirement set.
+DEPS_PREFIX: Final = ".deps-"
+#: zlib level: 6 makes zips within 1 % of level 9 in size, in about half the time.
+ZIP_LEVEL: Final = 6
 
 
 def _requirement_name(requirement: str) -> str:
@@ -112,10 +117,11 @@ def copy_packages(target: Path, packages: list[str]) -> None:
         )
 
 
-def compile_bytecode(target: Path) -> bool:
+def compile_bytecode(target: Path, root: Path | None = None) -> bool:
     """Ships .pyc files: Lambda's /var/task is read-only, so without them every cold start
     compiles every module it imports. Unchecked-hash pycs are used as they are (the zip's
-    fixed timestamps would invalidate mtime-based ones) and do not depend on build time."""
+    fixed timestamps would invalidate mtime-based ones) and do not depend on build time.
+    ``root`` is the directory that becomes /var/task (default: ``target`` itself)."""
     if sys.version_info[:2] != tuple(int(p) for p in PYTHON_VERSION.split(".")):
         print(f"not compiling: this is Python {sys.version_info[:2]}, the runtime {PYTHON_VERSION}")
         return False
@@ -124,10 +130,37 @@ def compile_bytecode(target: Path) -> bool:
         quiet=1,
         workers=1,
         # Paths inside the pycs are where Lambda unpacks the code, not the build directory.
-        stripdir=str(target),
+        stripdir=str(root or target),
         prependdir=LAMBDA_TASK_ROOT,
         invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
     )
+
+
+def dependency_tree(cache_root: Path, requirements: list[str]) -> Path:
+    """The runtime dependencies, installed and compiled once per requirement set: the zips
+    built from one venv all share them. Older sets are removed."""
+    identity = "\n".join([PLATFORM, PYTHON_VERSION, *requirements])
+    key = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    tree = cache_root / f"{DEPS_PREFIX}{key}"
+    if tree.is_dir():
+        return tree
+    cache_root.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f"{DEPS_PREFIX}partial-", dir=cache_root))
+    try:
+        install_dependencies(partial, requirements)
+        compile_bytecode(partial)
+        try:
+            partial.rename(tree)
+        except OSError:
+            # A concurrent build (make -j) finished the same set first: use that one.
+            if not tree.is_dir():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    for stale in cache_root.glob(f"{DEPS_PREFIX}*"):
+        if stale != tree and not stale.name.startswith(f"{DEPS_PREFIX}partial-"):
+            shutil.rmtree(stale, ignore_errors=True)
+    return tree
 
 
 def _included(path: Path, base: Path) -> bool:
@@ -146,14 +179,16 @@ def write_zip(source: Path, destination: Path) -> int:
     handle, name = tempfile.mkstemp(prefix=f"{destination.name}.", dir=destination.parent)
     os.close(handle)
     partial = Path(name)
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    with zipfile.ZipFile(
+        partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL
+    ) as zf:
         for path in files:
             info = zipfile.ZipInfo(path.relative_to(source).as_posix(), date_time=FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
             info.external_attr = (0o100000 | mode) << 16
             info.create_system = 3
-            zf.writestr(info, path.read_bytes(), compresslevel=9)
+            zf.writestr(info, path.read_bytes(), compresslevel=ZIP_LEVEL)
     partial.chmod(0o644)
     partial.replace(destination)  # atomic: readers never see a half-written zip
     return len(files)
@@ -171,9 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     # A private staging directory: two builds at once (make -j, two shells) must not collide.
     staging = Path(tempfile.mkdtemp(prefix=f"{args.name}.staging-", dir=out_dir))
     try:
-        install_dependencies(staging, runtime_requirements())
+        deps = dependency_tree(out_dir, runtime_requirements())
+        shutil.copytree(deps, staging, dirs_exist_ok=True)
         copy_packages(staging, args.package)
-        compile_bytecode(staging)
+        for package in args.package:
+            compile_bytecode(staging / package, root=staging)
         destination = out_dir / f"{args.name}.zip"
         count = write_zip(staging, destination)
     finally:

@@ -350,9 +350,9 @@ class LocalStack:
             os.environ.setdefault(name, value)
         self.paths.prepare()
         self.paths.remove()
-        model = self._start_model_build()
         zips = self._start_lambda_zips()
-        self._setup_children = [child for child in (model, zips) if child is not None]
+        if zips is not None:
+            self._setup_children.append(zips)
         started = time.monotonic()
         self.emulator = Emulator(
             self.options.emulator_port,
@@ -362,6 +362,10 @@ class LocalStack:
         self.emulator.start()
         endpoint_url = self.emulator.endpoint_url
         self._step("emulator", started)
+        # Only after the emulator: on two cores its start-up is on the critical path and the
+        # model build (torch import) is not; the apply gives the build ~a minute.
+        model = self._start_model_build()
+        self._setup_children.append(model)
 
         started = time.monotonic()
         outputs = self._apply(endpoint_url, zips)

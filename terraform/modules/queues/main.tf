@@ -27,9 +27,18 @@ resource "aws_sqs_queue" "lane" {
   max_message_size           = local.max_message_size
   receive_wait_time_seconds  = var.receive_wait_time_seconds
   sqs_managed_sse_enabled    = true
+  tags                       = merge(var.tags, { "sdfleet:lane" = each.key, "sdfleet:role" = "work" })
+}
+
+# A resource of its own rather than the queue's redrive_policy: both queues of a lane are
+# created at once, and whatever only needs the work queue (workers, Lambdas) need not wait
+# for the provider's ~25 s attribute-propagation check of the DLQ first.
+resource "aws_sqs_queue_redrive_policy" "lane" {
+  for_each = local.lanes
+
+  queue_url = aws_sqs_queue.lane[each.key].id
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dlq[each.key].arn
     maxReceiveCount     = var.max_receive_count
   })
-  tags = merge(var.tags, { "sdfleet:lane" = each.key, "sdfleet:role" = "work" })
 }
