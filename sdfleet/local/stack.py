@@ -153,6 +153,7 @@ class LocalStack:
         self.raw_outputs: dict[str, Any] = {}
         #: Children that only run during start-up (model build, Lambda zips).
         self._setup_children: list[ChildProcess] = []
+        self._model_build: ChildProcess | None = None
 
     # -- steps -----------------------------------------------------------------------------
     def _step(self, name: str, started: float) -> None:
@@ -160,7 +161,11 @@ class LocalStack:
         self.say(f"  {name}: {self.timings[name]:.1f}s")
 
     def _start_model_build(self) -> ChildProcess:
-        """Builds the tiny model in a child while Terraform runs (a no-op once cached)."""
+        """Builds the tiny model in a child while Terraform applies (a no-op once cached).
+        Started once the Lambda zips are built: on two cores, the zips, the emulator's and
+        the plan's start-up are on the critical path and the model (a minute spare) is not."""
+        if self._model_build is not None:
+            return self._model_build
         code = (
             "import sys; from worker.tiny_model import ensure_tiny_model; "
             "print(ensure_tiny_model(sys.argv[1]))"
@@ -172,6 +177,8 @@ class LocalStack:
             env={**os.environ, "OMP_NUM_THREADS": "1"},
         )
         child.start()
+        self._model_build = child
+        self._setup_children.append(child)
         return child
 
     def _start_lambda_zips(self) -> ChildProcess | None:
@@ -231,6 +238,7 @@ class LocalStack:
                 and json.loads(record.read_text()).get("fingerprint") == fingerprint
             )
             if unchanged:
+                self._start_model_build()
                 outputs = self._replay(terraform, endpoint_url)
                 if outputs is not None:
                     self._wait_for_lambda_zips(zips)
@@ -238,6 +246,7 @@ class LocalStack:
             record.unlink(missing_ok=True)
             terraform.init()
             self._wait_for_lambda_zips(zips)
+            self._start_model_build()
             snapshot.seed(endpoint_url)
             snapshot.start_recording(endpoint_url)
             terraform.apply(endpoint_url, self._frozen_zips())
@@ -362,16 +371,13 @@ class LocalStack:
         self.emulator.start()
         endpoint_url = self.emulator.endpoint_url
         self._step("emulator", started)
-        # Only after the emulator: on two cores its start-up is on the critical path and the
-        # model build (torch import) is not; the apply gives the build ~a minute.
-        model = self._start_model_build()
-        self._setup_children.append(model)
 
         started = time.monotonic()
         outputs = self._apply(endpoint_url, zips)
         self._step("terraform apply", started)
 
         started = time.monotonic()
+        model = self._start_model_build()
         model_status = model.wait(MODEL_BUILD_TIMEOUT_SECONDS)
         model.stop(grace_seconds=2)
         if model_status != 0:
