@@ -257,6 +257,14 @@ class WorkerSettings(FleetSettings):
         validation_alias=AliasChoices("wait_time_seconds", env.WAIT_TIME_SECONDS),
         description="SQS long-poll wait",
     )
+    receive_ahead_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        le=60,
+        validation_alias=AliasChoices("receive_ahead_seconds", env.RECEIVE_AHEAD_SECONDS),
+        description="receive and claim the next jobs this long before the running pipeline "
+        "call is expected to end (0: only after it ends)",
+    )
     metadata_url: str = Field(
         default="http://169.254.169.254",
         validation_alias=AliasChoices("metadata_url", env.METADATA_URL),

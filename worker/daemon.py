@@ -2,7 +2,8 @@
 
 The pipeline call runs on the main thread; uploads, ``finish`` and message deletes run on
 background threads so the GPU starts the next call at once (at most one call's completions
-are pending; a drain waits for them).
+are pending; a drain waits for them), and the next receive and claims start on another
+shortly before a call ends (:mod:`worker.receive_ahead`).
 
 Who may finish a job is decided by its DynamoDB lease, never by the SQS receipt handle: the
 claim is a conditional write, the heartbeat renews it, outputs are replaced only under it (see
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,6 +42,7 @@ from worker.lifecycle import Drain, DrainReason, TerminationWatcher, complete_li
 from worker.metadata import InstanceMetadata, MetadataUnavailable
 from worker.metrics import JobMetrics
 from worker.outputs import OutputWriter
+from worker.receive_ahead import ReceiveAhead
 from worker.reporting import WorkerReporter
 from worker.retry import redelivery_delay, transient_retry
 from worker.tenants import TenantMap
@@ -54,6 +57,8 @@ MAX_INPUT_BYTES: Final = 32 * 1024 * 1024
 _SEED_BYTES: Final = 4
 #: Error text stored on a record or attached to a dead-lettered message.
 MAX_ERROR_CHARS: Final = 1000
+#: Uploads and finishes of one call in parallel, up to this many at once.
+MAX_COMPLETION_THREADS: Final = 8
 
 logger = Logger(service="sdfleet-worker")
 
@@ -90,6 +95,18 @@ class Running:
     images: int = 0
 
 
+#: A group of same-shape deliveries, and its jobs when they were claimed ahead (else None).
+Group = tuple[list[Accepted], list[Running] | None]
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a receive-ahead brought: the deliveries' groups, the first one claimed."""
+
+    messages: int
+    groups: list[Group]
+
+
 @dataclass(frozen=True)
 class ReceiveTiming:
     """One receive and everything it brought (the overhead benchmark reads these)."""
@@ -115,10 +132,16 @@ class WorkerStats:
     messages_dead_lettered: int = 0
     pipeline_seconds: float = 0.0
     receives: list[ReceiveTiming] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def jobs_finished(self) -> int:
         return self.jobs_succeeded + self.jobs_failed + self.jobs_cancelled
+
+    def count(self, counter: str) -> None:
+        """One more of ``counter``: completions, intake and the main loop all count."""
+        with self._lock:
+            setattr(self, counter, getattr(self, counter) + 1)
 
 
 class Worker:
@@ -175,7 +198,11 @@ class Worker:
             on_tick=self._on_heartbeat_tick,
         )
         self._acks = Acknowledger(self._sqs)
-        self._completions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="complete")
+        # One thread per image of a full call: a call's uploads and finishes run side by side.
+        self._completions = ThreadPoolExecutor(
+            max_workers=min(settings.max_batch_size, MAX_COMPLETION_THREADS),
+            thread_name_prefix="complete",
+        )
         self._pending: list[Future[None]] = []
         self._outputs = OutputWriter(
             self._s3, settings.bucket, self.store, worker_id, settings.lease_seconds
@@ -189,6 +216,7 @@ class Worker:
             Lane.INTERACTIVE: settings.interactive_dlq_url,
             Lane.BATCH: settings.batch_dlq_url,
         }
+        self._ahead = ReceiveAhead(self._fetch_ahead, settings.receive_ahead_seconds)
         logger.append_keys(worker_id=worker_id)
 
     # -- construction ----------------------------------------------------------------------
@@ -263,6 +291,7 @@ class Worker:
         self.metrics.flush_if_due()
 
     def stop_background(self) -> None:
+        self._release_fetched()
         self.wait_for_completions()
         self._acks.stop()
         self.heartbeat.stop()
@@ -271,29 +300,38 @@ class Worker:
             self._watcher.stop()
 
     def run_once(self, *, long_poll: bool = True) -> int:
-        """One receive and everything it brought. Returns the number of messages handled."""
+        """One receive (or what was received ahead) and everything it brought. Returns the
+        number of messages handled."""
         started = time.perf_counter()
-        try:
-            messages = self._poller.poll(long_poll=long_poll)
-        except (ClientError, BotoCoreError) as exc:
-            logger.warning("receive failed", extra={"error": str(exc)})
-            self.drain.wait(redelivery_delay(1, self.settings.visibility_timeout_seconds))
-            return 0
-        if not messages:
-            return 0
-        self.heartbeat.hold_messages(messages)
-        if self.drain.requested:
-            for message in messages:
-                self._give_back(message)
-            return len(messages)
+        fetched = self._ahead.take()
+        if fetched is not None and fetched.messages:
+            count, groups = fetched.messages, fetched.groups
+        else:
+            try:
+                messages = self._poller.poll(long_poll=long_poll)
+            except (ClientError, BotoCoreError) as exc:
+                logger.warning("receive failed", extra={"error": str(exc)})
+                self.drain.wait(redelivery_delay(1, self.settings.visibility_timeout_seconds))
+                return 0
+            if not messages:
+                return 0
+            self.heartbeat.hold_messages(messages)
+            if self.drain.requested:
+                for message in messages:
+                    self._give_back(message)
+                return len(messages)
+            count, groups = len(messages), None
         finished_before = self.stats.jobs_finished
         pipeline_before = self.stats.pipeline_seconds
         try:
-            self._process(messages, started)
+            if groups is None:
+                self._process(messages, started)
+            else:
+                self._execute(groups, started)
         finally:
             self.stats.receives.append(
                 ReceiveTiming(
-                    messages=len(messages),
+                    messages=count,
                     jobs_finished=self.stats.jobs_finished - finished_before,
                     wall_seconds=time.perf_counter() - started,
                     pipeline_seconds=self.stats.pipeline_seconds - pipeline_before,
@@ -303,10 +341,12 @@ class Worker:
                 self.reporter.update(
                     WorkerState.DRAINING if self.drain.requested else WorkerState.IDLE
                 )
-        return len(messages)
+        return count
 
     def _shutdown(self) -> None:
         self.reporter.update(WorkerState.DRAINING, publish=True)
+        self._release_fetched()
+        self._ahead.shutdown()
         self.wait_for_completions()
         for message in self.heartbeat.held_messages():
             self._give_back(message)
@@ -336,6 +376,10 @@ class Worker:
 
     # -- one receive -----------------------------------------------------------------------
     def _process(self, messages: list[ReceivedMessage], received_at: float) -> None:
+        groups: list[Group] = [(group, None) for group in self._groups(self._accept_all(messages))]
+        self._execute(groups, received_at)
+
+    def _accept_all(self, messages: list[ReceivedMessage]) -> list[Accepted]:
         runnable: list[Accepted] = []
         for message in messages:
             try:
@@ -345,20 +389,68 @@ class Worker:
                 continue
             if accepted is not None:
                 runnable.append(accepted)
-        for group in self._groups(runnable):
+        return runnable
+
+    def _execute(self, groups: list[Group], received_at: float) -> None:
+        for index, (group, claimed) in enumerate(groups):
             if self.drain.requested:
-                # Prefetched but not started (and not claimed): straight back to the queue.
-                for accepted in group:
-                    self._give_back(accepted.message)
+                # Received but not started: straight back to the queue.
+                self._hand_back(group, claimed)
                 continue
             try:
-                self._run_group(group, received_at)
+                self._run_group(group, received_at, claimed, last=index == len(groups) - 1)
             except Exception:
                 # _run_group handles each job's errors; this is a last line of defence.
                 logger.exception("unexpected error around a group")
                 for accepted in group:
                     self.heartbeat.release_message(accepted.message)
                     self.heartbeat.release_job(accepted.job_id)
+
+    def _hand_back(self, group: list[Accepted], claimed: list[Running] | None) -> None:
+        """Returns a group that never started: its claims expire at once (the next delivery
+        claims without waiting for the lease) and its messages are visible again."""
+        for running in claimed or []:
+            self.heartbeat.release_job(running.record.job_id)
+            try:
+                self.store.renew_lease(running.record.job_id, self.worker_id, 0)
+            except Exception:
+                logger.exception(
+                    "could not expire the lease of an unstarted job",
+                    extra={"job_id": running.record.job_id},
+                )
+        for accepted in group:
+            self._give_back(accepted.message)
+
+    # -- receiving ahead -------------------------------------------------------------------
+    def _fetch_ahead(self) -> Fetched:
+        """Runs on the receive-ahead thread while the last call of a receive finishes: the
+        next receive, its intake, and the claims of its first group (the next call)."""
+        if self.drain.requested:
+            return Fetched(0, [])
+        messages = self._poller.poll(long_poll=False)
+        if not messages:
+            return Fetched(0, [])
+        self.heartbeat.hold_messages(messages)
+        received_at = time.perf_counter()
+        try:
+            groups = self._groups(self._accept_all(messages))
+            first = self._claim_group(groups[0], received_at) if groups else None
+        except Exception:
+            # Intake and claims settle their own errors; never leave a message held forever.
+            logger.exception("unexpected error receiving ahead")
+            for message in messages:
+                self._give_back(message)
+            return Fetched(0, [])
+        rest: list[Group] = [(group, None) for group in groups[1:]]
+        return Fetched(len(messages), [(groups[0], first), *rest] if groups else [])
+
+    def _release_fetched(self) -> None:
+        """Hands back whatever was received ahead and never started (drain, tests)."""
+        fetched = self._ahead.take()
+        if fetched is None:
+            return
+        for group, claimed in fetched.groups:
+            self._hand_back(group, claimed)
 
     def _accept(self, message: ReceivedMessage) -> Accepted | None:
         """Intake: what to claim, or None when the message was dealt with here."""
@@ -371,7 +463,7 @@ class Worker:
         if error is not None and record is not None and not record.status.is_terminal:
             try:
                 transient_retry(self.store.fail)(record.job_id, error)
-                self.stats.jobs_failed += 1
+                self.stats.count("jobs_failed")
             except TransitionRejected as exc:
                 logger.info(
                     "record not failed", extra={"job_id": record.job_id, "reason": str(exc)}
@@ -409,17 +501,33 @@ class Worker:
         return order
 
     # -- one pipeline call -----------------------------------------------------------------
-    def _run_group(self, group: list[Accepted], received_at: float) -> None:
-        claimed = [r for r in (self._claim(a, received_at) for a in group) if r is not None]
+    def _claim_group(self, group: list[Accepted], received_at: float) -> list[Running]:
+        return [r for r in (self._claim(a, received_at) for a in group) if r is not None]
+
+    def _run_group(
+        self,
+        group: list[Accepted],
+        received_at: float,
+        claimed: list[Running] | None = None,
+        *,
+        last: bool = False,
+    ) -> None:
+        if claimed is None:
+            claimed = self._claim_group(group, received_at)
+        else:
+            # Claimed ahead, during the previous call: the job's time starts now.
+            now = time.perf_counter()
+            for running in claimed:
+                running.claimed_at = now
         # The records are authoritative: a message whose params disagree runs in its own call.
         calls: dict[Hashable, list[Running]] = {}
         for running in claimed:
             key = self.generator.batch_key(running.record.kind, running.record.params)
             calls.setdefault(key, []).append(running)
-        for runs in calls.values():
-            self._generate(runs)
+        for index, runs in enumerate(calls.values()):
+            self._generate(runs, receive_ahead=last and index == len(calls) - 1)
 
-    def _generate(self, claimed: list[Running]) -> None:
+    def _generate(self, claimed: list[Running], *, receive_ahead: bool = False) -> None:
         self.reporter.update(WorkerState.BUSY, current_job=claimed[0].record.job_id)
         prepared: list[tuple[Running, GenerationJob]] = []
         for running in claimed:
@@ -432,17 +540,26 @@ class Worker:
         if not prepared:
             return
         leases = [running.lease for running, _ in prepared]
+        # The last call of a receive starts the next receive shortly before it ends.
+        ahead = self._ahead if receive_ahead and not self.drain.requested else None
         started = time.perf_counter()
+        if ahead is not None:
+            ahead.start_call()
         try:
-            results = self.generator.generate([job for _, job in prepared], _on_step(leases))
+            results = self.generator.generate(
+                [job for _, job in prepared], _on_step(leases, ahead.on_step if ahead else None)
+            )
         except Exception as exc:
             self.stats.pipeline_seconds += time.perf_counter() - started
             self._after_failed_call([running for running, _ in prepared], exc)
             return
+        finally:
+            if ahead is not None:
+                ahead.end_call()
         pipeline_seconds = time.perf_counter() - started
         self.stats.pipeline_seconds += pipeline_seconds
         total_images = sum(len(images) for images in results) or 1
-        # Uploads and finish run on the completion thread while the next call generates; the
+        # Uploads and finish run on the completion threads while the next call generates; the
         # previous call's completions had this whole call to finish (at most one call behind).
         self.wait_for_completions()
         for (running, _), images in zip(prepared, results, strict=True):
@@ -583,7 +700,7 @@ class Worker:
             self._retry_later(running.message, running, exc)
             return
         total = time.perf_counter() - running.claimed_at
-        self.stats.jobs_succeeded += 1
+        self.stats.count("jobs_succeeded")
         self.metrics.job_succeeded((utcnow() - record.created_at).total_seconds())
         self.reporter.job_done(total)
         self.heartbeat.release_job(record.job_id)
@@ -606,7 +723,7 @@ class Worker:
         except Exception as exc:
             self._retry_later(running.message, running, exc)
             return
-        self.stats.jobs_cancelled += 1
+        self.stats.count("jobs_cancelled")
         self.heartbeat.release_job(running.record.job_id)
         self._delete(running.message)
         logger.info("job cancelled", extra={"job_id": running.record.job_id})
@@ -625,7 +742,7 @@ class Worker:
         except Exception as exc:
             self._retry_later(running.message, running, exc)
             return
-        self.stats.jobs_failed += 1
+        self.stats.count("jobs_failed")
         self.metrics.job_failed()
         self.heartbeat.release_job(running.record.job_id)
         self._delete(running.message)
@@ -646,7 +763,7 @@ class Worker:
             },
             exc_info=exc,
         )
-        self.stats.jobs_retried += 1
+        self.stats.count("jobs_retried")
         last = message.receive_count >= self.settings.max_receive_count
         try:
             if running is not None:
@@ -659,7 +776,7 @@ class Worker:
                         f"last error: {_short(exc)}",
                     )
                     self.store.fail(job_id, error, worker_id=self.worker_id)
-                    self.stats.jobs_failed += 1
+                    self.stats.count("jobs_failed")
                     self.metrics.job_failed()
                 else:
                     # Let the next delivery claim at once instead of waiting for the lease.
@@ -725,16 +842,21 @@ class Worker:
             logger.exception("could not move the message to the DLQ; the redrive policy will")
             self._set_visibility(message, 0)
             return
-        self.stats.messages_dead_lettered += 1
+        self.stats.count("messages_dead_lettered")
         self._delete(message)
 
 
-def _on_step(leases: list[JobLease]) -> Callable[[int, int], None]:
-    """The denoising-step callback: reports progress and stops when no job wants the result."""
+def _on_step(
+    leases: list[JobLease], also: Callable[[int, int], None] | None = None
+) -> Callable[[int, int], None]:
+    """The denoising-step callback: reports progress, tells ``also`` (receiving ahead), and
+    stops when no job wants the result."""
 
     def on_step(step: int, total: int) -> None:
         for lease in leases:
             lease.report_progress(step, total)
+        if also is not None:
+            also(step, total)
         if all(lease.cancel_requested or lease.lost for lease in leases):
             raise GenerationCancelled("every job in this call was cancelled or taken over")
 

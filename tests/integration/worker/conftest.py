@@ -90,6 +90,7 @@ def settings_env(
             "asg_name": env.ASG_NAME,
             "sender_tenants": env.SENDER_TENANTS,
             "max_input_pixels": env.MAX_INPUT_PIXELS,
+            "receive_ahead_seconds": env.RECEIVE_AHEAD_SECONDS,
         }
         for key, value in values.items():
             result[names[key]] = value if isinstance(value, str) else json.dumps(value)
