@@ -39,3 +39,7 @@ class JobNotClaimable(TransitionRejected):
 
 class LeaseLost(TransitionRejected):
     """This worker no longer holds the job's lease; it must not write a result."""
+
+
+class CancelRequested(TransitionRejected):
+    """The owner asked to cancel the job before its result was committed: cancel wins."""

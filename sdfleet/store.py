@@ -23,6 +23,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from sdfleet.errors import (
+    CancelRequested,
     JobAlreadyExists,
     JobNotClaimable,
     JobNotFound,
@@ -299,7 +300,9 @@ class JobStore:
         total_seconds: float | None = None,
         now: datetime | None = None,
     ) -> JobRecord:
-        """running -> succeeded, only by the worker holding the lease."""
+        """running -> succeeded, only by the worker holding the lease and only while no cancel
+        was requested: a cancel that arrives before the result is committed wins, and the worker
+        is told so with :class:`CancelRequested` (it then removes its outputs)."""
         now = now or utcnow()
         values: dict[str, Any] = {
             ":succeeded": JobStatus.SUCCEEDED.value,
@@ -308,6 +311,7 @@ class JobStore:
             ":now": now,
             ":outputs": outputs,
             ":seeds": seeds,
+            ":true": True,
         }
         sets = [
             "#status = :succeeded",
@@ -325,14 +329,27 @@ class JobStore:
             if value is not None:
                 sets.append(f"{name} = :{name}")
                 values[f":{name}"] = value
-        return self._update(
-            job_id,
-            "finish",
-            LeaseLost,
-            update="SET " + ", ".join(sets) + " REMOVE lease_expires_at",
-            condition="#status = :running AND worker_id = :worker",
-            values=values,
-        )
+        try:
+            return self._update(
+                job_id,
+                "finish",
+                LeaseLost,
+                update="SET " + ", ".join(sets) + " REMOVE lease_expires_at",
+                condition=(
+                    "#status = :running AND worker_id = :worker"
+                    " AND (attribute_not_exists(cancel_requested) OR cancel_requested <> :true)"
+                ),
+                values=values,
+            )
+        except LeaseLost as exc:
+            current = self.get(job_id)
+            if (
+                current.status is JobStatus.RUNNING
+                and current.worker_id == worker_id
+                and current.cancel_requested
+            ):
+                raise CancelRequested(job_id, "finish", current.status.value) from exc
+            raise
 
     def fail(
         self,

@@ -27,7 +27,13 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sdfleet.aws import AwsClients
-from sdfleet.errors import JobNotClaimable, JobNotFound, LeaseLost, TransitionRejected
+from sdfleet.errors import (
+    CancelRequested,
+    JobNotClaimable,
+    JobNotFound,
+    LeaseLost,
+    TransitionRejected,
+)
 from sdfleet.heartbeats import HeartbeatStore, WorkerState
 from sdfleet.messages import JobMessage, Lane
 from sdfleet.records import ErrorCode, JobError, JobRecord, JobStatus, utcnow
@@ -672,6 +678,7 @@ class Worker:
         if lease.lost or lease.cancel_requested:
             self._settle_stopped(running)
             return
+        keys: list[str] = []
         try:
             keys = transient_retry(self._outputs.upload)(
                 record.owner, record.job_id, [image.png for image in images], record.attempts
@@ -690,6 +697,16 @@ class Worker:
                 model_seconds=round(pipeline, 4),
                 total_seconds=round(handled, 4),
             )
+        except CancelRequested:
+            # The cancel arrived after the last step we checked but before the commit: it wins.
+            lease.cancel_requested = True
+            try:
+                transient_retry(self._outputs.discard)(keys)
+            except Exception as exc:
+                self._retry_later(running.message, running, exc)
+                return
+            self._settle_stopped(running)
+            return
         except LeaseLost as exc:
             logger.warning(
                 "lease lost before finish", extra={"job_id": record.job_id, "reason": str(exc)}

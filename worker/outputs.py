@@ -67,6 +67,18 @@ class OutputWriter:
             keys.append(key)
         return keys
 
+    def discard(self, keys: list[str]) -> None:
+        """Deletes this worker's objects of a job whose result was not committed (cancelled)."""
+        if not keys:
+            return
+        response = self._s3.delete_objects(
+            Bucket=self._bucket,
+            Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
+        )
+        errors = response.get("Errors", [])
+        if errors:
+            raise OutputConflict(f"could not delete {len(errors)} output(s): {errors[0]}")
+
     def _put(self, job_id: str, key: str, body: bytes, metadata: dict[str, str]) -> None:
         try:
             self._s3.put_object(

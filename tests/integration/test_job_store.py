@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from sdfleet.errors import (
+    CancelRequested,
     JobAlreadyExists,
     JobNotClaimable,
     JobNotFound,
@@ -104,6 +105,21 @@ def test_cancel_queued_and_request_cancel_running(job_store: JobStore) -> None:
     assert job_store.request_cancel(running.job_id, owner="alice").cancel_requested
     assert job_store.renew_lease(running.job_id, "w1", 60).cancel_requested
     assert job_store.mark_cancelled(running.job_id, "w1").status is JobStatus.CANCELLED
+
+
+def test_a_cancel_before_the_commit_wins_over_finish(job_store: JobStore) -> None:
+    record = job_store.create(new_record())
+    job_store.claim(record.job_id, "w1", 60)
+    job_store.request_cancel(record.job_id, owner="alice")
+    with pytest.raises(CancelRequested):
+        job_store.finish(record.job_id, "w1", ["users/alice/outputs/x/00.png"], [7])
+    unchanged = job_store.get(record.job_id)
+    assert unchanged.status is JobStatus.RUNNING and unchanged.outputs == []
+    # Not the holder: that is a lost lease, whatever the cancel flag says.
+    with pytest.raises(LeaseLost) as lost:
+        job_store.finish(record.job_id, "w2", ["users/alice/outputs/x/00.png"], [7])
+    assert not isinstance(lost.value, CancelRequested)
+    assert job_store.mark_cancelled(record.job_id, "w1").status is JobStatus.CANCELLED
 
 
 def test_fail_without_worker_spares_a_live_lease(job_store: JobStore) -> None:

@@ -290,7 +290,7 @@ ROLE_ACTIONS = {
         "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
         "sqs:SendMessage",
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-        "s3:GetObject", "s3:PutObject",
+        "s3:GetObject", "s3:PutObject", "s3:DeleteObject",
         "ssm:GetParametersByPath", "kms:Decrypt", "kms:GenerateDataKey",
         "autoscaling:CompleteLifecycleAction", "cloudwatch:PutMetricData",
     },
@@ -364,6 +364,9 @@ def test_roles_grant_exactly_what_the_code_calls(
 
     assert _resources_of(worker, "sqs:SendMessage") == dlqs
     assert _resources_of(worker, "dynamodb:PutItem") == {jobs_table, workers_table}
+    assert _resources_of(worker, "s3:DeleteObject") == {
+        f"arn:aws:s3:::{outputs['bucket']}/users/*/outputs/*"
+    }
     (job_metrics,) = [s for s in worker if "cloudwatch:PutMetricData" in s["Action"]]
     assert job_metrics["Condition"]["StringEquals"]["cloudwatch:namespace"] == "sdfleet"
     (hook,) = _resources_of(worker, "autoscaling:CompleteLifecycleAction")

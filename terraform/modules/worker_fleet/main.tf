@@ -81,10 +81,11 @@ data "aws_iam_policy_document" "worker" {
     actions   = ["s3:GetObject"]
     resources = ["${var.bucket_arn}/users/*/inputs/*"]
   }
-  # PutObject with If-None-Match / If-Match; HeadObject (GetObject) to resolve a conflict.
+  # PutObject with If-None-Match / If-Match; HeadObject (GetObject) to resolve a conflict;
+  # DeleteObject to remove the outputs of a job cancelled before its result was committed.
   statement {
     sid       = "WriteOutputs"
-    actions   = ["s3:PutObject", "s3:GetObject"]
+    actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
     resources = ["${var.bucket_arn}/users/*/outputs/*"]
   }
   dynamic "statement" {

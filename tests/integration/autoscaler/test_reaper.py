@@ -22,9 +22,7 @@ pytestmark = pytest.mark.emulator
 
 def queued(store: JobStore, job_id: str) -> JobRecord:
     return store.create(
-        JobRecord(
-            job_id=job_id, owner="alice", kind=JobKind.TXT2IMG, params=JobParams(prompt="p")
-        )
+        JobRecord(job_id=job_id, owner="alice", kind=JobKind.TXT2IMG, params=JobParams(prompt="p"))
     )
 
 
@@ -32,9 +30,9 @@ def dead_letter(fleet: FleetResources, job_id: str | None) -> str:
     body = JobMessage(
         version=1, kind=JobKind.TXT2IMG, params=JobParams(prompt="p"), job_id=job_id
     ).to_body()
-    return fleet.clients.sqs().send_message(
-        QueueUrl=fleet.queues.batch_dlq_url, MessageBody=body
-    )["MessageId"]
+    return fleet.clients.sqs().send_message(QueueUrl=fleet.queues.batch_dlq_url, MessageBody=body)[
+        "MessageId"
+    ]
 
 
 def test_reaper_fails_stranded_jobs_only(fleet: FleetResources) -> None:

@@ -152,8 +152,6 @@ def api(fleet: FleetResources, idempotency_table: str) -> IngestApi:
     return IngestApi(fleet, settings_for(fleet, idempotency_table))
 
 
-
-
 def new_api(clients: AwsClients) -> IngestApi:
     fleet = new_fleet(clients)
     table = create_idempotency_table(clients, unique("t-idem"))

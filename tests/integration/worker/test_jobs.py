@@ -210,18 +210,51 @@ def test_cancelled_and_finished_jobs_are_skipped(
 def test_cancel_between_steps(
     fleet: FleetResources, job_store: JobStore, make_worker: Callable[..., Any]
 ) -> None:
-    job = web_job(job_store, fleet.clients.sqs(), fleet.queues.interactive_url, steps=100)
+    # 128 px and 100 steps: several heartbeat ticks long even on a fast machine.
+    job = web_job(
+        job_store,
+        fleet.clients.sqs(),
+        fleet.queues.interactive_url,
+        steps=100,
+        width=128,
+        height=128,
+    )
     worker = make_worker("w-cancel")
     runner = threading.Thread(
         target=drive, args=(worker, lambda: worker.stats.jobs_finished, 120, "the cancel")
     )
     runner.start()
-    wait_for(lambda: (job_store.get(job.job_id).progress_step or 0) >= 1, 60, "progress")
+    wait_for(lambda: job_store.get(job.job_id).status is JobStatus.RUNNING, 60, "the job running")
     job_store.request_cancel(job.job_id, owner="user-1")
     runner.join(120)
     record = job_store.get(job.job_id)
     assert record.status is JobStatus.CANCELLED
     assert record.progress_step is not None and record.progress_step < 100
+    assert objects(fleet, outputs_prefix("user-1", job.job_id)) == []
+    wait_for(lambda: queue_empty(fleet, fleet.queues.interactive_url), 5, "message deleted")
+
+
+def test_a_cancel_that_arrives_after_the_last_step_still_wins(
+    fleet: FleetResources,
+    job_store: JobStore,
+    make_worker: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    job = web_job(job_store, fleet.clients.sqs(), fleet.queues.interactive_url)
+    worker = make_worker("w-late-cancel")
+    upload = worker._outputs.upload
+
+    def upload_then_user_cancels(*args: Any, **kwargs: Any) -> list[str]:
+        keys = upload(*args, **kwargs)
+        assert objects(fleet, outputs_prefix("user-1", job.job_id)) == keys
+        job_store.request_cancel(job.job_id, owner="user-1")
+        return keys
+
+    monkeypatch.setattr(worker._outputs, "upload", upload_then_user_cancels)
+    drive(worker, lambda: worker.stats.jobs_finished, 60, "the job")
+    record = job_store.get(job.job_id)
+    assert record.status is JobStatus.CANCELLED and record.outputs == []
+    assert (worker.stats.jobs_cancelled, worker.stats.jobs_succeeded) == (1, 0)
     assert objects(fleet, outputs_prefix("user-1", job.job_id)) == []
     wait_for(lambda: queue_empty(fleet, fleet.queues.interactive_url), 5, "message deleted")
 
