@@ -33,7 +33,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -52,11 +51,10 @@ from rich.table import Table  # noqa: E402
 
 from worker.attention import AttentionBackend, apply_attention, xformers_available  # noqa: E402
 from worker.tiny_model import (  # noqa: E402
-    SCHEDULER_CONFIG,
     TEXT_HIDDEN,
     UNET_CONFIG,
     VAE_CONFIG,
-    make_tokenizer,
+    random_weight_pipeline,
 )
 
 RESULTS_DIR: Final = REPO_ROOT / "benchmarks" / "results"
@@ -230,39 +228,10 @@ def _nvidia_smi(query: str) -> str | None:
 def build_pipeline(workload: Workload) -> Any:
     """Random-weight components from configs, created directly on the device (fast init)."""
     import torch
-    from diffusers import (
-        AutoencoderKL,
-        EulerDiscreteScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel
 
-    dtype = getattr(torch, workload.dtype)
-    with tempfile.TemporaryDirectory() as scratch:
-        tokenizer = make_tokenizer(Path(scratch))
-    torch.manual_seed(0)
-    with torch.device(workload.device):
-        unet = UNet2DConditionModel(**workload.unet)
-        vae = AutoencoderKL(**workload.vae)
-        text_config = {
-            "vocab_size": len(tokenizer),
-            "bos_token_id": tokenizer.bos_token_id,
-            "eos_token_id": tokenizer.eos_token_id,
-            "pad_token_id": tokenizer.pad_token_id,
-            **workload.text,
-        }
-        text_encoder = CLIPTextModel(CLIPTextConfig(**text_config))
-    pipe = StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=EulerDiscreteScheduler(**SCHEDULER_CONFIG),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    ).to(workload.device, dtype)
+    pipe = random_weight_pipeline(
+        workload.unet, workload.vae, workload.text, seed=0, device=workload.device
+    ).to(workload.device, getattr(torch, workload.dtype))
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

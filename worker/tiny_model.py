@@ -131,8 +131,29 @@ def make_tokenizer(scratch: Path) -> Any:
     return CLIPTokenizer(vocab_file=str(vocab_file), merges_file=str(merges_file), **special)
 
 
-def build_tiny_model(out_dir: str | Path) -> Path:
-    """Builds the model into ``out_dir`` (which must not exist yet or be empty)."""
+TEXT_CONFIG: Final[dict[str, Any]] = {
+    "hidden_size": TEXT_HIDDEN,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "max_position_embeddings": MODEL_MAX_LENGTH,
+    "projection_dim": TEXT_HIDDEN,
+}
+
+
+def random_weight_pipeline(
+    unet_config: dict[str, Any],
+    vae_config: dict[str, Any],
+    text_config: dict[str, Any],
+    *,
+    seed: int,
+    device: str = "cpu",
+) -> Any:
+    """A ``StableDiffusionPipeline`` of random weights from component configs, with the tiny
+    tokenizer; the tiny model and the GPU benchmark (full-size configs) are both built here.
+
+    ``text_config`` may override the tokenizer-derived vocabulary size and token ids.
+    """
     import torch
     from diffusers import (
         AutoencoderKL,
@@ -142,42 +163,45 @@ def build_tiny_model(out_dir: str | Path) -> Path:
     )
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         tokenizer = make_tokenizer(Path(scratch))
-        vocab_size = len(tokenizer)
-        # One seed per component, so changing one config leaves the others' weights alone.
-        torch.manual_seed(SEED)
-        unet = UNet2DConditionModel(**UNET_CONFIG)
-        torch.manual_seed(SEED + 1)
-        vae = AutoencoderKL(**VAE_CONFIG)
-        torch.manual_seed(SEED + 2)
+    # One seed per component, so changing one config leaves the others' weights alone; the
+    # components are created on ``device`` directly (a full-size UNet initialises fast there).
+    with torch.device(device):
+        torch.manual_seed(seed)
+        unet = UNet2DConditionModel(**unet_config)
+        torch.manual_seed(seed + 1)
+        vae = AutoencoderKL(**vae_config)
+        torch.manual_seed(seed + 2)
         text_encoder = CLIPTextModel(
             CLIPTextConfig(
-                vocab_size=vocab_size,
-                hidden_size=TEXT_HIDDEN,
-                intermediate_size=64,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                max_position_embeddings=MODEL_MAX_LENGTH,
-                projection_dim=TEXT_HIDDEN,
-                bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                pad_token_id=tokenizer.pad_token_id,
+                **{
+                    "vocab_size": len(tokenizer),
+                    "bos_token_id": tokenizer.bos_token_id,
+                    "eos_token_id": tokenizer.eos_token_id,
+                    "pad_token_id": tokenizer.pad_token_id,
+                    **text_config,
+                }
             )
         )
-        pipe = StableDiffusionPipeline(
-            vae=vae,
-            text_encoder=text_encoder,
-            tokenizer=tokenizer,
-            unet=unet,
-            scheduler=EulerDiscreteScheduler(**SCHEDULER_CONFIG),
-            safety_checker=None,
-            feature_extractor=None,
-            requires_safety_checker=False,
-        )
-        pipe.save_pretrained(out, safe_serialization=True)
+    return StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=EulerDiscreteScheduler(**SCHEDULER_CONFIG),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def build_tiny_model(out_dir: str | Path) -> Path:
+    """Builds the model into ``out_dir`` (which must not exist yet or be empty)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pipe = random_weight_pipeline(UNET_CONFIG, VAE_CONFIG, TEXT_CONFIG, seed=SEED)
+    pipe.save_pretrained(out, safe_serialization=True)
     (out / COMPLETE_MARKER).write_text(f"{TINY_MODEL_VERSION}\n", encoding="utf-8")
     return out
 
