@@ -3,9 +3,14 @@
 Every ``heartbeat_seconds`` it extends the visibility of every message the worker holds
 (ChangeMessageVisibilityBatch) and renews the DynamoDB lease of every running job. Progress
 (step of total) reported from the denoising loop is written with the lease renewal at most
-once a second. Each renewal returns the record, so a ``cancel_requested`` flag set by the API
-is seen here and handed to the step callback; a lost lease (another worker took over) is
-handed over the same way, so the pipeline stops and nothing is written.
+once a second; a job's first step wakes the thread, so "running" shows progress at once.
+Each renewal returns the record, so a ``cancel_requested`` flag set by the API is seen here
+and handed to the step callback; a lost lease (another worker took over) is handed over the
+same way, so the pipeline stops and nothing is written.
+
+Releasing a message or a job waits for a request about it that is already in flight, so a
+late heartbeat never hides a message the worker just gave back or renews a lease it just
+handed back.
 """
 
 from __future__ import annotations
@@ -45,10 +50,14 @@ class JobLease:
     progress_dirty: bool = False
     cancel_requested: bool = False
     lost: bool = False
+    wake: threading.Event | None = field(default=None, repr=False, compare=False)
 
     def report_progress(self, step: int, total: int) -> None:
+        first = self.progress is None
         self.progress = (step, total)
         self.progress_dirty = True
+        if first and self.wake is not None:
+            self.wake.set()
 
 
 class Heartbeat:
@@ -62,6 +71,7 @@ class Heartbeat:
         visibility_timeout_seconds: int,
         lease_seconds: float,
         on_tick: Callable[[], None] | None = None,
+        tick_seconds: float | None = None,
     ) -> None:
         self._sqs = sqs
         self._store = store
@@ -70,7 +80,11 @@ class Heartbeat:
         self._visibility = visibility_timeout_seconds
         self._lease_seconds = lease_seconds
         self._on_tick = on_tick
+        self._tick = tick_seconds or min(PROGRESS_MIN_INTERVAL_SECONDS, heartbeat_seconds)
         self._lock = threading.Lock()
+        # Held while a request about held messages or one lease is in flight.
+        self._in_flight = threading.RLock()
+        self._wake = threading.Event()
         self._messages: dict[str, ReceivedMessage] = {}
         self._leases: dict[str, JobLease] = {}
         self._last_visibility = time.monotonic()
@@ -86,13 +100,15 @@ class Heartbeat:
     def release_message(self, message: ReceivedMessage) -> None:
         with self._lock:
             self._messages.pop(message.receipt_handle, None)
+        with self._in_flight:
+            pass
 
     def held_messages(self) -> list[ReceivedMessage]:
         with self._lock:
             return list(self._messages.values())
 
     def hold_job(self, job_id: str) -> JobLease:
-        lease = JobLease(job_id)
+        lease = JobLease(job_id, wake=self._wake)
         with self._lock:
             self._leases[job_id] = lease
         return lease
@@ -100,6 +116,8 @@ class Heartbeat:
     def release_job(self, job_id: str) -> None:
         with self._lock:
             self._leases.pop(job_id, None)
+        with self._in_flight:
+            pass
 
     # -- thread ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -107,12 +125,16 @@ class Heartbeat:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=self._every + 5)
 
     def _run(self) -> None:
-        tick = min(PROGRESS_MIN_INTERVAL_SECONDS, self._every)
-        while not self._stop.wait(tick):
+        while True:
+            self._wake.wait(self._tick)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.beat(time.monotonic())
             except Exception:
@@ -133,8 +155,13 @@ class Heartbeat:
                 lease.progress_dirty
                 and now - lease.last_progress_write >= PROGRESS_MIN_INTERVAL_SECONDS
             )
-            if (due or progress_due) and not lease.lost:
-                self._renew(lease, now)
+            if not (due or progress_due) or lease.lost:
+                continue
+            with self._in_flight:
+                with self._lock:
+                    still_held = self._leases.get(lease.job_id) is lease
+                if still_held:
+                    self._renew(lease, now)
 
     def _renew(self, lease: JobLease, now: float) -> None:
         step, total = lease.progress if lease.progress else (None, None)
@@ -166,6 +193,10 @@ class Heartbeat:
             lease.cancel_requested = True
 
     def _extend_visibility(self) -> None:
+        with self._in_flight:
+            self._extend_held_visibility()
+
+    def _extend_held_visibility(self) -> None:
         by_queue: dict[str, list[ReceivedMessage]] = {}
         for message in self.held_messages():
             by_queue.setdefault(message.queue_url, []).append(message)

@@ -25,8 +25,8 @@ pytestmark = pytest.mark.slow
 
 #: A spot notice gives two minutes; every drain here must finish well inside it.
 NOTICE_WINDOW_SECONDS = 120
-#: About five seconds of work for the tiny model on one CPU core.
-LONG_JOB: dict[str, Any] = {"width": 128, "height": 128, "steps": 100}
+#: About 3.5 s for the tiny model on CI's 2-core machine; a signal lands ~0.2 s into it.
+LONG_JOB: dict[str, Any] = {"width": 192, "height": 192, "steps": 100}
 #: Worker start-up (imports + tiny model load) on a busy 2-core machine.
 STARTUP_SECONDS = 90
 
@@ -42,8 +42,35 @@ def long_job_and_prefetched(fleet: FleetResources, store: JobStore) -> list[JobR
 
 
 def running(store: JobStore, job_id: str) -> bool:
+    """Inside the pipeline call: the first step's progress is written at once."""
     record = store.get(job_id)
     return record.status is JobStatus.RUNNING and (record.progress_step or 0) >= 1
+
+
+class FirstCallWaitsForTheDrain:
+    """The worker's real generator, except that its first call, after reporting its first
+    step, waits until the drain is requested: the notice always lands mid-call, however fast
+    the machine."""
+
+    def __init__(self, generator: Any, drain: Any) -> None:
+        self._generator = generator
+        self._drain = drain
+        self._calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._generator, name)
+
+    def generate(self, jobs: Any, on_step: Callable[[int, int], None]) -> Any:
+        self._calls += 1
+        if self._calls > 1:
+            return self._generator.generate(jobs, on_step)
+
+        def first_step_waits(step: int, total: int) -> None:
+            on_step(step, total)
+            if step == 1:
+                assert self._drain.wait(NOTICE_WINDOW_SECONDS), "no drain was requested"
+
+        return self._generator.generate(jobs, first_step_waits)
 
 
 def assert_drained(fleet: FleetResources, store: JobStore, jobs: list[JobRecord]) -> None:
@@ -83,15 +110,15 @@ def test_kill_9_mid_job_is_redone_once_by_another_worker(
     spawn_worker: Callable[..., WorkerProcess],
     make_worker: Callable[..., Any],
 ) -> None:
-    # Two images of ~2 s each: the kill lands mid-job, and a redo stays short.
+    # Two images in one call of ~3 s on CI: the kill lands ~0.2 s in, and a redo stays short.
     job = web_job(
         job_store,
         fleet.clients.sqs(),
         fleet.queues.interactive_url,
         num_images=2,
-        width=96,
-        height=96,
-        steps=60,
+        width=128,
+        height=128,
+        steps=100,
     )
     victim = spawn_worker("w-victim")
     wait_for(lambda: running(job_store, job.job_id), STARTUP_SECONDS, "the job to start")
@@ -137,6 +164,7 @@ def test_spot_notice_drains(
 ) -> None:
     jobs = long_job_and_prefetched(fleet, job_store)
     worker = make_worker("w-spot", start=False)
+    worker.generator = FirstCallWaitsForTheDrain(worker.generator, worker.drain)
     thread, status = _run_in_thread(worker)
     wait_for(lambda: running(job_store, jobs[0].job_id), 30, "the long job")
     noticed = time.monotonic()
@@ -159,6 +187,7 @@ def test_terminating_lifecycle_state_drains_and_completes_the_action(
     worker = make_worker(
         "w-asg", start=False, lifecycle_hook_name="drain-hook", asg_name="sdfleet-workers"
     )
+    worker.generator = FirstCallWaitsForTheDrain(worker.generator, worker.drain)
     thread, status = _run_in_thread(worker)
     wait_for(lambda: running(job_store, jobs[0].job_id), 30, "the long job")
     imds.set_lifecycle_state("Terminated")

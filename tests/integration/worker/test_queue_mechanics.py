@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -14,7 +16,7 @@ from sdfleet.records import JobRecord
 from sdfleet.requests import JobKind
 from sdfleet.store import JobStore
 from tests.conftest import FleetResources
-from tests.integration.worker.conftest import params
+from tests.integration.worker.conftest import params, wait_for
 from worker.lanes import LanePoller
 from worker.outputs import OutputWriter
 from worker.visibility import Heartbeat
@@ -62,22 +64,23 @@ def test_heartbeat_keeps_message_hidden_renews_lease_and_sees_cancel(
 ) -> None:
     sqs = fleet.clients.sqs()
     sqs.send_message(QueueUrl=fleet.queues.interactive_url, MessageBody="m")
-    [message] = poller(fleet, visibility=2).poll()
-    before = _running_job(job_store, "hb-1", "w1", lease=2)
+    [message] = poller(fleet, visibility=4).poll()
+    before = _running_job(job_store, "hb-1", "w1", lease=4)
     beat = Heartbeat(
         sqs,
         job_store,
         worker_id="w1",
         heartbeat_seconds=1,
-        visibility_timeout_seconds=2,
-        lease_seconds=2,
+        visibility_timeout_seconds=4,
+        lease_seconds=4,
     )
     beat.hold_messages([message])
     lease = beat.hold_job("hb-1")
     lease.report_progress(3, 10)
     beat.start()
     try:
-        time.sleep(3.2)  # longer than both the visibility timeout and the lease
+        # Longer than both the visibility timeout and the lease (4 s, extended every second).
+        time.sleep(5.5)
         assert poller(fleet, wait=0).poll(long_poll=False) == []
         record = job_store.get("hb-1")
         assert record.lease_expires_at is not None and before.lease_expires_at is not None
@@ -90,6 +93,78 @@ def test_heartbeat_keeps_message_hidden_renews_lease_and_sees_cancel(
         assert lease.cancel_requested
     finally:
         beat.stop()
+
+
+def test_a_first_step_writes_progress_without_waiting_for_a_tick(
+    fleet: FleetResources, job_store: JobStore
+) -> None:
+    _running_job(job_store, "hb-first", "w1", lease=600)
+    beat = Heartbeat(
+        fleet.clients.sqs(),
+        job_store,
+        worker_id="w1",
+        heartbeat_seconds=300,
+        visibility_timeout_seconds=600,
+        lease_seconds=600,
+        tick_seconds=300,
+    )
+    lease = beat.hold_job("hb-first")
+    beat.start()
+    try:
+        lease.report_progress(1, 30)
+        wait_for(lambda: job_store.get("hb-first").progress_step == 1, 20, "the first progress")
+        # Later steps wait for the (here, five-minute) tick: at most one write a second.
+        lease.report_progress(2, 30)
+        time.sleep(0.5)
+        assert job_store.get("hb-first").progress_step == 1
+    finally:
+        beat.stop()
+
+
+class _HeldRenewals(JobStore):
+    """The real store, with each lease renewal held in flight until the test lets it go."""
+
+    def __init__(self, store: JobStore) -> None:
+        super().__init__(store._db, store.table_name)
+        self.renewing = threading.Event()
+        self.let_go = threading.Event()
+
+    def renew_lease(self, *args: Any, **kwargs: Any) -> JobRecord:
+        self.renewing.set()
+        assert self.let_go.wait(30)
+        return super().renew_lease(*args, **kwargs)
+
+
+def test_releasing_a_job_waits_for_its_renewal_in_flight(
+    fleet: FleetResources, job_store: JobStore
+) -> None:
+    _running_job(job_store, "hb-race", "w1", lease=60)
+    store = _HeldRenewals(job_store)
+    beat = Heartbeat(
+        fleet.clients.sqs(),
+        store,
+        worker_id="w1",
+        heartbeat_seconds=1,
+        visibility_timeout_seconds=60,
+        lease_seconds=60,
+    )
+    beat.hold_job("hb-race")
+    ticking = threading.Thread(target=beat.beat, args=(time.monotonic() + 5,))
+    ticking.start()
+    assert store.renewing.wait(10)
+    released = threading.Event()
+    releasing = threading.Thread(target=lambda: (beat.release_job("hb-race"), released.set()))
+    releasing.start()
+    # The release must not return while the renewal could still land after it.
+    assert not released.wait(0.3)
+    store.let_go.set()
+    ticking.join(10)
+    assert released.wait(10)
+    releasing.join(10)
+    # Released for good: the next tick renews nothing.
+    store.renewing.clear()
+    beat.beat(time.monotonic() + 10)
+    assert not store.renewing.is_set()
 
 
 def test_heartbeat_notices_lost_lease(fleet: FleetResources, job_store: JobStore) -> None:

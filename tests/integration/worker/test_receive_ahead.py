@@ -19,8 +19,10 @@ LONG_LEAD_SECONDS = 30
 
 
 def two_jobs(fleet: FleetResources, store: JobStore) -> tuple[Any, Any]:
+    """The first call is 30 steps long: the claim ahead, made at its first step, lands well
+    before it ends."""
     sqs, url = fleet.clients.sqs(), fleet.queues.interactive_url
-    return web_job(store, sqs, url, steps=3), web_job(store, sqs, url, steps=3)
+    return web_job(store, sqs, url, steps=30), web_job(store, sqs, url, steps=3)
 
 
 def test_next_job_is_claimed_during_the_call_and_runs_next(
