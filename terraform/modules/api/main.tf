@@ -60,30 +60,9 @@ resource "aws_cognito_user_pool_client" "web" {
   supported_identity_providers         = ["COGNITO"]
 }
 
-data "aws_iam_policy_document" "assume_lambda" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "ingest" {
-  name               = "${local.function_name}-role"
-  assume_role_policy = data.aws_iam_policy_document.assume_lambda.json
-  tags               = var.tags
-}
-
 # Exactly what ingest_lambda/ calls (services.py, idempotency.py, sdfleet/store.py,
 # sdfleet/heartbeats.py, the settings loader); metrics go out as EMF log lines.
 data "aws_iam_policy_document" "ingest" {
-  statement {
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.ingest.arn}:*"]
-  }
   statement {
     sid = "Jobs"
     actions = [
@@ -157,47 +136,43 @@ data "aws_iam_policy_document" "ingest" {
   }
 }
 
-resource "aws_iam_role_policy" "ingest" {
-  name   = "ingest"
-  role   = aws_iam_role.ingest.id
-  policy = data.aws_iam_policy_document.ingest.json
+module "function" {
+  source = "../lambda_function"
+
+  function_name         = local.function_name
+  handler               = var.lambda_handler
+  zip_path              = var.lambda_zip_path
+  architecture          = var.lambda_architecture
+  memory_mb             = var.lambda_memory_mb
+  timeout_seconds       = var.lambda_timeout_seconds
+  reserved_concurrency  = var.reserved_concurrency
+  environment_variables = var.environment_variables
+  kms_key_arn           = var.kms_key_arn
+  policy_name           = "ingest"
+  policy_json           = data.aws_iam_policy_document.ingest.json
+  log_retention_days    = var.log_retention_days
+  tags                  = var.tags
 }
 
-resource "aws_cloudwatch_log_group" "ingest" {
-  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest; a CMK would need an account-specific key policy for the logs service principal.
-  #checkov:skip=CKV_AWS_338:Retention is the SRE knob log_retention_days; request logs are not kept for a year by default.
-  name              = "/aws/lambda/${local.function_name}"
-  retention_in_days = var.log_retention_days
-  tags              = var.tags
+# The function and its role used to live in this module.
+moved {
+  from = aws_iam_role.ingest
+  to   = module.function.aws_iam_role.this
 }
 
-resource "aws_lambda_function" "ingest" {
-  #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway; the caller sees the error and retries with its Idempotency-Key, so a DLQ would hold nothing.
-  #checkov:skip=CKV_AWS_117:Talks only to AWS APIs over TLS; a VPC would add NAT cost and cold-start latency without isolating anything.
-  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile per account; the zip's hash is pinned by source_code_hash.
-  #checkov:skip=CKV_AWS_115:Reserved concurrency is the knob reserved_concurrency (-1 by default: new accounts cannot reserve any); API stage throttling bounds the rate.
-  function_name                  = local.function_name
-  role                           = aws_iam_role.ingest.arn
-  handler                        = var.lambda_handler
-  runtime                        = "python3.11"
-  architectures                  = [var.lambda_architecture]
-  filename                       = var.lambda_zip_path
-  source_code_hash               = fileexists(var.lambda_zip_path) ? filebase64sha256(var.lambda_zip_path) : null
-  memory_size                    = var.lambda_memory_mb
-  timeout                        = var.lambda_timeout_seconds
-  reserved_concurrent_executions = var.reserved_concurrency
-  kms_key_arn                    = var.kms_key_arn
+moved {
+  from = aws_iam_role_policy.ingest
+  to   = module.function.aws_iam_role_policy.this
+}
 
-  environment {
-    variables = var.environment_variables
-  }
+moved {
+  from = aws_cloudwatch_log_group.ingest
+  to   = module.function.aws_cloudwatch_log_group.this
+}
 
-  tracing_config {
-    mode = "Active"
-  }
-
-  depends_on = [aws_cloudwatch_log_group.ingest, aws_iam_role_policy.ingest]
-  tags       = var.tags
+moved {
+  from = aws_lambda_function.ingest
+  to   = module.function.aws_lambda_function.this
 }
 
 resource "aws_cloudwatch_log_group" "access" {
@@ -241,7 +216,7 @@ resource "aws_apigatewayv2_authorizer" "jwt" {
 resource "aws_apigatewayv2_integration" "ingest" {
   api_id                 = aws_apigatewayv2_api.http.id
   integration_type       = "AWS_PROXY"
-  integration_uri        = aws_lambda_function.ingest.invoke_arn
+  integration_uri        = module.function.invoke_arn
   payload_format_version = "2.0"
   timeout_milliseconds   = 29000
 }
@@ -289,7 +264,7 @@ resource "aws_apigatewayv2_stage" "default" {
 resource "aws_lambda_permission" "api" {
   statement_id  = "AllowHttpApi"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.ingest.function_name
+  function_name = module.function.function_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/*/*"
 }

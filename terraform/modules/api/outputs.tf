@@ -30,5 +30,5 @@ output "issuer" {
 
 output "function_name" {
   description = "Ingest Lambda name."
-  value       = aws_lambda_function.ingest.function_name
+  value       = module.function.function_name
 }

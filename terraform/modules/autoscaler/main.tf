@@ -26,30 +26,9 @@ locals {
   environment = merge(var.resource_environment, local.knob_environment)
 }
 
-data "aws_iam_policy_document" "assume_lambda" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "scaler" {
-  name               = "${local.function_name}-role"
-  assume_role_policy = data.aws_iam_policy_document.assume_lambda.json
-  tags               = var.tags
-}
-
 # Exactly what autoscaler/ calls (observe.py, actuate.py, reaper.py, sdfleet/heartbeats.py,
 # sdfleet/store.py, the settings loader); metrics go out as EMF log lines, not PutMetricData.
 data "aws_iam_policy_document" "scaler" {
-  statement {
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.scaler.arn}:*"]
-  }
   statement {
     sid       = "QueueDepth"
     actions   = ["sqs:GetQueueAttributes"]
@@ -117,47 +96,43 @@ data "aws_iam_policy_document" "scaler" {
   }
 }
 
-resource "aws_iam_role_policy" "scaler" {
-  name   = "scaler"
-  role   = aws_iam_role.scaler.id
-  policy = data.aws_iam_policy_document.scaler.json
-}
+module "function" {
+  source = "../lambda_function"
 
-resource "aws_cloudwatch_log_group" "scaler" {
-  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest; a CMK would need an account-specific key policy for the logs service principal.
-  #checkov:skip=CKV_AWS_338:Retention is the SRE knob log_retention_days; scaler decisions are not kept for a year by default.
-  name              = "/aws/lambda/${local.function_name}"
-  retention_in_days = var.log_retention_days
-  tags              = var.tags
-}
-
-resource "aws_lambda_function" "scaler" {
-  #checkov:skip=CKV_AWS_116:Scheduled every minute; a failed run is superseded by the next one, so a DLQ would only hold stale decisions.
-  #checkov:skip=CKV_AWS_117:Talks only to AWS APIs over TLS; a VPC would add NAT cost without isolating anything.
-  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile per account; the zip's hash is pinned by source_code_hash.
-  #checkov:skip=CKV_AWS_115:One schedule invokes it, so it never runs concurrently with itself; reserving concurrency fails in new accounts.
-  function_name    = local.function_name
-  role             = aws_iam_role.scaler.arn
-  handler          = var.lambda_handler
-  runtime          = "python3.11"
-  architectures    = [var.lambda_architecture]
-  filename         = var.lambda_zip_path
-  source_code_hash = fileexists(var.lambda_zip_path) ? filebase64sha256(var.lambda_zip_path) : null
-  memory_size      = var.lambda_memory_mb
+  function_name = local.function_name
+  handler       = var.lambda_handler
+  zip_path      = var.lambda_zip_path
+  architecture  = var.lambda_architecture
+  memory_mb     = var.lambda_memory_mb
   # Samples are spread over most of the one-minute period.
-  timeout     = 55
-  kms_key_arn = var.kms_key_arn
+  timeout_seconds       = 55
+  environment_variables = local.environment
+  kms_key_arn           = var.kms_key_arn
+  policy_name           = "scaler"
+  policy_json           = data.aws_iam_policy_document.scaler.json
+  log_retention_days    = var.log_retention_days
+  tags                  = var.tags
+}
 
-  environment {
-    variables = local.environment
-  }
+# The function and its role used to live in this module.
+moved {
+  from = aws_iam_role.scaler
+  to   = module.function.aws_iam_role.this
+}
 
-  tracing_config {
-    mode = "Active"
-  }
+moved {
+  from = aws_iam_role_policy.scaler
+  to   = module.function.aws_iam_role_policy.this
+}
 
-  depends_on = [aws_cloudwatch_log_group.scaler, aws_iam_role_policy.scaler]
-  tags       = var.tags
+moved {
+  from = aws_cloudwatch_log_group.scaler
+  to   = module.function.aws_cloudwatch_log_group.this
+}
+
+moved {
+  from = aws_lambda_function.scaler
+  to   = module.function.aws_lambda_function.this
 }
 
 resource "aws_cloudwatch_event_rule" "schedule" {
@@ -169,13 +144,13 @@ resource "aws_cloudwatch_event_rule" "schedule" {
 
 resource "aws_cloudwatch_event_target" "scaler" {
   rule = aws_cloudwatch_event_rule.schedule.name
-  arn  = aws_lambda_function.scaler.arn
+  arn  = module.function.arn
 }
 
 resource "aws_lambda_permission" "schedule" {
   statement_id  = "AllowSchedule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.scaler.function_name
+  function_name = module.function.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.schedule.arn
 }

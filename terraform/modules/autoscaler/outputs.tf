@@ -1,11 +1,11 @@
 output "function_name" {
   description = "Scaler Lambda name."
-  value       = aws_lambda_function.scaler.function_name
+  value       = module.function.function_name
 }
 
 output "function_arn" {
   description = "Scaler Lambda ARN."
-  value       = aws_lambda_function.scaler.arn
+  value       = module.function.arn
 }
 
 output "environment" {
