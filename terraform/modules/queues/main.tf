@@ -28,6 +28,11 @@ resource "aws_sqs_queue" "lane" {
   receive_wait_time_seconds  = var.receive_wait_time_seconds
   sqs_managed_sse_enabled    = true
   tags                       = merge(var.tags, { "sdfleet:lane" = each.key, "sdfleet:role" = "work" })
+
+  # aws_sqs_queue_redrive_policy.lane owns it; the queue must not plan it back.
+  lifecycle {
+    ignore_changes = [redrive_policy]
+  }
 }
 
 # A resource of its own rather than the queue's redrive_policy: both queues of a lane are
