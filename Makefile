@@ -23,13 +23,14 @@ TEST_TARGETS :=
 BENCH_TARGETS :=
 LINT_PATHS := sdfleet ingest_lambda worker autoscaler benchmarks
 
-.PHONY: help venv lint test pytest bench
+.PHONY: help venv lint test pytest bench test-deep
 
 help:
 	@echo "make up     run the whole fleet locally (emulator, terraform, API, scaler, workers)"
 	@echo "make test   set up and run every test (lint, unit, emulator, terraform, browser)"
 	@echo "make lint   ruff + mypy"
 	@echo "make bench  every benchmark (tables printed, JSON in benchmarks/results/)"
+	@echo "make test-deep  every property test with 10,000 examples (slow; not in make test)"
 
 # torch comes through pip, which honours the machine's pip configuration (where a local
 # wheel of the CPU build lies); everything else through uv, which resolves, downloads and
@@ -52,5 +53,11 @@ pytest: $(STAMP)
 	$(VENV_BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint $(TEST_TARGETS) pytest
+
+# Every hypothesis test with the deep profile (tests/support/hypothesis_profiles.py): 10,000
+# examples each (fewer for the emulator-backed ones). Finds rare counterexamples; ~25 min here.
+PROPERTY_TESTS := $(shell grep -rl --include='*.py' '@given' tests 2>/dev/null)
+test-deep: $(STAMP)
+	HYPOTHESIS_PROFILE=deep $(VENV_BIN)/python -m pytest $(PROPERTY_TESTS) -q --durations=20 $(PYTEST_ARGS)
 
 bench: $(BENCH_TARGETS)

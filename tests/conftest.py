@@ -22,6 +22,7 @@ from tests.support.aws_resources import (
     create_workers_table,
     unique,
 )
+from tests.support.hypothesis_profiles import register_profiles
 
 # Fake credentials: the emulator accepts any; real AWS must never be reached from tests.
 for _name, _value in {
@@ -32,6 +33,8 @@ for _name, _value in {
 }.items():
     os.environ[_name] = _value
 os.environ.pop("AWS_PROFILE", None)
+
+HYPOTHESIS_PROFILE = register_profiles()
 
 
 def free_port() -> int:

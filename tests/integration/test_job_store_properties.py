@@ -18,6 +18,7 @@ from sdfleet.errors import JobNotFound, TransitionRejected
 from sdfleet.records import JobError, JobRecord, JobStatus, can_transition, utcnow
 from sdfleet.requests import JobKind, JobParams
 from sdfleet.store import JobStore
+from tests.support.hypothesis_profiles import examples
 
 pytestmark = pytest.mark.emulator
 
@@ -58,7 +59,7 @@ def apply(
 
 
 @settings(
-    max_examples=40,
+    max_examples=examples(40, deep=1000),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -14,6 +14,7 @@ from sdfleet.keys import output_key
 from sdfleet.records import JobError, JobStatus
 from tests.fixtures.apigw.events import event
 from tests.integration.ingest.conftest import IngestApi, new_api
+from tests.support.hypothesis_profiles import examples
 
 pytestmark = pytest.mark.emulator
 
@@ -112,7 +113,7 @@ def _b_acts(api: IngestApi, b: str, route: str, a_job: str, a_input: str) -> Non
 
 
 @settings(
-    max_examples=8,
+    max_examples=examples(8, deep=200),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

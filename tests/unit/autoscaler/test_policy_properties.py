@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from autoscaler.policy import (
@@ -17,6 +17,7 @@ from autoscaler.policy import (
     PolicyConfig,
     decide,
 )
+from tests.support.hypothesis_profiles import examples
 
 NOW = 1_800_000_000.0
 
@@ -75,7 +76,7 @@ def memories(draw: st.DrawFn) -> Memory:
     return Memory(last_work_at=last, peaks=tuple(sorted(peaks)))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(observations(), memories(), configs())
 def test_never_below_min_nor_above_max(
     obs: Observation, memory: Memory, config: PolicyConfig
@@ -93,7 +94,7 @@ def test_never_below_min_nor_above_max(
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(observations(), memories(), configs())
 def test_never_removes_a_busy_or_fresh_worker(
     obs: Observation, memory: Memory, config: PolicyConfig
@@ -110,7 +111,7 @@ def test_never_removes_a_busy_or_fresh_worker(
         assert decision.desired_capacity < obs.capacity
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.integers(1, 5000), configs(), memories())
 def test_first_visible_message_starts_a_worker(
     visible: int, config: PolicyConfig, memory: Memory
@@ -129,7 +130,7 @@ def test_one_visible_message_means_exactly_one_worker_from_zero() -> None:
     assert decide(obs, Memory(), config).desired_capacity == 1
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     st.integers(1, 20),
     st.floats(0, 900),
@@ -192,29 +193,49 @@ def _fleet(count: int, busy: int, idle_since: float) -> tuple[InstanceView, ...]
     )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     st.integers(0, 30),
     st.integers(0, 200),
     st.integers(0, 30),
     configs(),
 )
+@example(
+    busy_jobs=0,
+    backlog=27,
+    start=0,
+    config=PolicyConfig(
+        min_capacity=0,
+        max_capacity=27,
+        target_wait_seconds=26.0,
+        idle_seconds_before_scale_in=0.0,
+        quiet_seconds_before_zero=0.0,
+        max_step=1,
+        default_seconds_per_job=1.0,
+        backlog_tolerance=0.0,
+    ),
+)
 def test_no_flapping_on_a_steady_load(
     busy_jobs: int, backlog: int, start: int, config: PolicyConfig
 ) -> None:
     """Closed loop with a constant load: capacity moves in one direction, then stays."""
     tick = 15.0
+    boot_seconds = 90
+    # Long enough for the slowest legal climb: max_step workers per boot, from 0 to max (a
+    # deep run found max_step=1 climbing to 27 still rising at tick 151 of a fixed 200).
+    climb_ticks = (config.max_capacity // config.max_step + 1) * (boot_seconds // int(tick) + 1)
+    horizon = 200 + climb_ticks
     ready: dict[str, float | None] = {f"i-{n:04d}": NOW - 3600 for n in range(start)}
     pending: list[tuple[str, float]] = []
     memory = Memory()
     history: list[int] = []
     serial = start
     t = NOW
-    for _ in range(200):
+    for _ in range(horizon):
         t += tick
         # Instances launched 90 s ago become workers.
         for instance_id, at in list(pending):
-            if t - at >= 90:
+            if t - at >= boot_seconds:
                 pending.remove((instance_id, at))
                 ready[instance_id] = t
         ids = sorted(ready)

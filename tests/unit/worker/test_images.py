@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from tests.support.hypothesis_profiles import examples
 from worker.errors import InvalidInputImage
 from worker.images import decode_input_image, sniff_format
 
@@ -160,7 +161,7 @@ def test_empty_input_is_refused() -> None:
         decode_input_image(b"", max_pixels=LIMIT, width=64, height=64)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     prefix=st.sampled_from(
         [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF\x00\x00\x00\x00WEBP"]
