@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from sdfleet.requests import JobKind, JobParams
 
@@ -31,6 +31,28 @@ class Lane(StrEnum):
     BATCH = "batch"
 
 
+def _params_rule(params_schema: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    return {"properties": {"params": params_schema}}
+
+
+#: :meth:`JobParams.check_kind` as JSON Schema, so a schema validator refuses what the model
+#: refuses: img2img needs ``input_key``; txt2img takes neither ``input_key`` nor ``strength``.
+KIND_RULES: Final[list[JsonValue]] = [
+    {
+        "if": {"properties": {"kind": {"const": JobKind.IMG2IMG.value}}, "required": ["kind"]},
+        "then": _params_rule(
+            {"required": ["input_key"], "properties": {"input_key": {"type": "string"}}}
+        ),
+    },
+    {
+        "if": {"properties": {"kind": {"const": JobKind.TXT2IMG.value}}, "required": ["kind"]},
+        "then": _params_rule(
+            {"properties": {"input_key": {"type": "null"}, "strength": {"type": "null"}}}
+        ),
+    },
+]
+
+
 class JobMessage(BaseModel):
     """SQS job message v1."""
 
@@ -38,7 +60,10 @@ class JobMessage(BaseModel):
         extra="forbid",
         frozen=True,
         title="sdfleet job message v1",
-        json_schema_extra={"$id": "https://sdfleet.dev/schemas/job-message-v1.schema.json"},
+        json_schema_extra={
+            "$id": "https://sdfleet.dev/schemas/job-message-v1.schema.json",
+            "allOf": KIND_RULES,
+        },
     )
 
     version: Literal[1] = Field(description="Message format version; always 1.")

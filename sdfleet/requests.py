@@ -22,6 +22,8 @@ NUM_IMAGES_MIN: Final = 1
 NUM_IMAGES_MAX: Final = 8
 SEED_MAX: Final = 2**32 - 1
 INPUT_KEY_MAX_CHARS: Final = 1024
+#: JSON Schema form of "not blank" (patterns search, so one non-space character anywhere).
+NOT_BLANK_PATTERN: Final = r"\S"
 
 
 class JobKind(StrEnum):
@@ -51,7 +53,12 @@ class JobParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
-    prompt: str = Field(min_length=1, max_length=PROMPT_MAX_CHARS)
+    prompt: str = Field(
+        min_length=1,
+        max_length=PROMPT_MAX_CHARS,
+        # The blank-prompt rule below, for schema readers: at least one non-space character.
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+    )
     negative_prompt: str | None = Field(default=None, max_length=PROMPT_MAX_CHARS)
     width: Dimension = 512
     height: Dimension = 512
