@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -19,7 +19,6 @@ from sdfleet.errors import CancelRequested, LeaseLost
 from sdfleet.records import utcnow
 from worker.gateways import JobGateway
 from worker.jobs import Running
-from worker.outputs import OutputWriter
 from worker.retry import transient_retry
 from worker.settle import Settler
 from worker.settle_policy import Dropped, Succeeded
@@ -33,11 +32,19 @@ MAX_COMPLETION_THREADS: Final = 8
 logger = Logger(service="sdfleet-worker", child=True)
 
 
+class OutputStore(Protocol):
+    """Where a job's PNGs go (:class:`worker.outputs.OutputWriter` on S3)."""
+
+    def upload(self, owner: str, job_id: str, pngs: list[bytes], attempt: int) -> list[str]: ...
+
+    def discard(self, keys: list[str]) -> None: ...
+
+
 class Completer:
     def __init__(
         self,
         jobs: JobGateway,
-        outputs: OutputWriter,
+        outputs: OutputStore,
         settler: Settler,
         *,
         worker_id: str,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,13 +27,11 @@ from sdfleet.heartbeats import WorkerState
 from sdfleet.settings import WorkerSettings
 from worker.lifecycle import Drain, DrainReason, complete_lifecycle_action
 from worker.metadata import InstanceMetadata, MetadataUnavailable
+from worker.pipeline_call import ImageGenerator
 from worker.retry import redelivery_delay
 from worker.settle_policy import Returned
 from worker.stages import Stages
 from worker.stats import ReceiveTiming, WorkerStats
-
-if TYPE_CHECKING:
-    from worker.generation import Generator
 
 logger = Logger(service="sdfleet-worker")
 
@@ -44,7 +41,7 @@ class Worker:
         self,
         settings: WorkerSettings,
         clients: AwsClients,
-        generator: Generator,
+        generator: ImageGenerator,
         *,
         worker_id: str,
         instance_id: str | None = None,
@@ -74,11 +71,11 @@ class Worker:
         logger.append_keys(worker_id=worker_id)
 
     @property
-    def generator(self) -> Generator:
+    def generator(self) -> ImageGenerator:
         return self._stages.runner.generator
 
     @generator.setter
-    def generator(self, generator: Generator) -> None:
+    def generator(self, generator: ImageGenerator) -> None:
         self._stages.runner.generator = generator
 
     # -- construction ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ drain hands back every group that has not started.
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -17,7 +18,7 @@ from worker.accept import Acceptor
 from worker.batching import group_by_shape, split_by_record
 from worker.claim import Claimer
 from worker.jobs import Accepted, ClaimedGroup, Fetched, Group, PendingGroup
-from worker.lanes import LanePoller, ReceivedMessage
+from worker.lanes import ReceivedMessage
 from worker.lease_keeper import LeaseKeeper
 from worker.lifecycle import Drain
 from worker.pipeline_call import CallRunner
@@ -28,11 +29,17 @@ from worker.settle_policy import Returned
 logger = Logger(service="sdfleet-worker", child=True)
 
 
+class Receiver(Protocol):
+    """Receives from the lanes (:class:`worker.lanes.LanePoller`)."""
+
+    def poll(self, *, long_poll: bool = True) -> list[ReceivedMessage]: ...
+
+
 class GroupRunner:
     def __init__(
         self,
         *,
-        poller: LanePoller,
+        poller: Receiver,
         acceptor: Acceptor,
         claimer: Claimer,
         runner: CallRunner,

@@ -113,6 +113,10 @@ class LeaseKeeper:
             self._leases[job_id] = lease
         return lease
 
+    def held_jobs(self) -> list[str]:
+        with self._lock:
+            return list(self._leases)
+
     def release_job(self, job_id: str) -> None:
         with self._lock:
             self._leases.pop(job_id, None)

@@ -10,12 +10,11 @@ raises is settled per job by the policy.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from worker.complete import Completer
 from worker.errors import GenerationCancelled, InvalidJobInput
-from worker.inputs import InputLoader
 from worker.jobs import Running
 from worker.lease_keeper import JobLease
 from worker.lifecycle import Drain
@@ -23,10 +22,28 @@ from worker.settle import Settler
 from worker.stats import WorkerStats
 
 if TYPE_CHECKING:
-    from worker.generation import GenerationJob, Generator
+    from sdfleet.records import JobRecord
+    from sdfleet.requests import JobKind, JobParams
+    from worker.generation import GeneratedImage, GenerationJob
 
 #: A denoising-step callback: (step, total steps).
 StepCallback = Callable[[int, int], None]
+
+
+class ImageGenerator(Protocol):
+    """What the loop needs of the loaded model (:class:`worker.generation.Generator`)."""
+
+    @property
+    def attention_backend(self) -> str: ...
+
+    @property
+    def model_load_seconds(self) -> float: ...
+
+    def batch_key(self, kind: JobKind, params: JobParams) -> Hashable: ...
+
+    def generate(
+        self, jobs: Sequence[GenerationJob], on_step: StepCallback
+    ) -> list[list[GeneratedImage]]: ...
 
 
 class CallObserver(Protocol):
@@ -54,11 +71,17 @@ def step_callback(leases: list[JobLease], also: StepCallback | None = None) -> S
     return on_step
 
 
+class JobInputs(Protocol):
+    """Turns a claimed record into a pipeline job (:class:`worker.inputs.InputLoader`)."""
+
+    def generation_job(self, record: JobRecord) -> GenerationJob: ...
+
+
 class CallRunner:
     def __init__(
         self,
-        generator: Generator,
-        inputs: InputLoader,
+        generator: ImageGenerator,
+        inputs: JobInputs,
         settler: Settler,
         completer: Completer,
         stats: WorkerStats,

@@ -6,8 +6,6 @@ gateways and collaborators it needs through its constructor, so its unit tests p
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sdfleet.aws import AwsClients
 from sdfleet.heartbeats import HeartbeatStore, WorkerState
 from sdfleet.messages import Lane
@@ -28,15 +26,12 @@ from worker.lifecycle import Drain, TerminationWatcher
 from worker.metadata import InstanceMetadata
 from worker.metrics import JobMetrics
 from worker.outputs import OutputWriter
-from worker.pipeline_call import CallRunner
+from worker.pipeline_call import CallRunner, ImageGenerator
 from worker.reporting import WorkerReporter
 from worker.settle import Settler
 from worker.settle_policy import SettlePolicy
 from worker.stats import WorkerStats
 from worker.tenants import TenantMap
-
-if TYPE_CHECKING:
-    from worker.generation import Generator
 
 
 def lanes_of(settings: WorkerSettings) -> list[tuple[Lane, str]]:
@@ -54,7 +49,7 @@ class Stages:
         self,
         settings: WorkerSettings,
         clients: AwsClients,
-        generator: Generator,
+        generator: ImageGenerator,
         *,
         worker_id: str,
         instance_id: str | None,
