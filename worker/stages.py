@@ -44,7 +44,8 @@ def lanes_of(settings: WorkerSettings) -> list[tuple[Lane, str]]:
 
 
 class Stages:
-    # One constructor wires every stage; split, it would only pass the same values around.
+    """The edges (gateways, lease keeper, reporting) first, then the stages that use them."""
+
     def __init__(
         self,
         settings: WorkerSettings,
@@ -74,6 +75,18 @@ class Stages:
             refresh_seconds=settings.heartbeat_seconds,
         )
         self.metrics = JobMetrics(clients.cloudwatch(), settings.metrics_namespace)
+        self._wire_settlement(settings, queue, worker_id, stats)
+        self._wire_job_stages(settings, clients, generator, worker_id, drain, stats)
+        self._watcher = (
+            TerminationWatcher(metadata, drain, settings.metadata_poll_seconds)
+            if metadata is not None
+            else None
+        )
+
+    def _wire_settlement(
+        self, settings: WorkerSettings, queue: SqsGateway, worker_id: str, stats: WorkerStats
+    ) -> None:
+        """The lease keeper, the acknowledgement thread and the settle executor."""
         self.lease_keeper = LeaseKeeper(
             queue,
             self.store,
@@ -103,6 +116,17 @@ class Stages:
                 Lane.BATCH: settings.batch_dlq_url,
             },
         )
+
+    def _wire_job_stages(
+        self,
+        settings: WorkerSettings,
+        clients: AwsClients,
+        generator: ImageGenerator,
+        worker_id: str,
+        drain: Drain,
+        stats: WorkerStats,
+    ) -> None:
+        """Intake, claim, run and finish, over the edges built by the constructor."""
         s3 = clients.s3()
         self.outputs = OutputWriter(
             s3, settings.bucket, self.store, worker_id, settings.lease_seconds
@@ -143,11 +167,6 @@ class Stages:
             drain=drain,
             max_batch_size=settings.max_batch_size,
             receive_ahead_seconds=settings.receive_ahead_seconds,
-        )
-        self._watcher = (
-            TerminationWatcher(metadata, drain, settings.metadata_poll_seconds)
-            if metadata is not None
-            else None
         )
 
     def pending_groups(self, messages: list[ReceivedMessage]) -> list[Group]:
