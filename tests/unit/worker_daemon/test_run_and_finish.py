@@ -5,8 +5,9 @@ what a drain hands back."""
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -64,13 +65,13 @@ class FakeOutputs:
     """The S3 edge: keeps uploaded PNGs by key."""
 
     objects: dict[str, bytes] = field(default_factory=dict)
-    after_upload: list[object] = field(default_factory=list)
+    after_upload: list[Callable[[], object]] = field(default_factory=list)
 
     def upload(self, owner: str, job_id: str, pngs: list[bytes], attempt: int) -> list[str]:
         keys = [f"users/{owner}/outputs/{job_id}/{i:02d}.png" for i in range(len(pngs))]
         self.objects.update(zip(keys, pngs, strict=True))
         for hook in self.after_upload:
-            hook()  # type: ignore[operator]
+            hook()
         return keys
 
     def discard(self, keys: list[str]) -> None:
@@ -100,11 +101,11 @@ class Harness:
     drain: Drain
     busy: list[str]
 
-    def claim(self, *job_ids: str, **overrides: object) -> list[Running]:
+    def claim(self, *job_ids: str, **overrides: Any) -> list[Running]:
         claimed = []
         for job_id in job_ids:
-            queued(self.s.jobs, job_id, **overrides)  # type: ignore[arg-type]
-            [accepted] = self.s.acceptor.accept_all([delivery(job_body(job_id, **overrides))])  # type: ignore[arg-type]
+            queued(self.s.jobs, job_id, **overrides)
+            [accepted] = self.s.acceptor.accept_all([delivery(job_body(job_id, **overrides))])
             running = self.s.claimer.claim(accepted, time.perf_counter())
             assert running is not None
             claimed.append(running)
@@ -114,7 +115,8 @@ class Harness:
 @pytest.fixture()
 def h() -> Harness:
     s = stages()
-    generator, outputs, drain, busy = FakeGenerator(), FakeOutputs(), Drain(), []
+    generator, outputs, drain = FakeGenerator(), FakeOutputs(), Drain()
+    busy: list[str] = []
     completer = Completer(s.jobs, outputs, s.settler, worker_id="w1", threads=2)
     runner = CallRunner(
         generator, RecordInputs(), s.settler, completer, s.stats, drain, report_busy=busy.append
@@ -147,7 +149,8 @@ def test_progress_reaches_the_leases_and_the_receive_ahead_observer(h: Harness) 
     claimed = h.claim("j-1", steps=3)
 
     class Observer:
-        events: list[object] = []
+        def __init__(self) -> None:
+            self.events: list[object] = []
 
         def start_call(self) -> None:
             self.events.append("start")
