@@ -3,7 +3,8 @@
 The decision is :class:`worker.settle_policy.SettlePolicy`'s; this executor only carries it
 out. A record write that is refused because the lease was lost becomes :class:`Dropped`; any
 other error while settling becomes a failed attempt (the policy's :meth:`after_error`). Message
-deletes go to the acknowledgement thread; nothing here raises.
+deletes go to the acknowledgement thread. No AWS error escapes; only a job outcome without
+its claimed job (a bug in a stage) raises.
 """
 
 from __future__ import annotations

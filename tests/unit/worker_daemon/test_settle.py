@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from sdfleet.errors import TransitionRejected
 from sdfleet.messages import Lane
 from sdfleet.records import ErrorCode, JobError, JobStatus, utcnow
@@ -199,3 +201,10 @@ def test_an_unstarted_claim_expires_its_lease_at_once() -> None:
     assert record.status is JobStatus.RUNNING and record.lease_expires_at is not None
     assert record.lease_expires_at <= utcnow()
     assert held(s, running)[1] is False
+
+
+def test_a_job_outcome_without_its_claimed_job_is_a_bug() -> None:
+    s = stages()
+    with pytest.raises(ValueError, match="needs a claimed job"):
+        s.settler.apply(delivery("x"), Failed(ERROR), None)
+    assert s.jobs.calls == [] and s.acked() == []
