@@ -47,7 +47,8 @@ class ImageGenerator(Protocol):
 
 
 class CallObserver(Protocol):
-    """What receiving ahead needs to know about a call (:class:`worker.receive_ahead.ReceiveAhead`)."""
+    """What receiving ahead needs to know about a call
+    (:class:`worker.receive_ahead.ReceiveAhead`)."""
 
     def start_call(self) -> None: ...
 
