@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from aws_lambda_powertools import Logger
 
+from worker.gateways import QueueGateway
 from worker.lanes import ReceivedMessage
 from worker.retry import transient_retry
-
-if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
 
 FLUSH_TIMEOUT_SECONDS: Final = 30.0
 
@@ -26,8 +24,8 @@ logger = Logger(service="sdfleet-worker", child=True)
 
 
 class Acknowledger:
-    def __init__(self, sqs: SQSClient) -> None:
-        self._sqs = sqs
+    def __init__(self, gateway: QueueGateway) -> None:
+        self._gateway = gateway
         self._queue: queue.Queue[ReceivedMessage | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 
@@ -58,9 +56,7 @@ class Acknowledger:
 
     def _delete(self, message: ReceivedMessage) -> None:
         try:
-            transient_retry(self._sqs.delete_message)(
-                QueueUrl=message.queue_url, ReceiptHandle=message.receipt_handle
-            )
+            transient_retry(self._gateway.delete)(message)
         except Exception:
             # It comes back later; its record is terminal then, so it is simply deleted.
             logger.exception("delete_message failed", extra={"message_id": message.message_id})

@@ -34,9 +34,9 @@ from sdfleet.keys import is_input_of
 from sdfleet.messages import JOB_ID_PATTERN, JobMessage, Lane
 from sdfleet.records import ErrorCode, JobError, JobRecord, JobStatus, utcnow
 from sdfleet.requests import JobKind
-from sdfleet.store import JobStore
 from sdfleet.validation import describe_validation_error
 from worker.errors import UnknownSender
+from worker.gateways import JobGateway
 from worker.lanes import ReceivedMessage
 from worker.tenants import TenantMap, batch_job_id
 
@@ -76,7 +76,7 @@ def _sent_at(message: ReceivedMessage) -> datetime:
 
 
 class MessageIntake:
-    def __init__(self, store: JobStore, tenants: TenantMap) -> None:
+    def __init__(self, store: JobGateway, tenants: TenantMap) -> None:
         self._store = store
         self._tenants = tenants
 

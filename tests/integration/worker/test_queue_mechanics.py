@@ -1,4 +1,4 @@
-"""Lanes, heartbeats and guarded output writes against the emulator (no generation)."""
+"""Lanes, the lease keeper and guarded output writes against the emulator (no generation)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from sdfleet.requests import JobKind
 from sdfleet.store import JobStore
 from tests.conftest import FleetResources
 from tests.integration.worker.conftest import params, wait_for
+from worker.gateways import SqsGateway
 from worker.lanes import LanePoller
+from worker.lease_keeper import LeaseKeeper
 from worker.outputs import OutputWriter
-from worker.visibility import Heartbeat
 
 
 def poller(fleet: FleetResources, wait: int = 1, visibility: int = 10) -> LanePoller:
@@ -59,18 +60,18 @@ def _running_job(store: JobStore, job_id: str, worker: str, lease: float = 5) ->
     return store.claim(job_id, worker, lease)
 
 
-def test_heartbeat_keeps_message_hidden_renews_lease_and_sees_cancel(
+def test_lease_keeper_keeps_message_hidden_renews_lease_and_sees_cancel(
     fleet: FleetResources, job_store: JobStore
 ) -> None:
     sqs = fleet.clients.sqs()
     sqs.send_message(QueueUrl=fleet.queues.interactive_url, MessageBody="m")
     [message] = poller(fleet, visibility=4).poll()
     before = _running_job(job_store, "hb-1", "w1", lease=4)
-    beat = Heartbeat(
-        sqs,
+    beat = LeaseKeeper(
+        SqsGateway(sqs),
         job_store,
         worker_id="w1",
-        heartbeat_seconds=1,
+        renew_seconds=1,
         visibility_timeout_seconds=4,
         lease_seconds=4,
     )
@@ -99,11 +100,11 @@ def test_a_first_step_writes_progress_without_waiting_for_a_tick(
     fleet: FleetResources, job_store: JobStore
 ) -> None:
     _running_job(job_store, "hb-first", "w1", lease=600)
-    beat = Heartbeat(
-        fleet.clients.sqs(),
+    beat = LeaseKeeper(
+        SqsGateway(fleet.clients.sqs()),
         job_store,
         worker_id="w1",
-        heartbeat_seconds=300,
+        renew_seconds=300,
         visibility_timeout_seconds=600,
         lease_seconds=600,
         tick_seconds=300,
@@ -140,11 +141,11 @@ def test_releasing_a_job_waits_for_its_renewal_in_flight(
 ) -> None:
     _running_job(job_store, "hb-race", "w1", lease=60)
     store = _HeldRenewals(job_store)
-    beat = Heartbeat(
-        fleet.clients.sqs(),
+    beat = LeaseKeeper(
+        SqsGateway(fleet.clients.sqs()),
         store,
         worker_id="w1",
-        heartbeat_seconds=1,
+        renew_seconds=1,
         visibility_timeout_seconds=60,
         lease_seconds=60,
     )
@@ -167,16 +168,16 @@ def test_releasing_a_job_waits_for_its_renewal_in_flight(
     assert not store.renewing.is_set()
 
 
-def test_heartbeat_notices_lost_lease(fleet: FleetResources, job_store: JobStore) -> None:
+def test_lease_keeper_notices_lost_lease(fleet: FleetResources, job_store: JobStore) -> None:
     _running_job(job_store, "hb-2", "w1", lease=5)
     later = job_store.get("hb-2").lease_expires_at
     assert later is not None
     job_store.claim("hb-2", "w2", 5, now=later + timedelta(seconds=1))
-    beat = Heartbeat(
-        fleet.clients.sqs(),
+    beat = LeaseKeeper(
+        SqsGateway(fleet.clients.sqs()),
         job_store,
         worker_id="w1",
-        heartbeat_seconds=1,
+        renew_seconds=1,
         visibility_timeout_seconds=10,
         lease_seconds=5,
     )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from worker.daemon import _on_step, derived_seed
 from worker.errors import GenerationCancelled, UnknownSender
+from worker.inputs import derived_seed
+from worker.lease_keeper import JobLease
 from worker.lifecycle import Drain, DrainReason
+from worker.pipeline_call import step_callback
 from worker.retry import is_transient, redelivery_delay, transient_retry
 from worker.tenants import TenantMap, batch_job_id
-from worker.visibility import JobLease
 
 
 def client_error(code: str, status: int) -> ClientError:
@@ -99,7 +100,7 @@ def test_derived_seed_is_stable_and_in_range() -> None:
 
 def test_step_callback_reports_progress_and_stops_only_when_no_one_wants_result() -> None:
     a, b = JobLease("a"), JobLease("b")
-    on_step = _on_step([a, b])
+    on_step = step_callback([a, b])
     on_step(1, 4)
     assert a.progress == (1, 4) and a.progress_dirty
     a.cancel_requested = True

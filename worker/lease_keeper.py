@@ -1,15 +1,18 @@
-"""The heartbeat thread: keeps held messages invisible and held jobs leased while we work.
+"""The lease keeper: a thread that keeps held messages invisible and held jobs leased while
+the worker works on them. (The worker's *heartbeat* is its status record,
+:mod:`sdfleet.heartbeats`, which this thread also publishes through ``on_tick``.)
 
-Every ``heartbeat_seconds`` it extends the visibility of every message the worker holds
-(ChangeMessageVisibilityBatch) and renews the DynamoDB lease of every running job. Progress
-(step of total) reported from the denoising loop is written with the lease renewal at most
-once a second; a job's first step wakes the thread, so "running" shows progress at once.
+Every ``renew_seconds`` (the ``heartbeat_seconds`` setting) it extends the visibility of every
+message the worker holds (ChangeMessageVisibilityBatch) and renews the DynamoDB lease of every
+running job. Progress (step of total) reported from the denoising loop is written with the
+lease renewal at most once a second; a job's first step wakes the thread, so "running" shows
+progress at once.
 Each renewal returns the record, so a ``cancel_requested`` flag set by the API is seen here
 and handed to the step callback; a lost lease (another worker took over) is handed over the
 same way, so the pipeline stops and nothing is written.
 
 Releasing a message or a job waits for a request about it that is already in flight, so a
-late heartbeat never hides a message the worker just gave back or renews a lease it just
+late renewal never hides a message the worker just gave back or renews a lease it just
 handed back.
 """
 
@@ -19,17 +22,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sdfleet.errors import JobNotFound, LeaseLost
-from sdfleet.store import JobStore
+from worker.gateways import JobGateway, QueueGateway
 from worker.lanes import ReceivedMessage
-
-if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
 
 #: Progress is written to the record at most this often.
 PROGRESS_MIN_INTERVAL_SECONDS: Final = 1.0
@@ -41,7 +41,7 @@ logger = Logger(service="sdfleet-worker", child=True)
 
 @dataclass
 class JobLease:
-    """Shared between the generating thread (reads flags, writes progress) and the heartbeat."""
+    """Shared between the generating thread (reads flags, writes progress) and the keeper."""
 
     job_id: str
     last_renewed: float = field(default_factory=time.monotonic)
@@ -60,27 +60,27 @@ class JobLease:
             self.wake.set()
 
 
-class Heartbeat:
+class LeaseKeeper:
     def __init__(
         self,
-        sqs: SQSClient,
-        store: JobStore,
+        queue: QueueGateway,
+        store: JobGateway,
         *,
         worker_id: str,
-        heartbeat_seconds: float,
+        renew_seconds: float,
         visibility_timeout_seconds: int,
         lease_seconds: float,
         on_tick: Callable[[], None] | None = None,
         tick_seconds: float | None = None,
     ) -> None:
-        self._sqs = sqs
+        self._queue = queue
         self._store = store
         self._worker_id = worker_id
-        self._every = heartbeat_seconds
+        self._every = renew_seconds
         self._visibility = visibility_timeout_seconds
         self._lease_seconds = lease_seconds
         self._on_tick = on_tick
-        self._tick = tick_seconds or min(PROGRESS_MIN_INTERVAL_SECONDS, heartbeat_seconds)
+        self._tick = tick_seconds or min(PROGRESS_MIN_INTERVAL_SECONDS, renew_seconds)
         self._lock = threading.Lock()
         # Held while a request about held messages or one lease is in flight.
         self._in_flight = threading.RLock()
@@ -89,7 +89,7 @@ class Heartbeat:
         self._leases: dict[str, JobLease] = {}
         self._last_visibility = time.monotonic()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
 
     # -- what we hold ----------------------------------------------------------------------
     def hold_messages(self, messages: list[ReceivedMessage]) -> None:
@@ -112,6 +112,10 @@ class Heartbeat:
         with self._lock:
             self._leases[job_id] = lease
         return lease
+
+    def held_jobs(self) -> list[str]:
+        with self._lock:
+            return list(self._leases)
 
     def release_job(self, job_id: str) -> None:
         with self._lock:
@@ -138,7 +142,7 @@ class Heartbeat:
             try:
                 self.beat(time.monotonic())
             except Exception:
-                logger.exception("heartbeat tick failed; will try again")
+                logger.exception("lease keeper tick failed; will try again")
 
     def beat(self, now: float) -> None:
         """One tick (public so tests can drive it without waiting)."""
@@ -179,7 +183,7 @@ class Heartbeat:
             logger.warning("lease lost", extra={"job_id": lease.job_id, "reason": str(exc)})
             return
         except (ClientError, BotoCoreError) as exc:
-            # Transient: the lease has margin (lease_seconds > heartbeat_seconds); next tick.
+            # Transient: the lease has margin (lease_seconds > renew_seconds); next tick.
             logger.warning(
                 "lease renewal failed", extra={"job_id": lease.job_id, "error": str(exc)}
             )
@@ -204,19 +208,11 @@ class Heartbeat:
             for start in range(0, len(messages), VISIBILITY_BATCH_MAX):
                 chunk = messages[start : start + VISIBILITY_BATCH_MAX]
                 try:
-                    response = self._sqs.change_message_visibility_batch(
-                        QueueUrl=queue_url,
-                        Entries=[
-                            {
-                                "Id": str(i),
-                                "ReceiptHandle": m.receipt_handle,
-                                "VisibilityTimeout": self._visibility,
-                            }
-                            for i, m in enumerate(chunk)
-                        ],
+                    failures = self._queue.change_visibility_batch(
+                        queue_url, chunk, self._visibility
                     )
                 except (ClientError, BotoCoreError) as exc:
                     logger.warning("visibility extension failed", extra={"error": str(exc)})
                     continue
-                for failure in response.get("Failed", []):
+                for failure in failures:
                     logger.warning("visibility extension refused", extra={"failure": failure})

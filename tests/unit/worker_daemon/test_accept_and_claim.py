@@ -1,0 +1,127 @@
+"""The intake and claim stages over in-memory gateways: which deliveries become claimed jobs,
+and how every other one is settled."""
+
+from __future__ import annotations
+
+import time
+
+from sdfleet.messages import Lane
+from sdfleet.records import ErrorCode, JobStatus
+from sdfleet.requests import JobKind
+from tests.unit.worker_daemon.fakes import TENANT, delivery, job_body, queued, stages
+from worker.intake import UNKNOWN_SENDER_OWNER
+from worker.tenants import batch_job_id
+
+
+def test_a_message_naming_its_record_is_accepted_without_reading_it() -> None:
+    s = stages()
+    queued(s.jobs, "j-1")
+    s.jobs.calls.clear()
+    message = delivery(job_body("j-1", steps=3))
+    [accepted] = s.acceptor.accept_all([message])
+    assert (accepted.job_id, accepted.kind, accepted.params.steps) == ("j-1", JobKind.TXT2IMG, 3)
+    assert s.jobs.calls == []
+
+
+def test_a_batch_message_becomes_a_record_of_the_senders_tenant() -> None:
+    s = stages()
+    message = delivery(job_body(None), lane=Lane.BATCH)
+    [accepted] = s.acceptor.accept_all([message])
+    record = s.jobs.records[accepted.job_id]
+    assert accepted.job_id == batch_job_id(message.message_id)
+    assert (record.owner, record.lane, record.status) == (TENANT, Lane.BATCH, JobStatus.QUEUED)
+
+
+def test_rejections_are_settled_and_the_rest_kept_in_order() -> None:
+    s = stages()
+    queued(s.jobs, "j-a")
+    queued(s.jobs, "j-b")
+    garbage = delivery("not json")
+    stranger = delivery(job_body(None), lane=Lane.BATCH, sender_id="AIDASTRANGER")
+    first, second = delivery(job_body("j-a")), delivery(job_body("j-b"))
+    accepted = s.acceptor.accept_all([first, garbage, stranger, second])
+    assert [a.job_id for a in accepted] == ["j-a", "j-b"]
+    dead = [message_id for _, message_id, _ in s.queue.dead_letters]
+    assert dead == [garbage.message_id]
+    # The batch lane has no DLQ configured here: the redrive policy moves it.
+    assert s.queue.visibility == [(stranger.message_id, 0)]
+    unknown = s.jobs.records[batch_job_id(stranger.message_id)]
+    assert unknown.owner == UNKNOWN_SENDER_OWNER and unknown.status is JobStatus.FAILED
+
+
+def test_an_intake_error_retries_only_that_delivery() -> None:
+    s = stages()
+    s.jobs.broken["create"] = RuntimeError("dynamodb down")
+    batch = delivery(job_body(None), lane=Lane.BATCH)
+    queued_first = delivery(job_body("j-ok"))
+    accepted = s.acceptor.accept_all([batch, queued_first])
+    assert [a.job_id for a in accepted] == ["j-ok"]
+    assert s.queue.visibility == [(batch.message_id, 2)] and s.stats.jobs_retried == 1
+
+
+def test_a_claim_leases_the_job_to_this_worker_and_holds_it() -> None:
+    s = stages()
+    queued(s.jobs, "j-1")
+    [accepted] = s.acceptor.accept_all([delivery(job_body("j-1"))])
+    before = time.perf_counter()
+    running = s.claimer.claim(accepted, received_at=before)
+    assert running is not None and running.claimed_at >= before
+    assert running.record.status is JobStatus.RUNNING and running.record.worker_id == "w1"
+    assert s.keeper.held_jobs() == ["j-1"] and running.lease.job_id == "j-1"
+
+
+def test_a_terminal_job_is_deleted_and_one_held_elsewhere_deferred() -> None:
+    s = stages(lease_seconds=60)
+    queued(s.jobs, "j-done")
+    s.jobs.claim("j-done", "w0", 60)
+    s.jobs.finish("j-done", "w0", [], [])
+    queued(s.jobs, "j-busy")
+    s.jobs.claim("j-busy", "w2", 60)
+    done, busy = delivery(job_body("j-done")), delivery(job_body("j-busy"))
+    group = s.acceptor.accept_all([done, busy])
+    assert s.claimer.claim_group(group, 0.0) == []
+    assert s.acked() == [done.message_id]
+    assert s.queue.visibility == [(busy.message_id, 60)]
+    assert s.jobs.records["j-busy"].worker_id == "w2"
+
+
+def test_a_missing_record_on_the_interactive_lane_means_the_job_was_deleted() -> None:
+    s = stages()
+    message = delivery(job_body("j-gone"))
+    [accepted] = s.acceptor.accept_all([message])
+    assert s.claimer.claim(accepted, 0.0) is None
+    assert s.acked() == [message.message_id] and "j-gone" not in s.jobs.records
+
+
+def test_a_batch_message_with_its_own_job_id_is_created_then_claimed() -> None:
+    s = stages()
+    message = delivery(job_body("own-id-1"), lane=Lane.BATCH)
+    [accepted] = s.acceptor.accept_all([message])
+    running = s.claimer.claim(accepted, 0.0)
+    assert running is not None and running.record.owner == TENANT
+    assert running.record.status is JobStatus.RUNNING
+
+
+def test_an_input_outside_the_owners_prefix_fails_after_the_claim() -> None:
+    s = stages()
+    queued(s.jobs, "j-img", kind=JobKind.IMG2IMG, input_key="users/someone-else/inputs/a.png")
+    message = delivery(
+        job_body("j-img", kind=JobKind.IMG2IMG, input_key="users/someone-else/inputs/a.png")
+    )
+    [accepted] = s.acceptor.accept_all([message])
+    assert s.claimer.claim(accepted, 0.0) is None
+    record = s.jobs.records["j-img"]
+    assert record.status is JobStatus.FAILED and record.error is not None
+    assert record.error.code == ErrorCode.INVALID_INPUT.value
+    assert "input_key" in record.error.message
+    assert s.acked() == [message.message_id] and s.keeper.held_jobs() == []
+
+
+def test_a_claim_error_retries_the_delivery() -> None:
+    s = stages()
+    queued(s.jobs, "j-1")
+    message = delivery(job_body("j-1"))
+    [accepted] = s.acceptor.accept_all([message])
+    s.jobs.broken["claim"] = RuntimeError("dynamodb down")
+    assert s.claimer.claim(accepted, 0.0) is None
+    assert s.queue.visibility == [(message.message_id, 2)] and s.keeper.held_jobs() == []
