@@ -95,7 +95,7 @@ class Stack:
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "sdfleet.cli", *args, "--state-dir", str(self.state_dir)],
+            [sys.executable, "-m", "sdfleet_cli.cli", *args, "--state-dir", str(self.state_dir)],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -110,8 +110,8 @@ def _preconditions() -> None:
     require_executable(
         "terraform", "install Terraform >= 1.6 (https://developer.hashicorp.com/terraform/install)"
     )
-    from sdfleet.local.errors import TerraformError
-    from sdfleet.local.terraform import find_provider_mirror
+    from sdfleet_cli.local.errors import TerraformError
+    from sdfleet_cli.local.terraform import find_provider_mirror
 
     try:
         find_provider_mirror()
@@ -144,7 +144,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             [
                 sys.executable,
                 "-m",
-                "sdfleet.cli",
+                "sdfleet_cli.cli",
                 "up",
                 "--state-dir",
                 str(state_dir),

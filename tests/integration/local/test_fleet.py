@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sdfleet.aws import AwsClients
-from sdfleet.local.fleet import WorkerFleet
+from sdfleet_cli.local.fleet import WorkerFleet
 from tests.support.aws_resources import unique
 
 pytestmark = pytest.mark.emulator

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from sdfleet.local.emulator_limits import unevaluable_statements
-from sdfleet.local.errors import TerraformError
-from sdfleet.local.logs import show_logs
-from sdfleet.local.snapshot import config_fingerprint
-from sdfleet.local.stack import (
+from sdfleet_cli.local.emulator_limits import unevaluable_statements
+from sdfleet_cli.local.errors import TerraformError
+from sdfleet_cli.local.logs import show_logs
+from sdfleet_cli.local.snapshot import config_fingerprint
+from sdfleet_cli.local.stack import (
     OPTIONAL_OUTPUTS,
     OUTPUT_NAMES,
     environment_output,

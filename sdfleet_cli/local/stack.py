@@ -27,17 +27,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sdfleet import env
 from sdfleet.aws import AwsClients
-from sdfleet.local import snapshot
-from sdfleet.local.api_adapter import ApiAdapter, ApiServer
-from sdfleet.local.emulator import Emulator
-from sdfleet.local.emulator_limits import drop_conditional_denies
-from sdfleet.local.errors import LocalStackError, TerraformError
-from sdfleet.local.fleet import WorkerFleet
-from sdfleet.local.jwt_authorizer import JwtAuthorizer, cognito_issuer, emulator_jwks_url
-from sdfleet.local.processes import ChildProcess
-from sdfleet.local.scaler_timer import ScalerTimer
-from sdfleet.local.state import LocalState, StateDir
-from sdfleet.local.terraform import EMULATOR_CREDENTIALS, LocalTerraform, find_provider_mirror
+from sdfleet_cli.local import snapshot
+from sdfleet_cli.local.api_adapter import ApiAdapter, ApiServer
+from sdfleet_cli.local.emulator import Emulator
+from sdfleet_cli.local.emulator_limits import drop_conditional_denies
+from sdfleet_cli.local.errors import LocalStackError, TerraformError
+from sdfleet_cli.local.fleet import WorkerFleet
+from sdfleet_cli.local.jwt_authorizer import JwtAuthorizer, cognito_issuer, emulator_jwks_url
+from sdfleet_cli.local.processes import ChildProcess
+from sdfleet_cli.local.scaler_timer import ScalerTimer
+from sdfleet_cli.local.state import LocalState, StateDir
+from sdfleet_cli.local.terraform import EMULATOR_CREDENTIALS, LocalTerraform, find_provider_mirror
 
 DEFAULT_EMULATOR_PORT: Final = 4566
 DEFAULT_API_PORT: Final = 8787
