@@ -28,7 +28,7 @@ LINT_PATHS := sdfleet sdfleet_cli ingest_lambda worker autoscaler benchmarks
 help:
 	@echo "make up     run the whole fleet locally (emulator, terraform, API, scaler, workers)"
 	@echo "make test   set up and run every test (lint, unit, emulator, terraform, browser)"
-	@echo "make lint   ruff + mypy"
+	@echo "make lint   ruff + mypy + import rules (.importlinter)"
 	@echo "make bench  every benchmark (tables printed, JSON in benchmarks/results/)"
 
 # torch comes through pip, which honours the machine's pip configuration (where a local
@@ -45,6 +45,7 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(VENV_BIN)/ruff check .
 	$(VENV_BIN)/mypy $(wildcard $(LINT_PATHS))
+	$(VENV_BIN)/lint-imports --no-cache
 
 include $(wildcard mk/*.mk)
 
