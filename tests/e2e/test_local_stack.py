@@ -228,7 +228,9 @@ def _wait_http_job(api: str, headers: dict[str, str], job_id: str) -> dict[str, 
     last: dict[str, object] = {}
 
     def finished() -> dict[str, object] | None:
-        last.update(requests.get(f"{api}/jobs/{job_id}", headers=headers, timeout=30).json())
+        view = requests.get(f"{api}/jobs/{job_id}", headers=headers, timeout=30).json()
+        last.clear()
+        last.update(view)
         return dict(last) if last["status"] in ("succeeded", "failed", "cancelled") else None
 
     return wait_until(
