@@ -21,14 +21,14 @@ PYTEST_ARGS ?=
 
 TEST_TARGETS :=
 BENCH_TARGETS :=
-LINT_PATHS := sdfleet ingest_lambda worker autoscaler benchmarks
+LINT_PATHS := sdfleet sdfleet_cli ingest_lambda worker autoscaler benchmarks
 
 .PHONY: help venv lint test pytest bench test-deep
 
 help:
 	@echo "make up     run the whole fleet locally (emulator, terraform, API, scaler, workers)"
 	@echo "make test   set up and run every test (lint, unit, emulator, terraform, browser)"
-	@echo "make lint   ruff + mypy"
+	@echo "make lint   ruff + mypy + import rules (.importlinter)"
 	@echo "make bench  every benchmark (tables printed, JSON in benchmarks/results/)"
 	@echo "make test-deep  every property test with 10,000 examples (slow; not in make test)"
 
@@ -46,6 +46,7 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(VENV_BIN)/ruff check .
 	$(VENV_BIN)/mypy $(wildcard $(LINT_PATHS))
+	$(VENV_BIN)/lint-imports --no-cache
 
 include $(wildcard mk/*.mk)
 

@@ -26,7 +26,7 @@ How it sizes the fleet:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
@@ -300,8 +300,3 @@ def decide(observation: Observation, memory: Memory, config: PolicyConfig) -> De
     if not victims:
         return Decision(capacity, (), need, per_job, "hold-busy", memory)
     return Decision(capacity - len(victims), victims, need, per_job, reason, memory)
-
-
-def with_config(config: PolicyConfig, **changes: float | int) -> PolicyConfig:
-    """A copy of ``config`` with some knobs changed (the simulator's sweeps use it)."""
-    return replace(config, **changes)  # type: ignore[arg-type]

@@ -3,7 +3,7 @@
 Overhead = wall time of one receive-and-handle round that is not inside the pipeline call:
 the SQS receive, intake, the DynamoDB claim, input download, S3 uploads, ``finish``, the
 message delete and the worker's own bookkeeping. Measured against the embedded emulator (a
-separate ``python -m sdfleet.emulator`` process, so it talks HTTP over loopback like AWS) with
+separate ``python -m sdfleet_cli.emulator`` process, so it talks HTTP over loopback like AWS) with
 the tiny model on CPU. Goal: median <= 50 ms per job.
 
     python benchmarks/worker_overhead.py [--jobs 40] [--batch-sizes 1,4]
@@ -56,7 +56,7 @@ def _free_port() -> int:
 def _start_emulator() -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "sdfleet.emulator", "--port", str(port)],
+        [sys.executable, "-m", "sdfleet_cli.emulator", "--port", str(port)],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

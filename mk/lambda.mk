@@ -1,6 +1,9 @@
 # Lambda deployment zips (python3.11, x86_64) that Terraform deploys:
 #   build/lambda/ingest.zip      sdfleet + ingest_lambda + runtime deps
 #   build/lambda/autoscaler.zip  sdfleet + autoscaler + runtime deps
+# The contract (sdfleet) and the function's own package only: never sdfleet_cli (the CLI and
+# the local stack), moto, jwt or the GPU stack (mk/lambda_zip.py refuses them; a test lists
+# each zip's files).
 # boto3/botocore come from the Lambda runtime and are not bundled. Wheels come from PyPI
 # (pip's cache makes rebuilds fast); versions are the venv's, so the zip runs what was tested.
 .PHONY: lambda-zips test-ingest openapi bench-ingest

@@ -33,8 +33,12 @@ PLATFORM: Final = "manylinux2014_x86_64"
 UV_PLATFORM: Final = "x86_64-manylinux2014"
 #: Provided by the Lambda Python runtime; bundling them only adds megabytes.
 RUNTIME_PROVIDED: Final = ("boto3", "botocore", "s3transfer")
-#: Never in a Lambda: the GPU stack is gigabytes and only the worker needs it.
-FORBIDDEN: Final = ("torch", "diffusers", "transformers", "xformers", "triton", "nvidia")
+#: Never in a Lambda: the GPU stack is gigabytes and only the worker needs it; the emulator,
+#: the JWT library and the CLI package are developer tooling (the local stack).
+FORBIDDEN: Final = (
+    "torch", "diffusers", "transformers", "xformers", "triton", "nvidia",
+    "moto", "jwt", "pyjwt", "sdfleet_cli",
+)  # fmt: skip
 LAMBDA_TASK_ROOT: Final = "/var/task"
 FIXED_TIME: Final = (1980, 1, 1, 0, 0, 0)
 SKIPPED_PARTS: Final = frozenset({"tests"})
@@ -97,16 +101,23 @@ def install_dependencies(target: Path, requirements: list[str]) -> None:
         ]  # fmt: skip
     subprocess.run(command, check=True)
     for entry in sorted(target.iterdir()):
-        top = re.split(r"[-.]", entry.name, maxsplit=1)[0].lower()
+        top = _top_name(entry.name)
         if top in RUNTIME_PROVIDED:
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-    found = [e.name for e in target.iterdir() if e.name.split("-")[0].lower() in FORBIDDEN]
+    found = [e.name for e in target.iterdir() if _top_name(e.name) in FORBIDDEN]
     if found:
         raise SystemExit(f"forbidden packages pulled into the Lambda: {found}")
 
 
+def _top_name(entry: str) -> str:
+    """``torch``, ``PyJWT-2.8.0.dist-info``, ``six.py`` -> torch, pyjwt, six."""
+    return re.split(r"[-.]", entry, maxsplit=1)[0].lower()
+
+
 def copy_packages(target: Path, packages: list[str]) -> None:
     for package in packages:
+        if package.lower() in FORBIDDEN:
+            raise SystemExit(f"package {package!r} must never be in a Lambda zip")
         source = ROOT / package
         if not (source / "__init__.py").exists():
             raise SystemExit(f"package {package!r} not found at {source}")

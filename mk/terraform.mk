@@ -1,6 +1,7 @@
 # Terraform: fmt, offline init (provider mirror from $SDFLEET_TF_PROVIDER_MIRROR), validate,
 # checkov, and a plan of prod.tfvars with fake credentials and no network.
-.PHONY: tf-check tf-fmt tf-init tf-validate tf-checkov tf-plan-prod test-terraform
+.PHONY: tf-check tf-fmt tf-init tf-validate tf-validate-examples tf-docs tf-docs-check \
+	tf-checkov tf-plan-prod test-terraform
 
 TF := terraform/scripts/terraform.sh
 CHECKOV_VENV := .tools/checkov
@@ -23,6 +24,25 @@ tf-init:
 tf-validate: tf-init
 	$(TF) validate -no-color
 
+# Each terraform/examples/<name>/main.tf: its own init (offline, lock file read-only) and
+# validate, with its data directory under build/terraform/examples/<name>.
+TF_EXAMPLES := $(patsubst %/main.tf,%,$(wildcard terraform/examples/*/main.tf))
+
+tf-validate-examples:
+	@for example in $(TF_EXAMPLES); do \
+		echo "validate $$example"; \
+		export SDFLEET_TF_DIR=$$example SDFLEET_TF_WORK_DIR=build/terraform/$$example; \
+		$(TF) init -backend=false -input=false -lockfile=readonly -no-color >/dev/null; \
+		$(TF) validate -no-color; \
+	done
+
+# The Inputs/Outputs tables of terraform/modules/*/README.md, generated from the .tf files.
+tf-docs: $(STAMP)
+	$(VENV_BIN)/python terraform/scripts/tf_docs.py
+
+tf-docs-check: $(STAMP)
+	$(VENV_BIN)/python terraform/scripts/tf_docs.py --check
+
 tf-checkov: $(CHECKOV)
 	$(CHECKOV) --quiet --compact --framework terraform -d terraform --download-external-modules false --skip-download
 
@@ -33,7 +53,7 @@ tf-plan-prod: tf-init
 		>build/terraform/prod-plan.txt
 	@grep -E '^(Plan|No changes)' build/terraform/prod-plan.txt
 
-tf-check: tf-fmt tf-validate tf-checkov tf-plan-prod
+tf-check: tf-fmt tf-validate tf-validate-examples tf-docs-check tf-checkov tf-plan-prod
 
 # The emulator apply and the tfvars -> scaler settings tests (also part of `make pytest`).
 test-terraform: $(STAMP) lambda-zips

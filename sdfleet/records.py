@@ -30,7 +30,6 @@ class JobStatus(StrEnum):
 
 
 TERMINAL_STATUSES: Final = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
-ACTIVE_STATUSES: Final = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 
 #: Every allowed move. ``running -> running`` is a lease takeover after a worker died.
 TRANSITIONS: Final[dict[JobStatus, frozenset[JobStatus]]] = {

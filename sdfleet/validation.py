@@ -83,7 +83,3 @@ def _limit_text(kind: str, context: dict[str, Any]) -> str | None:
     if kind == "literal_error" and "expected" in context:
         return f"must be {context['expected']}"
     return None
-
-
-def first_problem(exc: ValidationError) -> FieldProblem:
-    return describe_validation_error(exc)[0]

@@ -45,7 +45,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    from sdfleet.emulator import start_emulator
+    from sdfleet_cli.emulator import start_emulator
 
     port = free_port()
     server = start_emulator("127.0.0.1", port)

@@ -21,10 +21,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import requests
 
+from tests.support.polling import wait_until
 from tests.support.tools import missing, require_executable
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator, pytest.mark.terraform]
@@ -95,7 +97,7 @@ class Stack:
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "sdfleet.cli", *args, "--state-dir", str(self.state_dir)],
+            [sys.executable, "-m", "sdfleet_cli.cli", *args, "--state-dir", str(self.state_dir)],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -110,8 +112,8 @@ def _preconditions() -> None:
     require_executable(
         "terraform", "install Terraform >= 1.6 (https://developer.hashicorp.com/terraform/install)"
     )
-    from sdfleet.local.errors import TerraformError
-    from sdfleet.local.terraform import find_provider_mirror
+    from sdfleet_cli.local.errors import TerraformError
+    from sdfleet_cli.local.terraform import find_provider_mirror
 
     try:
         find_provider_mirror()
@@ -144,7 +146,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             [
                 sys.executable,
                 "-m",
-                "sdfleet.cli",
+                "sdfleet_cli.cli",
                 "up",
                 "--state-dir",
                 str(state_dir),
@@ -169,17 +171,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             env=environment,
             start_new_session=True,
         )
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     state_file = state_dir / "local.json"
-    # Ready, and the fleet's first size report printed.
-    while not (state_file.exists() and re.search(r"^workers: \d+$", console.read_text(), re.M)):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            logs = "\n".join(
-                f"--- {p.name}\n{p.read_text()[-3000:]}" for p in (state_dir / "logs").glob("*.log")
-            )
-            pytest.fail(f"sdfleet up did not get ready:\n{console.read_text()}\n{logs}")
-        time.sleep(0.5)
+
+    def not_ready() -> NoReturn:
+        process.kill()
+        logs = "\n".join(
+            f"--- {p.name}\n{p.read_text()[-3000:]}" for p in (state_dir / "logs").glob("*.log")
+        )
+        pytest.fail(f"sdfleet up did not get ready:\n{console.read_text()}\n{logs}")
+
+    def ready() -> bool:
+        # Ready, and the fleet's first size report printed.
+        if state_file.exists() and re.search(r"^workers: \d+$", console.read_text(), re.M):
+            return True
+        if process.poll() is not None:
+            not_ready()
+        return False
+
+    try:
+        wait_until(ready, READY_TIMEOUT_SECONDS, "sdfleet up to get ready", interval=0.5)
+    except AssertionError:
+        not_ready()
     stack = Stack(process, state_dir, console, json.loads(state_file.read_text()))
     try:
         yield stack
@@ -213,13 +225,17 @@ def _png(data: bytes) -> tuple[int, int]:
 
 
 def _wait_http_job(api: str, headers: dict[str, str], job_id: str) -> dict[str, object]:
-    deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
+    last: dict[str, object] = {}
+
+    def finished() -> dict[str, object] | None:
         view = requests.get(f"{api}/jobs/{job_id}", headers=headers, timeout=30).json()
-        if view["status"] in ("succeeded", "failed", "cancelled"):
-            return view  # type: ignore[no-any-return]
-        time.sleep(1)
-    raise AssertionError(f"job {job_id} did not finish: {view}")
+        last.clear()
+        last.update(view)
+        return dict(last) if last["status"] in ("succeeded", "failed", "cancelled") else None
+
+    return wait_until(
+        finished, JOB_TIMEOUT_SECONDS, lambda: f"job {job_id} to finish: {last}", interval=1
+    )
 
 
 def test_whole_fleet_end_to_end(stack: Stack, tmp_path: Path) -> None:
@@ -302,9 +318,12 @@ def test_whole_fleet_end_to_end(stack: Stack, tmp_path: Path) -> None:
     assert status.returncode == 0, status.stderr
     assert max(stack.worker_counts()) >= 1, "the fleet never scaled out"
 
-    deadline = time.monotonic() + SCALE_TO_ZERO_TIMEOUT_SECONDS
-    while stack.worker_counts()[-1] != 0 and time.monotonic() < deadline:
-        time.sleep(1)
+    wait_until(
+        lambda: stack.worker_counts()[-1] == 0,
+        SCALE_TO_ZERO_TIMEOUT_SECONDS,
+        lambda: f"the fleet back at zero: {stack.worker_counts()}",
+        interval=1,
+    )
     counts = stack.worker_counts()
     assert counts[0] == 0 and max(counts) >= 1 and counts[-1] == 0, counts
     fleet = json.loads(stack.cli("status", "--json").stdout)

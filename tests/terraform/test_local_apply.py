@@ -255,7 +255,7 @@ def test_scaler_capacity_launches_protected_workers(
 
 def test_local_users_can_sign_in(applied_stack: AppliedStack, clients: AwsClients) -> None:
     """The pool accepts the local stack's plain user names and password sign-in."""
-    from sdfleet.local.cognito import LocalUsers
+    from sdfleet_cli.local.cognito import LocalUsers
 
     users = LocalUsers(
         clients.cognito_idp(),

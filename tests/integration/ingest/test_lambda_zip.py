@@ -4,6 +4,7 @@ what the Lambda python3.11 runtime provides (boto3, botocore and their dependenc
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -28,6 +29,11 @@ ROOT = Path(__file__).resolve().parents[3]
 INGEST_ZIP = ROOT / "build" / "lambda" / "ingest.zip"
 AUTOSCALER_ZIP = ROOT / "build" / "lambda" / "autoscaler.zip"
 FORBIDDEN = ("torch/", "diffusers/", "transformers/", "xformers/", "boto3/", "botocore/")
+#: Our top-level packages; each zip carries the contract and its own package, nothing else.
+FIRST_PARTY = ("sdfleet", "sdfleet_cli", "ingest_lambda", "worker", "autoscaler")
+#: Developer tooling and the GPU stack, as top-level names in a zip (files or dist-info).
+DEVELOPER_ONLY = ("sdfleet_cli", "moto", "jwt", "pyjwt", "torch", "diffusers", "transformers")
+ZIP_PACKAGES = {INGEST_ZIP: {"sdfleet", "ingest_lambda"}, AUTOSCALER_ZIP: {"sdfleet", "autoscaler"}}
 
 # Runs inside the unpacked zip with no site-packages: prints the response and module origins.
 _PROBE = """
@@ -83,6 +89,36 @@ def test_zip_holds_no_gpu_stack_and_no_boto3() -> None:
         assert "sdfleet/schemas/job-message-v1.schema.json" in names
     with zipfile.ZipFile(INGEST_ZIP) as archive:
         assert "ingest_lambda/handler.py" in archive.namelist()
+
+
+def _top_name(name: str) -> str:
+    """``moto/core.py``, ``PyJWT-2.8.0.dist-info/RECORD``, ``six.py`` -> moto, pyjwt, six."""
+    return re.split(r"[-./]", name, maxsplit=1)[0].lower()
+
+
+def _contract_sources() -> set[str]:
+    return {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "sdfleet").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def test_each_zip_carries_the_contract_and_its_own_package_only() -> None:
+    for path, packages in ZIP_PACKAGES.items():
+        _require(path)
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        tops = {_top_name(name) for name in names}
+        assert tops & set(FIRST_PARTY) == packages, path.name
+        assert sorted(tops & set(DEVELOPER_ONLY)) == [], path.name
+        # No local stack or CLI left inside the contract either (the layout before the move).
+        local_stack = [n for n in names if n.startswith(("sdfleet/local/", "sdfleet/cli."))]
+        assert local_stack == [], path.name
+        assert not [n for n in names if "/local/" in n and n.startswith(FIRST_PARTY)]
+        # The whole contract is there: the same files as the repository's sdfleet/
+        shipped = {n for n in names if n.startswith("sdfleet/") and "__pycache__" not in n}
+        assert shipped == _contract_sources(), path.name
 
 
 def test_zip_serves_a_request_with_only_the_runtime_beside_it(

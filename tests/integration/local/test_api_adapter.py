@@ -14,9 +14,9 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sdfleet.aws import AwsClients
-from sdfleet.local.api_adapter import ApiAdapter, ApiServer
-from sdfleet.local.cognito import LocalUsers
-from sdfleet.local.jwt_authorizer import JwtAuthorizer, cognito_issuer, emulator_jwks_url
+from sdfleet_cli.local.api_adapter import ApiAdapter, ApiServer
+from sdfleet_cli.local.cognito import LocalUsers
+from sdfleet_cli.local.jwt_authorizer import JwtAuthorizer, cognito_issuer, emulator_jwks_url
 from tests.integration.local.conftest import Pool
 
 pytestmark = pytest.mark.emulator

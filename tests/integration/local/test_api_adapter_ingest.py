@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from sdfleet import env
-from sdfleet.local.api_adapter import ApiAdapter, ApiServer
-from sdfleet.local.cognito import LocalUsers
-from sdfleet.local.jwt_authorizer import JwtAuthorizer, cognito_issuer, emulator_jwks_url
+from sdfleet_cli.local.api_adapter import ApiAdapter, ApiServer
+from sdfleet_cli.local.cognito import LocalUsers
+from sdfleet_cli.local.jwt_authorizer import JwtAuthorizer, cognito_issuer, emulator_jwks_url
 from tests.conftest import FleetResources
 from tests.integration.local.conftest import Pool
 from tests.support.aws_resources import create_idempotency_table, unique

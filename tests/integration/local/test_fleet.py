@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sdfleet.aws import AwsClients
-from sdfleet.local.fleet import WorkerFleet
+from sdfleet_cli.local.fleet import WorkerFleet
 from tests.support.aws_resources import unique
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.emulator
 
@@ -71,13 +71,11 @@ def fleet_manager(aws: AwsClients, asg: str, tmp_path: Path) -> Iterator[WorkerF
 
 
 def settle(manager: WorkerFleet, predicate, timeout: float = 15) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def reconciled() -> bool:
         manager.reconcile()
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"fleet did not settle: {manager.running_workers()}")
+        return bool(predicate())
+
+    wait_until(reconciled, timeout, lambda: f"the fleet to settle: {manager.running_workers()}")
 
 
 def test_workers_follow_scale_out_scale_in_and_zero(

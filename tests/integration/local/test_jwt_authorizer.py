@@ -10,9 +10,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sdfleet.aws import AwsClients
-from sdfleet.local.cognito import LocalUsers
-from sdfleet.local.errors import AuthorizationError
-from sdfleet.local.jwt_authorizer import (
+from sdfleet_cli.local.cognito import LocalUsers
+from sdfleet_cli.local.errors import AuthorizationError
+from sdfleet_cli.local.jwt_authorizer import (
     JwtAuthorizer,
     bearer_token,
     cognito_issuer,

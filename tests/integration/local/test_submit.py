@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from sdfleet.cli import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT, main
-from sdfleet.local.state import LocalState, StateDir
-from sdfleet.local.submit import SQS_BATCH_MAX_ENTRIES, BatchSender, parse_lines
-from sdfleet.local.waiting import JobWatcher, download_outputs
 from sdfleet.messages import JobMessage, Lane
 from sdfleet.records import JobRecord, JobStatus
 from sdfleet.requests import JobKind, JobParams
+from sdfleet_cli.cli import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT, main
+from sdfleet_cli.local.state import LocalState, StateDir
+from sdfleet_cli.local.submit import SQS_BATCH_MAX_ENTRIES, BatchSender, parse_lines
+from sdfleet_cli.local.waiting import JobWatcher, download_outputs
 from tests.conftest import FleetResources
 from worker.tenants import batch_job_id
 

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from sdfleet.settings import WorkerSettings
 from sdfleet.store import JobStore
 from tests.conftest import FleetResources
 from tests.integration.worker.fake_imds import FakeImds
+from tests.support.polling import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 #: moto stamps every message with this SenderId; tests map it to a tenant.
@@ -156,19 +156,8 @@ def web_job(
     return record
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
 def wait_status(store: JobStore, job_id: str, status: JobStatus, timeout: float) -> JobRecord:
-    record: JobRecord = wait_for(
+    record: JobRecord = wait_until(
         lambda: (r := store.get(job_id)).status is status and r,
         timeout,
         f"{job_id} to be {status.value}",
@@ -304,13 +293,11 @@ def make_worker(
 
 def drive(worker: Any, until: Callable[[], Any], timeout: float, what: str) -> Any:
     """Calls ``worker.run_once`` until ``until()`` is true."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def step() -> Any:
         value = until()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        if worker.run_once(long_poll=False) == 0:
+        if not value and worker.run_once(long_poll=False) == 0:
             worker.wait_for_completions()
-        time.sleep(0.05)
+        return value
+
+    return wait_until(step, timeout, what, interval=0.05)

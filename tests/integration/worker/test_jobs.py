@@ -25,9 +25,9 @@ from tests.integration.worker.conftest import (
     BATCH_TENANT,
     drive,
     params,
-    wait_for,
     web_job,
 )
+from tests.support.polling import wait_until
 from worker.tenants import batch_job_id
 
 pytestmark = pytest.mark.slow
@@ -130,9 +130,9 @@ def test_txt2img_and_img2img_produce_pngs_and_records(
         assert record.model_seconds is not None and record.model_seconds > 0
         assert record.total_seconds is not None and record.total_seconds >= record.model_seconds
     assert job_store.get(txt.job_id).seeds[0] == 1234
-    wait_for(lambda: queue_empty(fleet, fleet.queues.interactive_url), 5, "messages deleted")
+    wait_until(lambda: queue_empty(fleet, fleet.queues.interactive_url), 5, "messages deleted")
     worker.wait_for_completions()
-    wait_for(
+    wait_until(
         lambda: (
             HeartbeatStore(fleet.clients.dynamodb(), fleet.workers_table).list()[0].jobs_done == 2
         ),
@@ -224,14 +224,14 @@ def test_cancel_between_steps(
         target=drive, args=(worker, lambda: worker.stats.jobs_finished, 120, "the cancel")
     )
     runner.start()
-    wait_for(lambda: job_store.get(job.job_id).status is JobStatus.RUNNING, 60, "the job running")
+    wait_until(lambda: job_store.get(job.job_id).status is JobStatus.RUNNING, 60, "the job running")
     job_store.request_cancel(job.job_id, owner="user-1")
     runner.join(120)
     record = job_store.get(job.job_id)
     assert record.status is JobStatus.CANCELLED
     assert record.progress_step is not None and record.progress_step < 100
     assert objects(fleet, outputs_prefix("user-1", job.job_id)) == []
-    wait_for(lambda: queue_empty(fleet, fleet.queues.interactive_url), 5, "message deleted")
+    wait_until(lambda: queue_empty(fleet, fleet.queues.interactive_url), 5, "message deleted")
 
 
 def test_a_cancel_that_arrives_after_the_last_step_still_wins(
@@ -256,7 +256,7 @@ def test_a_cancel_that_arrives_after_the_last_step_still_wins(
     assert record.status is JobStatus.CANCELLED and record.outputs == []
     assert (worker.stats.jobs_cancelled, worker.stats.jobs_succeeded) == (1, 0)
     assert objects(fleet, outputs_prefix("user-1", job.job_id)) == []
-    wait_for(lambda: queue_empty(fleet, fleet.queues.interactive_url), 5, "message deleted")
+    wait_until(lambda: queue_empty(fleet, fleet.queues.interactive_url), 5, "message deleted")
 
 
 def test_poison_messages_never_stop_the_worker(

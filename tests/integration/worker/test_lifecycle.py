@@ -17,9 +17,10 @@ from sdfleet.keys import outputs_prefix
 from sdfleet.records import JobRecord, JobStatus
 from sdfleet.store import JobStore
 from tests.conftest import FleetResources
-from tests.integration.worker.conftest import WorkerProcess, drive, wait_for, web_job
+from tests.integration.worker.conftest import WorkerProcess, drive, web_job
 from tests.integration.worker.fake_imds import FakeImds
 from tests.integration.worker.test_jobs import dead_letters, objects, queue_empty
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +95,7 @@ def test_sigterm_finishes_running_batch_returns_prefetched_and_exits_0(
 ) -> None:
     jobs = long_job_and_prefetched(fleet, job_store)
     worker = spawn_worker("w-term")
-    wait_for(lambda: running(job_store, jobs[0].job_id), STARTUP_SECONDS, "the long job")
+    wait_until(lambda: running(job_store, jobs[0].job_id), STARTUP_SECONDS, "the long job")
     signalled = time.monotonic()
     worker.process.send_signal(signal.SIGTERM)
     assert worker.wait(NOTICE_WINDOW_SECONDS) == 0, worker.log()
@@ -121,7 +122,7 @@ def test_kill_9_mid_job_is_redone_once_by_another_worker(
         steps=100,
     )
     victim = spawn_worker("w-victim")
-    wait_for(lambda: running(job_store, job.job_id), STARTUP_SECONDS, "the job to start")
+    wait_until(lambda: running(job_store, job.job_id), STARTUP_SECONDS, "the job to start")
     victim.process.kill()
     victim.wait(10)
     killed_at = time.monotonic()
@@ -145,7 +146,7 @@ def test_kill_9_mid_job_is_redone_once_by_another_worker(
         assert s3.head_object(Bucket=fleet.bucket, Key=key)["Metadata"]["worker-id"] == (
             "w-rescuer"
         )
-    wait_for(lambda: queue_empty(fleet, fleet.queues.interactive_url), 5, "message deleted")
+    wait_until(lambda: queue_empty(fleet, fleet.queues.interactive_url), 5, "message deleted")
     assert dead_letters(fleet, fleet.queues.interactive_dlq_url) == []
 
 
@@ -166,7 +167,7 @@ def test_spot_notice_drains(
     worker = make_worker("w-spot", start=False)
     worker.generator = FirstCallWaitsForTheDrain(worker.generator, worker.drain)
     thread, status = _run_in_thread(worker)
-    wait_for(lambda: running(job_store, jobs[0].job_id), 30, "the long job")
+    wait_until(lambda: running(job_store, jobs[0].job_id), 30, "the long job")
     noticed = time.monotonic()
     imds.notify_spot("terminate")
     thread.join(NOTICE_WINDOW_SECONDS)
@@ -189,7 +190,7 @@ def test_terminating_lifecycle_state_drains_and_completes_the_action(
     )
     worker.generator = FirstCallWaitsForTheDrain(worker.generator, worker.drain)
     thread, status = _run_in_thread(worker)
-    wait_for(lambda: running(job_store, jobs[0].job_id), 30, "the long job")
+    wait_until(lambda: running(job_store, jobs[0].job_id), 30, "the long job")
     imds.set_lifecycle_state("Terminated")
     thread.join(NOTICE_WINDOW_SECONDS)
     assert status == [0]

@@ -16,7 +16,8 @@ from sdfleet.records import JobRecord
 from sdfleet.requests import JobKind
 from sdfleet.store import JobStore
 from tests.conftest import FleetResources
-from tests.integration.worker.conftest import params, wait_for
+from tests.integration.worker.conftest import params
+from tests.support.polling import wait_until
 from worker.gateways import SqsGateway
 from worker.lanes import LanePoller
 from worker.lease_keeper import LeaseKeeper
@@ -88,9 +89,7 @@ def test_lease_keeper_keeps_message_hidden_renews_lease_and_sees_cancel(
         assert record.lease_expires_at > before.lease_expires_at
         assert (record.progress_step, record.progress_total) == (3, 10)
         job_store.request_cancel("hb-1")
-        deadline = time.monotonic() + 3
-        while not lease.cancel_requested and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: lease.cancel_requested, 3, "the cancel request to reach the lease")
         assert lease.cancel_requested
     finally:
         beat.stop()
@@ -113,7 +112,7 @@ def test_a_first_step_writes_progress_without_waiting_for_a_tick(
     beat.start()
     try:
         lease.report_progress(1, 30)
-        wait_for(lambda: job_store.get("hb-first").progress_step == 1, 20, "the first progress")
+        wait_until(lambda: job_store.get("hb-first").progress_step == 1, 20, "the first progress")
         # Later steps wait for the (here, five-minute) tick: at most one write a second.
         lease.report_progress(2, 30)
         time.sleep(0.5)

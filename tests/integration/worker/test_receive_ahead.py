@@ -10,8 +10,9 @@ from sdfleet.keys import outputs_prefix
 from sdfleet.records import JobStatus, utcnow
 from sdfleet.store import JobStore
 from tests.conftest import FleetResources
-from tests.integration.worker.conftest import drive, wait_for, web_job
+from tests.integration.worker.conftest import drive, web_job
 from tests.integration.worker.test_jobs import objects, queue_empty
+from tests.support.polling import wait_until
 from worker.lifecycle import DrainReason
 
 #: Far longer than a tiny-model call: the fetch starts at the first denoising step.
@@ -32,7 +33,7 @@ def test_next_job_is_claimed_during_the_call_and_runs_next(
     worker = make_worker("w-ahead", max_batch_size=1, receive_ahead_seconds=LONG_LEAD_SECONDS)
 
     assert worker.run_once(long_poll=False) == 1
-    claimed = wait_for(
+    claimed = wait_until(
         lambda: (r := job_store.get(second.job_id)).status is JobStatus.RUNNING and r,
         10,
         "the second job claimed ahead",
@@ -46,7 +47,7 @@ def test_next_job_is_claimed_during_the_call_and_runs_next(
     # Claimed while the first call was still running, before the first job finished.
     started, finished = done[second.job_id].started_at, done[first.job_id].finished_at
     assert started is not None and finished is not None and started < finished
-    wait_for(lambda: queue_empty(fleet, fleet.queues.interactive_url), 5, "messages deleted")
+    wait_until(lambda: queue_empty(fleet, fleet.queues.interactive_url), 5, "messages deleted")
 
 
 def test_lead_zero_receives_only_after_the_call(
@@ -69,7 +70,7 @@ def test_drain_hands_back_a_job_claimed_ahead_and_it_runs_once(
     first, second = two_jobs(fleet, job_store)
     draining = make_worker("w-drain", max_batch_size=1, receive_ahead_seconds=LONG_LEAD_SECONDS)
     assert draining.run_once(long_poll=False) == 1
-    wait_for(lambda: job_store.get(second.job_id).worker_id == "w-drain", 10, "the claim ahead")
+    wait_until(lambda: job_store.get(second.job_id).worker_id == "w-drain", 10, "the claim ahead")
 
     draining.drain.request(DrainReason.SIGNAL)
     draining.stop_background()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdfleet import env
-from sdfleet.config_table import BEGIN_MARKER, END_MARKER, render_config_table
+from sdfleet_cli.config_table import BEGIN_MARKER, END_MARKER, render_config_table
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 
@@ -14,7 +14,7 @@ def test_readme_config_table_is_current() -> None:
     text = README.read_text()
     start, end = text.index(BEGIN_MARKER), text.index(END_MARKER) + len(END_MARKER)
     assert text[start:end] == render_config_table(), (
-        "README configuration table is stale: paste `python -m sdfleet.config_table`"
+        "README configuration table is stale: paste `python -m sdfleet_cli.config_table`"
     )
 
 

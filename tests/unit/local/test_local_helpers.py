@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from sdfleet.local.emulator_limits import unevaluable_statements
-from sdfleet.local.errors import TerraformError
-from sdfleet.local.logs import show_logs
-from sdfleet.local.snapshot import config_fingerprint
-from sdfleet.local.stack import (
+from sdfleet_cli.local.emulator_limits import unevaluable_statements
+from sdfleet_cli.local.errors import TerraformError
+from sdfleet_cli.local.logs import show_logs
+from sdfleet_cli.local.snapshot import config_fingerprint
+from sdfleet_cli.local.stack import (
     OPTIONAL_OUTPUTS,
     OUTPUT_NAMES,
     environment_output,
@@ -58,6 +59,13 @@ def test_outputs_name_what_is_missing() -> None:
         read_outputs({k: v for k, v in complete.items() if k != "user_pool_id"})
     assert environment_output({"worker_environment": {"A": 1}}, "worker_environment") == {"A": "1"}
     assert environment_output({}, "scaler_environment") == {}
+
+
+def test_every_output_read_is_one_the_root_configuration_declares() -> None:
+    outputs_tf = Path(__file__).resolve().parents[3] / "terraform" / "outputs.tf"
+    declared = set(re.findall(r'^output "([a-z0-9_]+)"', outputs_tf.read_text(), re.M))
+    assert set(OUTPUT_NAMES) <= declared, sorted(set(OUTPUT_NAMES) - declared)
+    assert set(OUTPUT_NAMES) >= OPTIONAL_OUTPUTS
 
 
 def test_only_conditional_denies_are_unevaluable() -> None:

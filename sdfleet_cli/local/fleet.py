@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sdfleet import env
-from sdfleet.local.processes import ChildProcess
+from sdfleet_cli.local.processes import ChildProcess
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient

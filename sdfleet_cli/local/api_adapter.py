@@ -24,9 +24,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
-from sdfleet.local.errors import AuthorizationError
-from sdfleet.local.jwt_authorizer import JwtAuthorizer, bearer_token
-from sdfleet.local.lambda_context import ACCOUNT_ID, LambdaContext
+from sdfleet_cli.local.errors import AuthorizationError
+from sdfleet_cli.local.jwt_authorizer import JwtAuthorizer, bearer_token
+from sdfleet_cli.local.lambda_context import ACCOUNT_ID, LambdaContext
 
 #: API Gateway's payload limit for HTTP APIs.
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024

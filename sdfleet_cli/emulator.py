@@ -81,7 +81,7 @@ def start_emulator(host: str = "127.0.0.1", port: int = 5000) -> ThreadedMotoSer
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m sdfleet.emulator --port N``: run until killed."""
+    """``python -m sdfleet_cli.emulator --port N``: run until killed."""
     parser = argparse.ArgumentParser(description="sdfleet's embedded AWS emulator (moto server)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)

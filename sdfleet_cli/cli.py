@@ -27,10 +27,10 @@ from sdfleet.records import JobStatus
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from sdfleet.local.client_config import ClientConfig
-    from sdfleet.local.state import StateDir
-    from sdfleet.local.submit import SubmittedJob
     from sdfleet.records import JobRecord
+    from sdfleet_cli.local.client_config import ClientConfig
+    from sdfleet_cli.local.state import StateDir
+    from sdfleet_cli.local.submit import SubmittedJob
 
 EXIT_OK: Final = 0
 #: A job failed or was cancelled, or a line of the input was rejected.
@@ -54,13 +54,13 @@ def _console(stderr: bool = False) -> Console:
 
 
 def _state_dir(args: argparse.Namespace) -> StateDir:
-    from sdfleet.local.state import StateDir
+    from sdfleet_cli.local.state import StateDir
 
     return StateDir.from_env(args.state_dir)
 
 
 def _client_config(args: argparse.Namespace) -> ClientConfig:
-    from sdfleet.local.client_config import load_client_config
+    from sdfleet_cli.local.client_config import load_client_config
 
     return load_client_config(_state_dir(args), use_aws=getattr(args, "aws", False))
 
@@ -70,7 +70,7 @@ def _clients(config: ClientConfig) -> Any:
 
     if config.endpoint_url:
         # The emulator accepts any credentials; never send real ones to it.
-        from sdfleet.local.terraform import EMULATOR_CREDENTIALS
+        from sdfleet_cli.local.terraform import EMULATOR_CREDENTIALS
 
         for name, value in EMULATOR_CREDENTIALS.items():
             os.environ.setdefault(name, value)
@@ -95,7 +95,7 @@ def _configure_up_logging(log_path: Path) -> IO[str]:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from sdfleet.local.stack import LocalStack, UpOptions
+    from sdfleet_cli.local.stack import LocalStack, UpOptions
 
     console = _console()
     paths = _state_dir(args)
@@ -167,7 +167,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 # -- token -------------------------------------------------------------------------------------
 def cmd_token(args: argparse.Namespace) -> int:
-    from sdfleet.local.cognito import LocalUsers
+    from sdfleet_cli.local.cognito import LocalUsers
 
     state = _state_dir(args).read()
     config = _client_config(args)
@@ -213,9 +213,9 @@ def _summary(
 def cmd_submit(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from sdfleet.local.submit import BatchSender, parse_lines
-    from sdfleet.local.waiting import JobWatcher, download_outputs
     from sdfleet.messages import Lane
+    from sdfleet_cli.local.submit import BatchSender, parse_lines
+    from sdfleet_cli.local.waiting import JobWatcher, download_outputs
 
     console = _console()
     errors = _console(stderr=True)
@@ -286,8 +286,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from sdfleet.errors import JobNotFound
-    from sdfleet.local.fleet_status import fleet_status
     from sdfleet.store import JobStore
+    from sdfleet_cli.local.fleet_status import fleet_status
 
     console = _console()
     config = _client_config(args)
@@ -375,7 +375,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 # -- logs --------------------------------------------------------------------------------------
 def cmd_logs(args: argparse.Namespace) -> int:
-    from sdfleet.local.logs import show_logs
+    from sdfleet_cli.local.logs import show_logs
 
     paths = _state_dir(args)
     logs_dir = paths.logs_dir
@@ -402,7 +402,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 # -- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    from sdfleet.local import stack
+    from sdfleet_cli.local import stack
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(

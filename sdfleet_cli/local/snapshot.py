@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Final
 
-from sdfleet.local.errors import EmulatorError
+from sdfleet_cli.local.errors import EmulatorError
 
 #: Any fixed number: the same seed and the same request order give the same resource ids.
 RANDOM_SEED: Final = 20_261_128

@@ -21,7 +21,3 @@ class StateNotFound(LocalStackError):
 
 class AuthorizationError(LocalStackError):
     """A bearer token the authorizer refuses (the adapter answers 401)."""
-
-
-class SubmitError(LocalStackError):
-    """A batch submission could not be sent at all (bad file, no queue)."""

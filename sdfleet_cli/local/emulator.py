@@ -1,4 +1,4 @@
-"""The emulator as a child process (:mod:`sdfleet.local.emulator_server`) on loopback.
+"""The emulator as a child process (:mod:`sdfleet_cli.local.emulator_server`) on loopback.
 
 A child (not a thread of ``up``) so its request log goes to its own file and its work does
 not compete with the API adapter for ``up``'s GIL. Its state lives as long as it runs.
@@ -13,15 +13,15 @@ import urllib.request
 from pathlib import Path
 from typing import Final
 
-from sdfleet.local.errors import EmulatorError
-from sdfleet.local.processes import ChildProcess, wait_until
-from sdfleet.local.snapshot import RECORDER_ENV
+from sdfleet_cli.local.errors import EmulatorError
+from sdfleet_cli.local.processes import ChildProcess, wait_until
+from sdfleet_cli.local.snapshot import RECORDER_ENV
 
 #: A cold moto server imports every backend on first use; give it time on a busy machine.
 START_TIMEOUT_SECONDS: Final = 60.0
 #: moto's own endpoint that lists nothing and answers fast.
 HEALTH_PATH: Final = "/moto-api/"
-SERVER_MODULE: Final = "sdfleet.local.emulator_server"
+SERVER_MODULE: Final = "sdfleet_cli.local.emulator_server"
 
 
 def is_healthy(endpoint_url: str, timeout: float = 2.0) -> bool:
@@ -54,7 +54,7 @@ class Emulator:
                 "PYTHONUNBUFFERED": "1",
                 # Fixed hashing keeps moto's set/dict-driven choices the same on a replay.
                 "PYTHONHASHSEED": "0",
-                # Where the request recorder writes (see sdfleet.local.snapshot).
+                # Where the request recorder writes (see sdfleet_cli.local.snapshot).
                 **({RECORDER_ENV: str(recording_path.resolve())} if recording_path else {}),
             },
         )

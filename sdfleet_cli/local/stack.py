@@ -27,17 +27,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sdfleet import env
 from sdfleet.aws import AwsClients
-from sdfleet.local import snapshot
-from sdfleet.local.api_adapter import ApiAdapter, ApiServer
-from sdfleet.local.emulator import Emulator
-from sdfleet.local.emulator_limits import drop_conditional_denies
-from sdfleet.local.errors import LocalStackError, TerraformError
-from sdfleet.local.fleet import WorkerFleet
-from sdfleet.local.jwt_authorizer import JwtAuthorizer, cognito_issuer, emulator_jwks_url
-from sdfleet.local.processes import ChildProcess
-from sdfleet.local.scaler_timer import ScalerTimer
-from sdfleet.local.state import LocalState, StateDir
-from sdfleet.local.terraform import EMULATOR_CREDENTIALS, LocalTerraform, find_provider_mirror
+from sdfleet_cli.local import snapshot
+from sdfleet_cli.local.api_adapter import ApiAdapter, ApiServer
+from sdfleet_cli.local.emulator import Emulator
+from sdfleet_cli.local.emulator_limits import drop_conditional_denies
+from sdfleet_cli.local.errors import LocalStackError, TerraformError
+from sdfleet_cli.local.fleet import WorkerFleet
+from sdfleet_cli.local.jwt_authorizer import JwtAuthorizer, cognito_issuer, emulator_jwks_url
+from sdfleet_cli.local.processes import ChildProcess
+from sdfleet_cli.local.scaler_timer import ScalerTimer
+from sdfleet_cli.local.state import LocalState, StateDir
+from sdfleet_cli.local.terraform import EMULATOR_CREDENTIALS, LocalTerraform, find_provider_mirror
 
 DEFAULT_EMULATOR_PORT: Final = 4566
 DEFAULT_API_PORT: Final = 8787
@@ -58,23 +58,23 @@ LOCAL_WORKER_SETTINGS: Final = {
     "MKL_NUM_THREADS": "1",
     "TOKENIZERS_PARALLELISM": "false",
 }
-#: Terraform output -> the names it may have (the first one present wins).
-OUTPUT_NAMES: Final = {
-    "region": ("region", "aws_region"),
-    "interactive_queue_url": ("interactive_queue_url",),
-    "batch_queue_url": ("batch_queue_url",),
-    "interactive_dlq_url": ("interactive_dlq_url",),
-    "batch_dlq_url": ("batch_dlq_url",),
-    "bucket": ("bucket", "bucket_name", "data_bucket"),
-    "jobs_table": ("jobs_table", "jobs_table_name"),
-    "workers_table": ("workers_table", "workers_table_name"),
-    "idempotency_table": ("idempotency_table", "idempotency_table_name"),
-    "user_pool_id": ("user_pool_id", "cognito_user_pool_id"),
-    "user_pool_client_id": ("user_pool_client_id", "cognito_user_pool_client_id", "client_id"),
-    "asg_name": ("asg_name", "autoscaling_group_name"),
-    "lifecycle_hook_name": ("lifecycle_hook_name", "termination_hook_name"),
-    "ssm_path": ("ssm_path",),
-}
+#: The root configuration's outputs the local stack reads (terraform/outputs.tf).
+OUTPUT_NAMES: Final = (
+    "region",
+    "interactive_queue_url",
+    "batch_queue_url",
+    "interactive_dlq_url",
+    "batch_dlq_url",
+    "bucket",
+    "jobs_table",
+    "workers_table",
+    "idempotency_table",
+    "user_pool_id",
+    "user_pool_client_id",
+    "asg_name",
+    "lifecycle_hook_name",
+    "ssm_path",
+)
 OPTIONAL_OUTPUTS: Final = frozenset(
     {"interactive_dlq_url", "batch_dlq_url", "idempotency_table", "lifecycle_hook_name", "ssm_path"}
 )
@@ -101,13 +101,13 @@ def environment_output(raw: Mapping[str, Any], name: str) -> dict[str, str]:
 
 def read_outputs(raw: Mapping[str, Any]) -> dict[str, str]:
     values: dict[str, str] = {}
-    for name, candidates in OUTPUT_NAMES.items():
-        value = next((raw[c] for c in candidates if raw.get(c) not in (None, "")), None)
-        if value is None:
+    for name in OUTPUT_NAMES:
+        value = raw.get(name)
+        if value in (None, ""):
             if name in OPTIONAL_OUTPUTS:
                 continue
             raise TerraformError(
-                f"terraform output {candidates[0]!r} is missing (have: {', '.join(sorted(raw))})"
+                f"terraform output {name!r} is missing (have: {', '.join(sorted(raw))})"
             )
         values[name] = str(value)
     return values

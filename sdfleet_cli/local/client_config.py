@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sdfleet.errors import ConfigurationError
-from sdfleet.local.state import StateDir
 from sdfleet.settings import FleetSettings
+from sdfleet_cli.local.state import StateDir
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from botocore.exceptions import ClientError
 
 from sdfleet.aws import AwsClients
 from sdfleet.heartbeats import HeartbeatStore, WorkerHeartbeat
-from sdfleet.local.client_config import ClientConfig
 from sdfleet.records import JobRecord
 from sdfleet.store import JobStore
+from sdfleet_cli.local.client_config import ClientConfig
 
 RECENT_JOBS_SHOWN = 10
 

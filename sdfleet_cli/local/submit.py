@@ -2,8 +2,8 @@
 
 Each line is one :class:`~sdfleet.requests.JobRequest` (``kind`` plus the parameters). A bad
 line is reported with its number and field and skipped; the good lines are still sent.
-Messages carry no ``job_id``: the worker names the record ``b-<MessageId>``
-(:func:`worker.tenants.batch_job_id`), so the send result tells us every job's id.
+Messages carry no ``job_id``: the worker names the record ``b-<MessageId>`` by the contract's
+:func:`sdfleet.messages.batch_job_id`, so the send result tells us every job's id.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 
 from pydantic import ValidationError
 
-from sdfleet.messages import JobMessage, Lane
+from sdfleet.messages import JobMessage, Lane, batch_job_id
 from sdfleet.requests import JobRequest
 from sdfleet.validation import describe_validation_error
 
@@ -55,13 +55,6 @@ class SubmittedJob:
     line: int
     job_id: str
     message_id: str
-
-
-def batch_job_id(message_id: str) -> str:
-    # The worker's own derivation, imported so the two can never disagree.
-    from worker.tenants import batch_job_id as derive
-
-    return derive(message_id)
 
 
 def parse_lines(

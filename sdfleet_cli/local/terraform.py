@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from sdfleet import env
-from sdfleet.local.errors import TerraformError
+from sdfleet_cli.local.errors import TerraformError
 
 LOCAL_TFVARS: Final = "environments/local.tfvars"
 ENDPOINT_VARIABLE: Final = "aws_endpoint_url"

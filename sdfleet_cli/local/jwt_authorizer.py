@@ -20,7 +20,7 @@ from typing import Any, Final
 import jwt
 from jwt.algorithms import RSAAlgorithm
 
-from sdfleet.local.errors import AuthorizationError
+from sdfleet_cli.local.errors import AuthorizationError
 
 ALGORITHMS: Final = ("RS256",)
 #: Clock skew API Gateway tolerates is not documented as larger than this; keep it small.

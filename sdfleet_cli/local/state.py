@@ -14,7 +14,7 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sdfleet import env
-from sdfleet.local.errors import StateNotFound
+from sdfleet_cli.local.errors import StateNotFound
 
 DEFAULT_STATE_DIR: Final = ".sdfleet"
 STATE_FILE: Final = "local.json"

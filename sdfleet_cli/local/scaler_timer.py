@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sdfleet.local.lambda_context import ACCOUNT_ID, LambdaContext
+from sdfleet_cli.local.lambda_context import ACCOUNT_ID, LambdaContext
 
 DEFAULT_INTERVAL_SECONDS: Final = 5.0
 

@@ -1,7 +1,7 @@
-"""``python -m sdfleet.local.emulator_server``: the local stack's moto server.
+"""``python -m sdfleet_cli.local.emulator_server``: the local stack's moto server.
 
-The shared emulator (:mod:`sdfleet.emulator`: atomic DynamoDB writes, missing operations)
-plus one thing the local stack needs for fast restarts (:mod:`sdfleet.local.snapshot`):
+The shared emulator (:mod:`sdfleet_cli.emulator`: atomic DynamoDB writes, missing operations)
+plus one thing the local stack needs for fast restarts (:mod:`sdfleet_cli.local.snapshot`):
 while the request recorder is on, requests are handled one at a time, so the recorded
 order is the order in which they consumed the seeded random generator, and a replay
 rebuilds identical ids.
@@ -17,7 +17,7 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
-from sdfleet.emulator import prepare_emulator
+from sdfleet_cli.emulator import prepare_emulator
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
