@@ -37,7 +37,7 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         "--boot-median",
         type=float,
         help=f"median EC2 boot seconds ({BOOT_MEDIAN_RANGE[0]:g}..{BOOT_MEDIAN_RANGE[1]:g}, "
-        "default 75)",
+        "default: boot_seconds from --tfvars or the settings, less the model load)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
 

@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from autoscaler.errors import ObservationError
 from autoscaler.policy import InstanceState, InstanceView, Memory, Observation
 from sdfleet.heartbeats import HeartbeatStore, WorkerHeartbeat, WorkerState
+from sdfleet.messages import Lane
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -43,7 +44,7 @@ class FleetObserver:
         sqs: SQSClient,
         autoscaling: AutoScalingClient,
         heartbeats: HeartbeatStore,
-        queue_urls: dict[str, str],
+        queue_urls: dict[Lane, str],
         group_name: str,
     ) -> None:
         self._sqs = sqs
@@ -52,9 +53,9 @@ class FleetObserver:
         self._queue_urls = queue_urls
         self.group_name = group_name
 
-    def queue_depths(self) -> tuple[dict[str, int], dict[str, int]]:
-        visible: dict[str, int] = {}
-        in_flight: dict[str, int] = {}
+    def queue_depths(self) -> tuple[dict[Lane, int], dict[Lane, int]]:
+        visible: dict[Lane, int] = {}
+        in_flight: dict[Lane, int] = {}
         for lane, url in self._queue_urls.items():
             try:
                 attributes = self._sqs.get_queue_attributes(

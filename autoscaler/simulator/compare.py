@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
-from autoscaler.policy import PolicyConfig
+from autoscaler.policy import PolicyConfig, knob_default
 from autoscaler.simulator import oracle
 from autoscaler.simulator.engine import Fleet, FleetEnvironment, RunResult, Scaler
 from autoscaler.simulator.metrics import PolicyStats, summarize, summarize_oracle
@@ -17,31 +17,43 @@ from autoscaler.simulator.scalers import (
     TargetTrackingScaler,
 )
 from autoscaler.simulator.traces import Trace
+from sdfleet.settings import WorkerSettings
 
 #: Baselines ours must match on p95 wait and undercut on GPU-hours (the issue's goal).
 DYNAMIC_BASELINES: Final = ("aws-target-tracking", "keda-hpa", "sample-scaler")
 #: Our cost may be at most this multiple of the oracle's at our own p95 wait.
 ORACLE_COST_RATIO_GOAL: Final = 1.25
+#: Terraform root defaults that are not scaler settings (checked against variables.tf).
+TERRAFORM_ON_DEMAND_BASE_CAPACITY: Final = 0
+TERRAFORM_ON_DEMAND_PERCENTAGE_ABOVE_BASE: Final = 0
+
+
+def deployed_environment() -> FleetEnvironment:
+    """The world as Terraform deploys it when a tfvars sets nothing.
+
+    Boot + model load is the scaler's ``boot_seconds``; the instance mix, visibility
+    timeout, heartbeat and receive count are the Terraform root's defaults (a test compares
+    them with ``terraform/variables.tf``).
+    """
+    worker = WorkerSettings.model_fields
+    return replace(
+        FleetEnvironment().with_warmup(float(knob_default("boot_seconds"))),
+        on_demand_base_capacity=TERRAFORM_ON_DEMAND_BASE_CAPACITY,
+        spot_percentage=100 - TERRAFORM_ON_DEMAND_PERCENTAGE_ABOVE_BASE,
+        visibility_timeout_seconds=float(worker["visibility_timeout_seconds"].default),
+        heartbeat_seconds=float(worker["heartbeat_seconds"].default),
+        max_receives=int(worker["max_receive_count"].default),
+    )
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """The policy knobs and the world; the defaults are the tuned, benchmarked ones."""
+    """The policy knobs and the world. The defaults are what an empty tfvars deploys: the
+    knobs are :class:`ScalerSettings`' defaults (through :class:`PolicyConfig`)."""
 
-    config: PolicyConfig = field(
-        default_factory=lambda: PolicyConfig(
-            min_capacity=0,
-            max_capacity=20,
-            target_wait_seconds=60.0,
-            idle_seconds_before_scale_in=60.0,
-            quiet_seconds_before_zero=120.0,
-            max_step=4,
-            default_seconds_per_job=6.0,
-            backlog_tolerance=0.75,
-        )
-    )
-    samples_per_invocation: int = 12
-    environment: FleetEnvironment = field(default_factory=FleetEnvironment)
+    config: PolicyConfig = field(default_factory=PolicyConfig)
+    samples_per_invocation: int = knob_default("samples_per_invocation")
+    environment: FleetEnvironment = field(default_factory=deployed_environment)
 
 
 @dataclass

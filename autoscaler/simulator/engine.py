@@ -25,10 +25,12 @@ import heapq
 import math
 import random
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Final, Protocol
 
 from autoscaler.simulator.traces import BATCH, INTERACTIVE, Trace
+from sdfleet.messages import Lane
 
 MIN_BILLED_SECONDS: Final = 60.0
 SPOT_NOTICE_SECONDS: Final = 120.0
@@ -59,12 +61,27 @@ class FleetEnvironment:
         """Median time from launch to a worker taking jobs."""
         return self.boot_median_seconds + self.model_load_median_seconds
 
+    def with_warmup(self, seconds: float) -> FleetEnvironment:
+        """This world with boot + model load taking ``seconds`` (the model load kept)."""
+        load = min(self.model_load_median_seconds, seconds)
+        return replace(self, boot_median_seconds=seconds - load, model_load_median_seconds=load)
+
+
+class SimState(StrEnum):
+    """A simulated instance's life: launched, then a worker, then leaving, then gone."""
+
+    PENDING = "pending"  # booting or loading the model
+    IDLE = "idle"
+    BUSY = "busy"
+    DRAINING = "draining"  # interrupted or terminating: finishes the job in hand, takes none
+    GONE = "gone"
+
 
 @dataclass
 class SimJob:
     index: int
     arrival: float
-    lane: str
+    lane: Lane
     service: float
     receives: int = 0
     start: float | None = None
@@ -80,7 +97,7 @@ class SimInstance:
     spot: bool
     booted: float
     ready: float
-    state: str = "pending"  # pending, idle, busy, draining, gone
+    state: SimState = SimState.PENDING
     job: SimJob | None = None
     job_started: float = 0.0
     idle_since: float | None = None
@@ -138,7 +155,7 @@ class Fleet:
         self.dispatch_rng = random.Random(seed + 7919)
         self.now = 0.0
         self.jobs = [SimJob(n, j.arrival, j.lane, j.service) for n, j in enumerate(trace.jobs)]
-        self.lanes: dict[str, deque[SimJob]] = {INTERACTIVE: deque(), BATCH: deque()}
+        self.lanes: dict[Lane, deque[SimJob]] = {INTERACTIVE: deque(), BATCH: deque()}
         self.hidden = 0  # in flight at SQS but held by no live worker (awaiting reappearance)
         self.instances: dict[str, SimInstance] = {}
         self.retired: list[SimInstance] = []
@@ -155,7 +172,7 @@ class Fleet:
     def visible(self) -> int:
         return len(self.lanes[INTERACTIVE]) + len(self.lanes[BATCH])
 
-    def visible_in(self, lane: str) -> int:
+    def visible_in(self, lane: Lane) -> int:
         return len(self.lanes[lane])
 
     @property
@@ -173,14 +190,16 @@ class Fleet:
     def in_service(self) -> int:
         """Booted and not leaving: what the ASG reports as InService."""
         return sum(
-            1 for i in self.instances.values() if i.booted <= self.now and i.state != "draining"
+            1
+            for i in self.instances.values()
+            if i.booted <= self.now and i.state != SimState.DRAINING
         )
 
     # ---- what a scaler does --------------------------------------------------------------
     def set_desired(self, capacity: int) -> None:
         """The ASG's own reconciliation: launch, or terminate its newest instances."""
         self.desired = max(0, capacity)
-        active = [i for i in self.instances.values() if i.state != "draining"]
+        active = [i for i in self.instances.values() if i.state != SimState.DRAINING]
         if len(active) < self.desired:
             for _ in range(self.desired - len(active)):
                 self._launch()
@@ -202,7 +221,7 @@ class Fleet:
         """Instances that are already running when the run starts (a static fleet)."""
         for _ in range(count):
             instance = self._launch(boot=0.0, load=0.0)
-            instance.state = "idle"
+            instance.state = SimState.IDLE
             instance.idle_since = 0.0
             self.idle.append(instance)
         self.desired = count
@@ -241,7 +260,7 @@ class Fleet:
             elif kind == _KILL:
                 instance = payload
                 assert isinstance(instance, SimInstance)
-                if instance.state != "gone":
+                if instance.state != SimState.GONE:
                     self._terminate(instance)
                     self.set_desired(self.desired)  # the ASG replaces it
             elif kind == _REAPPEAR:
@@ -321,7 +340,7 @@ class Fleet:
             self.finished += 1
             return False
         job.run += 1
-        instance.state = "busy"
+        instance.state = SimState.BUSY
         instance.job = job
         instance.job_started = self.now
         instance.idle_since = None
@@ -338,7 +357,7 @@ class Fleet:
         while True:
             job = self._next_job()
             if job is None:
-                instance.state = "idle"
+                instance.state = SimState.IDLE
                 instance.idle_since = self.now
                 self.idle.append(instance)
                 return
@@ -346,12 +365,12 @@ class Fleet:
                 return
 
     def _on_ready(self, instance: SimInstance) -> None:
-        if instance.state == "pending":
+        if instance.state == SimState.PENDING:
             self._take_work(instance)
 
     def _on_done(self, payload: tuple[SimInstance, SimJob, int]) -> None:
         instance, job, run = payload
-        if instance.job is not job or job.run != run or instance.state == "gone":
+        if instance.job is not job or job.run != run or instance.state == SimState.GONE:
             return
         job.start = self.now - job.service
         job.done = self.now
@@ -360,23 +379,23 @@ class Fleet:
         instance.jobs_done += 1
         instance.recent.append(job.service)
         instance.job = None
-        if instance.state == "draining":
+        if instance.state == SimState.DRAINING:
             return
         self._take_work(instance)
 
     def _on_notice(self, instance: SimInstance) -> None:
-        if instance.state == "gone":
+        if instance.state == SimState.GONE:
             return
-        if instance.state == "idle":
+        if instance.state == SimState.IDLE:
             self.idle.remove(instance)
         # It finishes the job in hand if it can, and takes no new one.
-        instance.state = "draining"
+        instance.state = SimState.DRAINING
         self._push(self.now + SPOT_NOTICE_SECONDS, _KILL, instance)
 
     def _terminate(self, instance: SimInstance) -> None:
-        if instance.state == "gone":
+        if instance.state == SimState.GONE:
             return
-        if instance.state == "idle":
+        if instance.state == SimState.IDLE:
             self.idle.remove(instance)
         job = instance.job
         if job is not None:
@@ -390,7 +409,7 @@ class Fleet:
         self._retire(instance, self.now)
 
     def _retire(self, instance: SimInstance, at: float) -> None:
-        instance.state = "gone"
+        instance.state = SimState.GONE
         instance.ended = at
         self.instances.pop(instance.instance_id, None)
         self.retired.append(instance)

@@ -20,7 +20,7 @@ from autoscaler.policy import (
     PolicyConfig,
     decide,
 )
-from autoscaler.simulator.engine import Fleet
+from autoscaler.simulator.engine import Fleet, SimState
 from autoscaler.simulator.traces import BATCH, INTERACTIVE, Trace
 
 #: The Lambda runs every minute; it samples this many times within it.
@@ -49,11 +49,11 @@ class OursScaler:
     def observe(self, fleet: Fleet) -> Observation:
         views = []
         for instance in fleet.live:
-            if instance.state == "draining":
+            if instance.state == SimState.DRAINING:
                 state = InstanceState.LEAVING
-            elif instance.state == "busy":
+            elif instance.state == SimState.BUSY:
                 state = InstanceState.BUSY
-            elif instance.state == "idle":
+            elif instance.state == SimState.IDLE:
                 state = InstanceState.IDLE
             else:
                 state = InstanceState.PENDING
@@ -130,7 +130,7 @@ class TargetTrackingScaler:
         warmed = sum(
             1
             for i in fleet.live
-            if i.state != "draining" and fleet.now - i.launched >= self.warmup_seconds
+            if i.state != SimState.DRAINING and fleet.now - i.launched >= self.warmup_seconds
         )
         in_service = fleet.in_service()
         visible = fleet.visible

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Final
 
 from autoscaler.errors import TraceError
+from sdfleet.messages import Lane
 
-INTERACTIVE: Final = "interactive"
-BATCH: Final = "batch"
+INTERACTIVE: Final = Lane.INTERACTIVE
+BATCH: Final = Lane.BATCH
+#: Lanes in the order workers drain them.
 LANES: Final = (INTERACTIVE, BATCH)
 
 #: Per-job GPU seconds: lognormal around the median (a 512x512, 30-step SD 1.5 image on a
@@ -32,7 +34,7 @@ MAX_CSV_JOBS: Final = 1_000_000
 @dataclass(frozen=True)
 class TraceJob:
     arrival: float
-    lane: str
+    lane: Lane
     service: float
 
 
@@ -72,7 +74,7 @@ def _service(rng: random.Random, median: float, sigma: float) -> float:
     return median * math.exp(rng.gauss(0.0, sigma))
 
 
-def _lane(rng: random.Random, batch_share: float) -> str:
+def _lane(rng: random.Random, batch_share: float) -> Lane:
     return BATCH if rng.random() < batch_share else INTERACTIVE
 
 
@@ -254,13 +256,13 @@ def read_csv(path: Path, default_service: float = DEFAULT_JOB_MEDIAN_SECONDS) ->
                 f"trace file {str(path)!r} line {number}: arrival_seconds and gpu_seconds "
                 f"must be numbers (got {row!r})"
             ) from exc
-        lane = (row.get("lane") or INTERACTIVE).strip()
-        if lane not in LANES or arrival < 0 or service <= 0:
+        lane_name = (row.get("lane") or INTERACTIVE).strip()
+        if lane_name not in LANES or arrival < 0 or service <= 0:
             raise TraceError(
-                f"trace file {str(path)!r} line {number}: lane must be one of {LANES}, "
+                f"trace file {str(path)!r} line {number}: lane must be one of {', '.join(LANES)}, "
                 f"arrival_seconds >= 0 and gpu_seconds > 0 (got {row!r})"
             )
-        jobs.append(TraceJob(arrival, lane, service))
+        jobs.append(TraceJob(arrival, Lane(lane_name), service))
     jobs.sort(key=lambda j: j.arrival)
     return Trace(path.stem, f"from {path.name}", tuple(jobs), jobs[-1].arrival + TAIL_SECONDS)
 
