@@ -50,7 +50,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     from autoscaler.simulator.tfvars import scenario_from_tfvars
     from autoscaler.simulator.traces import BUILT_IN, load
 
-    console = Console() if sys.stdout.isatty() else Console(width=140)
+    console = Console() if sys.stdout.isatty() else Console(width=180)
     try:
         scenario = scenario_from_tfvars(args.tfvars) if args.tfvars else Scenario()
         env = scenario.environment

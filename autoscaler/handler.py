@@ -22,7 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from autoscaler.actuate import Applied, GroupActuator
 from autoscaler.observe import FleetObserver
-from autoscaler.policy import Decision, PolicyConfig, decide
+from autoscaler.policy import SAMPLING_WINDOW_SECONDS, Decision, PolicyConfig, decide
 from autoscaler.reaper import DeadLetterReaper, ReapResult
 from sdfleet import env
 from sdfleet.aws import AwsClients
@@ -33,8 +33,6 @@ from sdfleet.store import JobStore
 
 DEFAULT_SERVICE: Final = "sdfleet-scaler"
 DEFAULT_NAMESPACE: Final = "sdfleet"
-#: Samples are spread over this much of the one-minute schedule, leaving room to finish.
-SAMPLING_WINDOW_SECONDS: Final = 48.0
 
 logger = Logger(service=os.environ.get(env.POWERTOOLS_SERVICE_NAME, DEFAULT_SERVICE))
 metrics = Metrics(namespace=os.environ.get(env.POWERTOOLS_METRICS_NAMESPACE, DEFAULT_NAMESPACE))

@@ -120,18 +120,34 @@ def instance_view(
     instance_id: str, lifecycle: str, beat: WorkerHeartbeat | None, snapshot: GroupSnapshot
 ) -> InstanceView:
     """One instance as the policy sees it: the ASG's lifecycle refined by the heartbeat."""
-    protected = snapshot.protected.get(instance_id, True)
+    return view_of(
+        instance_id,
+        lifecycle,
+        snapshot.protected.get(instance_id, True),
+        None if beat is None else beat.state,
+        None if beat is None else (beat.idle_since or beat.updated_at).timestamp(),
+        None if beat is None else beat.median_seconds_per_job,
+    )
+
+
+def view_of(
+    instance_id: str,
+    lifecycle: str,
+    protected: bool,
+    state: WorkerState | None,
+    idle_since: float | None,
+    seconds_per_job: float | None,
+) -> InstanceView:
+    """The rules, on plain values (the simulator feeds them from its observation)."""
     if lifecycle.startswith(_LEAVING_LIFECYCLES):
         return InstanceView(instance_id, InstanceState.LEAVING, protected=protected)
-    if not lifecycle.startswith("InService") or beat is None:
+    if not lifecycle.startswith("InService") or state is None:
         # Booting, loading the model, or silent: capacity on its way, never removed.
         return InstanceView(instance_id, InstanceState.PENDING, protected=protected)
-    per_job = beat.median_seconds_per_job
-    if beat.state is WorkerState.IDLE:
-        since = (beat.idle_since or beat.updated_at).timestamp()
-        return InstanceView(instance_id, InstanceState.IDLE, since, per_job, protected)
-    if beat.state is WorkerState.BUSY:
-        return InstanceView(instance_id, InstanceState.BUSY, None, per_job, protected)
-    if beat.state is WorkerState.STARTING:
-        return InstanceView(instance_id, InstanceState.PENDING, None, per_job, protected)
-    return InstanceView(instance_id, InstanceState.LEAVING, None, per_job, protected)
+    if state is WorkerState.IDLE:
+        return InstanceView(instance_id, InstanceState.IDLE, idle_since, seconds_per_job, protected)
+    if state is WorkerState.BUSY:
+        return InstanceView(instance_id, InstanceState.BUSY, None, seconds_per_job, protected)
+    if state is WorkerState.STARTING:
+        return InstanceView(instance_id, InstanceState.PENDING, None, seconds_per_job, protected)
+    return InstanceView(instance_id, InstanceState.LEAVING, None, seconds_per_job, protected)

@@ -34,6 +34,9 @@ from typing import Any, Final
 from sdfleet.messages import Lane
 from sdfleet.settings import ScalerSettings
 
+#: The Lambda's samples are spread over this much of its one-minute schedule, leaving room
+#: to finish (the handler sleeps between samples; the simulator ticks at the same offsets).
+SAMPLING_WINDOW_SECONDS: Final = 48.0
 #: How many (time, need) peaks the memory keeps: enough to cover the scale-in window in
 #: buckets, small enough to fit in a 256-character ASG tag value.
 MEMORY_BUCKETS: Final = 8

@@ -25,6 +25,7 @@ _QUEUE_KNOBS: Final = {
     "visibility_timeout_seconds": "visibility_timeout_seconds",
     "heartbeat_seconds": "heartbeat_seconds",
     "max_receive_count": "max_receives",
+    "lifecycle_hook_timeout_seconds": "lifecycle_hook_timeout_seconds",
 }
 
 #: tfvars variable -> PolicyConfig field (with and without the ``scaler_`` prefix): every

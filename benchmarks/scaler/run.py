@@ -16,7 +16,7 @@ from rich.console import Console
 
 from autoscaler.policy import PolicyConfig
 from autoscaler.simulator.compare import Comparison, Scenario, compare
-from autoscaler.simulator.engine import FleetEnvironment
+from autoscaler.simulator.engine import FleetEnvironment, aws_world
 from autoscaler.simulator.report import as_json, markdown, rich_table
 from autoscaler.simulator.traces import BUILT_IN
 
@@ -29,7 +29,7 @@ QUICK_SKIPS: Final = ("diurnal",)
 #: in the simulator's default world (boot 75 s + model load 20 s, 70% spot).
 BENCHMARK_SCENARIO: Final = Scenario(
     config=PolicyConfig(max_capacity=20),
-    environment=FleetEnvironment(),
+    environment=aws_world(FleetEnvironment()),
 )
 
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out or RESULTS / ("scaler-quick" if args.quick else "scaler")
     out.parent.mkdir(parents=True, exist_ok=True)
 
-    console = Console(width=140)
+    console = Console(width=180)
     scenario = BENCHMARK_SCENARIO
     seeds = [int(part) for part in args.seeds.split(",") if part.strip()]
     if args.quick:
