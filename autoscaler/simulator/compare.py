@@ -203,6 +203,7 @@ def compare(
     *,
     frontiers: bool = True,
     with_oracle: bool = True,
+    sweeps: dict[str, tuple[str, tuple[float, ...]]] | None = None,
 ) -> Comparison:
     stats: list[PolicyStats] = []
     runs: dict[str, RunResult] = {}
@@ -219,8 +220,15 @@ def compare(
     return comparison
 
 
-def frontier(trace: Trace, scenario: Scenario, family: str, seed: int) -> Frontier:
-    knob, values = SWEEPS[family]
+def frontier(
+    trace: Trace,
+    scenario: Scenario,
+    family: str,
+    seed: int,
+    values: tuple[float, ...] | None = None,
+) -> Frontier:
+    knob, default_values = SWEEPS[family]
+    values = values or default_values
     points = []
     for value in values:
         stats = summarize(run_one(trace, scenario, sweep(family, value, scenario), seed))

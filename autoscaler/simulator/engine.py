@@ -206,10 +206,17 @@ class Scaler(Protocol):
     It ticks at ``k * period + offset`` for every offset in ``offsets``.
     """
 
-    name: str
-    period: float
-    offsets: tuple[float, ...]
-    asg: AsgSetup
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def period(self) -> float: ...
+
+    @property
+    def offsets(self) -> tuple[float, ...]: ...
+
+    @property
+    def asg(self) -> AsgSetup: ...
 
     def start(self) -> Sequence[Action]: ...
 
@@ -525,8 +532,8 @@ class Fleet:
         elif kind == _TICK:
             self.samples.append(Sample(self.now, self.visible, len(self.instances), self.busy))
             self.apply(scaler.tick(self.observe()))
-            offset, period = payload  # type: ignore[misc]
-            self._push(self.now + period, _TICK, (offset, period))
+            assert isinstance(payload, tuple)
+            self._push(self.now + float(payload[1]), _TICK, payload)
         elif kind == _NOTICE:
             self._on_notice(payload)  # type: ignore[arg-type]
         elif kind == _KILL:

@@ -49,9 +49,10 @@ def rows(comparison: Comparison) -> list[list[str]]:
 def verdict(comparison: Comparison) -> str:
     misses = comparison.misses()
     ratio = comparison.bound_ratio
+    unswept = "" if comparison.frontiers else "; baselines not swept (--frontier)"
     if not misses:
-        return f"goals met (GPU-h {ratio:.2f}x the busy-time bound)"
-    return f"MISSES (GPU-h {ratio:.2f}x the busy-time bound): " + "; ".join(misses)
+        return f"goals met (GPU-h {ratio:.2f}x the busy-time bound{unswept})"
+    return f"MISSES (GPU-h {ratio:.2f}x the busy-time bound{unswept}): " + "; ".join(misses)
 
 
 def frontier_rows(comparison: Comparison) -> list[list[str]]:
@@ -91,6 +92,23 @@ def rich_table(comparison: Comparison) -> Table:
             header, justify="left" if key == "policy" else "right", no_wrap=key == "policy"
         )
     for row in rows(comparison):
+        table.add_row(*row)
+    return table
+
+
+def frontier_table(comparison: Comparison) -> Table:
+    from rich.table import Table
+
+    ours = comparison.ours
+    table = Table(
+        title=f"{comparison.trace.name}: each baseline's cheapest swept setting at our "
+        f"interactive p95 ({ours.interactive_p95_wait:.0f} s); ours "
+        f"{ours.gpu_hours:.2f} GPU-h / ${ours.dollars:.2f}; busy-time bound "
+        f"{comparison.bound_gpu_hours:.2f} GPU-h ({comparison.bound_ratio:.2f}x)",
+    )
+    for header in ("baseline", "its cost at our web p95", "ours / it", "swept"):
+        table.add_column(header, no_wrap=header == "baseline")
+    for row in frontier_rows(comparison):
         table.add_row(*row)
     return table
 
@@ -158,32 +176,31 @@ def as_json(comparisons: list[Comparison], scenario: Scenario, seed: int) -> dic
             },
             "environment": dict(vars(scenario.environment)),
         },
-        "traces": [
+        "traces": [comparison_json(c) for c in comparisons],
+    }
+
+
+def comparison_json(c: Comparison) -> dict[str, Any]:
+    return {
+        "trace": c.trace.name,
+        "description": c.trace.description,
+        "jobs": len(c.trace.jobs),
+        "policies": [s.as_dict() for s in c.stats],
+        "bound_gpu_hours": round(c.bound_gpu_hours, 4),
+        "bound_ratio": round(c.bound_ratio, 4),
+        "frontiers": [
             {
-                "trace": c.trace.name,
-                "description": c.trace.description,
-                "jobs": len(c.trace.jobs),
-                "policies": [s.as_dict() for s in c.stats],
-                "bound_gpu_hours": round(c.bound_gpu_hours, 4),
-                "bound_ratio": round(c.bound_ratio, 4),
-                "frontiers": [
-                    {
-                        "family": f.family,
-                        "knob": f.knob,
-                        "points": [vars(p) for p in f.points],
-                        "at_our_interactive_p95": (
-                            None
-                            if (point := f.at(c.ours.interactive_p95_wait)) is None
-                            else vars(point)
-                        ),
-                    }
-                    for f in c.frontiers
-                ],
-                "goal_met": not c.misses(),
-                "misses": c.misses(),
+                "family": f.family,
+                "knob": f.knob,
+                "points": [vars(p) for p in f.points],
+                "at_our_interactive_p95": (
+                    None if (point := f.at(c.ours.interactive_p95_wait)) is None else vars(point)
+                ),
             }
-            for c in comparisons
+            for f in c.frontiers
         ],
+        "goal_met": not c.misses(),
+        "misses": c.misses(),
     }
 
 

@@ -117,7 +117,7 @@ class StaticScaler:
     """A fixed fleet, already running at the start, sized for the trace's peak."""
 
     period = 3600.0
-    offsets = (0.0,)
+    offsets: tuple[float, ...] = (0.0,)
 
     def __init__(self, size: int, name: str = "static-peak") -> None:
         self.size = size
