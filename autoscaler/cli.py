@@ -37,7 +37,13 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         "--boot-median",
         type=float,
         help=f"median EC2 boot seconds ({BOOT_MEDIAN_RANGE[0]:g}..{BOOT_MEDIAN_RANGE[1]:g}, "
-        "default 75)",
+        "default: boot_seconds from --tfvars or the settings, less the model load)",
+    )
+    parser.add_argument(
+        "--frontier",
+        action="store_true",
+        help="also sweep each baseline's knobs and compare our cost with each one's "
+        "cost-versus-wait frontier at our interactive p95 (slower)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
 
@@ -46,11 +52,11 @@ def run_simulate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from autoscaler.simulator.compare import Comparison, Scenario, compare
-    from autoscaler.simulator.report import as_json, plot, rich_table
+    from autoscaler.simulator.report import as_json, frontier_table, plot, rich_table
     from autoscaler.simulator.tfvars import scenario_from_tfvars
     from autoscaler.simulator.traces import BUILT_IN, load
 
-    console = Console() if sys.stdout.isatty() else Console(width=140)
+    console = Console() if sys.stdout.isatty() else Console(width=180)
     try:
         scenario = scenario_from_tfvars(args.tfvars) if args.tfvars else Scenario()
         env = scenario.environment
@@ -74,9 +80,11 @@ def run_simulate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     comparisons: list[Comparison] = []
     for trace in traces:
-        comparison = compare(trace, scenario, args.seed)
+        comparison = compare(trace, scenario, args.seed, frontiers=args.frontier)
         comparisons.append(comparison)
         console.print(rich_table(comparison))
+        if args.frontier:
+            console.print(frontier_table(comparison))
         if args.plot:
             target = (
                 args.plot

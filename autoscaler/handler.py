@@ -20,23 +20,99 @@ from typing import Any, Final
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from autoscaler.actuate import GroupActuator
+from autoscaler.actuate import Applied, GroupActuator
 from autoscaler.observe import FleetObserver
-from autoscaler.policy import PolicyConfig, decide
-from autoscaler.reaper import DeadLetterReaper
+from autoscaler.policy import SAMPLING_WINDOW_SECONDS, Decision, PolicyConfig, decide
+from autoscaler.reaper import DeadLetterReaper, ReapResult
 from sdfleet import env
 from sdfleet.aws import AwsClients
 from sdfleet.heartbeats import HeartbeatStore
+from sdfleet.messages import Lane
 from sdfleet.settings import ScalerSettings
 from sdfleet.store import JobStore
 
 DEFAULT_SERVICE: Final = "sdfleet-scaler"
 DEFAULT_NAMESPACE: Final = "sdfleet"
-#: Samples are spread over this much of the one-minute schedule, leaving room to finish.
-SAMPLING_WINDOW_SECONDS: Final = 48.0
 
 logger = Logger(service=os.environ.get(env.POWERTOOLS_SERVICE_NAME, DEFAULT_SERVICE))
 metrics = Metrics(namespace=os.environ.get(env.POWERTOOLS_METRICS_NAMESPACE, DEFAULT_NAMESPACE))
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One sample of an invocation: what was observed, decided and applied."""
+
+    at: float
+    visible: dict[Lane, int]
+    in_flight: dict[Lane, int]
+    capacity: int
+    ready: int
+    busy: int
+    decision: Decision
+    applied: Applied
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "visible": {str(lane): count for lane, count in self.visible.items()},
+            "in_flight": {str(lane): count for lane, count in self.in_flight.items()},
+            "capacity": self.capacity,
+            "ready": self.ready,
+            "busy": self.busy,
+            **self.decision.as_dict(),
+            "applied_desired": self.applied.desired_capacity,
+            "launched": self.applied.launched,
+            "terminated": list(self.applied.terminated),
+            "skipped": list(self.applied.skipped),
+        }
+
+
+@dataclass(frozen=True)
+class ScalerResult:
+    """One invocation's outcome; the last sample's figures are the invocation's."""
+
+    asg_name: str
+    samples: tuple[SampleRecord, ...]
+    dead_letters: ReapResult | None = None
+
+    @property
+    def last(self) -> SampleRecord:
+        return self.samples[-1]
+
+    @property
+    def desired_capacity(self) -> int:
+        return self.last.applied.desired_capacity
+
+    @property
+    def reason(self) -> str:
+        return self.last.decision.reason
+
+    @property
+    def need(self) -> int:
+        return self.last.decision.need
+
+    @property
+    def launched(self) -> int:
+        return sum(s.applied.launched for s in self.samples)
+
+    @property
+    def terminated(self) -> list[str]:
+        return [i for s in self.samples for i in s.applied.terminated]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON the Lambda returns and logs (its shape is what operators query)."""
+        document: dict[str, Any] = {
+            "asg_name": self.asg_name,
+            "desired_capacity": self.desired_capacity,
+            "reason": self.reason,
+            "need": self.need,
+            "launched": self.launched,
+            "terminated": self.terminated,
+            "samples": [s.as_dict() for s in self.samples],
+        }
+        if self.dead_letters is not None:
+            document["dead_letters"] = self.dead_letters.as_dict()
+        return document
 
 
 @dataclass
@@ -48,22 +124,18 @@ class ScalerRun:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    def __call__(self) -> dict[str, Any]:
+    def __call__(self) -> ScalerResult:
         settings = self.settings
-        queue_urls = {
-            "interactive": settings.queue_url("interactive"),
-            "batch": settings.queue_url("batch"),
-        }
         observer = FleetObserver(
             self.clients.sqs(),
             self.clients.autoscaling(),
             HeartbeatStore(self.clients.dynamodb(), settings.workers_table),
-            queue_urls,
+            {lane: settings.queue_url(lane) for lane in Lane},
             settings.asg_name,
         )
         actuator = GroupActuator(self.clients.autoscaling())
         config = PolicyConfig.from_settings(settings)
-        samples: list[dict[str, Any]] = []
+        samples: list[SampleRecord] = []
         spacing = SAMPLING_WINDOW_SECONDS / settings.samples_per_invocation
         memory = None
         for index in range(settings.samples_per_invocation):
@@ -76,57 +148,46 @@ class ScalerRun:
             memory = decision.memory
             actuator.save_memory(snapshot.name, memory)
             samples.append(
-                {
-                    "at": observation.now,
-                    "visible": observation.visible_by_lane,
-                    "in_flight": observation.in_flight_by_lane,
-                    "capacity": observation.capacity,
-                    "ready": observation.ready,
-                    "busy": observation.busy,
-                    **decision.as_dict(),
-                    "applied_desired": applied.desired_capacity,
-                    "launched": applied.launched,
-                    "terminated": applied.terminated,
-                    "skipped": applied.skipped,
-                }
+                SampleRecord(
+                    at=observation.now,
+                    visible=observation.visible_by_lane,
+                    in_flight=observation.in_flight_by_lane,
+                    capacity=observation.capacity,
+                    ready=observation.ready,
+                    busy=observation.busy,
+                    decision=decision,
+                    applied=applied,
+                )
             )
-        last = samples[-1]
-        result = {
-            "asg_name": settings.asg_name,
-            "desired_capacity": last["applied_desired"],
-            "reason": last["reason"],
-            "need": last["need"],
-            "launched": sum(s["launched"] for s in samples),
-            "terminated": [i for s in samples for i in s["terminated"]],
-            "samples": samples,
-        }
         dlq_urls = {
             lane: url
             for lane, url in (
-                ("interactive", settings.interactive_dlq_url),
-                ("batch", settings.batch_dlq_url),
+                (Lane.INTERACTIVE, settings.interactive_dlq_url),
+                (Lane.BATCH, settings.batch_dlq_url),
             )
             if url
         }
+        dead_letters = None
         if dlq_urls:
             store = JobStore(self.clients.dynamodb(), settings.jobs_table)
             reaper = DeadLetterReaper(self.clients.sqs(), store, dlq_urls)
-            result["dead_letters"] = reaper.reap(self.clock()).as_dict()
-        logger.info("scaler decision", extra={"scaler": result})
+            dead_letters = reaper.reap(self.clock())
+        result = ScalerResult(settings.asg_name, tuple(samples), dead_letters)
+        logger.info("scaler decision", extra={"scaler": result.as_dict()})
         return result
 
 
-def publish_metrics(result: dict[str, Any]) -> None:
+def publish_metrics(result: ScalerResult) -> None:
     """The last sample's figures and the invocation's totals, flushed by ``log_metrics``."""
-    last = result["samples"][-1]
-    metrics.add_metric("VisibleMessages", MetricUnit.Count, sum(last["visible"].values()))
-    metrics.add_metric("InFlightMessages", MetricUnit.Count, sum(last["in_flight"].values()))
-    metrics.add_metric("DesiredCapacity", MetricUnit.Count, last["applied_desired"])
-    metrics.add_metric("WorkersNeeded", MetricUnit.Count, last["need"])
-    metrics.add_metric("BusyWorkers", MetricUnit.Count, last["busy"])
-    metrics.add_metric("InstancesLaunched", MetricUnit.Count, result["launched"])
-    metrics.add_metric("InstancesTerminated", MetricUnit.Count, len(result["terminated"]))
-    reaped = result.get("dead_letters", {}).get("failed", [])
+    last = result.last
+    metrics.add_metric("VisibleMessages", MetricUnit.Count, sum(last.visible.values()))
+    metrics.add_metric("InFlightMessages", MetricUnit.Count, sum(last.in_flight.values()))
+    metrics.add_metric("DesiredCapacity", MetricUnit.Count, last.applied.desired_capacity)
+    metrics.add_metric("WorkersNeeded", MetricUnit.Count, last.decision.need)
+    metrics.add_metric("BusyWorkers", MetricUnit.Count, last.busy)
+    metrics.add_metric("InstancesLaunched", MetricUnit.Count, result.launched)
+    metrics.add_metric("InstancesTerminated", MetricUnit.Count, len(result.terminated))
+    reaped = result.dead_letters.failed if result.dead_letters is not None else []
     metrics.add_metric("DeadLetterJobsFailed", MetricUnit.Count, len(reaped))
 
 
@@ -135,4 +196,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = ScalerSettings()
     result = ScalerRun(settings, AwsClients.from_settings(settings))()
     publish_metrics(result)
-    return result
+    return result.as_dict()

@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from autoscaler.errors import ObservationError
 from autoscaler.policy import InstanceState, InstanceView, Memory, Observation
 from sdfleet.heartbeats import HeartbeatStore, WorkerHeartbeat, WorkerState
+from sdfleet.messages import Lane
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -43,7 +44,7 @@ class FleetObserver:
         sqs: SQSClient,
         autoscaling: AutoScalingClient,
         heartbeats: HeartbeatStore,
-        queue_urls: dict[str, str],
+        queue_urls: dict[Lane, str],
         group_name: str,
     ) -> None:
         self._sqs = sqs
@@ -52,9 +53,9 @@ class FleetObserver:
         self._queue_urls = queue_urls
         self.group_name = group_name
 
-    def queue_depths(self) -> tuple[dict[str, int], dict[str, int]]:
-        visible: dict[str, int] = {}
-        in_flight: dict[str, int] = {}
+    def queue_depths(self) -> tuple[dict[Lane, int], dict[Lane, int]]:
+        visible: dict[Lane, int] = {}
+        in_flight: dict[Lane, int] = {}
         for lane, url in self._queue_urls.items():
             try:
                 attributes = self._sqs.get_queue_attributes(
@@ -119,18 +120,34 @@ def instance_view(
     instance_id: str, lifecycle: str, beat: WorkerHeartbeat | None, snapshot: GroupSnapshot
 ) -> InstanceView:
     """One instance as the policy sees it: the ASG's lifecycle refined by the heartbeat."""
-    protected = snapshot.protected.get(instance_id, True)
+    return view_of(
+        instance_id,
+        lifecycle,
+        snapshot.protected.get(instance_id, True),
+        None if beat is None else beat.state,
+        None if beat is None else (beat.idle_since or beat.updated_at).timestamp(),
+        None if beat is None else beat.median_seconds_per_job,
+    )
+
+
+def view_of(
+    instance_id: str,
+    lifecycle: str,
+    protected: bool,
+    state: WorkerState | None,
+    idle_since: float | None,
+    seconds_per_job: float | None,
+) -> InstanceView:
+    """The rules, on plain values (the simulator feeds them from its observation)."""
     if lifecycle.startswith(_LEAVING_LIFECYCLES):
         return InstanceView(instance_id, InstanceState.LEAVING, protected=protected)
-    if not lifecycle.startswith("InService") or beat is None:
+    if not lifecycle.startswith("InService") or state is None:
         # Booting, loading the model, or silent: capacity on its way, never removed.
         return InstanceView(instance_id, InstanceState.PENDING, protected=protected)
-    per_job = beat.median_seconds_per_job
-    if beat.state is WorkerState.IDLE:
-        since = (beat.idle_since or beat.updated_at).timestamp()
-        return InstanceView(instance_id, InstanceState.IDLE, since, per_job, protected)
-    if beat.state is WorkerState.BUSY:
-        return InstanceView(instance_id, InstanceState.BUSY, None, per_job, protected)
-    if beat.state is WorkerState.STARTING:
-        return InstanceView(instance_id, InstanceState.PENDING, None, per_job, protected)
-    return InstanceView(instance_id, InstanceState.LEAVING, None, per_job, protected)
+    if state is WorkerState.IDLE:
+        return InstanceView(instance_id, InstanceState.IDLE, idle_since, seconds_per_job, protected)
+    if state is WorkerState.BUSY:
+        return InstanceView(instance_id, InstanceState.BUSY, None, seconds_per_job, protected)
+    if state is WorkerState.STARTING:
+        return InstanceView(instance_id, InstanceState.PENDING, None, seconds_per_job, protected)
+    return InstanceView(instance_id, InstanceState.LEAVING, None, seconds_per_job, protected)

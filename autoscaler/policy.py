@@ -26,13 +26,17 @@ How it sizes the fleet:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final
+from typing import Any, Final
 
-if TYPE_CHECKING:
-    from sdfleet.settings import ScalerSettings
+from sdfleet.messages import Lane
+from sdfleet.settings import ScalerSettings
 
+#: The Lambda's samples are spread over this much of its one-minute schedule, leaving room
+#: to finish (the handler sleeps between samples; the simulator ticks at the same offsets).
+SAMPLING_WINDOW_SECONDS: Final = 48.0
 #: How many (time, need) peaks the memory keeps: enough to cover the scale-in window in
 #: buckets, small enough to fit in a 256-character ASG tag value.
 MEMORY_BUCKETS: Final = 8
@@ -68,8 +72,8 @@ class Observation:
     in_flight: int
     desired_capacity: int
     instances: tuple[InstanceView, ...] = ()
-    visible_by_lane: dict[str, int] = field(default_factory=dict)
-    in_flight_by_lane: dict[str, int] = field(default_factory=dict)
+    visible_by_lane: dict[Lane, int] = field(default_factory=dict)
+    in_flight_by_lane: dict[Lane, int] = field(default_factory=dict)
 
     @property
     def capacity(self) -> int:
@@ -127,54 +131,65 @@ class Memory:
             return cls()
 
 
+def knob_default(name: str) -> Any:
+    """The default of scaler setting ``name``: the settings model is its one source."""
+    return ScalerSettings.model_fields[name].default
+
+
+def knob_limits(name: str) -> list[tuple[str, float]]:
+    """The bounds of scaler setting ``name`` as (operator, bound), from the settings model."""
+    limits: list[tuple[str, float]] = []
+    for constraint in ScalerSettings.model_fields[name].metadata:
+        for attribute, operator in _BOUND_OPERATORS.items():
+            bound = getattr(constraint, attribute, None)
+            if bound is not None:
+                limits.append((operator, float(bound)))
+    return limits
+
+
+_BOUND_OPERATORS: Final = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+_WITHIN: Final[dict[str, Callable[[float, float], bool]]] = {
+    ">=": lambda value, bound: value >= bound,
+    ">": lambda value, bound: value > bound,
+    "<=": lambda value, bound: value <= bound,
+    "<": lambda value, bound: value < bound,
+}
+
+
+def within(operator: str, value: float, bound: float) -> bool:
+    """``value operator bound`` for one of :func:`knob_limits`' operators."""
+    return _WITHIN[operator](value, bound)
+
+
 @dataclass(frozen=True)
 class PolicyConfig:
-    min_capacity: int = 0
-    max_capacity: int = 4
-    target_wait_seconds: float = 60.0
-    idle_seconds_before_scale_in: float = 300.0
-    quiet_seconds_before_zero: float = 600.0
-    max_step: int = 4
-    default_seconds_per_job: float = 6.0
+    """The policy's knobs. Defaults and limits are those of :class:`ScalerSettings`."""
+
+    min_capacity: int = knob_default("min_capacity")
+    max_capacity: int = knob_default("max_capacity")
+    target_wait_seconds: float = knob_default("target_wait_seconds")
+    idle_seconds_before_scale_in: float = knob_default("idle_seconds_before_scale_in")
+    quiet_seconds_before_zero: float = knob_default("quiet_seconds_before_zero")
+    max_step: int = knob_default("max_step")
+    default_seconds_per_job: float = knob_default("default_seconds_per_job")
     #: Backlog the ready fleet may hold, as a fraction of the target wait, before adding.
-    backlog_tolerance: float = 0.75
+    backlog_tolerance: float = knob_default("backlog_tolerance")
 
     def __post_init__(self) -> None:
-        if self.min_capacity < 0:
-            raise ValueError(f"min_capacity: must be >= 0 (got {self.min_capacity})")
+        for knob in fields(self):
+            value = getattr(self, knob.name)
+            for operator, bound in knob_limits(knob.name):
+                if not within(operator, value, bound):
+                    raise ValueError(f"{knob.name}: must be {operator} {bound:g} (got {value})")
         if self.max_capacity < self.min_capacity:
             raise ValueError(
                 f"max_capacity: must be >= min_capacity {self.min_capacity} "
                 f"(got {self.max_capacity})"
             )
-        if self.target_wait_seconds <= 0:
-            raise ValueError(f"target_wait_seconds: must be > 0 (got {self.target_wait_seconds})")
-        if self.max_step < 1:
-            raise ValueError(f"max_step: must be >= 1 (got {self.max_step})")
-        if self.default_seconds_per_job <= 0:
-            raise ValueError(
-                f"default_seconds_per_job: must be > 0 (got {self.default_seconds_per_job})"
-            )
-        if not 0 <= self.backlog_tolerance <= 1:
-            raise ValueError(f"backlog_tolerance: must be in [0, 1] (got {self.backlog_tolerance})")
-        if self.idle_seconds_before_scale_in < 0 or self.quiet_seconds_before_zero < 0:
-            raise ValueError(
-                "idle_seconds_before_scale_in, quiet_seconds_before_zero: must be >= 0 "
-                f"(got {self.idle_seconds_before_scale_in}, {self.quiet_seconds_before_zero})"
-            )
 
     @classmethod
     def from_settings(cls, settings: ScalerSettings) -> PolicyConfig:
-        return cls(
-            min_capacity=settings.min_capacity,
-            max_capacity=settings.max_capacity,
-            target_wait_seconds=settings.target_wait_seconds,
-            idle_seconds_before_scale_in=settings.idle_seconds_before_scale_in,
-            quiet_seconds_before_zero=settings.quiet_seconds_before_zero,
-            max_step=settings.max_step,
-            default_seconds_per_job=settings.default_seconds_per_job,
-            backlog_tolerance=settings.backlog_tolerance,
-        )
+        return cls(**{knob.name: getattr(settings, knob.name) for knob in fields(cls)})
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from sdfleet.errors import JobNotFound, TransitionRejected
-from sdfleet.messages import batch_job_id
+from sdfleet.messages import Lane, batch_job_id
 from sdfleet.records import ErrorCode, JobError
 from sdfleet.store import JobStore
 
@@ -52,7 +52,7 @@ def job_id_of(message: Mapping[str, Any]) -> str:
 
 
 class DeadLetterReaper:
-    def __init__(self, sqs: SQSClient, store: JobStore, dlq_urls: Mapping[str, str]) -> None:
+    def __init__(self, sqs: SQSClient, store: JobStore, dlq_urls: Mapping[Lane, str]) -> None:
         self._sqs = sqs
         self._store = store
         self._dlq_urls = dict(dlq_urls)

@@ -79,7 +79,7 @@ variable "max_capacity" {
   type        = number
   default     = 4
   validation {
-    condition     = var.max_capacity >= var.min_capacity && var.max_capacity <= 1000 && floor(var.max_capacity) == var.max_capacity
+    condition     = var.max_capacity >= 0 && var.max_capacity >= var.min_capacity && var.max_capacity <= 1000 && floor(var.max_capacity) == var.max_capacity
     error_message = "max_capacity must be a whole number between min_capacity and 1000."
   }
 }

@@ -3,44 +3,75 @@
 What it models, and how:
 
 * **Arrivals** come from a :class:`~autoscaler.simulator.traces.Trace` (fixed jobs).
-* **SQS**: two FIFO-ish lanes, interactive drained first. A received message is in flight
-  until deleted; a worker renews its visibility every ``heartbeat_seconds``. If the worker
-  dies, the message reappears when its last visibility extension runs out; after
-  ``max_receives`` receives it goes to the DLQ (a lost job).
-* **Instances**: boot time and model load time are lognormal draws (median and spread
-  configurable); billing is per second from launch to termination with a 60 s minimum.
-  An idle worker takes the next visible message at once; when several are idle, a random
-  one gets it (SQS gives no order among long pollers).
+* **SQS**: two lanes, interactive drained first. A received message is in flight until
+  deleted; a worker renews its visibility every ``heartbeat_seconds``. If the worker dies,
+  the message reappears when its last visibility extension runs out; after ``max_receives``
+  receives it goes to the DLQ (a lost job). ``GetQueueAttributes`` answers with the counts
+  as they were up to ``sqs_count_lag_seconds`` earlier, each off by up to
+  ``sqs_count_error`` (a share), as SQS's approximate counts are.
+* **Instances**: the ASG acts ``asg_reaction_seconds`` after a change; boot time and model
+  load time are lognormal draws; billing is per second from launch until the instance is
+  gone, with a 60 s minimum. An idle worker takes the next visible message at once; when
+  several are idle, a random one gets it (SQS gives no order among long pollers).
+* **Termination**: with a drain hook, a terminated instance waits in ``Terminating:Wait``;
+  its worker notices within ``metadata_poll_seconds`` (until then it may still take a job:
+  the race a stale idle heartbeat invites), finishes the job in hand, completes the
+  lifecycle action, then shuts down for ``termination_seconds``, billed. Without a hook, or
+  when the hook times out, it is killed; a worker killed with a job in hand is counted
+  (``busy_killed``) and its message reappears after the visibility timeout.
+* **Heartbeats**: a worker's status record reaches DynamoDB up to
+  ``heartbeat_write_delay_seconds`` after its state changes and is rewritten every
+  ``heartbeat_refresh_seconds``; scalers see it with its age.
 * **Spot**: the ASG mix follows the on-demand base and spot percentage; in a trace's spot
-  windows each spot instance gets a 2-minute notice at the window's rate, stops taking
-  work, and is terminated (and replaced by the ASG) when the notice runs out.
-* **The scaler** ticks every ``period`` seconds and may set the desired capacity (the ASG
-  then launches, or terminates its newest instances, busy or not) or terminate chosen
-  instances with a decrement (what our policy does).
+  windows each spot instance gets a 2-minute notice at the window's rate, stops taking work,
+  and is killed when the notice runs out (the ASG replaces it).
+* **Scalers** see only a :class:`~autoscaler.simulator.cloud.CloudObservation` and act only
+  through :data:`~autoscaler.simulator.cloud.Action` values (see ``cloud.py``).
+
+:class:`FleetEnvironment`'s defaults are an ideal world (no lags, no hook); :func:`aws_world`
+is the world as slow as AWS that the benchmark and ``sdfleet simulate`` use.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import random
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Final, Protocol
 
-from autoscaler.simulator.traces import BATCH, INTERACTIVE, Trace
+from autoscaler.simulator.cloud import (
+    Action,
+    AsgInstance,
+    AsgSetup,
+    CloudObservation,
+    Lifecycle,
+    QueueCounts,
+    SetDesiredCapacity,
+    SetProtection,
+    TerminateInstance,
+    WorkerBeat,
+)
+from autoscaler.simulator.traces import BATCH, INTERACTIVE, LANES, Trace
+from sdfleet.heartbeats import WorkerState
+from sdfleet.messages import Lane
 
 MIN_BILLED_SECONDS: Final = 60.0
 SPOT_NOTICE_SECONDS: Final = 120.0
 #: After the trace ends, the run continues while jobs remain, at most this long.
 MAX_OVERRUN_SECONDS: Final = 24 * 3600.0
 
-_ARRIVAL, _BOOTED, _READY, _DONE, _TICK, _NOTICE, _KILL, _REAPPEAR = range(8)
+_ARRIVAL, _READY, _DONE, _TICK, _NOTICE, _KILL, _REAPPEAR = range(7)
+_RECONCILE, _HOOK_NOTICED, _HOOK_TIMEOUT, _GONE = range(7, 11)
 
 
 @dataclass(frozen=True)
 class FleetEnvironment:
-    """The world the fleet runs in (not the policy's knobs)."""
+    """The world the fleet runs in (not the policy's knobs). Defaults: an ideal world."""
 
     boot_median_seconds: float = 75.0
     boot_sigma: float = 0.25
@@ -53,24 +84,94 @@ class FleetEnvironment:
     spot_percentage: int = 70
     on_demand_hourly_price: float = 1.006
     spot_hourly_price: float = 0.3428
+    #: The Lambda's samples are spread over this much of each minute (the handler: 48 s).
+    sampling_window_seconds: float = 60.0
+    #: ``GetQueueAttributes`` returns counts up to this old (uniform draw per read)...
+    sqs_count_lag_seconds: float = 0.0
+    #: ... each off by up to this share (uniform, rounded).
+    sqs_count_error: float = 0.0
+    #: Seconds from a capacity change to the ASG launching or terminating.
+    asg_reaction_seconds: float = 0.0
+    #: Shutting down after the lifecycle action completes (billed until gone).
+    termination_seconds: float = 0.0
+    #: How often the worker polls IMDS for a leaving lifecycle state or a spot notice.
+    metadata_poll_seconds: float = 0.0
+    #: The drain hook's heartbeat timeout (``lifecycle_hook_timeout_seconds``).
+    lifecycle_hook_timeout_seconds: float = 600.0
+    heartbeat_write_delay_seconds: float = 0.0
+    heartbeat_refresh_seconds: float = 30.0
 
     @property
     def warmup_seconds(self) -> float:
         """Median time from launch to a worker taking jobs."""
         return self.boot_median_seconds + self.model_load_median_seconds
 
+    def with_warmup(self, seconds: float) -> FleetEnvironment:
+        """This world with boot + model load taking ``seconds`` (the model load kept)."""
+        load = min(self.model_load_median_seconds, seconds)
+        return replace(self, boot_median_seconds=seconds - load, model_load_median_seconds=load)
+
+
+def aws_world(base: FleetEnvironment | None = None) -> FleetEnvironment:
+    """``base`` made as slow as AWS is.
+
+    Sampling over 48 s of each minute (the handler's window); SQS counts up to 10 s old and
+    5% off (AWS documents them as approximate and eventually consistent); the ASG acts 10 s
+    after a change; shutting down takes 30 s, billed; the worker polls IMDS every 5 s and
+    writes a state change within 1 s. These are assumptions, stated in docs/scaling.md.
+    """
+    from autoscaler.policy import SAMPLING_WINDOW_SECONDS
+
+    return replace(
+        base or FleetEnvironment(),
+        sampling_window_seconds=SAMPLING_WINDOW_SECONDS,
+        sqs_count_lag_seconds=10.0,
+        sqs_count_error=0.05,
+        asg_reaction_seconds=10.0,
+        termination_seconds=30.0,
+        metadata_poll_seconds=5.0,
+        heartbeat_write_delay_seconds=1.0,
+    )
+
+
+class SimState(StrEnum):
+    """A simulated instance's life: launched, then a worker, then leaving, then gone."""
+
+    PENDING = "pending"  # booting or loading the model
+    IDLE = "idle"
+    BUSY = "busy"
+    DRAINING = "draining"  # interrupted or terminating: finishes the job in hand, takes none
+    GONE = "gone"
+
+
+_BEAT_STATE: Final = {
+    SimState.IDLE: WorkerState.IDLE,
+    SimState.BUSY: WorkerState.BUSY,
+    SimState.DRAINING: WorkerState.DRAINING,
+}
+
 
 @dataclass
 class SimJob:
     index: int
     arrival: float
-    lane: str
+    lane: Lane
     service: float
     receives: int = 0
     start: float | None = None
     done: float | None = None
     lost: bool = False
     run: int = 0
+
+
+@dataclass(frozen=True)
+class _Beat:
+    """A status record as written: visible to readers from ``written``."""
+
+    written: float
+    state: WorkerState
+    idle_since: float | None
+    seconds_per_job: float | None
 
 
 @dataclass
@@ -80,14 +181,19 @@ class SimInstance:
     spot: bool
     booted: float
     ready: float
-    state: str = "pending"  # pending, idle, busy, draining, gone
+    state: SimState = SimState.PENDING
+    lifecycle: Lifecycle = Lifecycle.PENDING
+    protected: bool = False
     job: SimJob | None = None
     job_started: float = 0.0
     idle_since: float | None = None
     ended: float | None = None
     busy_seconds: float = 0.0
     jobs_done: int = 0
+    killed_busy: bool = False
+    hook_pending: bool = False  # terminated through the hook, not yet noticed by the worker
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=5))
+    beats: list[_Beat] = field(default_factory=list)
 
     @property
     def seconds_per_job(self) -> float | None:
@@ -95,14 +201,26 @@ class SimInstance:
 
 
 class Scaler(Protocol):
-    """A policy under test. ``tick`` is called every ``period`` seconds."""
+    """A policy under test: sees observations, answers with actions, nothing else.
 
-    name: str
-    period: float
+    It ticks at ``k * period + offset`` for every offset in ``offsets``.
+    """
 
-    def start(self, fleet: Fleet) -> None: ...
+    @property
+    def name(self) -> str: ...
 
-    def tick(self, fleet: Fleet) -> None: ...
+    @property
+    def period(self) -> float: ...
+
+    @property
+    def offsets(self) -> tuple[float, ...]: ...
+
+    @property
+    def asg(self) -> AsgSetup: ...
+
+    def start(self) -> Sequence[Action]: ...
+
+    def tick(self, observation: CloudObservation) -> Sequence[Action]: ...
 
 
 @dataclass
@@ -127,19 +245,34 @@ class RunResult:
     def waits(self) -> list[float]:
         return sorted(j.start - j.arrival for j in self.jobs if j.start is not None and j.done)
 
+    def lane_waits(self, lane: Lane) -> list[float]:
+        return sorted(
+            j.start - j.arrival
+            for j in self.jobs
+            if j.lane is lane and j.start is not None and j.done is not None
+        )
+
 
 class Fleet:
-    """The simulated world, and the control surface a scaler uses."""
+    """The simulated world. Scalers never get a reference to it (see ``cloud.py``)."""
 
-    def __init__(self, trace: Trace, environment: FleetEnvironment, seed: int) -> None:
+    def __init__(
+        self,
+        trace: Trace,
+        environment: FleetEnvironment,
+        seed: int,
+        asg: AsgSetup | None = None,
+    ) -> None:
         self.trace = trace
         self.env = environment
+        self.asg = asg or AsgSetup()
         self.rng = random.Random(seed)
         self.dispatch_rng = random.Random(seed + 7919)
+        self.read_rng = random.Random(seed + 104_729)
         self.now = 0.0
         self.jobs = [SimJob(n, j.arrival, j.lane, j.service) for n, j in enumerate(trace.jobs)]
-        self.lanes: dict[str, deque[SimJob]] = {INTERACTIVE: deque(), BATCH: deque()}
-        self.hidden = 0  # in flight at SQS but held by no live worker (awaiting reappearance)
+        self.lanes: dict[Lane, deque[SimJob]] = {INTERACTIVE: deque(), BATCH: deque()}
+        self.in_flight_by_lane: dict[Lane, int] = {INTERACTIVE: 0, BATCH: 0}
         self.instances: dict[str, SimInstance] = {}
         self.retired: list[SimInstance] = []
         self.idle: list[SimInstance] = []
@@ -148,14 +281,17 @@ class Fleet:
         self._events: list[tuple[float, int, int, object]] = []
         self._seq = 0
         self._serial = 0
+        self._reconcile_pending = False
+        self._count_times: list[float] = []
+        self._count_values: list[tuple[int, int, int, int]] = []
         self.samples: list[Sample] = []
 
-    # ---- what a scaler reads -------------------------------------------------------------
+    # ---- world figures (for the engine, tests and reports; never given to a scaler) ------
     @property
     def visible(self) -> int:
         return len(self.lanes[INTERACTIVE]) + len(self.lanes[BATCH])
 
-    def visible_in(self, lane: str) -> int:
+    def visible_in(self, lane: Lane) -> int:
         return len(self.lanes[lane])
 
     @property
@@ -164,48 +300,196 @@ class Fleet:
 
     @property
     def in_flight(self) -> int:
-        return self.busy + self.hidden
+        return sum(self.in_flight_by_lane.values())
 
     @property
     def live(self) -> list[SimInstance]:
         return list(self.instances.values())
 
-    def in_service(self) -> int:
-        """Booted and not leaving: what the ASG reports as InService."""
-        return sum(
-            1 for i in self.instances.values() if i.booted <= self.now and i.state != "draining"
+    def _active(self) -> list[SimInstance]:
+        return [
+            i
+            for i in self.instances.values()
+            if i.lifecycle in (Lifecycle.PENDING, Lifecycle.IN_SERVICE)
+        ]
+
+    # ---- the observation: what the deployed scaler's AWS calls return ---------------------
+    def observe(self) -> CloudObservation:
+        return CloudObservation(
+            now=self.now,
+            desired_capacity=self.desired,
+            queues=self._queue_counts(),
+            instances=tuple(
+                AsgInstance(i.instance_id, i.lifecycle, i.protected, i.launched)
+                for i in sorted(self.instances.values(), key=lambda i: i.instance_id)
+            ),
+            heartbeats=tuple(
+                beat for i in self.instances.values() if (beat := self._beat_of(i)) is not None
+            ),
         )
 
-    # ---- what a scaler does --------------------------------------------------------------
-    def set_desired(self, capacity: int) -> None:
-        """The ASG's own reconciliation: launch, or terminate its newest instances."""
-        self.desired = max(0, capacity)
-        active = [i for i in self.instances.values() if i.state != "draining"]
-        if len(active) < self.desired:
-            for _ in range(self.desired - len(active)):
-                self._launch()
-        elif len(active) > self.desired:
-            for instance in sorted(active, key=lambda i: i.launched, reverse=True)[
-                : len(active) - self.desired
-            ]:
-                self._terminate(instance)
-
-    def terminate(self, instance_id: str) -> None:
-        """TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity."""
-        instance = self.instances.get(instance_id)
-        if instance is None:
+    def _log_counts(self) -> None:
+        if self.env.sqs_count_lag_seconds <= 0:
             return
-        self.desired = max(0, self.desired - 1)
-        self._terminate(instance)
+        value = (
+            len(self.lanes[INTERACTIVE]),
+            len(self.lanes[BATCH]),
+            self.in_flight_by_lane[INTERACTIVE],
+            self.in_flight_by_lane[BATCH],
+        )
+        if self._count_times and self._count_times[-1] == self.now:
+            self._count_values[-1] = value
+        else:
+            self._count_times.append(self.now)
+            self._count_values.append(value)
+        if len(self._count_times) > 20_000:
+            keep = bisect.bisect_left(
+                self._count_times, self.now - 2 * self.env.sqs_count_lag_seconds
+            )
+            del self._count_times[:keep]
+            del self._count_values[:keep]
+
+    def _queue_counts(self) -> dict[Lane, QueueCounts]:
+        env = self.env
+        if env.sqs_count_lag_seconds <= 0:
+            values = (
+                len(self.lanes[INTERACTIVE]),
+                len(self.lanes[BATCH]),
+                self.in_flight_by_lane[INTERACTIVE],
+                self.in_flight_by_lane[BATCH],
+            )
+        else:
+            at = self.now - self.read_rng.uniform(0.0, env.sqs_count_lag_seconds)
+            index = bisect.bisect_right(self._count_times, at) - 1
+            values = self._count_values[index] if index >= 0 else (0, 0, 0, 0)
+
+        def noisy(count: int) -> int:
+            if env.sqs_count_error <= 0 or count == 0:
+                return count
+            error = self.read_rng.uniform(-env.sqs_count_error, env.sqs_count_error)
+            return max(0, round(count * (1 + error)))
+
+        return {
+            INTERACTIVE: QueueCounts(noisy(values[0]), noisy(values[2])),
+            BATCH: QueueCounts(noisy(values[1]), noisy(values[3])),
+        }
+
+    def _beat_of(self, instance: SimInstance) -> WorkerBeat | None:
+        visible = [b for b in instance.beats if b.written <= self.now]
+        if not visible:
+            return None
+        beat = visible[-1]
+        refresh = self.env.heartbeat_refresh_seconds
+        age = (self.now - beat.written) % refresh if refresh > 0 else self.now - beat.written
+        return WorkerBeat(
+            instance.instance_id, beat.state, beat.idle_since, beat.seconds_per_job, age
+        )
+
+    def _write_beat(self, instance: SimInstance) -> None:
+        state = _BEAT_STATE.get(instance.state)
+        if state is None:
+            return
+        delay = self.env.heartbeat_write_delay_seconds
+        written = self.now + (self.rng.uniform(0.0, delay) if delay > 0 else 0.0)
+        if instance.beats:
+            written = max(written, instance.beats[-1].written)
+        beat = _Beat(written, state, instance.idle_since, instance.seconds_per_job)
+        current = next((b for b in reversed(instance.beats) if b.written <= self.now), None)
+        later = [b for b in instance.beats if b.written > self.now]
+        instance.beats = [*([current] if current else []), *later, beat]
+
+    # ---- what an action does ---------------------------------------------------------------
+    def apply(self, actions: Sequence[Action]) -> None:
+        for action in actions:
+            if isinstance(action, SetDesiredCapacity):
+                self.set_desired(action.capacity)
+            elif isinstance(action, TerminateInstance):
+                self.terminate(action.instance_id, action.decrement_desired)
+            elif isinstance(action, SetProtection):
+                instance = self.instances.get(action.instance_id)
+                if instance is not None:
+                    instance.protected = action.protected
+
+    def set_desired(self, capacity: int) -> None:
+        """``SetDesiredCapacity``: the ASG reconciles after its reaction time."""
+        self.desired = max(0, capacity)
+        if self.env.asg_reaction_seconds <= 0:
+            self._reconcile()
+        elif not self._reconcile_pending:
+            self._reconcile_pending = True
+            self._push(self.now + self.env.asg_reaction_seconds, _RECONCILE, None)
+
+    def terminate(self, instance_id: str, decrement: bool = True) -> None:
+        """``TerminateInstanceInAutoScalingGroup``; protection does not stop it."""
+        instance = self.instances.get(instance_id)
+        if instance is None or instance.lifecycle not in (Lifecycle.PENDING, Lifecycle.IN_SERVICE):
+            return
+        if decrement:
+            self.desired = max(0, self.desired - 1)
+        self._begin_termination(instance)
+        if not decrement:
+            self.set_desired(self.desired)  # the ASG replaces it
 
     def prewarm(self, count: int) -> None:
         """Instances that are already running when the run starts (a static fleet)."""
         for _ in range(count):
             instance = self._launch(boot=0.0, load=0.0)
-            instance.state = "idle"
+            instance.lifecycle = Lifecycle.IN_SERVICE
+            instance.state = SimState.IDLE
             instance.idle_since = 0.0
             self.idle.append(instance)
+            self._write_beat(instance)
         self.desired = count
+
+    def _reconcile(self) -> None:
+        """The ASG's own reconciliation: launch, or terminate its newest unprotected ones."""
+        self._reconcile_pending = False
+        active = self._active()
+        if len(active) < self.desired:
+            for _ in range(self.desired - len(active)):
+                self._launch()
+        elif len(active) > self.desired:
+            unprotected = [i for i in active if not i.protected]
+            surplus = len(active) - self.desired
+            for instance in sorted(unprotected, key=lambda i: i.launched, reverse=True)[:surplus]:
+                self._begin_termination(instance)
+
+    def _begin_termination(self, instance: SimInstance) -> None:
+        if not self.asg.drain_hook:
+            self._kill(instance)
+            return
+        instance.lifecycle = Lifecycle.TERMINATING_WAIT
+        instance.hook_pending = True
+        noticed = max(self.now, instance.ready) + self.rng.uniform(
+            0.0, self.env.metadata_poll_seconds
+        )
+        self._push(noticed, _HOOK_NOTICED, instance)
+        timeout = max(self.now, instance.ready) + self.env.lifecycle_hook_timeout_seconds
+        self._push(timeout, _HOOK_TIMEOUT, instance)
+
+    def _on_hook_noticed(self, instance: SimInstance) -> None:
+        if instance.state is SimState.GONE or not instance.hook_pending:
+            return
+        instance.hook_pending = False
+        self._drain(instance)
+        if instance.job is None:
+            self._shut_down(instance)
+
+    def _drain(self, instance: SimInstance) -> None:
+        if instance.state is SimState.IDLE:
+            self.idle.remove(instance)
+        instance.state = SimState.DRAINING
+        self._write_beat(instance)
+
+    def _shut_down(self, instance: SimInstance) -> None:
+        """The lifecycle action completes: shutting down, billed until gone."""
+        if instance.lifecycle is Lifecycle.TERMINATING or instance.state is SimState.GONE:
+            return
+        instance.lifecycle = Lifecycle.TERMINATING
+        if self.env.termination_seconds <= 0:
+            self._retire(instance, self.now)
+        else:
+            self._push(self.now + self.env.termination_seconds, _GONE, instance)
 
     # ---- the event loop ------------------------------------------------------------------
     def _push(self, time: float, kind: int, payload: object) -> None:
@@ -213,10 +497,14 @@ class Fleet:
         heapq.heappush(self._events, (time, self._seq, kind, payload))
 
     def run(self, scaler: Scaler) -> RunResult:
+        self.asg = scaler.asg
         for job in self.jobs:
             self._push(job.arrival, _ARRIVAL, job)
-        scaler.start(self)
-        self._push(0.0, _TICK, None)
+        if scaler.asg.prewarmed:
+            self.prewarm(scaler.asg.prewarmed)
+        self.apply(scaler.start())
+        for offset in scaler.offsets:
+            self._push(offset, _TICK, (offset, scaler.period))
         horizon = self.trace.duration
         total = len(self.jobs)
         while self._events:
@@ -226,33 +514,53 @@ class Fleet:
             if time > horizon + MAX_OVERRUN_SECONDS:
                 break
             self.now = time
-            if kind == _ARRIVAL:
-                self._enqueue(payload)  # type: ignore[arg-type]
-            elif kind == _READY:
-                self._on_ready(payload)  # type: ignore[arg-type]
-            elif kind == _DONE:
-                self._on_done(payload)  # type: ignore[arg-type]
-            elif kind == _TICK:
-                self.samples.append(Sample(time, self.visible, len(self.instances), self.busy))
-                scaler.tick(self)
-                self._push(time + scaler.period, _TICK, None)
-            elif kind == _NOTICE:
-                self._on_notice(payload)  # type: ignore[arg-type]
-            elif kind == _KILL:
-                instance = payload
-                assert isinstance(instance, SimInstance)
-                if instance.state != "gone":
-                    self._terminate(instance)
-                    self.set_desired(self.desired)  # the ASG replaces it
-            elif kind == _REAPPEAR:
-                self.hidden -= 1
-                self._enqueue(payload)  # type: ignore[arg-type]
+            self._dispatch(kind, payload, scaler)
         end = max(self.now, horizon)
         for instance in list(self.instances.values()):
             self._retire(instance, end)
         return RunResult(
             scaler.name, self.trace.name, self.jobs, self.retired, end, self.env, self.samples
         )
+
+    def _dispatch(self, kind: int, payload: object, scaler: Scaler) -> None:
+        if kind == _ARRIVAL:
+            self._enqueue(payload)  # type: ignore[arg-type]
+        elif kind == _READY:
+            self._on_ready(payload)  # type: ignore[arg-type]
+        elif kind == _DONE:
+            self._on_done(payload)  # type: ignore[arg-type]
+        elif kind == _TICK:
+            self.samples.append(Sample(self.now, self.visible, len(self.instances), self.busy))
+            self.apply(scaler.tick(self.observe()))
+            assert isinstance(payload, tuple)
+            self._push(self.now + float(payload[1]), _TICK, payload)
+        elif kind == _NOTICE:
+            self._on_notice(payload)  # type: ignore[arg-type]
+        elif kind == _KILL:
+            instance = payload
+            assert isinstance(instance, SimInstance)
+            if instance.state is not SimState.GONE:
+                self._kill(instance)
+                self.set_desired(self.desired)  # the ASG replaces it
+        elif kind == _REAPPEAR:
+            job = payload
+            assert isinstance(job, SimJob)
+            self.in_flight_by_lane[job.lane] -= 1
+            self._enqueue(job)
+        elif kind == _RECONCILE:
+            self._reconcile()
+        elif kind == _HOOK_NOTICED:
+            self._on_hook_noticed(payload)  # type: ignore[arg-type]
+        elif kind == _HOOK_TIMEOUT:
+            instance = payload
+            assert isinstance(instance, SimInstance)
+            leaving = instance.lifecycle is Lifecycle.TERMINATING
+            if instance.state is not SimState.GONE and not leaving:
+                self._kill(instance)
+        elif kind == _GONE:
+            instance = payload
+            assert isinstance(instance, SimInstance)
+            self._retire(instance, self.now)
 
     # ---- internals -----------------------------------------------------------------------
     def _draw(self, median: float, sigma: float) -> float:
@@ -273,6 +581,7 @@ class Fleet:
             spot=self._next_is_spot(),
             booted=self.now + boot,
             ready=self.now + boot + load,
+            protected=self.asg.new_instances_protected,
         )
         self.instances[instance.instance_id] = instance
         if boot + load > 0:
@@ -312,6 +621,7 @@ class Fleet:
             self.idle.append(instance)
             return
         self.lanes[job.lane].append(job)
+        self._log_counts()
 
     def _start(self, instance: SimInstance, job: SimJob) -> bool:
         """Receive ``job`` on ``instance``; False when the receive sent it to the DLQ."""
@@ -321,15 +631,20 @@ class Fleet:
             self.finished += 1
             return False
         job.run += 1
-        instance.state = "busy"
+        self.in_flight_by_lane[job.lane] += 1
+        instance.state = SimState.BUSY
         instance.job = job
         instance.job_started = self.now
         instance.idle_since = None
+        if self.asg.workers_protect_while_busy:
+            instance.protected = True
+        self._write_beat(instance)
+        self._log_counts()
         self._push(self.now + job.service, _DONE, (instance, job, job.run))
         return True
 
     def _next_job(self) -> SimJob | None:
-        for lane in (INTERACTIVE, BATCH):
+        for lane in LANES:
             if self.lanes[lane]:
                 return self.lanes[lane].popleft()
         return None
@@ -338,59 +653,77 @@ class Fleet:
         while True:
             job = self._next_job()
             if job is None:
-                instance.state = "idle"
+                instance.state = SimState.IDLE
                 instance.idle_since = self.now
                 self.idle.append(instance)
+                self._write_beat(instance)
+                self._log_counts()
+                if self.asg.workers_protect_while_busy:
+                    instance.protected = False
+                    if len(self._active()) > self.desired:
+                        # The ASG retries a scale-in that protection held back.
+                        self.set_desired(self.desired)
                 return
             if self._start(instance, job):
                 return
 
     def _on_ready(self, instance: SimInstance) -> None:
-        if instance.state == "pending":
-            self._take_work(instance)
+        if instance.state is not SimState.PENDING:
+            return
+        if instance.lifecycle is Lifecycle.PENDING:
+            instance.lifecycle = Lifecycle.IN_SERVICE
+        if instance.hook_pending:
+            return  # its worker notices the hook on its first poll and never takes work
+        self._take_work(instance)
 
     def _on_done(self, payload: tuple[SimInstance, SimJob, int]) -> None:
         instance, job, run = payload
-        if instance.job is not job or job.run != run or instance.state == "gone":
+        if instance.job is not job or job.run != run or instance.state is SimState.GONE:
             return
         job.start = self.now - job.service
         job.done = self.now
         self.finished += 1
+        self.in_flight_by_lane[job.lane] -= 1
         instance.busy_seconds += job.service
         instance.jobs_done += 1
         instance.recent.append(job.service)
         instance.job = None
-        if instance.state == "draining":
+        if instance.state is SimState.DRAINING:
+            self._write_beat(instance)
+            self._log_counts()
+            if instance.lifecycle is Lifecycle.TERMINATING_WAIT and not instance.hook_pending:
+                self._shut_down(instance)
             return
         self._take_work(instance)
 
     def _on_notice(self, instance: SimInstance) -> None:
-        if instance.state == "gone":
+        if instance.state is SimState.GONE:
             return
-        if instance.state == "idle":
-            self.idle.remove(instance)
         # It finishes the job in hand if it can, and takes no new one.
-        instance.state = "draining"
+        if instance.state is not SimState.DRAINING:
+            self._drain(instance)
         self._push(self.now + SPOT_NOTICE_SECONDS, _KILL, instance)
 
-    def _terminate(self, instance: SimInstance) -> None:
-        if instance.state == "gone":
+    def _kill(self, instance: SimInstance) -> None:
+        """Gone at once: a job in hand is lost until its visibility runs out."""
+        if instance.state is SimState.GONE:
             return
-        if instance.state == "idle":
+        if instance.state is SimState.IDLE:
             self.idle.remove(instance)
         job = instance.job
         if job is not None:
-            # Work lost; the message reappears when the last visibility extension runs out.
+            instance.killed_busy = True
             instance.busy_seconds += self.now - instance.job_started
             since = self.now - instance.job_started
             left = self.env.visibility_timeout_seconds - since % self.env.heartbeat_seconds
-            self.hidden += 1
             self._push(self.now + left, _REAPPEAR, job)
             instance.job = None
         self._retire(instance, self.now)
 
     def _retire(self, instance: SimInstance, at: float) -> None:
-        instance.state = "gone"
+        if instance.state is SimState.IDLE and instance in self.idle:
+            self.idle.remove(instance)
+        instance.state = SimState.GONE
         instance.ended = at
-        self.instances.pop(instance.instance_id, None)
-        self.retired.append(instance)
+        if self.instances.pop(instance.instance_id, None) is not None:
+            self.retired.append(instance)

@@ -7,6 +7,17 @@ from dataclasses import asdict, dataclass
 
 from autoscaler.simulator.engine import MIN_BILLED_SECONDS, FleetEnvironment, RunResult
 from autoscaler.simulator.oracle import OracleResult
+from autoscaler.simulator.traces import BATCH, INTERACTIVE, Trace
+
+
+def busy_hours_bound(trace: Trace) -> float:
+    """A proven lower bound on the GPU-hours of any policy that runs every job of ``trace``.
+
+    Each job occupies one GPU for its GPU time, a GPU runs one job at a time, and every
+    second a GPU runs a job is a billed second; so billed GPU-seconds >= the sum of the
+    jobs' GPU times, whatever the policy, the waits or the boot times.
+    """
+    return sum(j.service for j in trace.jobs) / 3600.0
 
 
 @dataclass(frozen=True)
@@ -25,6 +36,13 @@ class PolicyStats:
     launches: int
     jobs_lost: int
     jobs_unfinished: int
+    #: The SLO lane: the wait web users feel.
+    interactive_p95_wait: float = 0.0
+    #: The batch lane is reported as completion: last batch job done - first batch arrival.
+    batch_p95_wait: float = 0.0
+    batch_completion_seconds: float = 0.0
+    #: Workers killed with a job in hand (the job reruns after its visibility timeout).
+    busy_killed: int = 0
 
     def as_dict(self) -> dict[str, float | int | str]:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -59,6 +77,8 @@ def summarize(result: RunResult) -> PolicyStats:
         dollars += seconds / 3600.0 * price
     lost = sum(1 for j in result.jobs if j.lost)
     unfinished = sum(1 for j in result.jobs if j.done is None and not j.lost)
+    batch = [j for j in result.jobs if j.lane is BATCH]
+    batch_done = [j.done for j in batch if j.done is not None]
     return PolicyStats(
         policy=result.policy,
         trace=result.trace,
@@ -74,6 +94,12 @@ def summarize(result: RunResult) -> PolicyStats:
         launches=len(result.instances),
         jobs_lost=lost,
         jobs_unfinished=unfinished,
+        interactive_p95_wait=percentile(result.lane_waits(INTERACTIVE), 95),
+        batch_p95_wait=percentile(result.lane_waits(BATCH), 95),
+        batch_completion_seconds=(
+            max(batch_done) - min(j.arrival for j in batch) if batch_done else 0.0
+        ),
+        busy_killed=sum(1 for i in result.instances if i.killed_busy),
     )
 
 

@@ -14,6 +14,7 @@ COLUMNS: Final = (
     ("policy", "policy"),
     ("p50_wait", "p50 wait s"),
     ("p95_wait", "p95 wait s"),
+    ("interactive_p95_wait", "web p95 s"),
     ("p99_wait", "p99 wait s"),
     ("max_wait", "max wait s"),
     ("gpu_hours", "GPU-h"),
@@ -21,6 +22,7 @@ COLUMNS: Final = (
     ("idle_share", "idle"),
     ("launches", "launches"),
     ("jobs_lost", "lost"),
+    ("busy_killed", "busy killed"),
 )
 
 
@@ -38,7 +40,7 @@ def _cell(key: str, value: Any) -> str:
 
 def rows(comparison: Comparison) -> list[list[str]]:
     out = []
-    for stats in [*comparison.stats, comparison.oracle_at_our_p95]:
+    for stats in comparison.stats:
         values = stats.as_dict()
         out.append([_cell(key, values[key]) for key, _ in COLUMNS])
     return out
@@ -46,10 +48,35 @@ def rows(comparison: Comparison) -> list[list[str]]:
 
 def verdict(comparison: Comparison) -> str:
     misses = comparison.misses()
-    ratio = comparison.oracle_cost_ratio
+    ratio = comparison.bound_ratio
+    unswept = "" if comparison.frontiers else "; baselines not swept (--frontier)"
     if not misses:
-        return f"goal met (cost {ratio:.2f}x oracle at the same p95)"
-    return "MISSES: " + "; ".join(misses)
+        return f"goals met (GPU-h {ratio:.2f}x the busy-time bound{unswept})"
+    return f"MISSES (GPU-h {ratio:.2f}x the busy-time bound{unswept}): " + "; ".join(misses)
+
+
+def frontier_rows(comparison: Comparison) -> list[list[str]]:
+    """Per baseline family: its cost at our interactive p95, and its swept points."""
+    ours = comparison.ours
+    out = []
+    for frontier in comparison.frontiers:
+        point = frontier.at(ours.interactive_p95_wait)
+        swept = ", ".join(
+            f"{p.value:g}: {p.interactive_p95_wait:.0f}s/{p.gpu_hours:.2f}h"
+            + (f"/{p.busy_killed} killed" if p.busy_killed else "")
+            for p in frontier.points
+        )
+        if point is None:
+            at = "none reaches it"
+            ratio = "-"
+        else:
+            at = (
+                f"{point.gpu_hours:.2f} GPU-h / ${point.dollars:.2f} "
+                f"({frontier.knob} {point.value:g})"
+            )
+            ratio = f"{ours.gpu_hours / point.gpu_hours:.2f}x" if point.gpu_hours else "-"
+        out.append([frontier.family, at, ratio, swept])
+    return out
 
 
 def rich_table(comparison: Comparison) -> Table:
@@ -61,8 +88,27 @@ def rich_table(comparison: Comparison) -> Table:
         caption=verdict(comparison),
     )
     for key, header in COLUMNS:
-        table.add_column(header, justify="left" if key == "policy" else "right")
+        table.add_column(
+            header, justify="left" if key == "policy" else "right", no_wrap=key == "policy"
+        )
     for row in rows(comparison):
+        table.add_row(*row)
+    return table
+
+
+def frontier_table(comparison: Comparison) -> Table:
+    from rich.table import Table
+
+    ours = comparison.ours
+    table = Table(
+        title=f"{comparison.trace.name}: each baseline's cheapest swept setting at our "
+        f"interactive p95 ({ours.interactive_p95_wait:.0f} s); ours "
+        f"{ours.gpu_hours:.2f} GPU-h / ${ours.dollars:.2f}; busy-time bound "
+        f"{comparison.bound_gpu_hours:.2f} GPU-h ({comparison.bound_ratio:.2f}x)",
+    )
+    for header in ("baseline", "its cost at our web p95", "ours / it", "swept"):
+        table.add_column(header, no_wrap=header == "baseline")
+    for row in frontier_rows(comparison):
         table.add_row(*row)
     return table
 
@@ -90,12 +136,24 @@ def markdown(comparisons: list[Comparison], scenario: Scenario, seed: int) -> st
         lines += [
             f"## {trace.name}",
             "",
-            f"{trace.description}; {len(trace.jobs)} jobs. **{verdict(comparison)}**",
+            f"{trace.description}; {len(trace.jobs)} jobs; busy-time bound "
+            f"{comparison.bound_gpu_hours:.2f} GPU-h. **{verdict(comparison)}**",
             "",
             header,
             rule,
         ]
         lines += ["| " + " | ".join(row) + " |" for row in rows(comparison)]
+        if comparison.frontiers:
+            lines += [
+                "",
+                f"Frontiers at our web p95 ({comparison.ours.interactive_p95_wait:.0f} s): "
+                "the cheapest swept setting of each baseline that waits no longer.",
+                "",
+                "| baseline | its cost at our web p95 | ours / it "
+                "| swept (knob: web p95 / GPU-h) |",
+                "|---|---|---|---|",
+            ]
+            lines += ["| " + " | ".join(row) + " |" for row in frontier_rows(comparison)]
         lines.append("")
     return "\n".join(lines)
 
@@ -118,19 +176,31 @@ def as_json(comparisons: list[Comparison], scenario: Scenario, seed: int) -> dic
             },
             "environment": dict(vars(scenario.environment)),
         },
-        "traces": [
+        "traces": [comparison_json(c) for c in comparisons],
+    }
+
+
+def comparison_json(c: Comparison) -> dict[str, Any]:
+    return {
+        "trace": c.trace.name,
+        "description": c.trace.description,
+        "jobs": len(c.trace.jobs),
+        "policies": [s.as_dict() for s in c.stats],
+        "bound_gpu_hours": round(c.bound_gpu_hours, 4),
+        "bound_ratio": round(c.bound_ratio, 4),
+        "frontiers": [
             {
-                "trace": c.trace.name,
-                "description": c.trace.description,
-                "jobs": len(c.trace.jobs),
-                "policies": [s.as_dict() for s in c.stats],
-                "oracle_at_our_p95": c.oracle_at_our_p95.as_dict(),
-                "oracle_cost_ratio": round(c.oracle_cost_ratio, 4),
-                "goal_met": not c.misses(),
-                "misses": c.misses(),
+                "family": f.family,
+                "knob": f.knob,
+                "points": [vars(p) for p in f.points],
+                "at_our_interactive_p95": (
+                    None if (point := f.at(c.ours.interactive_p95_wait)) is None else vars(point)
+                ),
             }
-            for c in comparisons
+            for f in c.frontiers
         ],
+        "goal_met": not c.misses(),
+        "misses": c.misses(),
     }
 
 

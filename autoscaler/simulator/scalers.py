@@ -1,96 +1,128 @@
-"""The policies the simulator compares: ours and the online baselines.
+"""The policies the simulator compares: ours and the online baselines, each at its best.
 
-Every baseline is given the same SLO as ours: its per-instance backlog target is
-``target_wait_seconds / default_seconds_per_job`` (AWS's documented "acceptable backlog
-per instance" recipe), and the same ``max_capacity``.
+Every scaler sees only :class:`~autoscaler.simulator.cloud.CloudObservation` values and acts
+only through :data:`~autoscaler.simulator.cloud.Action` values: none of them can reach the
+world (arrivals, job times, spot schedules). Every baseline is given the same SLO as ours by
+default: its per-instance backlog target is ``target_wait_seconds / default_seconds_per_job``
+(AWS's documented "acceptable backlog per instance" recipe), and the same ``max_capacity``;
+the benchmark sweeps each baseline's own knobs around that.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from autoscaler.policy import (
-    InstanceState,
-    InstanceView,
-    Memory,
-    Observation,
-    PolicyConfig,
-    decide,
+from autoscaler.observe import view_of
+from autoscaler.policy import Memory, Observation, PolicyConfig, decide
+from autoscaler.simulator.cloud import (
+    Action,
+    AsgSetup,
+    CloudObservation,
+    SetDesiredCapacity,
+    SetProtection,
+    TerminateInstance,
 )
-from autoscaler.simulator.engine import Fleet
-from autoscaler.simulator.traces import BATCH, INTERACTIVE, Trace
+from autoscaler.simulator.traces import LANES, Trace
+from sdfleet.heartbeats import STALE_AFTER_SECONDS
 
 #: The Lambda runs every minute; it samples this many times within it.
 LAMBDA_PERIOD_SECONDS: Final = 60.0
 #: Static fleet: utilization the peak 5-minute rate is sized for.
 STATIC_PEAK_UTILIZATION: Final = 0.8
+#: Our ASG as deployed: instances launch protected, a drain hook lets workers finish.
+DEPLOYED_ASG: Final = AsgSetup(new_instances_protected=True, drain_hook=True)
 
 
 def backlog_target(config: PolicyConfig) -> float:
     return max(1.0, config.target_wait_seconds / config.default_seconds_per_job)
 
 
+def policy_observation(observation: CloudObservation) -> Observation:
+    """What :class:`autoscaler.observe.FleetObserver` builds from the same AWS answers."""
+    beats = {
+        b.instance_id: b for b in observation.heartbeats if b.age_seconds <= STALE_AFTER_SECONDS
+    }
+    views = []
+    for instance in observation.instances:
+        beat = beats.get(instance.instance_id)
+        views.append(
+            view_of(
+                instance.instance_id,
+                str(instance.lifecycle),
+                instance.protected,
+                None if beat is None else beat.state,
+                None if beat is None else beat.idle_since,
+                None if beat is None else beat.seconds_per_job,
+            )
+        )
+    return Observation(
+        now=observation.now,
+        visible=observation.visible,
+        in_flight=observation.in_flight,
+        desired_capacity=observation.desired_capacity,
+        instances=tuple(views),
+        visible_by_lane={lane: observation.queues[lane].visible for lane in LANES},
+        in_flight_by_lane={lane: observation.queues[lane].in_flight for lane in LANES},
+    )
+
+
 class OursScaler:
-    """:func:`autoscaler.policy.decide`, fed what the Lambda would observe."""
+    """:func:`autoscaler.policy.decide` at the Lambda's sample times, acting as the
+    actuator does (lift protection, terminate with decrement; only ever raise desired)."""
 
     name = "ours"
+    asg = DEPLOYED_ASG
 
-    def __init__(self, config: PolicyConfig, samples_per_invocation: int = 4) -> None:
+    def __init__(
+        self,
+        config: PolicyConfig,
+        samples_per_invocation: int = 4,
+        sampling_window_seconds: float = LAMBDA_PERIOD_SECONDS,
+        name: str = "ours",
+    ) -> None:
         self.config = config
-        self.period = LAMBDA_PERIOD_SECONDS / samples_per_invocation
+        self.name = name
+        self.period = LAMBDA_PERIOD_SECONDS
+        spacing = sampling_window_seconds / samples_per_invocation
+        self.offsets = tuple(n * spacing for n in range(samples_per_invocation))
         self.memory = Memory()
 
-    def start(self, fleet: Fleet) -> None:
-        fleet.set_desired(self.config.min_capacity)
+    def start(self) -> Sequence[Action]:
+        return [SetDesiredCapacity(self.config.min_capacity)]
 
-    def observe(self, fleet: Fleet) -> Observation:
-        views = []
-        for instance in fleet.live:
-            if instance.state == "draining":
-                state = InstanceState.LEAVING
-            elif instance.state == "busy":
-                state = InstanceState.BUSY
-            elif instance.state == "idle":
-                state = InstanceState.IDLE
-            else:
-                state = InstanceState.PENDING
-            views.append(
-                InstanceView(
-                    instance.instance_id,
-                    state,
-                    idle_since=instance.idle_since,
-                    seconds_per_job=instance.seconds_per_job,
-                )
-            )
-        return Observation(
-            now=fleet.now,
-            visible=fleet.visible,
-            in_flight=fleet.in_flight,
-            desired_capacity=fleet.desired,
-            instances=tuple(views),
-            visible_by_lane={lane: fleet.visible_in(lane) for lane in (INTERACTIVE, BATCH)},
-        )
-
-    def tick(self, fleet: Fleet) -> None:
-        decision = decide(self.observe(fleet), self.memory, self.config)
+    def tick(self, observation: CloudObservation) -> Sequence[Action]:
+        decision = decide(policy_observation(observation), self.memory, self.config)
         self.memory = decision.memory
+        actions: list[Action] = []
+        desired = observation.desired_capacity
+        protected = {i.instance_id: i.protected for i in observation.instances}
         for instance_id in decision.terminate:
-            fleet.terminate(instance_id)
-        if decision.desired_capacity != fleet.desired:
-            fleet.set_desired(decision.desired_capacity)
+            if instance_id not in protected or desired - 1 < 0:
+                continue
+            if protected[instance_id]:
+                actions.append(SetProtection(instance_id, False))
+            actions.append(TerminateInstance(instance_id, decrement_desired=True))
+            desired -= 1
+        target = min(decision.desired_capacity, self.config.max_capacity)
+        if target > desired:
+            actions.append(SetDesiredCapacity(target))
+        return actions
 
 
 class StaticScaler:
     """A fixed fleet, already running at the start, sized for the trace's peak."""
 
     period = 3600.0
+    offsets: tuple[float, ...] = (0.0,)
 
     def __init__(self, size: int, name: str = "static-peak") -> None:
         self.size = size
         self.name = name
+        self.asg = AsgSetup(prewarmed=size)
 
     @classmethod
     def for_peak(cls, trace: Trace, config: PolicyConfig) -> StaticScaler:
@@ -98,48 +130,64 @@ class StaticScaler:
         size = math.ceil(load / STATIC_PEAK_UTILIZATION) if load > 0 else 1
         return cls(max(1, min(config.max_capacity, size)))
 
-    def start(self, fleet: Fleet) -> None:
-        fleet.prewarm(self.size)
+    def start(self) -> Sequence[Action]:
+        return []
 
-    def tick(self, fleet: Fleet) -> None:
-        return None
+    def tick(self, observation: CloudObservation) -> Sequence[Action]:
+        return []
 
 
 @dataclass
 class TargetTrackingScaler:
-    """EC2 Auto Scaling target tracking on SQS backlog per instance.
+    """EC2 Auto Scaling target tracking on SQS backlog per instance, as AWS recommends.
 
-    Metric (1-minute datapoints): visible messages / InService instances. Scale out when 3
-    of 3 datapoints are above target, to ceil(visible / target); scale in when 15 of 15 are
-    below 90% of target. New instances count toward the metric only after the warm-up.
-    Target tracking cannot leave zero (no InService instance, no metric), so a step
-    scaling policy on "visible > 0" (1 of 1 datapoints) sets 0 -> 1.
+    Metric (published every minute from ``GetQueueAttributes``): visible messages /
+    InService instances. Scale out when 3 of 3 datapoints are above ``target``, to
+    ceil(warmed-up instances x metric / target); scale in when 15 of 15 are below 90% of
+    target. Target tracking cannot leave zero (no InService instance, no metric), so a step
+    policy on "visible > 0" sets 0 -> 1.
+
+    * **recommended** (``gradual=True``): AWS's SQS recipe: workers protect themselves from
+      scale-in while busy, the drain hook lets a terminated worker finish, and scale-in is
+      gradual: at most 10% of the fleet (at least one) per minute while the scale-in alarm
+      (15 of 15 datapoints below 90% of target) holds.
+    * **naive** (``gradual=False``): scale-in straight to ceil(visible / target); no
+      protection, no hook: the ASG removes its newest instances, busy or not.
     """
 
     config: PolicyConfig
     warmup_seconds: float
+    target: float | None = None
+    gradual: bool = True
     name: str = "aws-target-tracking"
     period: float = 60.0
+    offsets: tuple[float, ...] = (0.0,)
+    scale_in_cooldown_seconds: float = 60.0
     datapoints: deque[float | None] = field(default_factory=lambda: deque(maxlen=15))
+    last_scale_in: float = -1e9
 
-    def start(self, fleet: Fleet) -> None:
-        fleet.set_desired(self.config.min_capacity)
+    @property
+    def asg(self) -> AsgSetup:
+        if self.gradual:
+            return AsgSetup(workers_protect_while_busy=True, drain_hook=True)
+        return AsgSetup()
 
-    def tick(self, fleet: Fleet) -> None:
-        target = backlog_target(self.config)
-        warmed = sum(
-            1
-            for i in fleet.live
-            if i.state != "draining" and fleet.now - i.launched >= self.warmup_seconds
-        )
-        in_service = fleet.in_service()
-        visible = fleet.visible
+    def start(self) -> Sequence[Action]:
+        return [SetDesiredCapacity(self.config.min_capacity)]
+
+    def tick(self, observation: CloudObservation) -> Sequence[Action]:
+        target = self.target or backlog_target(self.config)
+        now = observation.now
+        warmed = sum(1 for i in observation.active if now - i.launch_time >= self.warmup_seconds)
+        in_service = observation.in_service
+        visible = observation.visible
+        desired = observation.desired_capacity
         metric = visible / in_service if in_service else None
         self.datapoints.append(metric)
-        if fleet.desired == 0:
+        if desired == 0:
             if visible > 0:
-                fleet.set_desired(min(1, self.config.max_capacity))
-            return
+                return [SetDesiredCapacity(min(1, self.config.max_capacity))]
+            return []
         recent = list(self.datapoints)
         if (
             metric is not None
@@ -148,114 +196,153 @@ class TargetTrackingScaler:
         ):
             # Capacity still warming up is not counted, so it is not added twice.
             wanted = min(self.config.max_capacity, math.ceil(warmed * metric / target))
-            if wanted > fleet.desired:
-                fleet.set_desired(wanted)
-                return
+            if wanted > desired:
+                return [SetDesiredCapacity(wanted)]
         if len(recent) == 15 and all(m is not None and m < 0.9 * target for m in recent):
             wanted = max(self.config.min_capacity, math.ceil(visible / target))
-            if wanted < fleet.desired:
-                fleet.set_desired(wanted)
-                self.datapoints.clear()
+            if self.gradual:
+                if now - self.last_scale_in < self.scale_in_cooldown_seconds:
+                    return []
+                wanted = max(wanted, desired - max(1, math.floor(desired * 0.1)))
+            if wanted < desired:
+                self.last_scale_in = now
+                if not self.gradual:
+                    self.datapoints.clear()
+                return [SetDesiredCapacity(wanted)]
+        return []
 
 
 @dataclass
 class KedaScaler:
-    """KEDA's aws-sqs-queue scaler driving an HPA.
+    """KEDA's aws-sqs-queue scaler driving an HPA, one GPU node per pod.
 
     KEDA polls SQS every 30 s (metric = visible + in flight, ``scaleOnInFlight``), activates
     0 -> 1 when the metric exceeds ``activationQueueLength`` (0), and returns to 0 after
     ``cooldownPeriod`` (300 s) without activity. The HPA (15 s sync) wants
-    ceil(metric / queueLength) replicas, ignores changes within 10% tolerance, scales up by
-    at most max(4, 100%) per period and down to the highest recommendation of the last
-    300 s (stabilization window). A removed pod's instance goes with it.
+    ceil(metric / queueLength) replicas (KEDA's default queueLength is 5), ignores changes
+    within 10% tolerance, scales up by at most max(4, 100%) per period and down to the
+    highest recommendation of the last 300 s (stabilization window). A new pod needs a new
+    node: the cluster autoscaler adds it after its 10 s scan (then the node boots). A
+    removed pod gets SIGTERM and its 30 s grace period (the drain); its node goes with it
+    (the cluster autoscaler's 10-minute wait for an empty node is not modelled, which
+    favours KEDA).
     """
 
     config: PolicyConfig
+    queue_length: float = 5.0
     name: str = "keda-hpa"
     period: float = 15.0
+    offsets: tuple[float, ...] = (0.0,)
     polling_seconds: float = 30.0
     cooldown_seconds: float = 300.0
     stabilization_seconds: float = 300.0
+    provisioning_scan_seconds: float = 10.0
     tolerance: float = 0.1
+    asg: AsgSetup = field(default_factory=lambda: AsgSetup(drain_hook=True))
     metric: int = 0
     polled_at: float = -1e9
     last_active: float = -1e9
+    replicas: int = 0
+    pending_nodes: list[tuple[float, int]] = field(default_factory=list)
     history: deque[tuple[float, int]] = field(default_factory=deque)
 
-    def start(self, fleet: Fleet) -> None:
-        fleet.set_desired(self.config.min_capacity)
+    def start(self) -> Sequence[Action]:
+        self.replicas = self.config.min_capacity
+        return [SetDesiredCapacity(self.config.min_capacity)]
 
-    def tick(self, fleet: Fleet) -> None:
-        now = fleet.now
+    def tick(self, observation: CloudObservation) -> Sequence[Action]:
+        now = observation.now
+        actions = self._provision(observation)
         if now - self.polled_at >= self.polling_seconds:
-            self.metric = fleet.visible + fleet.in_flight
+            self.metric = observation.visible + observation.in_flight
             self.polled_at = now
             if self.metric > 0:
                 self.last_active = now
-        replicas = fleet.desired
+        wanted = self._wanted(now)
+        if wanted is None or wanted == self.replicas:
+            return actions
+        if wanted > self.replicas:
+            # Pending pods: the cluster autoscaler adds nodes after its next scan.
+            self.pending_nodes.append((now + self.provisioning_scan_seconds, wanted))
+            self.replicas = wanted
+            return actions
+        # Pods removed (newest first), each drains in its grace period, its node goes too.
+        newest = sorted(observation.active, key=lambda i: i.launch_time, reverse=True)
+        for instance in newest[: self.replicas - wanted]:
+            actions.append(TerminateInstance(instance.instance_id, decrement_desired=True))
+        self.replicas = wanted
+        self.pending_nodes = [(t, min(n, wanted)) for t, n in self.pending_nodes]
+        return actions
+
+    def _provision(self, observation: CloudObservation) -> list[Action]:
+        due = [n for t, n in self.pending_nodes if t <= observation.now]
+        self.pending_nodes = [(t, n) for t, n in self.pending_nodes if t > observation.now]
+        if due and max(due) > observation.desired_capacity:
+            return [SetDesiredCapacity(max(due))]
+        return []
+
+    def _wanted(self, now: float) -> int | None:
+        replicas = self.replicas
         if replicas == 0:
-            if self.metric > 0:
-                fleet.set_desired(min(1, self.config.max_capacity))
-            return
+            return min(1, self.config.max_capacity) if self.metric > 0 else None
         if self.metric == 0 and now - self.last_active >= self.cooldown_seconds:
-            fleet.set_desired(self.config.min_capacity)
             self.history.clear()
-            return
-        ratio = self.metric / (replicas * backlog_target(self.config))
+            return self.config.min_capacity
+        ratio = self.metric / (replicas * self.queue_length)
         wanted = replicas if abs(ratio - 1) <= self.tolerance else math.ceil(replicas * ratio)
         wanted = max(1, self.config.min_capacity, wanted)
         self.history.append((now, wanted))
         while self.history and self.history[0][0] < now - self.stabilization_seconds:
             self.history.popleft()
         if wanted > replicas:
-            wanted = min(wanted, replicas + max(4, replicas), self.config.max_capacity)
-        else:
-            wanted = max(w for _, w in self.history)
-        if wanted != replicas:
-            fleet.set_desired(min(wanted, self.config.max_capacity))
+            return min(wanted, replicas + max(4, replicas), self.config.max_capacity)
+        return min(max(w for _, w in self.history), self.config.max_capacity)
 
 
 @dataclass
 class SampleScaler:
     """The published sample's scaler: every 10 s, ceil((visible + in flight) / 4) instances
     wanted; +1 at a time with a 600 s cooldown; -1 after 25 minutes below; from zero,
-    straight to one.
+    straight to one. (As published it also caps the fleet at 2 instances; here it gets the
+    same ``max_capacity`` as every policy.)
     """
 
     config: PolicyConfig
+    per_instance: int = 4
     name: str = "sample-scaler"
     period: float = 10.0
-    per_instance: int = 4
+    offsets: tuple[float, ...] = (0.0,)
     cooldown_seconds: float = 600.0
     scale_in_after_seconds: float = 1500.0
+    asg: AsgSetup = field(default_factory=AsgSetup)
     last_action: float = -1e9
     below_since: float | None = None
 
-    def start(self, fleet: Fleet) -> None:
-        fleet.set_desired(self.config.min_capacity)
+    def start(self) -> Sequence[Action]:
+        return [SetDesiredCapacity(self.config.min_capacity)]
 
-    def tick(self, fleet: Fleet) -> None:
-        now = fleet.now
-        wanted = math.ceil((fleet.visible + fleet.in_flight) / self.per_instance)
-        current = fleet.desired
-        if current == 0 and fleet.visible > 0 and self.config.max_capacity > 0:
-            fleet.set_desired(1)
+    def tick(self, observation: CloudObservation) -> Sequence[Action]:
+        now = observation.now
+        wanted = math.ceil((observation.visible + observation.in_flight) / self.per_instance)
+        current = observation.desired_capacity
+        if current == 0 and observation.visible > 0 and self.config.max_capacity > 0:
             self.last_action = now
-            return
+            return [SetDesiredCapacity(1)]
         if wanted < current:
             self.below_since = now if self.below_since is None else self.below_since
         else:
             self.below_since = None
         if now - self.last_action < self.cooldown_seconds:
-            return
+            return []
         if wanted > current and current < self.config.max_capacity:
-            fleet.set_desired(current + 1)
             self.last_action = now
-        elif (
+            return [SetDesiredCapacity(current + 1)]
+        if (
             self.below_since is not None
             and now - self.below_since >= self.scale_in_after_seconds
             and current > self.config.min_capacity
         ):
-            fleet.set_desired(current - 1)
             self.last_action = now
             self.below_since = now
+            return [SetDesiredCapacity(current - 1)]
+        return []

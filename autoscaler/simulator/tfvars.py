@@ -9,27 +9,30 @@ unprefixed names (``max_capacity`` ...) are accepted.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Final
 
 from autoscaler.errors import TfvarsError
-from autoscaler.policy import PolicyConfig
+from autoscaler.policy import PolicyConfig, knob_limits, within
 from autoscaler.simulator.compare import Scenario
+from sdfleet.settings import ScalerSettings
 
 _ASSIGNMENT: Final = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$")
 _COMMENT: Final = re.compile(r"\s*(#|//).*$")
+#: Queue settings in tfvars -> the simulated world's fields.
+_QUEUE_KNOBS: Final = {
+    "visibility_timeout_seconds": "visibility_timeout_seconds",
+    "heartbeat_seconds": "heartbeat_seconds",
+    "max_receive_count": "max_receives",
+    "lifecycle_hook_timeout_seconds": "lifecycle_hook_timeout_seconds",
+}
 
-#: tfvars variable -> PolicyConfig field (with and without the ``scaler_`` prefix).
+#: tfvars variable -> PolicyConfig field (with and without the ``scaler_`` prefix): every
+#: field of the policy's config, typed as the settings model types it.
 POLICY_KNOBS: Final = {
-    "min_capacity": int,
-    "max_capacity": int,
-    "target_wait_seconds": float,
-    "idle_seconds_before_scale_in": float,
-    "quiet_seconds_before_zero": float,
-    "max_step": int,
-    "default_seconds_per_job": float,
-    "backlog_tolerance": float,
+    knob.name: int if ScalerSettings.model_fields[knob.name].annotation is int else float
+    for knob in fields(PolicyConfig)
 }
 
 
@@ -74,6 +77,13 @@ def _number(values: dict[str, str | float | bool], name: str, source: str) -> fl
     return None
 
 
+def _check_limits(name: str, value: float, source: str) -> None:
+    """``value`` within the settings model's bounds for ``name``."""
+    for operator, bound in knob_limits(name):
+        if not within(operator, value, bound):
+            raise TfvarsError(f"{source}: {name} must be {operator} {bound:g} (got {value:g})")
+
+
 def scenario_from_tfvars(path: Path, base: Scenario | None = None) -> Scenario:
     source = str(path)
     try:
@@ -114,8 +124,16 @@ def scenario_from_tfvars(path: Path, base: Scenario | None = None) -> Scenario:
     spot_price = _number(values, "spot_hourly_price", source)
     if spot_price is not None:
         env_changes["spot_hourly_price"] = spot_price
-    if samples is not None and not 1 <= samples <= 12:
-        raise TfvarsError(f"{source}: samples_per_invocation must be in [1, 12] (got {samples})")
+    for tf_name, field_name in _QUEUE_KNOBS.items():
+        value = _number(values, tf_name, source)
+        if value is not None:
+            env_changes[field_name] = int(value) if field_name == "max_receives" else value
+    boot = _number(values, "boot_seconds", source)
+    if boot is not None:
+        _check_limits("boot_seconds", boot, source)
+        env = env.with_warmup(boot)
+    if samples is not None:
+        _check_limits("samples_per_invocation", samples, source)
     return Scenario(
         config=config,
         samples_per_invocation=int(samples)

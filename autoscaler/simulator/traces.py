@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Final
 
 from autoscaler.errors import TraceError
+from sdfleet.messages import Lane
 
-INTERACTIVE: Final = "interactive"
-BATCH: Final = "batch"
+INTERACTIVE: Final = Lane.INTERACTIVE
+BATCH: Final = Lane.BATCH
+#: Lanes in the order workers drain them.
 LANES: Final = (INTERACTIVE, BATCH)
 
 #: Per-job GPU seconds: lognormal around the median (a 512x512, 30-step SD 1.5 image on a
@@ -32,7 +34,7 @@ MAX_CSV_JOBS: Final = 1_000_000
 @dataclass(frozen=True)
 class TraceJob:
     arrival: float
-    lane: str
+    lane: Lane
     service: float
 
 
@@ -72,7 +74,7 @@ def _service(rng: random.Random, median: float, sigma: float) -> float:
     return median * math.exp(rng.gauss(0.0, sigma))
 
 
-def _lane(rng: random.Random, batch_share: float) -> str:
+def _lane(rng: random.Random, batch_share: float) -> Lane:
     return BATCH if rng.random() < batch_share else INTERACTIVE
 
 
@@ -212,6 +214,95 @@ BUILT_IN: Final[dict[str, Callable[..., Trace]]] = {
 }
 
 
+# ---- held-out shapes: generated per seed, never used to tune the policy's knobs ---------
+#: Job sizes for the heavy-tailed mix: (share, median GPU seconds): one 512 px image, four
+#: images, one 1024 px image, a long img2img batch.
+JOB_SIZES: Final = ((0.6, 6.0), (0.25, 24.0), (0.1, 30.0), (0.05, 120.0))
+
+
+def _sized(rng: random.Random) -> float:
+    pick = rng.random()
+    for share, median in JOB_SIZES:
+        if pick < share:
+            return _service(rng, median, 0.5)
+        pick -= share
+    return _service(rng, JOB_SIZES[-1][1], 0.5)
+
+
+def flash_crowd(seed: int) -> Trace:
+    """A quiet web trickle (0.03/s) with 2-4 flash crowds: 2/s within a minute, then an
+    exponential decay over ~8 minutes; 3 h."""
+    rng = random.Random(seed)
+    end = 3 * 3600.0
+    crowds = sorted(rng.uniform(600.0, end - 1200.0) for _ in range(rng.randint(2, 4)))
+
+    def rate(t: float) -> float:
+        extra = 0.0
+        for start in crowds:
+            if start <= t:
+                ramp = min(1.0, (t - start) / 60.0)
+                extra += 2.0 * ramp * math.exp(-max(0.0, t - start - 60.0) / 480.0)
+        return 0.03 + extra
+
+    jobs = _poisson_jobs(rng, rate, 2.0 * len(crowds) + 0.03, end, batch_share=0.1)
+    return Trace(
+        "flash-crowd",
+        f"0.03/s web trickle, {len(crowds)} flash crowds to 2/s decaying over ~8 min, 3 h",
+        tuple(jobs),
+        end + TAIL_SECONDS,
+    )
+
+
+def weekly(seed: int) -> Trace:
+    """Two days: a weekday (peak 0.2/s at 15:00) then a weekend day (peak 0.06/s), with
+    hour-to-hour noise; 48 h."""
+    rng = random.Random(seed)
+    end = 48 * 3600.0
+    noise = [rng.uniform(0.7, 1.3) for _ in range(49)]
+
+    def rate(t: float) -> float:
+        hour = t / 3600.0
+        peak = 0.2 if hour < 24 else 0.06
+        phase = math.cos(2 * math.pi * (hour % 24 - 15.0) / 24.0)
+        return (0.005 + peak * (1 + phase) / 2) * noise[int(hour)]
+
+    jobs = _poisson_jobs(rng, rate, 0.2 * 1.3 + 0.01, end, batch_share=0.2)
+    return Trace(
+        "weekly",
+        "weekday (peak 0.2/s) then weekend day (peak 0.06/s), hourly noise, 48 h",
+        tuple(jobs),
+        end + TAIL_SECONDS,
+    )
+
+
+def heavy_tail(seed: int) -> Trace:
+    """Steady 0.15/s for 2 h with heavy-tailed job times mixing sizes and image counts
+    (6 s to minutes: ``JOB_SIZES``), 40% batch."""
+    rng = random.Random(seed)
+    end = 2 * 3600.0
+    jobs: list[TraceJob] = []
+    t = 0.0
+    while True:
+        t += rng.expovariate(0.15)
+        if t >= end:
+            break
+        jobs.append(TraceJob(t, _lane(rng, 0.4), _sized(rng)))
+    return Trace(
+        "heavy-tail",
+        "0.15/s for 2 h; job sizes 6 s (60%), 24 s, 30 s, 120 s (5%), lognormal; 40% batch",
+        tuple(jobs),
+        end + TAIL_SECONDS,
+    )
+
+
+#: Held-out shapes: the benchmark reports them over several seeds; no knob was tuned on them.
+GENERATED: Final[dict[str, Callable[[int], Trace]]] = {
+    "flash-crowd": flash_crowd,
+    "weekly": weekly,
+    "heavy-tail": heavy_tail,
+}
+
+
 def poisson(
     rate: float,
     duration: float,
@@ -254,13 +345,13 @@ def read_csv(path: Path, default_service: float = DEFAULT_JOB_MEDIAN_SECONDS) ->
                 f"trace file {str(path)!r} line {number}: arrival_seconds and gpu_seconds "
                 f"must be numbers (got {row!r})"
             ) from exc
-        lane = (row.get("lane") or INTERACTIVE).strip()
-        if lane not in LANES or arrival < 0 or service <= 0:
+        lane_name = (row.get("lane") or INTERACTIVE).strip()
+        if lane_name not in LANES or arrival < 0 or service <= 0:
             raise TraceError(
-                f"trace file {str(path)!r} line {number}: lane must be one of {LANES}, "
+                f"trace file {str(path)!r} line {number}: lane must be one of {', '.join(LANES)}, "
                 f"arrival_seconds >= 0 and gpu_seconds > 0 (got {row!r})"
             )
-        jobs.append(TraceJob(arrival, lane, service))
+        jobs.append(TraceJob(arrival, Lane(lane_name), service))
     jobs.sort(key=lambda j: j.arrival)
     return Trace(path.stem, f"from {path.name}", tuple(jobs), jobs[-1].arrival + TAIL_SECONDS)
 

@@ -12,6 +12,7 @@ from autoscaler.handler import ScalerRun, lambda_handler
 from autoscaler.observe import MEMORY_TAG
 from sdfleet import env
 from sdfleet.heartbeats import HeartbeatStore, WorkerHeartbeat, WorkerState
+from sdfleet.messages import Lane
 from sdfleet.settings import ScalerSettings
 from tests.conftest import FleetResources
 from tests.integration.autoscaler.conftest import WorkerGroup
@@ -54,16 +55,16 @@ def beat(fleet: FleetResources, instance_id: str, state: WorkerState, idle_for: 
 def test_first_message_starts_one_worker(fleet: FleetResources, worker_group: WorkerGroup) -> None:
     settings = settings_for(fleet, worker_group)
     idle = ScalerRun(settings, fleet.clients)()
-    assert idle["desired_capacity"] == 0
+    assert idle.desired_capacity == 0
     assert worker_group.desired() == 0
 
     fleet.clients.sqs().send_message(QueueUrl=fleet.queues.batch_url, MessageBody="{}")
     result = ScalerRun(settings, fleet.clients)()
-    assert result["reason"] == "scale-out"
-    assert result["desired_capacity"] == 1
+    assert result.reason == "scale-out"
+    assert result.desired_capacity == 1
     assert worker_group.desired() == 1
     assert len(worker_group.instance_ids()) == 1
-    assert result["samples"][0]["visible"] == {"interactive": 0, "batch": 1}
+    assert result.samples[0].visible == {Lane.INTERACTIVE: 0, Lane.BATCH: 1}
 
 
 def test_backlog_scales_out_in_steps(fleet: FleetResources, worker_group: WorkerGroup) -> None:
@@ -74,8 +75,8 @@ def test_backlog_scales_out_in_steps(fleet: FleetResources, worker_group: Worker
             Entries=[{"Id": str(n), "MessageBody": "{}"} for n in range(start, start + 10)],
         )
     settings = settings_for(fleet, worker_group, max_step=4)
-    assert ScalerRun(settings, fleet.clients)()["desired_capacity"] == 4
-    assert ScalerRun(settings, fleet.clients)()["desired_capacity"] == 6  # max_capacity
+    assert ScalerRun(settings, fleet.clients)().desired_capacity == 4
+    assert ScalerRun(settings, fleet.clients)().desired_capacity == 6  # max_capacity
     assert worker_group.desired() == 6
 
 
@@ -96,10 +97,10 @@ def test_scale_in_removes_only_idle_workers(
 
     result = ScalerRun(settings_for(fleet, worker_group), fleet.clients)()
 
-    assert sorted(result["terminated"]) == sorted(idle)
+    assert sorted(result.terminated) == sorted(idle)
     assert worker_group.instance_ids() == [busy]
     assert worker_group.desired() == 1
-    assert result["samples"][0]["seconds_per_job"] == 6.0
+    assert result.samples[0].decision.seconds_per_job == 6.0
     # The policy's memory survives the invocation as a tag on the group.
     tags = {t["Key"]: t["Value"] for t in worker_group.describe()["Tags"]}
     assert tags[MEMORY_TAG].split()[0] != "-"
@@ -120,10 +121,10 @@ def test_idle_fleet_reaches_zero_after_quiet_time(
     fleet.clients.sqs().purge_queue(QueueUrl=fleet.queues.interactive_url)
     clock_at[0] += timedelta(seconds=60)
     mid = ScalerRun(settings, fleet.clients, clock=lambda: clock_at[0])()
-    assert mid["desired_capacity"] == 1
+    assert mid.desired_capacity == 1
     clock_at[0] += timedelta(seconds=90)
     late = ScalerRun(settings, fleet.clients, clock=lambda: clock_at[0])()
-    assert late["desired_capacity"] == 0
+    assert late.desired_capacity == 0
     assert worker_group.instance_ids() == []
 
 
@@ -133,7 +134,7 @@ def test_samples_within_the_minute_with_injected_sleep(
     slept: list[float] = []
     settings = settings_for(fleet, worker_group, samples_per_invocation=4)
     result = ScalerRun(settings, fleet.clients, sleep=slept.append)()
-    assert len(result["samples"]) == 4
+    assert len(result.samples) == 4
     assert slept == [12.0, 12.0, 12.0]
 
 

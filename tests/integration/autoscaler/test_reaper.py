@@ -9,7 +9,7 @@ import pytest
 
 from autoscaler.handler import ScalerRun
 from autoscaler.reaper import DeadLetterReaper
-from sdfleet.messages import JobMessage, batch_job_id
+from sdfleet.messages import JobMessage, Lane, batch_job_id
 from sdfleet.records import JobRecord, JobStatus, utcnow
 from sdfleet.requests import JobKind, JobParams
 from sdfleet.settings import ScalerSettings
@@ -52,7 +52,7 @@ def test_reaper_fails_stranded_jobs_only(fleet: FleetResources) -> None:
     fleet.clients.sqs().send_message(QueueUrl=fleet.queues.batch_dlq_url, MessageBody="{oops")
 
     result = DeadLetterReaper(
-        fleet.clients.sqs(), store, {"batch": fleet.queues.batch_dlq_url}
+        fleet.clients.sqs(), store, {Lane.BATCH: fleet.queues.batch_dlq_url}
     ).reap(utcnow())
 
     assert result.seen == 6
@@ -83,5 +83,6 @@ def test_scaler_invocation_reaps_when_dlqs_are_configured(
         samples_per_invocation=1,
     )
     result = ScalerRun(settings, fleet.clients, sleep=lambda _: None)()
-    assert result["dead_letters"] == {"seen": 1, "failed": ["waiting"]}
+    assert result.dead_letters is not None
+    assert result.dead_letters.as_dict() == {"seen": 1, "failed": ["waiting"]}
     assert json.loads(store.get("waiting").model_dump_json())["status"] == "failed"

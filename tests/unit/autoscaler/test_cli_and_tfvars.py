@@ -151,3 +151,41 @@ def test_benchmark_quick_mode_writes_every_trace_and_policy(tmp_path: Path) -> N
             assert stats["p50_wait"] <= stats["p95_wait"] <= stats["p99_wait"] <= stats["max_wait"]
             assert stats["gpu_hours"] > 0 and 0 <= stats["idle_share"] <= 1
     assert "| policy |" in out.with_suffix(".md").read_text()
+
+
+def test_simulate_frontier_on_a_csv_replay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autoscaler.simulator.compare import SWEEPS
+
+    trace = tmp_path / "mine.csv"
+    rows = [f"{60 + n * 2},{'batch' if n % 5 == 0 else 'interactive'},6" for n in range(120)]
+    trace.write_text("arrival_seconds,lane,gpu_seconds\n" + "\n".join(rows) + "\n")
+    tfvars = tmp_path / "x.tfvars"
+    tfvars.write_text("max_capacity = 6\nboot_seconds = 60\n")
+    out = tmp_path / "out.json"
+    code = main(
+        [
+            "simulate",
+            "--trace",
+            str(trace),
+            "--tfvars",
+            str(tfvars),
+            "--frontier",
+            "--json",
+            str(out),
+        ]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "cheapest swept setting" in text and "keda-hpa" in text
+    (record,) = json.loads(out.read_text())["traces"]
+    assert record["trace"] == "mine" and record["jobs"] == 120
+    assert [f["family"] for f in record["frontiers"]] == list(SWEEPS)
+    for frontier in record["frontiers"]:
+        assert len(frontier["points"]) == len(SWEEPS[frontier["family"]][1])
+    # 120 jobs x 6 s: the bound is exactly their GPU time.
+    assert record["bound_gpu_hours"] == pytest.approx(120 * 6 / 3600, abs=1e-4)
+    ours = record["policies"][0]
+    assert ours["gpu_hours"] >= record["bound_gpu_hours"]
+    assert record["goal_met"] == (not record["misses"])

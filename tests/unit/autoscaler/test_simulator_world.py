@@ -1,0 +1,128 @@
+"""The world as slow as AWS: drain hook, billing until gone, busy workers killed, SQS lag,
+the Lambda's sample times, the proven bound, and the held-out generators."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import pytest
+
+from autoscaler.policy import PolicyConfig
+from autoscaler.simulator.cloud import Action, AsgSetup, CloudObservation, TerminateInstance
+from autoscaler.simulator.compare import SWEEPS, Frontier, FrontierPoint, Scenario, compare
+from autoscaler.simulator.engine import Fleet, FleetEnvironment, RunResult, aws_world
+from autoscaler.simulator.metrics import busy_hours_bound, summarize
+from autoscaler.simulator.scalers import OursScaler
+from autoscaler.simulator.traces import BUILT_IN, GENERATED, INTERACTIVE, Trace, TraceJob
+
+FIXED = FleetEnvironment(boot_sigma=0.0, model_load_sigma=0.0, spot_percentage=0)
+
+
+def one_job(service: float = 50.0, duration: float = 1000.0) -> Trace:
+    return Trace("t", "test", (TraceJob(0.0, INTERACTIVE, service),), duration)
+
+
+@dataclass
+class TerminateAt:
+    """A scripted scaler: one prewarmed worker, terminated through the ASG API at ``at``."""
+
+    at: float
+    asg: AsgSetup
+    decrement: bool = True
+    name: str = "scripted"
+    period: float = 1e9
+
+    @property
+    def offsets(self) -> tuple[float, ...]:
+        return (self.at,)
+
+    def start(self) -> Sequence[Action]:
+        return []
+
+    def tick(self, observation: CloudObservation) -> Sequence[Action]:
+        return [TerminateInstance(i.instance_id, self.decrement) for i in observation.active]
+
+
+def run_busy(env: FleetEnvironment, drain_hook: bool, decrement: bool = True) -> RunResult:
+    """One prewarmed worker takes a 50 s job at 0 and is terminated 10 s into it."""
+    scaler = TerminateAt(10.0, AsgSetup(drain_hook=drain_hook, prewarmed=1), decrement)
+    return Fleet(one_job(), env, 1).run(scaler)
+
+
+def test_without_a_drain_hook_a_busy_worker_is_killed_and_its_job_reruns() -> None:
+    result = run_busy(FIXED, drain_hook=False, decrement=False)  # the ASG replaces it
+    assert summarize(result).busy_killed == 1
+    (job,) = result.jobs
+    assert job.receives == 2 and job.done is not None  # ran again after its visibility
+
+
+def test_with_the_drain_hook_the_job_finishes_and_billing_runs_until_gone() -> None:
+    env = replace(FIXED, termination_seconds=30.0, metadata_poll_seconds=5.0)
+    result = run_busy(env, drain_hook=True)
+    (job,) = result.jobs
+    assert job.done == pytest.approx(50.0) and job.receives == 1
+    (gone,) = result.instances
+    assert not gone.killed_busy
+    assert gone.ended == pytest.approx(50.0 + 30.0)  # job done, then shutdown, billed
+
+
+def test_a_hook_that_times_out_kills_the_busy_worker() -> None:
+    env = replace(FIXED, lifecycle_hook_timeout_seconds=20.0)
+    assert summarize(run_busy(env, drain_hook=True)).busy_killed == 1
+
+
+def test_sqs_counts_are_late() -> None:
+    env = replace(FIXED, sqs_count_lag_seconds=10.0)
+    jobs = tuple(TraceJob(float(n), INTERACTIVE, 5.0) for n in range(20))
+    fleet = Fleet(Trace("t", "t", jobs, 100.0), env, 1)
+    for job in fleet.jobs:
+        fleet.now = job.arrival
+        fleet._enqueue(job)
+    fleet.now = 19.0
+    seen = [fleet.observe().visible for _ in range(50)]
+    assert max(seen) <= 20 and min(seen) >= 9  # as of 0..10 s ago
+    assert min(seen) < 20  # and sometimes older than now
+
+
+def test_ours_samples_at_the_lambdas_times() -> None:
+    world = aws_world()
+    ours = OursScaler(PolicyConfig(), 12, world.sampling_window_seconds)
+    assert ours.offsets == tuple(4.0 * n for n in range(12))
+    assert ours.period == 60.0
+    assert OursScaler(PolicyConfig(), 12).offsets[1] == 5.0  # the ideal world: even
+
+
+def test_no_policy_beats_the_busy_time_bound() -> None:
+    trace = BUILT_IN["spot-storm"]()
+    comparison = compare(trace, Scenario(config=PolicyConfig(max_capacity=20)), 1)
+    bound = busy_hours_bound(trace)
+    assert bound == pytest.approx(sum(j.service for j in trace.jobs) / 3600)
+    for stats in comparison.stats:
+        assert stats.gpu_hours >= bound, stats.policy
+    for frontier in comparison.frontiers:
+        assert all(p.gpu_hours >= bound for p in frontier.points), frontier.family
+    assert [f.family for f in comparison.frontiers] == list(SWEEPS)
+
+
+def test_frontier_picks_the_cheapest_point_that_waits_no_longer() -> None:
+    points = (
+        FrontierPoint(1.0, 10.0, 9.0, 4.0, 0),
+        FrontierPoint(2.0, 30.0, 6.0, 3.0, 0),
+        FrontierPoint(5.0, 80.0, 5.0, 2.0, 0),
+    )
+    frontier = Frontier("x", "knob", points)
+    assert frontier.at(5.0) is None
+    assert frontier.at(30.0) == points[1]
+    assert frontier.at(1000.0) == points[2]
+    assert frontier.pareto() == points
+
+
+def test_held_out_generators_are_seeded_and_differ_by_seed() -> None:
+    for name, factory in GENERATED.items():
+        first, again, other = factory(101), factory(101), factory(102)
+        assert first.jobs == again.jobs, name
+        assert first.jobs != other.jobs, name
+        assert first.jobs and first.name == name
+    sizes = sorted(j.service for j in GENERATED["heavy-tail"](101).jobs)
+    assert sizes[-1] > 10 * sizes[len(sizes) // 2]  # a heavy tail
