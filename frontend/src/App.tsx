@@ -36,6 +36,7 @@ export function App({ config }: { config: AppConfig }) {
   const [form, setForm] = useState<FormValues>(loadDraft);
   const [watched, setWatched] = useState<Job[]>([]);
   const [notice, setNotice] = useState<string | null>(null);
+  const [historyVersion, setHistoryVersion] = useState(0);
 
   useEffect(() => {
     void currentUser().then(setUser);
@@ -151,8 +152,8 @@ export function App({ config }: { config: AppConfig }) {
         )}
         {user && route === "/history" && (
           <>
-            <History api={api} onUseSettings={useSettings} onRunAgain={(j) => void runAgain(j)} />
-            <DeleteAllData api={api} onDeleted={(summary) => { setWatched([]); setNotice(summary); navigate("/history"); setNotice(summary); }} />
+            <History key={historyVersion} api={api} onUseSettings={useSettings} onRunAgain={(j) => void runAgain(j)} />
+            <DeleteAllData api={api} onDeleted={(summary) => { setWatched([]); setHistoryVersion((v) => v + 1); setNotice(summary); }} />
           </>
         )}
       </main>

@@ -58,6 +58,7 @@ export function JobCard({ api, job: initial, onUseSettings, onRunAgain, onChange
   const [job, setJob] = useState<Job>(initial);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [gone, setGone] = useState(false);
   const finished = FINISHED.has(job.status);
 
   const update = useCallback(
@@ -69,7 +70,16 @@ export function JobCard({ api, job: initial, onUseSettings, onRunAgain, onChange
   );
 
   usePolling(async () => {
-    const next = await api.getJob(job.job_id);
+    let next: JobView;
+    try {
+      next = await api.getJob(job.job_id);
+    } catch (caught) {
+      if (caught instanceof ApiError && caught.status === 404) {
+        setGone(true); // deleted meanwhile (e.g. "delete all my data" in another tab)
+        return "stop";
+      }
+      throw caught;
+    }
     const changed =
       next.status !== job.status ||
       next.progress?.step !== job.progress?.step ||
@@ -77,7 +87,7 @@ export function JobCard({ api, job: initial, onUseSettings, onRunAgain, onChange
     update(next);
     if (FINISHED.has(next.status)) return "stop";
     return changed ? "changed" : "unchanged";
-  }, !finished);
+  }, !finished && !gone);
 
   const act = async (action: () => Promise<void>) => {
     setBusy(true);
@@ -131,6 +141,7 @@ export function JobCard({ api, job: initial, onUseSettings, onRunAgain, onChange
           />
         </div>
       )}
+      {gone && <p className="hint">This job has been deleted.</p>}
       {job.status === "failed" && job.error && <p className="form-error">{job.error.message}</p>}
       {outputs.length > 0 && (
         <ul className="images">
