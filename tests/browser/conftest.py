@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_local_stack import (
+    FIXED_PORTS,
     READY_TIMEOUT_SECONDS,
     STOP_TIMEOUT_SECONDS,
     Stack,
@@ -39,8 +40,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "build" / "test-artifacts" / "browser"
 AXE_SCRIPT = ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
 WEB_BUILD = ROOT / "frontend" / "dist" / "index.html"
-#: Not the end-to-end test's ports: both may run in one session (one after the other).
-FIXED_PORTS = (45_671, 45_672, 45_673)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -89,7 +88,9 @@ def web_stack(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> I
         return
     _preconditions()
     base = tmp_path_factory.mktemp("web-stack")
-    state_dir = Path(os.environ.get("SDFLEET_BROWSER_STATE_DIR", ROOT / ".sdfleet" / "browser-stack"))
+    # The end-to-end test's state directory and ports (it runs after this stack stopped):
+    # the same Terraform inputs, so one of the two replays the other's recorded apply.
+    state_dir = Path(os.environ.get("SDFLEET_E2E_STATE_DIR", ROOT / ".sdfleet" / "e2e-stack"))
     ports = [port if port_free(port) else free_port() for port in FIXED_PORTS]
     console = base / "up.console"
     with console.open("w") as out:
@@ -161,18 +162,22 @@ class Browsing:
 
     def page(self, width: int = 1280, height: int = 900) -> Any:
         context = self.browser.new_context(
-            base_url=self.base_url, viewport={"width": width, "height": height}, accept_downloads=True
+            base_url=self.base_url,
+            viewport={"width": width, "height": height},
+            accept_downloads=True,
         )
         self.contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(20_000)
         page.on(
             "console",
-            lambda message: self.console_errors.append(
-                f"console: {message.text} ({message.location.get('url', '')})"
-            )
-            if message.type == "error"
-            else None,
+            lambda message: (
+                self.console_errors.append(
+                    f"console: {message.text} ({message.location.get('url', '')})"
+                )
+                if message.type == "error"
+                else None
+            ),
         )
         page.on("pageerror", lambda error: self.console_errors.append(f"page error: {error}"))
         return page
@@ -197,9 +202,7 @@ class Browsing:
 
 
 @pytest.fixture()
-def browsing(
-    browser: Any, web_stack: Stack, request: pytest.FixtureRequest
-) -> Iterator[Browsing]:
+def browsing(browser: Any, web_stack: Stack, request: pytest.FixtureRequest) -> Iterator[Browsing]:
     session = Browsing(browser, str(web_stack.state["frontend_url"]), request.node.name)
     try:
         yield session
