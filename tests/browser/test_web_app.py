@@ -149,7 +149,8 @@ def test_sign_up_generate_watch_and_download(
     page.reload()
     expect(page.get_by_test_id("signed-in-user")).to_have_text(carol)
     page.get_by_role("link", name="History").click()
-    expect(card(page, "a lighthouse at dawn", "history")).to_contain_text("64\N{MULTIPLICATION SIGN}64 · 2 steps")
+    listed = card(page, "a lighthouse at dawn", "history")
+    expect(listed).to_contain_text("64\N{MULTIPLICATION SIGN}64 · 2 steps")
     check_axe(page, "history page")
     browsing.shot(page, "history")
 
