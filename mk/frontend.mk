@@ -38,3 +38,11 @@ test-browser: $(STAMP) lambda-zips frontend browser-deps
 	$(VENV_BIN)/python -m pytest tests/browser -q $(PYTEST_ARGS)
 
 TEST_TARGETS += frontend browser-deps
+
+# Clean npm ci + build time, gzipped JavaScript, browser-test wall time:
+# table + benchmarks/results/frontend.json.
+.PHONY: bench-frontend
+bench-frontend: $(STAMP) lambda-zips browser-deps
+	$(VENV_BIN)/python benchmarks/frontend.py --clean
+
+BENCH_TARGETS += bench-frontend
