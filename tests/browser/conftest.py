@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -140,6 +141,8 @@ def web_stack(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> I
 def browser(chromium_path: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
+    # This session's screenshots only (a renamed state must not leave an old picture behind).
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         try:
