@@ -333,6 +333,69 @@ def test_second_user_sees_nothing_of_the_first_at_360_px(browsing: Browsing) -> 
     expect(page.get_by_test_id("signed-in-user")).to_have_text(bob)
 
 
+def test_polling_pauses_while_hidden_and_429_says_when_to_retry(
+    browsing: Browsing, web_stack: Stack, alice: str
+) -> None:
+    from sdfleet.aws import AwsClients
+    from sdfleet.local.cognito import LocalUsers
+
+    state = web_stack.state
+    api = str(state["api_url"])
+    users = LocalUsers(
+        AwsClients(str(state["aws_endpoint_url"]), str(state["region"])).cognito_idp(),
+        str(state["user_pool_id"]),
+        str(state["user_pool_client_id"]),
+    )
+    headers = {"Authorization": f"Bearer {users.sign_in(alice, PASSWORD).id_token}"}
+    long_job = {"prompt": "long job", "width": 64, "height": 64, "steps": 100, "num_images": 8}
+    # Fill alice's quota of active jobs through the API.
+    created: list[str] = []
+    for _ in range(60):
+        response = requests.post(f"{api}/jobs", json=long_job, headers=headers, timeout=30)
+        if response.status_code == 429:
+            break
+        assert response.status_code == 202, response.text
+        created.append(response.json()["job_id"])
+    else:
+        pytest.fail("the quota of active jobs never answered 429")
+    try:
+        page = browsing.page()
+        sign_in(page, alice)
+        fill_job(page, "one too many")
+        browsing.expect_console_error(r"status of 429")
+        page.get_by_role("button", name="Generate").click()
+        expect(page.get_by_role("alert")).to_contain_text(re.compile(r"Try again in \d+ s\."))
+        browsing.shot(page, "too-many-jobs")
+
+        # The history's active cards poll; a hidden tab polls nothing, showing it polls at once.
+        polls: list[str] = []
+        page.on(
+            "request",
+            lambda r: polls.append(r.url) if re.search(r"/jobs/[0-9a-f]{32}$", r.url) else None,
+        )
+        page.get_by_role("link", name="History").click()
+        expect(page.get_by_test_id("history").locator("article.job").first).to_be_visible()
+        page.wait_for_timeout(1500)
+        assert polls, "active jobs in the history are polled"
+        set_hidden = """(hidden) => {
+            Object.defineProperty(document, 'hidden', {configurable: true, get: () => hidden});
+            Object.defineProperty(document, 'visibilityState',
+                {configurable: true, get: () => hidden ? 'hidden' : 'visible'});
+            document.dispatchEvent(new Event('visibilitychange'));
+        }"""
+        page.evaluate(set_hidden, True)
+        page.wait_for_timeout(500)  # a request already under way may still finish
+        polls.clear()
+        page.wait_for_timeout(4000)
+        assert polls == [], "a hidden tab must not poll"
+        page.evaluate(set_hidden, False)
+        page.wait_for_timeout(1000)
+        assert polls, "showing the tab polls again at once"
+    finally:
+        for job_id in created:
+            requests.delete(f"{api}/jobs/{job_id}", headers=headers, timeout=30)
+
+
 def test_delete_all_my_data_behind_a_typed_confirmation(browsing: Browsing, alice: str) -> None:
     page = browsing.page()
     sign_in(page, alice)
