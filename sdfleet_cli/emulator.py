@@ -54,9 +54,27 @@ def add_missing_operations() -> None:
     ``CompleteLifecycleAction`` (moto 5.x): the worker completes the termination lifecycle
     hook after a drain; moto has no lifecycle-hook actions to resume, so an empty answer is
     what AWS would return.
+
+    ``RevokeToken`` (Cognito): the web app's sign-out revokes its refresh token; moto answers
+    500 (without CORS headers, so the browser reports a CORS error). Here the token is revoked
+    as Cognito does: a later refresh with it is refused.
     """
     from moto.autoscaling.responses import AutoScalingResponse
+    from moto.cognitoidp.responses import CognitoIdpResponse
     from moto.core.responses import EmptyResult
+
+    if not hasattr(CognitoIdpResponse, "revoke_token"):
+
+        def revoke_token(self: CognitoIdpResponse) -> str:
+            token = self._get_param("Token")
+            client_id = self._get_param("ClientId")
+            for pool in self.backend.user_pools.values():
+                issued = pool.refresh_tokens.get(token)
+                if issued is not None and issued[0] == client_id:
+                    pool.refresh_tokens[token] = None
+            return "{}"
+
+        CognitoIdpResponse.revoke_token = revoke_token  # type: ignore[attr-defined]
 
     if not hasattr(AutoScalingResponse, "complete_lifecycle_action"):
 

@@ -32,6 +32,8 @@ from sdfleet_cli.local.lambda_context import ACCOUNT_ID, LambdaContext
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024
 CORS_ALLOW_HEADERS: Final = "authorization,content-type,idempotency-key"
 CORS_ALLOW_METHODS: Final = "GET,POST,PUT,PATCH,DELETE,OPTIONS"
+#: As Terraform's ``cors_expose_headers``: the web app reads Retry-After on 429/503.
+CORS_EXPOSE_HEADERS: Final = "content-type,location,retry-after,idempotent-replayed"
 CORS_MAX_AGE: Final = "600"
 #: Routes API Gateway serves without the authorizer (the published OpenAPI document).
 DEFAULT_PUBLIC_PATHS: Final = frozenset({"/openapi.json"})
@@ -186,7 +188,7 @@ def _cors_headers(origin: str | None) -> dict[str, str]:
         "access-control-allow-origin": origin or "*",
         "access-control-allow-headers": CORS_ALLOW_HEADERS,
         "access-control-allow-methods": CORS_ALLOW_METHODS,
-        "access-control-expose-headers": "content-type,location",
+        "access-control-expose-headers": CORS_EXPOSE_HEADERS,
         "access-control-max-age": CORS_MAX_AGE,
         "vary": "origin",
     }

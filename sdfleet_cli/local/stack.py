@@ -18,8 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,6 +37,7 @@ from sdfleet_cli.local.processes import ChildProcess
 from sdfleet_cli.local.scaler_timer import ScalerTimer
 from sdfleet_cli.local.state import LocalState, StateDir
 from sdfleet_cli.local.terraform import EMULATOR_CREDENTIALS, LocalTerraform, find_provider_mirror
+from sdfleet_cli.local.web_app import CONFIG_NAME, web_app_server, web_config, write_web_config
 
 DEFAULT_EMULATOR_PORT: Final = 4566
 DEFAULT_API_PORT: Final = 8787
@@ -225,7 +225,10 @@ class LocalStack:
         source = self.options.terraform_dir or self.options.repo_root / "terraform"
         # The Lambda zips are left out: locally the handlers run from source in this process,
         # so a rebuilt zip must not cost a full apply.
-        fingerprint = snapshot.config_fingerprint(source, {"endpoint": endpoint_url})
+        web_origins = json.dumps(self._web_origins())
+        fingerprint = snapshot.config_fingerprint(
+            source, {"endpoint": endpoint_url, "web_origins": web_origins}
+        )
         record = self.paths.terraform_dir / "last-apply.json"
         with (self.paths.logs_dir / "terraform.log").open("a") as log:
             terraform = LocalTerraform(
@@ -249,7 +252,7 @@ class LocalStack:
             self._start_model_build()
             snapshot.seed(endpoint_url)
             snapshot.start_recording(endpoint_url)
-            terraform.apply(endpoint_url, self._frozen_zips())
+            terraform.apply(endpoint_url, {**self._frozen_zips(), "web_origins": web_origins})
             snapshot.stop_recording(endpoint_url)
             self.raw_outputs = terraform.outputs()
             outputs = read_outputs(self.raw_outputs)
@@ -334,12 +337,28 @@ class LocalStack:
         server.start()
         return server
 
-    def _start_frontend(self) -> str | None:
+    def _web_origins(self) -> list[str]:
+        """The web app's origins, which the bucket's CORS rules must allow (presigned POST)."""
+        port = self.options.frontend_port
+        return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+    def _start_frontend(
+        self, outputs: Mapping[str, str], endpoint_url: str, api_url: str
+    ) -> str | None:
         build = frontend_build(self.options.repo_root)
         if build is None:
             return None
-        handler = partial(SimpleHTTPRequestHandler, directory=str(build))
-        self.frontend = ThreadingHTTPServer(("127.0.0.1", self.options.frontend_port), handler)
+        config = write_web_config(
+            self.paths.root / CONFIG_NAME,
+            web_config(
+                api_url=api_url,
+                region=outputs["region"],
+                user_pool_id=outputs["user_pool_id"],
+                client_id=outputs["user_pool_client_id"],
+                cognito_endpoint=endpoint_url,
+            ),
+        )
+        self.frontend = web_app_server(build, config, self.options.frontend_port)
         threading.Thread(target=self.frontend.serve_forever, name="frontend", daemon=True).start()
         return f"http://127.0.0.1:{self.options.frontend_port}"
 
@@ -427,7 +446,7 @@ class LocalStack:
             clients.autoscaling(), outputs["asg_name"], worker_env, self.paths.logs_dir
         )
         self.fleet.start()
-        frontend_url = self._start_frontend()
+        frontend_url = self._start_frontend(outputs, endpoint_url, self.api.url)
         self._step("api, scaler, workers", started)
 
         self.state = LocalState(

@@ -163,3 +163,11 @@ def test_cors_preflight_needs_no_token(served: tuple[str, RecordingHandler]) -> 
     assert "authorization" in response.headers["Access-Control-Allow-Headers"]
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
     assert handler.events == []
+
+
+def test_cors_exposes_what_the_web_app_reads(served: tuple[str, RecordingHandler]) -> None:
+    url, _ = served
+    response = requests.get(f"{url}/jobs", headers={"Origin": "http://127.0.0.1:5173"}, timeout=10)
+    exposed = {h.strip() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
+    # Cross-origin, a browser hides every other header: the 429's retry time included.
+    assert {"retry-after", "idempotent-replayed"} <= exposed
