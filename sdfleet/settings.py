@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -213,7 +213,39 @@ class WorkerSettings(FleetSettings):
         description="where downloaded and built models are kept",
     )
     device: str | None = _env(
-        env.DEVICE, "device", "`cuda` or `cpu` (default: cuda when available)"
+        env.DEVICE,
+        "device",
+        "`cuda` or `cpu` (default: cuda when available); GPU fleets set `cuda` so a host "
+        "without a working CUDA stops instead of generating on the CPU",
+    )
+    attention_backend: Literal["sdpa", "xformers"] = Field(
+        default="sdpa",
+        validation_alias=AliasChoices("attention_backend", env.ATTENTION_BACKEND),
+        description="`sdpa`, or `xformers` when its kernels run a probe attention at start-up "
+        "(else SDPA, with the reason logged and recorded)",
+    )
+    state_dir: str = Field(
+        default=".sdfleet/state",
+        validation_alias=AliasChoices("state_dir", env.STATE_DIR),
+        description="where the worker counts failed model loads across restarts",
+    )
+    max_model_load_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        validation_alias=AliasChoices("max_model_load_attempts", env.MAX_MODEL_LOAD_ATTEMPTS),
+        description="failed model loads in a row before the worker marks its instance "
+        "unhealthy so the Auto Scaling group replaces it",
+    )
+    launch_hook_name: str | None = _env(
+        env.LAUNCH_HOOK_NAME,
+        "launch_hook_name",
+        "ASG launching lifecycle hook the worker completes once its model is loaded and warm",
+    )
+    warmup: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("warmup", env.WARMUP),
+        description="run one small generation after load, before the first claim",
     )
     max_batch_size: int = Field(
         default=4,

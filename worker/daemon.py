@@ -14,8 +14,6 @@ Every exception while handling a message is caught and logged; the loop never cr
 from __future__ import annotations
 
 import hashlib
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -45,12 +43,13 @@ from worker.errors import GenerationCancelled, InvalidJobInput
 from worker.intake import Action, Intake, MessageIntake, input_problem
 from worker.lanes import LanePoller, ReceivedMessage
 from worker.lifecycle import Drain, DrainReason, TerminationWatcher, complete_lifecycle_action
-from worker.metadata import InstanceMetadata, MetadataUnavailable
+from worker.metadata import InstanceMetadata
 from worker.metrics import JobMetrics
 from worker.outputs import OutputWriter
 from worker.receive_ahead import ReceiveAhead
 from worker.reporting import WorkerReporter
 from worker.retry import redelivery_delay, transient_retry
+from worker.startup import resolve_identity
 from worker.tenants import TenantMap
 from worker.visibility import Heartbeat, JobLease
 
@@ -232,13 +231,7 @@ class Worker:
 
         clients = AwsClients.from_settings(settings)
         metadata = InstanceMetadata(settings.metadata_url)
-        instance_id = settings.instance_id
-        if instance_id is None:
-            try:
-                instance_id = metadata.instance_id()
-            except MetadataUnavailable as exc:
-                logger.warning("no instance id from metadata", extra={"error": str(exc)})
-        worker_id = settings.worker_id or instance_id or f"{socket.gethostname()}-{_pid()}"
+        worker_id, instance_id = resolve_identity(settings, metadata)
         generator = Generator.load(settings, clients.s3())
         return cls(
             settings,
@@ -693,6 +686,7 @@ class Worker:
                 keys,
                 [image.seed for image in images],
                 attention_backend=self.generator.attention_backend,
+                attention_reason=self.generator.attention_reason,
                 queue_wait_seconds=queue_wait,
                 model_seconds=round(pipeline, 4),
                 total_seconds=round(handled, 4),
@@ -878,7 +872,3 @@ def _on_step(
             raise GenerationCancelled("every job in this call was cancelled or taken over")
 
     return on_step
-
-
-def _pid() -> int:
-    return os.getpid()

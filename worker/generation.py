@@ -20,17 +20,20 @@ from typing import TYPE_CHECKING, Any, Final
 from aws_lambda_powertools import Logger
 from PIL import Image
 
+from sdfleet import env
 from sdfleet.records import ErrorCode
-from sdfleet.requests import SEED_MAX, JobKind, JobParams
+from sdfleet.requests import SEED_MAX, SIZE_MIN, JobKind, JobParams
 from sdfleet.settings import WorkerSettings
-from worker.attention import apply_attention, default_backend
-from worker.errors import InvalidJobInput, ModelLoadError
+from worker.attention import AttentionChoice, choose_attention
+from worker.errors import DeviceUnavailable, InvalidJobInput, ModelLoadError
 from worker.model_source import TINY, resolve_model
 from worker.png_metadata import ImageParameters, encode_png
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+#: Denoising steps of the warm-up call (enough to run every module once, and the scheduler).
+WARMUP_STEPS: Final = 2
 #: Seeds wrap here, so every recorded seed can be submitted again as a job's ``seed``.
 SEED_MODULUS: Final = SEED_MAX + 1
 
@@ -120,10 +123,16 @@ def resolve_device(requested: str | None) -> str:
 
     if requested is None:
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelLoadError(f"device: {requested!r} requested but CUDA is not available")
     if requested != "cpu" and not requested.startswith("cuda"):
         raise ModelLoadError(f"device: {requested!r} is not 'cuda', 'cuda:N' or 'cpu'")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        built_for = torch.version.cuda or "no CUDA (a CPU-only build)"
+        raise DeviceUnavailable(
+            f"device: {requested!r} requested ({env.DEVICE}) but CUDA is not available: "
+            f"torch {torch.__version__} is built for {built_for}; check `nvidia-smi` (driver "
+            "loaded, GPU visible) and that the torch CUDA build matches the driver "
+            "(docs/worker-install.md). Refusing to generate on the CPU."
+        )
     return requested
 
 
@@ -139,6 +148,7 @@ class Generator:
         model_load_seconds: float,
         model_name: str,
         max_batch_size: int,
+        attention_reason: str = "",
     ) -> None:
         from diffusers import StableDiffusionImg2ImgPipeline
 
@@ -151,14 +161,30 @@ class Generator:
         self.txt2img.set_progress_bar_config(disable=True)
         self.device = device
         self.attention_backend = attention_backend
+        self.attention_reason = attention_reason
         self.model_load_seconds = model_load_seconds
+        self.warmup_seconds: float | None = None
         self.model_name = model_name
         self.max_batch_size = max_batch_size
         self.scheduler_name = type(txt2img.scheduler).__name__
 
     @classmethod
     def load(cls, settings: WorkerSettings, s3: S3Client | None = None) -> Generator:
+        """Loads the model and picks the attention kernel. Every failure, whatever raised
+        it, is a :class:`ModelLoadError` whose message says what to check."""
         started = time.perf_counter()
+        try:
+            return cls._load(settings, s3, started)
+        except ModelLoadError:
+            raise
+        except Exception as exc:
+            raise ModelLoadError(
+                f"model_source: loading {settings.model_source!r} failed with "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    @classmethod
+    def _load(cls, settings: WorkerSettings, s3: S3Client | None, started: float) -> Generator:
         import torch
         from diffusers import StableDiffusionPipeline
         from diffusers.utils import logging as diffusers_logging
@@ -193,12 +219,12 @@ class Generator:
                 cache_dir=resolved.hub_cache_dir,
             )
             pipe = pipe.to(device)
-        except (OSError, ValueError, RuntimeError) as exc:
+        except Exception as exc:
             raise ModelLoadError(
                 f"model_source: loading {resolved.source!r} from {resolved.location!r} "
-                f"failed: {exc}"
+                f"failed: {type(exc).__name__}: {exc}"
             ) from exc
-        backend = apply_attention(pipe, default_backend(device))
+        choice: AttentionChoice = choose_attention(pipe, settings.attention_backend, device, dtype)
         seconds = time.perf_counter() - started
         logger.info(
             "model loaded",
@@ -206,18 +232,41 @@ class Generator:
                 "model_source": resolved.source,
                 "device": device,
                 "dtype": str(dtype),
-                "attention_backend": backend.value,
+                "attention_backend": choice.backend.value,
+                "attention_reason": choice.reason,
                 "model_load_seconds": round(seconds, 3),
             },
         )
         return cls(
             pipe,
             device=device,
-            attention_backend=backend.value,
+            attention_backend=choice.backend.value,
+            attention_reason=choice.reason,
             model_load_seconds=seconds,
             model_name=resolved.source,
             max_batch_size=settings.max_batch_size,
         )
+
+    def warm_up(self, steps: int = WARMUP_STEPS) -> float:
+        """One small txt2img call before the first claim: CUDA context, cuDNN/cuBLAS autotuning
+        and (when enabled) compilation happen here, not in a user's first job. It runs at the
+        default job size (512 px), the shape compilation should see first; the tiny test model
+        warms up at its smallest size (its only purpose is proving the path). A failure is a
+        :class:`ModelLoadError`. Returns the seconds taken."""
+        started = time.perf_counter()
+        size = SIZE_MIN if self.model_name == TINY else JobParams.model_fields["width"].default
+        params = JobParams(prompt="warm-up", seed=0, steps=steps, width=size, height=size)
+        job = GenerationJob(job_id="warm-up", kind=JobKind.TXT2IMG, params=params)
+        try:
+            self.generate([job], lambda _step, _total: None)
+        except Exception as exc:
+            raise ModelLoadError(
+                f"warm-up: the first generation failed ({type(exc).__name__}: {exc}); the "
+                "model loaded but cannot run on this device"
+            ) from exc
+        self.warmup_seconds = time.perf_counter() - started
+        logger.info("warm-up done", extra={"warmup_seconds": round(self.warmup_seconds, 3)})
+        return self.warmup_seconds
 
     def batch_key(self, kind: JobKind, params: JobParams) -> tuple[object, ...]:
         """Jobs with equal keys can share one pipeline call (prompts and seeds may differ)."""
