@@ -247,6 +247,42 @@ class WorkerSettings(FleetSettings):
         validation_alias=AliasChoices("warmup", env.WARMUP),
         description="run one small generation after load, before the first claim",
     )
+    torch_compile: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("torch_compile", env.TORCH_COMPILE),
+        description="compile the UNet with torch.compile (CUDA only; batches padded to powers "
+        "of two so few shapes compile; the first call of each shape pays the compile)",
+    )
+    compile_cache_dir: str = Field(
+        default=".sdfleet/torch-compile",
+        validation_alias=AliasChoices("compile_cache_dir", env.COMPILE_CACHE_DIR),
+        description="Inductor/Triton cache, so a restart reuses the compiled kernels",
+    )
+    cuda_graphs: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("cuda_graphs", env.CUDA_GRAPHS),
+        description="with torch_compile: replay CUDA graphs (mode reduce-overhead) for the "
+        "fixed shapes; more GPU memory per shape",
+    )
+    channels_last: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("channels_last", env.CHANNELS_LAST),
+        description="UNet and VAE in channels-last memory format (faster convolutions on CUDA)",
+    )
+    vae_slicing: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("vae_slicing", env.VAE_SLICING),
+        description="decode a batch one image at a time (large batches do not run out of memory "
+        "after denoising)",
+    )
+    vae_tiling_min_pixels: int = Field(
+        default=0,
+        ge=0,
+        le=16384 * 16384,
+        validation_alias=AliasChoices("vae_tiling_min_pixels", env.VAE_TILING_MIN_PIXELS),
+        description="decode in tiles when width x height is at least this (0: never; tiles "
+        "change pixels slightly, so it is off unless a GPU runs out of memory at large sizes)",
+    )
     max_batch_size: int = Field(
         default=4,
         ge=1,

@@ -28,6 +28,8 @@ from worker.attention import AttentionChoice, choose_attention
 from worker.errors import DeviceUnavailable, InvalidJobInput, ModelLoadError
 from worker.model_source import TINY, resolve_model
 from worker.png_metadata import ImageParameters, encode_png
+from worker.schedulers import Schedulers
+from worker.speed import apply_speed_settings, batch_bucket
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -149,6 +151,8 @@ class Generator:
         model_name: str,
         max_batch_size: int,
         attention_reason: str = "",
+        speed_options: Sequence[str] = (),
+        vae_tiling_min_pixels: int = 0,
     ) -> None:
         from diffusers import StableDiffusionImg2ImgPipeline
 
@@ -167,6 +171,11 @@ class Generator:
         self.model_name = model_name
         self.max_batch_size = max_batch_size
         self.scheduler_name = type(txt2img.scheduler).__name__
+        self.schedulers = Schedulers(txt2img.scheduler)
+        self.speed_options = list(speed_options)
+        # A compiled UNet specialises on shapes: pad batches to few sizes (worker/speed.py).
+        self.pad_batches = any(option.startswith("torch_compile") for option in speed_options)
+        self.vae_tiling_min_pixels = vae_tiling_min_pixels
 
     @classmethod
     def load(cls, settings: WorkerSettings, s3: S3Client | None = None) -> Generator:
@@ -225,6 +234,7 @@ class Generator:
                 f"failed: {type(exc).__name__}: {exc}"
             ) from exc
         choice: AttentionChoice = choose_attention(pipe, settings.attention_backend, device, dtype)
+        speed = apply_speed_settings(pipe, settings, device)
         seconds = time.perf_counter() - started
         logger.info(
             "model loaded",
@@ -234,6 +244,7 @@ class Generator:
                 "dtype": str(dtype),
                 "attention_backend": choice.backend.value,
                 "attention_reason": choice.reason,
+                "speed_options": speed,
                 "model_load_seconds": round(seconds, 3),
             },
         )
@@ -245,6 +256,8 @@ class Generator:
             model_load_seconds=seconds,
             model_name=resolved.source,
             max_batch_size=settings.max_batch_size,
+            speed_options=speed,
+            vae_tiling_min_pixels=settings.vae_tiling_min_pixels,
         )
 
     def warm_up(self, steps: int = WARMUP_STEPS) -> float:
@@ -278,6 +291,7 @@ class Generator:
             params.steps,
             params.guidance_scale,
             strength,
+            params.scheduler.value,
         )
 
     def generate(
@@ -340,6 +354,18 @@ class Generator:
 
         params = chunk[0].job.params
         kind = chunk[0].job.kind
+        scheduler = self.schedulers.get(params.scheduler)
+        self.txt2img.scheduler = scheduler
+        self.img2img.scheduler = scheduler
+        vae = self.txt2img.vae
+        if 0 < self.vae_tiling_min_pixels <= params.width * params.height:
+            vae.enable_tiling()
+        else:
+            vae.disable_tiling()
+        # Padding repeats the last image's inputs; the extra images are dropped below.
+        real = len(chunk)
+        if self.pad_batches:
+            chunk = chunk + [chunk[-1]] * (batch_bucket(real, self.max_batch_size) - real)
 
         def step_end(
             pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]
@@ -365,7 +391,7 @@ class Generator:
             arguments["width"] = params.width
             arguments["height"] = params.height
             output = self.txt2img(**arguments)
-        images: list[Image.Image] = output.images
+        images: list[Image.Image] = output.images[:real]
         return images
 
     def _encode(self, item: _Item, image: Image.Image) -> GeneratedImage:
@@ -382,7 +408,7 @@ class Generator:
             width=image.width,
             height=image.height,
             strength=params.effective_strength if item.job.kind is JobKind.IMG2IMG else None,
-            scheduler=self.scheduler_name,
+            scheduler=self.schedulers.label(params.scheduler),
             model=self.model_name,
             attention_backend=self.attention_backend,
         )
