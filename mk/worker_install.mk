@@ -42,3 +42,20 @@ worker-wheelhouse-upload: worker-wheelhouse
 	@test -n "$(WHEELHOUSE_BUCKET)" || { echo "set WHEELHOUSE_BUCKET=<bucket>"; exit 2; }
 	aws s3 sync --only-show-errors --sse aws:kms $(WHEELHOUSE_DIR) s3://$(WHEELHOUSE_BUCKET)/$(WHEELHOUSE_PREFIX)
 	@echo "worker_wheelhouse_uri = \"s3://$(WHEELHOUSE_BUCKET)/$(WHEELHOUSE_PREFIX)\""
+
+# The GPU benchmark on a lent device machine (no network there; at most 64 MiB carried): the
+# locked wheels minus torch, its CUDA libraries and its own dependencies, triton, xformers (the
+# machine's CUDA torch is used) and the AWS SDK (the benchmark imports none of it),
+# for GPU_PYTHON_VERSION. Carry build/gpu-bench-wheels; docs/worker-generation.md has the command.
+GPU_PYTHON_VERSION ?= 3.11
+GPU_BENCH_WHEELS := build/gpu-bench-wheels
+.PHONY: gpu-bench-wheels
+gpu-bench-wheels: $(STAMP)
+	rm -rf $(GPU_BENCH_WHEELS) && mkdir -p $(GPU_BENCH_WHEELS)
+	awk '/^(torch|triton|xformers|nvidia-|cuda-|sympy|networkx|mpmath|jinja2|markupsafe|filelock|fsspec|boto3|botocore|s3transfer|jmespath|aws-lambda-powertools)/ {skip=1} skip {if ($$0 !~ /\\$$/) skip=0; next} {print}' \
+		$(WORKER_LOCK) > $(GPU_BENCH_WHEELS)/requirements.txt
+	$(VENV_PY) -m pip download -q --no-deps --only-binary=:all: \
+		--platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
+		--python-version $(GPU_PYTHON_VERSION) --implementation cp \
+		--index-url https://pypi.org/simple --require-hashes -r $(GPU_BENCH_WHEELS)/requirements.txt -d $(GPU_BENCH_WHEELS)
+	@du -sh $(GPU_BENCH_WHEELS)

@@ -22,7 +22,7 @@ from PIL import Image
 
 from sdfleet import env
 from sdfleet.records import ErrorCode
-from sdfleet.requests import SEED_MAX, SIZE_MIN, JobKind, JobParams
+from sdfleet.requests import SEED_MAX, SIZE_MAX, SIZE_MIN, SIZE_MULTIPLE, JobKind, JobParams
 from sdfleet.settings import WorkerSettings
 from worker.attention import AttentionChoice, choose_attention
 from worker.errors import DeviceUnavailable, InvalidJobInput, ModelLoadError
@@ -130,9 +130,10 @@ def resolve_device(requested: str | None) -> str:
     if requested.startswith("cuda") and not torch.cuda.is_available():
         built_for = torch.version.cuda or "no CUDA (a CPU-only build)"
         raise DeviceUnavailable(
-            f"device: {requested!r} requested ({env.DEVICE}) but CUDA is not available: "
-            f"torch {torch.__version__} is built for {built_for}; check `nvidia-smi` (driver "
-            "loaded, GPU visible) and that the torch CUDA build matches the driver "
+            f"device: {requested!r} requested but CUDA is not available ({env.DEVICE}="
+            f"{requested}): torch {torch.__version__} is built for {built_for}; check "
+            "`nvidia-smi` (driver loaded, GPU visible) and that the torch CUDA build matches the "
+            "driver "
             "(docs/worker-install.md). Refusing to generate on the CPU."
         )
     return requested
@@ -263,11 +264,11 @@ class Generator:
     def warm_up(self, steps: int = WARMUP_STEPS) -> float:
         """One small txt2img call before the first claim: CUDA context, cuDNN/cuBLAS autotuning
         and (when enabled) compilation happen here, not in a user's first job. It runs at the
-        default job size (512 px), the shape compilation should see first; the tiny test model
-        warms up at its smallest size (its only purpose is proving the path). A failure is a
-        :class:`ModelLoadError`. Returns the seconds taken."""
+        model's native size (512 px for SD 1.5; the tiny test model's smallest), the shape
+        compilation should see first. A failure is a :class:`ModelLoadError`. Returns the
+        seconds taken."""
         started = time.perf_counter()
-        size = SIZE_MIN if self.model_name == TINY else JobParams.model_fields["width"].default
+        size = self.native_size()
         params = JobParams(prompt="warm-up", seed=0, steps=steps, width=size, height=size)
         job = GenerationJob(job_id="warm-up", kind=JobKind.TXT2IMG, params=params)
         try:
@@ -280,6 +281,12 @@ class Generator:
         self.warmup_seconds = time.perf_counter() - started
         logger.info("warm-up done", extra={"warmup_seconds": round(self.warmup_seconds, 3)})
         return self.warmup_seconds
+
+    def native_size(self) -> int:
+        """The image side the model was trained at, as a valid job size."""
+        unet, scale = self.txt2img.unet, self.txt2img.vae_scale_factor
+        native = int(unet.config.sample_size) * int(scale)
+        return max(SIZE_MIN, min(SIZE_MAX, native - native % SIZE_MULTIPLE))
 
     def batch_key(self, kind: JobKind, params: JobParams) -> tuple[object, ...]:
         """Jobs with equal keys can share one pipeline call (prompts and seeds may differ)."""

@@ -106,3 +106,9 @@ def test_vae_tiling_follows_the_image_size(generator: Generator) -> None:
         assert not tiled.txt2img.vae.use_tiling
     finally:
         generator.txt2img.vae.disable_tiling()
+
+
+def test_warm_up_runs_one_generation_at_the_native_size(generator: Generator) -> None:
+    assert generator.native_size() == 64  # the tiny model's 16 px native size, clamped
+    seconds = generator.warm_up()
+    assert seconds > 0 and generator.warmup_seconds == seconds
