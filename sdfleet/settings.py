@@ -458,11 +458,13 @@ class ScalerSettings(FleetSettings):
         description="job duration assumed before workers report their own",
     )
     boot_seconds: float = Field(
-        default=120.0,
+        # Launch to first image of a plain-AMI worker with a wheelhouse (docs/worker-install.md).
+        default=180.0,
         ge=0,
         le=3600,
         validation_alias=AliasChoices("boot_seconds", env.SCALER_BOOT_SECONDS),
-        description="expected instance boot + model load time",
+        description="expected launch-to-first-image time of a new worker (plain AMI + "
+        "wheelhouse ~180 s, baked AMI ~110 s, warm pool ~50 s: docs/worker-install.md)",
     )
     samples_per_invocation: int = Field(
         default=12,

@@ -135,9 +135,9 @@ variable "default_seconds_per_job" {
 }
 
 variable "boot_seconds" {
-  description = "Expected instance boot + model load time (SDFLEET_SCALER_BOOT_SECONDS); informational: the current scaling policy does not read it."
+  description = "Expected launch-to-first-image time of a new worker (SDFLEET_SCALER_BOOT_SECONDS): ~180 s plain AMI + wheelhouse, ~110 s baked AMI, ~50 s warm pool (docs/worker-install.md); informational: the current scaling policy does not read it."
   type        = number
-  default     = 120
+  default     = 180
   validation {
     condition     = var.boot_seconds >= 0 && var.boot_seconds <= 3600
     error_message = "boot_seconds must be between 0 and 3600."
