@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from sdfleet import env  # noqa: E402
 from sdfleet.aws import AwsClients  # noqa: E402
-from worker.model_source import publish  # noqa: E402
+from worker.model_source import download_s3_model, publish  # noqa: E402
 from worker.tiny_model import ensure_tiny_model  # noqa: E402
 
 RESULTS_PATH: Final = REPO_ROOT / "benchmarks" / "results" / "worker_cold_start.json"
@@ -140,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
             env.METADATA_URL: "http://127.0.0.1:9",
             env.WORKER_ID: "cold-start",
         }
+        # The S3 pull alone, in this process (the worker's own downloader and checks).
+        pulls: list[float] = []
+        for index in range(args.runs):
+            target = scratch / f"pull-{index}"
+            began = time.perf_counter()
+            download_s3_model(clients.s3(), model_uri, target)
+            pulls.append(time.perf_counter() - began)
         runs: list[dict[str, Any]] = []
         for index in range(args.runs):
             shutil.rmtree(cache, ignore_errors=True)
@@ -152,17 +159,19 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
     import torch
 
-    def median(cache: str, key: str) -> float:
-        return round(float(statistics.median(r[key] for r in runs if r["cache"] == cache)), 3)
+    def stat(cache: str, key: str) -> dict[str, float]:
+        values = [float(r[key]) for r in runs if r["cache"] == cache]
+        # The minimum is the least disturbed by other load on a shared machine.
+        return {"median": round(statistics.median(values), 3), "min": round(min(values), 3)}
 
     summary = {
         cache: {
-            key: median(cache, key)
+            key: stat(cache, key)
             for key in ("ready_seconds", "model_load_seconds", "warmup_seconds")
         }
         for cache in ("cold", "warm")
     }
-    pull_seconds = summary["cold"]["model_load_seconds"] - summary["warm"]["model_load_seconds"]
+    pull_seconds = min(pulls)
     pull_rate = model_bytes / 2**20 / pull_seconds if pull_seconds > 0 else None
     result: dict[str, Any] = {
         "benchmark": "worker start to ready: model pulled from S3 (emulator) into an empty cache "
@@ -174,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
         "s3_pull": {
             "seconds": round(pull_seconds, 3),
+            "all_seconds": [round(p, 3) for p in pulls],
             "mib_per_second": round(pull_rate, 1) if pull_rate else None,
         },
         "machine": {
@@ -186,22 +196,23 @@ def main(argv: list[str] | None = None) -> int:
         },
         "runs": runs,
     }
-    table = Table(title=f"worker start to ready (median of {args.runs}), seconds")
+    table = Table(title=f"worker start to ready ({args.runs} runs: median / min), seconds")
     for column in ("cache", "ready", "model load (incl. S3 pull)", "warm-up"):
         table.add_column(column, justify="right")
     for state in ("cold", "warm"):
         row = summary[state]
         table.add_row(
             state,
-            f"{row['ready_seconds']:.2f}",
-            f"{row['model_load_seconds']:.2f}",
-            f"{row['warmup_seconds']:.2f}",
+            *(
+                f"{row[key]['median']:.2f} / {row[key]['min']:.2f}"
+                for key in ("ready_seconds", "model_load_seconds", "warmup_seconds")
+            ),
         )
     console = Console()
     console.print(table)
     console.print(
         f"S3 pull of {model_bytes / 2**20:.1f} MiB ({files} files): "
-        f"{result['s3_pull']['seconds']:.2f} s (cold load - warm load)"
+        f"{result['s3_pull']['seconds']:.3f} s (fastest of {args.runs}, in-process)"
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")

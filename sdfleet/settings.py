@@ -464,7 +464,7 @@ class ScalerSettings(FleetSettings):
         le=3600,
         validation_alias=AliasChoices("boot_seconds", env.SCALER_BOOT_SECONDS),
         description="expected launch-to-first-image time of a new worker (plain AMI + "
-        "wheelhouse ~180 s, baked AMI ~110 s, warm pool ~50 s: docs/worker-install.md)",
+        "wheelhouse ~150 s, baked AMI ~100 s, warm pool ~50 s: docs/worker-install.md)",
     )
     samples_per_invocation: int = Field(
         default=12,

@@ -135,7 +135,7 @@ variable "default_seconds_per_job" {
 }
 
 variable "boot_seconds" {
-  description = "Expected launch-to-first-image time of a new worker (SDFLEET_SCALER_BOOT_SECONDS): ~180 s plain AMI + wheelhouse, ~110 s baked AMI, ~50 s warm pool (docs/worker-install.md); informational: the current scaling policy does not read it."
+  description = "Expected launch-to-first-image time of a new worker (SDFLEET_SCALER_BOOT_SECONDS): ~150 s plain AMI + wheelhouse (rounded up to 180), ~100 s baked AMI, ~50 s warm pool (docs/worker-install.md); informational: the current scaling policy does not read it."
   type        = number
   default     = 180
   validation {

@@ -38,6 +38,8 @@ FAST_SETTINGS: dict[str, Any] = {
     "max_receive_count": 3,
     "max_batch_size": 4,
     "device": "cpu",
+    # The warm-up generation is tested where it matters (test_startup.py turns it on).
+    "warmup": False,
 }
 
 

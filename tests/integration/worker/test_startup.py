@@ -30,10 +30,11 @@ from worker.startup import EXIT_GAVE_UP, EXIT_MODEL_LOAD_RETRY, LOAD_FAILURE_MET
 pytestmark = pytest.mark.slow
 
 UNIT = REPO_ROOT / "worker" / "systemd" / "sdfleet-worker.service"
-#: Imports (torch, diffusers) on a busy 2-core machine; the failure itself is immediate.
-FAIL_FAST_SECONDS = 60
+#: Imports (torch, diffusers) on a busy 2-core machine: benchmark (c) measured 20-100 s to
+#: import and load under other tests' load. The failure itself follows at once.
+FAIL_FAST_SECONDS = 150
 #: Imports plus the tiny model's load and warm-up.
-STARTUP_SECONDS = 90
+STARTUP_SECONDS = 150
 
 
 def _unit_no_restart_statuses() -> set[int]:
@@ -146,9 +147,11 @@ def test_a_warmed_instance_completes_the_launch_hook_and_never_claims(
         instance_id=imds.instance_id,
         asg_name="sdfleet-workers",
         launch_hook_name="launch-hook",
+        warmup=True,  # the hook is completed only after the warm-up generation
     )
     try:
         wait_for(lambda: lifecycle_actions, STARTUP_SECONDS, "the launch hook's completion")
+        assert '"warm-up done"' in worker.log()
         assert lifecycle_actions[0] == {
             "LifecycleHookName": "launch-hook",
             "AutoScalingGroupName": "sdfleet-workers",
