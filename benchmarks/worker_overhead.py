@@ -53,7 +53,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_emulator() -> tuple[subprocess.Popen[bytes], str]:
+def start_emulator() -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "sdfleet_cli.emulator", "--port", str(port)],
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}.items():
         os.environ.setdefault(name, value)
     load_before = os.getloadavg()[0]
-    emulator, endpoint = _start_emulator()
+    emulator, endpoint = start_emulator()
     model_dir = os.environ.get("SDFLEET_MODEL_CACHE_DIR") or tempfile.mkdtemp(prefix="sdfleet-")
     try:
         rows = [

@@ -60,3 +60,13 @@ test-terraform: $(STAMP) lambda-zips
 	$(VENV_BIN)/python -m pytest tests/terraform -q $(PYTEST_ARGS)
 
 TEST_TARGETS += tf-check
+
+# The rendered worker user data is linted by tests/terraform/test_user_data.py.
+.PHONY: shellcheck-tool
+shellcheck-tool:
+	@command -v shellcheck >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; } || \
+		echo "shellcheck missing: apt-get install shellcheck (test_user_data.py skips without it)"
+
+test-terraform: shellcheck-tool
+pytest: shellcheck-tool

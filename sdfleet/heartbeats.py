@@ -32,6 +32,8 @@ class WorkerState(StrEnum):
     BUSY = "busy"
     DRAINING = "draining"
     STOPPED = "stopped"
+    #: The model could not be loaded; ``load_error`` says why. Not capacity.
+    FAILED = "failed"
 
 
 class WorkerHeartbeat(BaseModel):
@@ -43,6 +45,8 @@ class WorkerHeartbeat(BaseModel):
     recent_seconds_per_job: list[float] = Field(default_factory=list)
     model_load_seconds: float | None = None
     attention_backend: str | None = None
+    load_error: str | None = None
+    load_attempts: int | None = None
     started_at: datetime = Field(default_factory=utcnow)
     idle_since: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)

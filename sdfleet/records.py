@@ -92,6 +92,7 @@ class JobRecord(BaseModel):
     seeds: list[int] = Field(default_factory=list)
     error: JobError | None = None
     attention_backend: str | None = None
+    attention_reason: str | None = None
     queue_wait_seconds: float | None = None
     model_seconds: float | None = None
     total_seconds: float | None = None

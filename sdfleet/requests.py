@@ -31,6 +31,15 @@ class JobKind(StrEnum):
     IMG2IMG = "img2img"
 
 
+class Scheduler(StrEnum):
+    """The denoising scheduler (sampler). ``default`` is the one the model ships with."""
+
+    DEFAULT = "default"
+    DPMPP_2M = "dpmpp_2m"
+    EULER_A = "euler_a"
+    DDIM = "ddim"
+
+
 def _check_dimension(value: int) -> int:
     if not (SIZE_MIN <= value <= SIZE_MAX and value % SIZE_MULTIPLE == 0):
         raise ValueError(f"must be a multiple of {SIZE_MULTIPLE} in {SIZE_MIN}..{SIZE_MAX}")
@@ -65,6 +74,11 @@ class JobParams(BaseModel):
     steps: int = Field(default=30, ge=STEPS_MIN, le=STEPS_MAX)
     guidance_scale: float = Field(default=7.5, ge=GUIDANCE_MIN, le=GUIDANCE_MAX)
     num_images: int = Field(default=1, ge=NUM_IMAGES_MIN, le=NUM_IMAGES_MAX)
+    scheduler: Scheduler = Field(
+        default=Scheduler.DEFAULT,
+        description="Sampler: default (the model's own), dpmpp_2m (DPM-Solver++ 2M, good at "
+        "20-30 steps), euler_a (Euler ancestral) or ddim.",
+    )
     seed: int | None = Field(default=None, ge=0, le=SEED_MAX)
     strength: float | None = Field(
         default=None, ge=0.0, le=1.0, description="img2img only: how far to move from the input."

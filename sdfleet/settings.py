@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -213,7 +213,75 @@ class WorkerSettings(FleetSettings):
         description="where downloaded and built models are kept",
     )
     device: str | None = _env(
-        env.DEVICE, "device", "`cuda` or `cpu` (default: cuda when available)"
+        env.DEVICE,
+        "device",
+        "`cuda` or `cpu` (default: cuda when available); GPU fleets set `cuda` so a host "
+        "without a working CUDA stops instead of generating on the CPU",
+    )
+    attention_backend: Literal["sdpa", "xformers"] = Field(
+        default="sdpa",
+        validation_alias=AliasChoices("attention_backend", env.ATTENTION_BACKEND),
+        description="`sdpa`, or `xformers` when its kernels run a probe attention at start-up "
+        "(else SDPA, with the reason logged and recorded)",
+    )
+    state_dir: str = Field(
+        default=".sdfleet/state",
+        validation_alias=AliasChoices("state_dir", env.STATE_DIR),
+        description="where the worker counts failed model loads across restarts",
+    )
+    max_model_load_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        validation_alias=AliasChoices("max_model_load_attempts", env.MAX_MODEL_LOAD_ATTEMPTS),
+        description="failed model loads in a row before the worker marks its instance "
+        "unhealthy so the Auto Scaling group replaces it",
+    )
+    launch_hook_name: str | None = _env(
+        env.LAUNCH_HOOK_NAME,
+        "launch_hook_name",
+        "ASG launching lifecycle hook the worker completes once its model is loaded and warm",
+    )
+    warmup: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("warmup", env.WARMUP),
+        description="run one small generation after load, before the first claim",
+    )
+    torch_compile: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("torch_compile", env.TORCH_COMPILE),
+        description="compile the UNet with torch.compile (CUDA only; batches padded to powers "
+        "of two so few shapes compile; the first call of each shape pays the compile)",
+    )
+    compile_cache_dir: str = Field(
+        default=".sdfleet/torch-compile",
+        validation_alias=AliasChoices("compile_cache_dir", env.COMPILE_CACHE_DIR),
+        description="Inductor/Triton cache, so a restart reuses the compiled kernels",
+    )
+    cuda_graphs: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("cuda_graphs", env.CUDA_GRAPHS),
+        description="with torch_compile: replay CUDA graphs (mode reduce-overhead) for the "
+        "fixed shapes; more GPU memory per shape",
+    )
+    channels_last: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("channels_last", env.CHANNELS_LAST),
+        description="UNet and VAE in channels-last memory format (faster convolutions on CUDA)",
+    )
+    vae_slicing: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("vae_slicing", env.VAE_SLICING),
+        description="decode a batch one image at a time (large batches do not run out of memory "
+        "after denoising)",
+    )
+    vae_tiling_min_pixels: int = Field(
+        default=0,
+        ge=0,
+        le=16384 * 16384,
+        validation_alias=AliasChoices("vae_tiling_min_pixels", env.VAE_TILING_MIN_PIXELS),
+        description="decode in tiles when width x height is at least this (0: never; tiles "
+        "change pixels slightly, so it is off unless a GPU runs out of memory at large sizes)",
     )
     max_batch_size: int = Field(
         default=4,
@@ -390,11 +458,13 @@ class ScalerSettings(FleetSettings):
         description="job duration assumed before workers report their own",
     )
     boot_seconds: float = Field(
-        default=120.0,
+        # Launch to first image of a plain-AMI worker with a wheelhouse (docs/worker-install.md).
+        default=180.0,
         ge=0,
         le=3600,
         validation_alias=AliasChoices("boot_seconds", env.SCALER_BOOT_SECONDS),
-        description="expected instance boot + model load time",
+        description="expected launch-to-first-image time of a new worker (plain AMI + "
+        "wheelhouse ~150 s, baked AMI ~100 s, warm pool ~50 s: docs/worker-install.md)",
     )
     samples_per_invocation: int = Field(
         default=12,

@@ -295,6 +295,7 @@ class JobStore:
         seeds: list[int],
         *,
         attention_backend: str | None = None,
+        attention_reason: str | None = None,
         queue_wait_seconds: float | None = None,
         model_seconds: float | None = None,
         total_seconds: float | None = None,
@@ -321,6 +322,7 @@ class JobStore:
         ]
         optional = {
             "attention_backend": attention_backend,
+            "attention_reason": attention_reason,
             "queue_wait_seconds": queue_wait_seconds,
             "model_seconds": model_seconds,
             "total_seconds": total_seconds,

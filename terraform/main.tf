@@ -37,14 +37,18 @@ locals {
     POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
   })
 
-  worker_environment = merge(local.resource_environment, {
-    AWS_DEFAULT_REGION                 = local.region
+  # The worker settings that do not name resources: known at plan time (the worker_knobs output).
+  worker_knobs = {
     SDFLEET_MODEL_SOURCE               = var.model_source
+    SDFLEET_DEVICE                     = var.worker_device
     SDFLEET_VISIBILITY_TIMEOUT_SECONDS = tostring(var.visibility_timeout_seconds)
     SDFLEET_LEASE_SECONDS              = tostring(var.visibility_timeout_seconds)
     SDFLEET_HEARTBEAT_SECONDS          = tostring(var.heartbeat_seconds)
     SDFLEET_MAX_RECEIVE_COUNT          = tostring(var.max_receive_count)
     POWERTOOLS_METRICS_NAMESPACE       = local.metrics_namespace
+  }
+  worker_environment = merge(local.resource_environment, local.worker_knobs, {
+    AWS_DEFAULT_REGION = local.region
   })
 
   worker_package_source = coalesce(
@@ -114,6 +118,25 @@ module "api" {
   user_pool_deletion_protection = !var.force_destroy
 }
 
+module "worker_ami" {
+  source = "./modules/worker_ami"
+  count  = var.worker_ami_bake ? 1 : 0
+
+  name_prefix = local.name_prefix
+  # Launch templates take resolve:ssm:<parameter>; Image Builder takes ssm:<parameter>.
+  parent_image            = replace(var.worker_ami_id, "/^resolve:ssm:/", "ssm:")
+  image_version           = var.worker_ami_version
+  bootstrap_template_path = "${path.module}/modules/worker_fleet/user_data.sh.tftpl"
+  wheelhouse_uri          = coalesce(var.worker_wheelhouse_uri, "s3://unset/unset/")
+  package_source          = local.worker_package_source
+  package_extras          = "worker,gpu"
+  root_device_name        = var.worker_root_device_name
+  root_volume_size_gb     = var.worker_root_volume_size_gb
+  vpc_id                  = local.vpc_id
+  subnet_id               = local.subnet_ids[0]
+  kms_key_arn             = module.config.kms_key_arn
+}
+
 module "worker_fleet" {
   source = "./modules/worker_fleet"
 
@@ -121,7 +144,7 @@ module "worker_fleet" {
   asg_name                        = local.asg_name
   vpc_id                          = local.vpc_id
   subnet_ids                      = local.subnet_ids
-  ami_id                          = var.worker_ami_id
+  ami_id                          = var.worker_ami_bake ? module.worker_ami[0].ami_id : var.worker_ami_id
   instance_types                  = var.instance_types
   min_size                        = var.min_capacity
   max_size                        = var.max_capacity
@@ -132,6 +155,11 @@ module "worker_fleet" {
   warm_pool_min_size              = var.warm_pool_min_size
   root_volume_size_gb             = var.worker_root_volume_size_gb
   root_device_name                = var.worker_root_device_name
+  root_volume_throughput_mibps    = var.worker_root_volume_throughput_mibps
+  root_volume_iops                = var.worker_root_volume_iops
+  model_cache_volume              = var.worker_model_cache_volume
+  launch_hook_timeout_seconds     = var.launch_hook_timeout_seconds
+  wheelhouse_uri                  = var.worker_wheelhouse_uri
   metadata_hop_limit              = var.metadata_hop_limit
   lifecycle_hook_timeout_seconds  = var.lifecycle_hook_timeout_seconds
   package_source                  = local.worker_package_source

@@ -98,6 +98,11 @@ output "scaler_environment" {
   value       = module.autoscaler.environment
 }
 
+output "worker_knobs" {
+  description = "The workers' settings that name no resource (model, device, timings), as written to their worker.env; known at plan time."
+  value       = local.worker_knobs
+}
+
 output "scaler_knobs" {
   description = "The scaling knobs exactly as the scaler Lambda receives them (SDFLEET_SCALER_*); known at plan time."
   value       = module.autoscaler.knob_environment

@@ -135,9 +135,9 @@ variable "default_seconds_per_job" {
 }
 
 variable "boot_seconds" {
-  description = "Expected instance boot + model load time (SDFLEET_SCALER_BOOT_SECONDS); informational: the current scaling policy does not read it."
+  description = "Expected launch-to-first-image time of a new worker (SDFLEET_SCALER_BOOT_SECONDS): ~150 s plain AMI + wheelhouse (rounded up to 180), ~100 s baked AMI, ~50 s warm pool (docs/worker-install.md); informational: the current scaling policy does not read it."
   type        = number
-  default     = 120
+  default     = 180
   validation {
     condition     = var.boot_seconds >= 0 && var.boot_seconds <= 3600
     error_message = "boot_seconds must be between 0 and 3600."
@@ -213,10 +213,56 @@ variable "worker_ami_id" {
   default     = "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id"
 }
 
+variable "worker_ami_bake" {
+  description = "Build a worker AMI with the venv inside (EC2 Image Builder, modules/worker_ami) from worker_ami_id and launch workers from it; false: launch worker_ami_id itself and install at boot. Needs worker_wheelhouse_uri."
+  type        = bool
+  default     = false
+  validation {
+    condition     = !var.worker_ami_bake || var.worker_wheelhouse_uri != null
+    error_message = "worker_ami_bake needs worker_wheelhouse_uri (the bake installs from the hashed wheelhouse)."
+  }
+}
+
+variable "worker_ami_version" {
+  description = "Version (x.y.z) of the baked AMI's recipe; bump it to bake again (e.g. after a new wheelhouse)."
+  type        = string
+  default     = "1.0.0"
+}
+
 variable "worker_root_volume_size_gb" {
   description = "Worker root volume size."
   type        = number
   default     = 100
+}
+
+variable "worker_root_volume_throughput_mibps" {
+  description = "gp3 throughput of the worker root volume in MiB/s (the model cache's read speed when it lives there; 125 = gp3 baseline, up to 1000)."
+  type        = number
+  default     = 250
+}
+
+variable "worker_root_volume_iops" {
+  description = "gp3 IOPS of the worker root volume (3000 = gp3 baseline, up to 16000)."
+  type        = number
+  default     = 3000
+}
+
+variable "worker_model_cache_volume" {
+  description = "Where the worker's model cache lives: auto (instance-store NVMe when the instance type has it, else the root volume; the root volume with a warm pool), instance_store, or root."
+  type        = string
+  default     = "auto"
+}
+
+variable "launch_hook_timeout_seconds" {
+  description = "Warm pool only: seconds a launching worker may take to install, load and warm its model before the instance is abandoned."
+  type        = number
+  default     = 1200
+}
+
+variable "worker_wheelhouse_uri" {
+  description = "s3://bucket/prefix/ of the hashed wheelhouse built by `make worker-wheelhouse`; workers install from it with --require-hashes --no-index. null: from the package index (unpinned, slow; not for production)."
+  type        = string
+  default     = null
 }
 
 variable "worker_root_device_name" {
@@ -250,9 +296,26 @@ variable "package_version" {
 }
 
 variable "model_source" {
-  description = "Model the workers load (SDFLEET_MODEL_SOURCE): tiny, a local path, an s3:// prefix or a hub id."
+  description = "Model the workers load (SDFLEET_MODEL_SOURCE): an s3:// prefix (published with `python -m worker.model_source`), a local path or a hub id. Required; `tiny` (the random-weight test model) only in local mode."
   type        = string
-  default     = "tiny"
+  validation {
+    condition     = trimspace(var.model_source) != ""
+    error_message = "model_source must name a model: an s3:// prefix, a local path or a hub id."
+  }
+  validation {
+    condition     = var.model_source != "tiny" || var.aws_endpoint_url != null
+    error_message = "model_source = \"tiny\" is the random-weight test model (it generates noise); only a local stack (aws_endpoint_url set) may use it. Set an s3:// prefix of a real model."
+  }
+}
+
+variable "worker_device" {
+  description = "SDFLEET_DEVICE of the workers: `cuda` on GPU fleets (a host without working CUDA stops and is replaced instead of generating on the CPU), `cpu` only for CPU test fleets."
+  type        = string
+  default     = "cuda"
+  validation {
+    condition     = contains(["cuda", "cpu"], var.worker_device)
+    error_message = "worker_device must be cuda or cpu."
+  }
 }
 
 variable "hourly_price_per_worker" {

@@ -67,9 +67,17 @@ class Completer:
         images: list[GeneratedImage],
         pipeline_seconds: float,
         attention_backend: str,
+        attention_reason: str | None = None,
     ) -> None:
         self._pending.append(
-            self._pool.submit(self.complete, running, images, pipeline_seconds, attention_backend)
+            self._pool.submit(
+                self.complete,
+                running,
+                images,
+                pipeline_seconds,
+                attention_backend,
+                attention_reason,
+            )
         )
 
     def wait(self) -> None:
@@ -88,6 +96,7 @@ class Completer:
         images: list[GeneratedImage],
         pipeline_seconds: float,
         attention_backend: str,
+        attention_reason: str | None = None,
     ) -> None:
         record, lease, message = running.record, running.lease, running.message
         policy = self._settler.policy
@@ -110,6 +119,7 @@ class Completer:
                 keys,
                 [image.seed for image in images],
                 attention_backend=attention_backend,
+                attention_reason=attention_reason,
                 queue_wait_seconds=queue_wait,
                 model_seconds=round(pipeline_seconds, 4),
                 total_seconds=round(handled, 4),

@@ -15,8 +15,6 @@ message is caught and logged; the loop never crash-loops.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 
 from aws_lambda_powertools import Logger
@@ -26,11 +24,12 @@ from sdfleet.aws import AwsClients
 from sdfleet.heartbeats import WorkerState
 from sdfleet.settings import WorkerSettings
 from worker.lifecycle import Drain, DrainReason, complete_lifecycle_action
-from worker.metadata import InstanceMetadata, MetadataUnavailable
+from worker.metadata import InstanceMetadata
 from worker.pipeline_call import ImageGenerator
 from worker.retry import redelivery_delay
 from worker.settle_policy import Returned
 from worker.stages import Stages
+from worker.startup import resolve_identity
 from worker.stats import ReceiveTiming, WorkerStats
 
 logger = Logger(service="sdfleet-worker")
@@ -85,13 +84,7 @@ class Worker:
 
         clients = AwsClients.from_settings(settings)
         metadata = InstanceMetadata(settings.metadata_url)
-        instance_id = settings.instance_id
-        if instance_id is None:
-            try:
-                instance_id = metadata.instance_id()
-            except MetadataUnavailable as exc:
-                logger.warning("no instance id from metadata", extra={"error": str(exc)})
-        worker_id = settings.worker_id or instance_id or f"{socket.gethostname()}-{_pid()}"
+        worker_id, instance_id = resolve_identity(settings, metadata)
         generator = Generator.load(settings, clients.s3())
         return cls(
             settings,
@@ -218,6 +211,3 @@ class Worker:
         except (ClientError, BotoCoreError) as exc:
             logger.error("complete_lifecycle_action failed", extra={"error": str(exc)})
 
-
-def _pid() -> int:
-    return os.getpid()

@@ -24,7 +24,19 @@ class GenerationCancelled(WorkerError):
 
 
 class ModelLoadError(WorkerError):
-    """The model could not be found, downloaded, verified or loaded."""
+    """The model could not be found, downloaded, verified, loaded or run once.
+
+    ``permanent``: trying again on this host cannot help (no usable GPU); the instance is
+    marked unhealthy at once instead of after ``max_model_load_attempts``.
+    """
+
+    permanent: bool = False
+
+
+class DeviceUnavailable(ModelLoadError):
+    """The requested device (CUDA) is not usable on this host."""
+
+    permanent = True
 
 
 class UnknownSender(InvalidJobInput):

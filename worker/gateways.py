@@ -44,6 +44,7 @@ class JobGateway(Protocol):
         seeds: list[int],
         *,
         attention_backend: str | None = None,
+        attention_reason: str | None = None,
         queue_wait_seconds: float | None = None,
         model_seconds: float | None = None,
         total_seconds: float | None = None,

@@ -20,17 +20,22 @@ from typing import TYPE_CHECKING, Any, Final
 from aws_lambda_powertools import Logger
 from PIL import Image
 
+from sdfleet import env
 from sdfleet.records import ErrorCode
-from sdfleet.requests import SEED_MAX, JobKind, JobParams
+from sdfleet.requests import SEED_MAX, SIZE_MAX, SIZE_MIN, SIZE_MULTIPLE, JobKind, JobParams
 from sdfleet.settings import WorkerSettings
-from worker.attention import apply_attention, default_backend
-from worker.errors import InvalidJobInput, ModelLoadError
+from worker.attention import AttentionChoice, choose_attention
+from worker.errors import DeviceUnavailable, InvalidJobInput, ModelLoadError
 from worker.model_source import TINY, resolve_model
 from worker.png_metadata import ImageParameters, encode_png
+from worker.schedulers import Schedulers
+from worker.speed import apply_speed_settings, batch_bucket
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+#: Denoising steps of the warm-up call (enough to run every module once, and the scheduler).
+WARMUP_STEPS: Final = 2
 #: Seeds wrap here, so every recorded seed can be submitted again as a job's ``seed``.
 SEED_MODULUS: Final = SEED_MAX + 1
 
@@ -120,10 +125,17 @@ def resolve_device(requested: str | None) -> str:
 
     if requested is None:
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelLoadError(f"device: {requested!r} requested but CUDA is not available")
     if requested != "cpu" and not requested.startswith("cuda"):
         raise ModelLoadError(f"device: {requested!r} is not 'cuda', 'cuda:N' or 'cpu'")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        built_for = torch.version.cuda or "no CUDA (a CPU-only build)"
+        raise DeviceUnavailable(
+            f"device: {requested!r} requested but CUDA is not available ({env.DEVICE}="
+            f"{requested}): torch {torch.__version__} is built for {built_for}; check "
+            "`nvidia-smi` (driver loaded, GPU visible) and that the torch CUDA build matches the "
+            "driver "
+            "(docs/worker-install.md). Refusing to generate on the CPU."
+        )
     return requested
 
 
@@ -139,6 +151,9 @@ class Generator:
         model_load_seconds: float,
         model_name: str,
         max_batch_size: int,
+        attention_reason: str = "",
+        speed_options: Sequence[str] = (),
+        vae_tiling_min_pixels: int = 0,
     ) -> None:
         from diffusers import StableDiffusionImg2ImgPipeline
 
@@ -151,14 +166,35 @@ class Generator:
         self.txt2img.set_progress_bar_config(disable=True)
         self.device = device
         self.attention_backend = attention_backend
+        self.attention_reason = attention_reason
         self.model_load_seconds = model_load_seconds
+        self.warmup_seconds: float | None = None
         self.model_name = model_name
         self.max_batch_size = max_batch_size
         self.scheduler_name = type(txt2img.scheduler).__name__
+        self.schedulers = Schedulers(txt2img.scheduler)
+        self.speed_options = list(speed_options)
+        # A compiled UNet specialises on shapes: pad batches to few sizes (worker/speed.py).
+        self.pad_batches = any(option.startswith("torch_compile") for option in speed_options)
+        self.vae_tiling_min_pixels = vae_tiling_min_pixels
 
     @classmethod
     def load(cls, settings: WorkerSettings, s3: S3Client | None = None) -> Generator:
+        """Loads the model and picks the attention kernel. Every failure, whatever raised
+        it, is a :class:`ModelLoadError` whose message says what to check."""
         started = time.perf_counter()
+        try:
+            return cls._load(settings, s3, started)
+        except ModelLoadError:
+            raise
+        except Exception as exc:
+            raise ModelLoadError(
+                f"model_source: loading {settings.model_source!r} failed with "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    @classmethod
+    def _load(cls, settings: WorkerSettings, s3: S3Client | None, started: float) -> Generator:
         import torch
         from diffusers import StableDiffusionPipeline
         from diffusers.utils import logging as diffusers_logging
@@ -193,12 +229,13 @@ class Generator:
                 cache_dir=resolved.hub_cache_dir,
             )
             pipe = pipe.to(device)
-        except (OSError, ValueError, RuntimeError) as exc:
+        except Exception as exc:
             raise ModelLoadError(
                 f"model_source: loading {resolved.source!r} from {resolved.location!r} "
-                f"failed: {exc}"
+                f"failed: {type(exc).__name__}: {exc}"
             ) from exc
-        backend = apply_attention(pipe, default_backend(device))
+        choice: AttentionChoice = choose_attention(pipe, settings.attention_backend, device, dtype)
+        speed = apply_speed_settings(pipe, settings, device)
         seconds = time.perf_counter() - started
         logger.info(
             "model loaded",
@@ -206,18 +243,50 @@ class Generator:
                 "model_source": resolved.source,
                 "device": device,
                 "dtype": str(dtype),
-                "attention_backend": backend.value,
+                "attention_backend": choice.backend.value,
+                "attention_reason": choice.reason,
+                "speed_options": speed,
                 "model_load_seconds": round(seconds, 3),
             },
         )
         return cls(
             pipe,
             device=device,
-            attention_backend=backend.value,
+            attention_backend=choice.backend.value,
+            attention_reason=choice.reason,
             model_load_seconds=seconds,
             model_name=resolved.source,
             max_batch_size=settings.max_batch_size,
+            speed_options=speed,
+            vae_tiling_min_pixels=settings.vae_tiling_min_pixels,
         )
+
+    def warm_up(self, steps: int = WARMUP_STEPS) -> float:
+        """One small txt2img call before the first claim: CUDA context, cuDNN/cuBLAS autotuning
+        and (when enabled) compilation happen here, not in a user's first job. It runs at the
+        model's native size (512 px for SD 1.5; the tiny test model's smallest), the shape
+        compilation should see first. A failure is a :class:`ModelLoadError`. Returns the
+        seconds taken."""
+        started = time.perf_counter()
+        size = self.native_size()
+        params = JobParams(prompt="warm-up", seed=0, steps=steps, width=size, height=size)
+        job = GenerationJob(job_id="warm-up", kind=JobKind.TXT2IMG, params=params)
+        try:
+            self.generate([job], lambda _step, _total: None)
+        except Exception as exc:
+            raise ModelLoadError(
+                f"warm-up: the first generation failed ({type(exc).__name__}: {exc}); the "
+                "model loaded but cannot run on this device"
+            ) from exc
+        self.warmup_seconds = time.perf_counter() - started
+        logger.info("warm-up done", extra={"warmup_seconds": round(self.warmup_seconds, 3)})
+        return self.warmup_seconds
+
+    def native_size(self) -> int:
+        """The image side the model was trained at, as a valid job size."""
+        unet, scale = self.txt2img.unet, self.txt2img.vae_scale_factor
+        native = int(unet.config.sample_size) * int(scale)
+        return max(SIZE_MIN, min(SIZE_MAX, native - native % SIZE_MULTIPLE))
 
     def batch_key(self, kind: JobKind, params: JobParams) -> tuple[object, ...]:
         """Jobs with equal keys can share one pipeline call (prompts and seeds may differ)."""
@@ -229,6 +298,7 @@ class Generator:
             params.steps,
             params.guidance_scale,
             strength,
+            params.scheduler.value,
         )
 
     def generate(
@@ -291,6 +361,18 @@ class Generator:
 
         params = chunk[0].job.params
         kind = chunk[0].job.kind
+        scheduler = self.schedulers.get(params.scheduler)
+        self.txt2img.scheduler = scheduler
+        self.img2img.scheduler = scheduler
+        vae = self.txt2img.vae
+        if 0 < self.vae_tiling_min_pixels <= params.width * params.height:
+            vae.enable_tiling()
+        else:
+            vae.disable_tiling()
+        # Padding repeats the last image's inputs; the extra images are dropped below.
+        real = len(chunk)
+        if self.pad_batches:
+            chunk = chunk + [chunk[-1]] * (batch_bucket(real, self.max_batch_size) - real)
 
         def step_end(
             pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]
@@ -316,7 +398,7 @@ class Generator:
             arguments["width"] = params.width
             arguments["height"] = params.height
             output = self.txt2img(**arguments)
-        images: list[Image.Image] = output.images
+        images: list[Image.Image] = output.images[:real]
         return images
 
     def _encode(self, item: _Item, image: Image.Image) -> GeneratedImage:
@@ -333,7 +415,7 @@ class Generator:
             width=image.width,
             height=image.height,
             strength=params.effective_strength if item.job.kind is JobKind.IMG2IMG else None,
-            scheduler=self.scheduler_name,
+            scheduler=self.schedulers.label(params.scheduler),
             model=self.model_name,
             attention_backend=self.attention_backend,
         )

@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Callable
 from enum import StrEnum
 from types import FrameType
 from typing import TYPE_CHECKING, Final
 
 from aws_lambda_powertools import Logger
 
-from worker.metadata import LEAVING_STATES, InstanceMetadata, MetadataUnavailable
+from worker.metadata import LEAVING_STATES, WARMED_PREFIX, InstanceMetadata, MetadataUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -129,3 +130,67 @@ def complete_lifecycle_action(
         LifecycleActionResult="CONTINUE",
     )
     logger.info("lifecycle action completed", extra={"hook": hook_name, "asg": asg_name})
+
+
+class LaunchGate:
+    """Holds a worker that is loaded and warm until its instance is in service.
+
+    With a warm pool the same instance boots twice: into the pool (target lifecycle state
+    ``Warmed:*``), where it must fill its model cache and then be stopped without ever
+    claiming a job, and later into service. The ASG's launching lifecycle hook holds each
+    transition until the worker completes it, which it does only once the model is loaded and
+    warm (so a worker that cannot load never enters the pool or the group: the hook times out
+    with ABANDON and the ASG replaces the instance). Outside an ASG (no IMDS, no hook) the
+    gate opens at once.
+    """
+
+    def __init__(
+        self,
+        metadata: InstanceMetadata | None,
+        drain: Drain,
+        *,
+        complete: Callable[[], None] | None,
+        poll_seconds: float,
+    ) -> None:
+        self._metadata = metadata
+        self._drain = drain
+        self._complete = complete
+        self._poll = poll_seconds
+        self.states_seen: list[str | None] = []
+
+    def _state(self) -> str | None:
+        if self._metadata is None:
+            return None
+        try:
+            return self._metadata.target_lifecycle_state()
+        except MetadataUnavailable as exc:
+            logger.info(
+                "no lifecycle state from metadata: not in an ASG", extra={"error": str(exc)}
+            )
+            return None
+
+    def _complete_once(self, completed_for: str | None, state: str | None) -> str | None:
+        if self._complete is None or completed_for == state:
+            return completed_for
+        try:
+            self._complete()
+        except Exception as exc:
+            # No pending action (the hook was not configured, or already timed out).
+            logger.info("launch hook not completed", extra={"state": state, "error": str(exc)})
+        return state
+
+    def wait_until_in_service(self) -> bool:
+        """True once the instance may claim jobs; False if a drain came first."""
+        completed_for: str | None = "(none)"
+        while not self._drain.requested:
+            state = self._state()
+            if not self.states_seen or self.states_seen[-1] != state:
+                self.states_seen.append(state)
+                logger.info("target lifecycle state", extra={"state": state})
+            completed_for = self._complete_once(completed_for, state)
+            if state is None or not state.startswith(WARMED_PREFIX):
+                return True
+            # Warmed: model cached, hook completed; the ASG stops (or keeps) this instance.
+            # SIGTERM at the stop drains; a move into service shows as a new target state.
+            self._drain.wait(self._poll)
+        return False

@@ -26,9 +26,21 @@ INSTANCE_ID_PATH: Final = "/latest/meta-data/instance-id"
 SPOT_ACTION_PATH: Final = "/latest/meta-data/spot/instance-action"
 TARGET_LIFECYCLE_PATH: Final = "/latest/meta-data/autoscaling/target-lifecycle-state"
 REQUEST_TIMEOUT_SECONDS: Final = 2.0
-#: Target lifecycle states that mean "this instance is going away": drain.
+#: Target lifecycle states of an instance headed for (or kept in) a warm pool.
+WARMED_PREFIX: Final = "Warmed:"
+#: Target lifecycle states that mean "this instance is going away": drain. Going back to the
+#: warm pool (scale-in with instance reuse) counts: a warmed instance never claims.
 LEAVING_STATES: Final = frozenset(
-    {"Terminated", "Terminating", "Warmed:Terminated", "Warmed:Terminating", "Detached"}
+    {
+        "Terminated",
+        "Terminating",
+        "Warmed:Terminated",
+        "Warmed:Terminating",
+        "Warmed:Stopped",
+        "Warmed:Running",
+        "Warmed:Hibernated",
+        "Detached",
+    }
 )
 
 

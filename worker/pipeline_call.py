@@ -37,6 +37,9 @@ class ImageGenerator(Protocol):
     def attention_backend(self) -> str: ...
 
     @property
+    def attention_reason(self) -> str: ...
+
+    @property
     def model_load_seconds(self) -> float: ...
 
     def batch_key(self, kind: JobKind, params: JobParams) -> Hashable: ...
@@ -128,9 +131,10 @@ class CallRunner:
         # previous call's completions had this whole call to finish (at most one call behind).
         self._completer.wait()
         backend = self.generator.attention_backend
+        reason = self.generator.attention_reason
         for running, images in zip(runs, results, strict=True):
             share = pipeline_seconds * len(images) / total_images
-            self._completer.submit(running, images, share, backend)
+            self._completer.submit(running, images, share, backend, reason)
 
     def _prepare(self, claimed: list[Running]) -> list[tuple[Running, GenerationJob]]:
         prepared: list[tuple[Running, GenerationJob]] = []

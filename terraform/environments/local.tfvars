@@ -9,6 +9,9 @@ web_origins     = ["http://127.0.0.1:8788", "http://localhost:8788"]
 
 # An AMI the emulator knows, so the instances the scaler asks for can "launch".
 worker_ami_id = "ami-12c6146b"
+# The random-weight test model on the CPU: allowed only here (aws_endpoint_url is set).
+model_source  = "tiny"
+worker_device = "cpu"
 
 min_capacity                 = 0
 max_capacity                 = 2

@@ -39,7 +39,20 @@ class Terraform:
     work_dir: Path
 
     def run(self, *args: str, timeout: float = APPLY_TIMEOUT_SECONDS) -> str:
-        result = subprocess.run(
+        result = self.attempt(*args, timeout=timeout)
+        if result.returncode != 0:
+            pytest.fail(
+                f"terraform {args[0]} failed ({result.returncode}):\n{result.stderr[-4000:]}"
+                f"\n{result.stdout[-2000:]}",
+                pytrace=False,
+            )
+        return result.stdout
+
+    def attempt(
+        self, *args: str, timeout: float = APPLY_TIMEOUT_SECONDS
+    ) -> subprocess.CompletedProcess[str]:
+        """Runs terraform and returns the result whatever its exit status."""
+        return subprocess.run(
             [str(WRAPPER), *args],
             env={
                 **os.environ,
@@ -54,13 +67,6 @@ class Terraform:
             timeout=timeout,
             check=False,
         )
-        if result.returncode != 0:
-            pytest.fail(
-                f"terraform {args[0]} failed ({result.returncode}):\n{result.stderr[-4000:]}"
-                f"\n{result.stdout[-2000:]}",
-                pytrace=False,
-            )
-        return result.stdout
 
     def init(self) -> None:
         self.run("init", "-backend=false", "-input=false", "-lockfile=readonly", "-no-color")

@@ -292,7 +292,8 @@ ROLE_ACTIONS = {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
         "s3:GetObject", "s3:PutObject", "s3:DeleteObject",
         "ssm:GetParametersByPath", "kms:Decrypt", "kms:GenerateDataKey",
-        "autoscaling:CompleteLifecycleAction", "cloudwatch:PutMetricData",
+        "autoscaling:CompleteLifecycleAction", "autoscaling:SetInstanceHealth",
+        "cloudwatch:PutMetricData",
     },
 }  # fmt: skip
 
@@ -371,3 +372,5 @@ def test_roles_grant_exactly_what_the_code_calls(
     assert job_metrics["Condition"]["StringEquals"]["cloudwatch:namespace"] == "sdfleet"
     (hook,) = _resources_of(worker, "autoscaling:CompleteLifecycleAction")
     assert hook.endswith(f":autoScalingGroupName/{outputs['asg_name']}")
+    (health,) = _resources_of(worker, "autoscaling:SetInstanceHealth")
+    assert health.endswith(f":autoScalingGroupName/{outputs['asg_name']}")

@@ -5,23 +5,34 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  asg_arn   = "arn:${data.aws_partition.current.partition}:autoscaling:${data.aws_region.current.name}:*:autoScalingGroup:*:autoScalingGroupName/${var.asg_name}"
-  hook_name = "${var.name_prefix}-drain"
+  asg_arn          = "arn:${data.aws_partition.current.partition}:autoscaling:${data.aws_region.current.name}:*:autoScalingGroup:*:autoScalingGroupName/${var.asg_name}"
+  hook_name        = "${var.name_prefix}-drain"
+  launch_hook_name = "${var.name_prefix}-launch"
   # A warm pool cannot be combined with a mixed instances policy (AWS restriction).
   warm_pool = var.warm_pool_enabled
-  # The ASG and hook names are this module's own: the worker completes the hook after draining.
+  # The ASG and hook names are this module's own: the worker completes the drain hook after
+  # draining, and the launch hook (warm pool only) once its model is loaded and warm.
   environment = merge(var.worker_environment, {
     SDFLEET_ASG_NAME            = var.asg_name
     SDFLEET_LIFECYCLE_HOOK_NAME = local.hook_name
-  })
-  env_file = join("\n", [for name in sort(keys(local.environment)) : "${name}=${local.environment[name]}"])
+    }, local.warm_pool ? {
+    SDFLEET_LAUNCH_HOOK_NAME = local.launch_hook_name
+  } : {})
+  # Instance store is wiped when an instance stops, so a warm-pool (stopped) fleet keeps the
+  # model cache on its root volume, which survives the stop.
+  model_cache_volume = local.warm_pool && var.model_cache_volume == "auto" ? "root" : var.model_cache_volume
+  env_file           = join("\n", [for name in sort(keys(local.environment)) : "${name}=${local.environment[name]}"])
   user_data = templatefile("${path.module}/user_data.sh.tftpl", {
-    env_file       = local.env_file
-    package_source = var.package_source
-    package_extras = var.package_extras
-    service_unit   = var.service_unit
+    env_file           = local.env_file
+    package_source     = var.package_source
+    package_extras     = var.package_extras
+    wheelhouse_uri     = var.wheelhouse_uri == null ? "" : var.wheelhouse_uri
+    model_cache_volume = local.model_cache_volume
+    service_unit       = var.service_unit
   })
-  instance_tags = merge(var.tags, { Name = "${var.name_prefix}-worker" })
+  # s3://bucket/prefix/ of the wheelhouse, read by the user data with the instance role.
+  wheelhouse_parts = var.wheelhouse_uri == null ? null : regex("^s3://([^/]+)/(.*)$", var.wheelhouse_uri)
+  instance_tags    = merge(var.tags, { Name = "${var.name_prefix}-worker" })
   # s3://bucket/prefix of the model, split as worker/model_source.py parse_s3_uri does.
   model_s3_parts = startswith(var.model_source, "s3://") ? regex("^s3://([^/]+)/?(.*)$", var.model_source) : null
   model_s3 = local.model_s3_parts == null ? null : {
@@ -143,6 +154,34 @@ data "aws_iam_policy_document" "worker" {
     actions   = ["autoscaling:CompleteLifecycleAction"]
     resources = [local.asg_arn]
   }
+  # A worker that cannot load its model (no usable GPU, or repeated failures) marks its own
+  # instance unhealthy so the group replaces it (worker/startup.py).
+  statement {
+    sid       = "ReplaceMe"
+    actions   = ["autoscaling:SetInstanceHealth"]
+    resources = [local.asg_arn]
+  }
+  dynamic "statement" {
+    for_each = local.wheelhouse_parts == null ? [] : [local.wheelhouse_parts]
+    content {
+      sid       = "ReadWheelhouse"
+      actions   = ["s3:GetObject"]
+      resources = ["arn:${data.aws_partition.current.partition}:s3:::${statement.value[0]}/${statement.value[1]}*"]
+    }
+  }
+  dynamic "statement" {
+    for_each = local.wheelhouse_parts == null ? [] : [local.wheelhouse_parts]
+    content {
+      sid       = "ListWheelhouse"
+      actions   = ["s3:ListBucket"]
+      resources = ["arn:${data.aws_partition.current.partition}:s3:::${statement.value[0]}"]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${statement.value[1]}*"]
+      }
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "worker" {
@@ -199,6 +238,8 @@ resource "aws_launch_template" "worker" {
     ebs {
       volume_size           = var.root_volume_size_gb
       volume_type           = "gp3"
+      throughput            = var.root_volume_throughput_mibps
+      iops                  = var.root_volume_iops
       encrypted             = true
       delete_on_termination = true
     }
@@ -276,6 +317,19 @@ resource "aws_autoscaling_group" "workers" {
     content {
       id      = aws_launch_template.worker.id
       version = "$Latest"
+    }
+  }
+
+  # Created with the group, so even the first warm-pool instances wait for it: an instance
+  # enters the pool (and later the group) only after its worker loaded the model and completed
+  # the hook; one that never does is abandoned (terminated) when the timeout runs out.
+  dynamic "initial_lifecycle_hook" {
+    for_each = local.warm_pool ? [1] : []
+    content {
+      name                 = local.launch_hook_name
+      lifecycle_transition = "autoscaling:EC2_INSTANCE_LAUNCHING"
+      heartbeat_timeout    = var.launch_hook_timeout_seconds
+      default_result       = "ABANDON"
     }
   }
 

@@ -222,3 +222,53 @@ variable "metrics_namespace" {
     error_message = "metrics_namespace must be non-empty and must not start with AWS/."
   }
 }
+
+variable "root_volume_throughput_mibps" {
+  description = "gp3 throughput of the root volume (MiB/s): the model cache's read speed when it lives there (125 is the gp3 baseline; 1000 the maximum)."
+  type        = number
+  default     = 250
+  validation {
+    condition     = var.root_volume_throughput_mibps >= 125 && var.root_volume_throughput_mibps <= 1000
+    error_message = "root_volume_throughput_mibps must be between 125 and 1000."
+  }
+}
+
+variable "root_volume_iops" {
+  description = "gp3 IOPS of the root volume (3000 is the gp3 baseline)."
+  type        = number
+  default     = 3000
+  validation {
+    condition     = var.root_volume_iops >= 3000 && var.root_volume_iops <= 16000
+    error_message = "root_volume_iops must be between 3000 and 16000."
+  }
+}
+
+variable "model_cache_volume" {
+  description = "Where the model cache lives: auto (instance-store NVMe when the type has it, else the root volume; always the root volume with a warm pool, since a stop wipes instance store), instance_store, or root."
+  type        = string
+  default     = "auto"
+  validation {
+    condition     = contains(["auto", "instance_store", "root"], var.model_cache_volume)
+    error_message = "model_cache_volume must be auto, instance_store or root."
+  }
+}
+
+variable "launch_hook_timeout_seconds" {
+  description = "Warm pool only: how long a launching instance may take to install, load and warm its model before it is abandoned (terminated)."
+  type        = number
+  default     = 1200
+  validation {
+    condition     = var.launch_hook_timeout_seconds >= 30 && var.launch_hook_timeout_seconds <= 7200
+    error_message = "launch_hook_timeout_seconds must be between 30 and 7200."
+  }
+}
+
+variable "wheelhouse_uri" {
+  description = "s3://bucket/prefix/ of the hashed wheelhouse (make worker-wheelhouse); the user data installs from it with --require-hashes --no-index. null: install from the package index (unpinned; slow)."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.wheelhouse_uri == null || can(regex("^s3://[^/]+/.+/$", var.wheelhouse_uri))
+    error_message = "wheelhouse_uri must be s3://bucket/prefix/ (ending in /) or null."
+  }
+}

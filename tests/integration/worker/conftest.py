@@ -38,6 +38,8 @@ FAST_SETTINGS: dict[str, Any] = {
     "max_receive_count": 3,
     "max_batch_size": 4,
     "device": "cpu",
+    # The warm-up generation is tested where it matters (test_startup.py turns it on).
+    "warmup": False,
 }
 
 
@@ -91,6 +93,12 @@ def settings_env(
             "sender_tenants": env.SENDER_TENANTS,
             "max_input_pixels": env.MAX_INPUT_PIXELS,
             "receive_ahead_seconds": env.RECEIVE_AHEAD_SECONDS,
+            "model_source": env.MODEL_SOURCE,
+            "state_dir": env.STATE_DIR,
+            "max_model_load_attempts": env.MAX_MODEL_LOAD_ATTEMPTS,
+            "launch_hook_name": env.LAUNCH_HOOK_NAME,
+            "attention_backend": env.ATTENTION_BACKEND,
+            "warmup": env.WARMUP,
         }
         for key, value in values.items():
             result[names[key]] = value if isinstance(value, str) else json.dumps(value)

@@ -24,6 +24,10 @@ def test_defaults() -> None:
     assert request.kind is JobKind.TXT2IMG
     assert (request.width, request.height, request.steps, request.num_images) == (512, 512, 30, 1)
     assert request.params().model_dump(exclude_none=True)["prompt"] == "a cat"
+    assert request.scheduler == "default"
+    assert JobRequest.model_validate(VALID | {"scheduler": "euler_a"}).params().scheduler == (
+        "euler_a"
+    )
 
 
 @pytest.mark.parametrize(
@@ -54,6 +58,8 @@ def test_defaults() -> None:
         ({"input_key": "users/a/inputs/x.png"}, "input_key", "only allowed for img2img"),
         ({"kind": "img2img"}, "input_key", "required for img2img"),
         ({"kind": "img2img", "input_key": "k", "strength": 1.5}, "strength", "<= 1"),
+        ({"scheduler": "heun"}, "scheduler", "'dpmpp_2m'"),
+        ({"scheduler": "DDIM"}, "scheduler", "'ddim'"),
     ],
 )
 def test_each_bad_value_names_field_and_limit(

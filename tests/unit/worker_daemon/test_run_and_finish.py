@@ -30,6 +30,7 @@ class FakeGenerator:
     """The GPU edge: runs ``steps`` step callbacks, then returns one PNG per image."""
 
     attention_backend: str = "sdpa"
+    attention_reason: str = "SDPA is the default"
     model_load_seconds: float = 0.0
     fail_with: Exception | None = None
     on_step_hook: StepCallback | None = None
@@ -135,6 +136,7 @@ def test_a_call_finishes_every_job_under_its_lease(h: Harness) -> None:
         assert record.status is JobStatus.SUCCEEDED
         assert record.outputs == [f"users/user-1/outputs/{record.job_id}/00.png"]
         assert record.attention_backend == "sdpa" and record.model_seconds is not None
+        assert record.attention_reason == "SDPA is the default"
     assert h.s.stats.jobs_succeeded == 2 and len(h.s.job_done.calls) == 2
     assert sorted(h.s.acked()) == sorted(r.message.message_id for r in claimed)
     assert h.s.keeper.held_jobs() == [] and h.s.stats.pipeline_seconds > 0
