@@ -222,6 +222,11 @@ export interface components {
             /** Prompt */
             prompt: string;
             /**
+             * @description Sampler: default (the model's own), dpmpp_2m (DPM-Solver++ 2M, good at 20-30 steps), euler_a (Euler ancestral) or ddim.
+             * @default default
+             */
+            scheduler?: components["schemas"]["Scheduler"];
+            /**
              * Seed
              * @default null
              */
@@ -280,6 +285,11 @@ export interface components {
             num_images?: number;
             /** Prompt */
             prompt: string;
+            /**
+             * @description Sampler: default (the model's own), dpmpp_2m (DPM-Solver++ 2M, good at 20-30 steps), euler_a (Euler ancestral) or ddim.
+             * @default default
+             */
+            scheduler?: components["schemas"]["Scheduler"];
             /**
              * Seed
              * @default null
@@ -417,6 +427,12 @@ export interface components {
              */
             total: number;
         };
+        /**
+         * Scheduler
+         * @description The denoising scheduler (sampler). ``default`` is the one the model ships with.
+         * @enum {string}
+         */
+        Scheduler: "default" | "dpmpp_2m" | "euler_a" | "ddim";
         /**
          * UploadRequest
          * @description Body of ``POST /uploads``.
