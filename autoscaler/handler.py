@@ -110,7 +110,9 @@ class ScalerRun:
         }
         if dlq_urls:
             store = JobStore(self.clients.dynamodb(), settings.jobs_table)
-            reaper = DeadLetterReaper(self.clients.sqs(), store, dlq_urls)
+            reaper = DeadLetterReaper(
+                self.clients.sqs(), store, dlq_urls, ingest_sender_id=settings.ingest_sender_id
+            )
             result["dead_letters"] = reaper.reap(self.clock()).as_dict()
         logger.info("scaler decision", extra={"scaler": result})
         return result

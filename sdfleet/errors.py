@@ -33,6 +33,11 @@ class TransitionRejected(JobStoreError):
         )
 
 
+class JobNotBound(JobStoreError):
+    """The record exists but was not created for this lane or this sender's tenant: a message
+    naming it is refused and the record is left alone."""
+
+
 class JobNotClaimable(TransitionRejected):
     """The job is not queued (or its running lease has not expired): another worker has it."""
 

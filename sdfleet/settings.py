@@ -128,6 +128,12 @@ class FleetSettings(BaseSettings):
     batch_dlq_url: str | None = _env(
         env.BATCH_DLQ_URL, "batch_dlq_url", "SQS URL of the batch lane's DLQ"
     )
+    ingest_sender_id: str | None = _env(
+        env.INGEST_SENDER_ID,
+        "ingest_sender_id",
+        "SQS SenderId key (role id, `AROA…`) of the ingest API: the only sender the interactive "
+        "lane honours; unset: none",
+    )
     record_ttl_days: int = Field(
         default=30,
         ge=1,

@@ -5,6 +5,8 @@ Table layout (Terraform's ``storage`` module creates the same):
 * hash key ``job_id`` (S); TTL attribute ``expires_at`` (N, epoch seconds).
 * GSI ``by_owner``: ``owner`` (S) + ``created_at`` (S, fixed-width ISO UTC): my jobs,
   newest first.
+* GSI ``by_source_message``: ``source_message_id`` (S), sparse (batch records only, KEYS_ONLY):
+  the dead-letter reaper finds a batch job from its message without the tenant map.
 * GSI ``queued_by_lane``: ``queue_lane`` (S) + ``queue_seq`` (S); the two attributes exist only
   while a job is queued (a sparse index), so "queued ahead of me" is one COUNT query.
 """
@@ -25,11 +27,13 @@ from botocore.exceptions import ClientError
 from sdfleet.errors import (
     CancelRequested,
     JobAlreadyExists,
+    JobNotBound,
     JobNotClaimable,
     JobNotFound,
     LeaseLost,
     TransitionRejected,
 )
+from sdfleet.messages import Lane
 from sdfleet.records import JobError, JobRecord, JobStatus, utcnow
 
 if TYPE_CHECKING:
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
 
 OWNER_INDEX: Final = "by_owner"
 QUEUE_INDEX: Final = "queued_by_lane"
+SOURCE_MESSAGE_INDEX: Final = "by_source_message"
 LIST_LIMIT_MAX: Final = 100
 DEFAULT_TTL_DAYS: Final = 30
 _TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -234,31 +239,75 @@ class JobStore:
             raise
         return record
 
+    def find_by_source_message(self, message_id: str) -> JobRecord | None:
+        """The batch record an SQS message created (index read, then a consistent get)."""
+        response = self._db.query(
+            TableName=self.table_name,
+            IndexName=SOURCE_MESSAGE_INDEX,
+            KeyConditionExpression="source_message_id = :id",
+            ExpressionAttributeValues={":id": {"S": message_id}},
+        )
+        for item in response.get("Items", []):
+            try:
+                return self.get(item["job_id"]["S"])
+            except JobNotFound:
+                continue
+        return None
+
     def claim(
-        self, job_id: str, worker_id: str, lease_seconds: float, now: datetime | None = None
+        self,
+        job_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        now: datetime | None = None,
+        *,
+        lane: Lane | None = None,
+        owner: str | None = None,
     ) -> JobRecord:
-        """queued -> running for ``worker_id``; or take over a running job whose lease expired."""
+        """queued -> running for ``worker_id``; or take over a running job whose lease expired.
+
+        With ``lane`` (and ``owner``), only a record created for that lane (and owner) is
+        claimed; another one raises :class:`JobNotBound` and is left untouched."""
         now = now or utcnow()
         lease = now + timedelta(seconds=lease_seconds)
-        return self._update(
-            job_id,
-            "claim",
-            JobNotClaimable,
-            update="SET #status = :running, worker_id = :worker, lease_expires_at = :lease, "
-            "started_at = :now, attempts = if_not_exists(attempts, :zero) + :one "
-            "REMOVE queue_lane, queue_seq, progress_step, progress_total",
-            condition="attribute_exists(job_id) AND (#status = :queued OR "
-            "(#status = :running AND lease_expires_at < :now))",
-            values={
-                ":running": JobStatus.RUNNING.value,
-                ":queued": JobStatus.QUEUED.value,
-                ":worker": worker_id,
-                ":lease": lease,
-                ":now": now,
-                ":zero": 0,
-                ":one": 1,
-            },
+        condition = (
+            "attribute_exists(job_id) AND (#status = :queued OR "
+            "(#status = :running AND lease_expires_at < :now))"
         )
+        values: dict[str, Any] = {
+            ":running": JobStatus.RUNNING.value,
+            ":queued": JobStatus.QUEUED.value,
+            ":worker": worker_id,
+            ":lease": lease,
+            ":now": now,
+            ":zero": 0,
+            ":one": 1,
+        }
+        names: dict[str, str] = {}
+        if lane is not None:
+            condition += " AND #lane = :lane"
+            values[":lane"] = lane.value
+            names["#lane"] = "lane"
+        if owner is not None:
+            condition += " AND #owner = :owner"
+            values[":owner"] = owner
+            names["#owner"] = "owner"
+        try:
+            return self._update(
+                job_id,
+                "claim",
+                JobNotClaimable,
+                update="SET #status = :running, worker_id = :worker, lease_expires_at = :lease, "
+                "started_at = :now, attempts = if_not_exists(attempts, :zero) + :one "
+                "REMOVE queue_lane, queue_seq, progress_step, progress_total",
+                condition=condition,
+                values=values,
+                names=names,
+            )
+        except JobNotClaimable as exc:
+            current = self.get(job_id)
+            check_binding(current, lane=lane, owner=owner)
+            raise exc
 
     def renew_lease(
         self,
@@ -525,6 +574,14 @@ class JobStore:
                 raise JobNotFound(f"job {job_id!r} not found") from exc
             raise rejected(job_id, transition, current) from exc
         return item_to_record(response["Attributes"])
+
+
+def check_binding(record: JobRecord, *, lane: Lane | None, owner: str | None) -> None:
+    """Raises :class:`JobNotBound` unless ``record`` was created for ``lane`` and ``owner``."""
+    if lane is not None and record.lane is not lane:
+        raise JobNotBound(f"job {record.job_id!r} was not created for the {lane.value} lane")
+    if owner is not None and record.owner != owner:
+        raise JobNotBound(f"job {record.job_id!r} belongs to another tenant")
 
 
 def _is_condition_failure(exc: ClientError) -> bool:

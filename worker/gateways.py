@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from sdfleet.messages import Lane
 from sdfleet.records import JobError, JobRecord
 from worker.lanes import ReceivedMessage
 
@@ -24,7 +25,15 @@ class JobGateway(Protocol):
 
     def create(self, record: JobRecord) -> JobRecord: ...
 
-    def claim(self, job_id: str, worker_id: str, lease_seconds: float) -> JobRecord: ...
+    def claim(
+        self,
+        job_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        lane: Lane | None = None,
+        owner: str | None = None,
+    ) -> JobRecord: ...
 
     def renew_lease(
         self,

@@ -22,6 +22,7 @@ from sdfleet.errors import (
 from sdfleet.messages import JobMessage, Lane
 from sdfleet.records import JobError, JobRecord, JobStatus, utcnow
 from sdfleet.requests import JobKind, JobParams
+from sdfleet.store import check_binding
 from worker.accept import Acceptor
 from worker.claim import Claimer
 from worker.intake import MessageIntake
@@ -78,9 +79,18 @@ class MemoryJobs:
         self.records[record.job_id] = record
         return record
 
-    def claim(self, job_id: str, worker_id: str, lease_seconds: float) -> JobRecord:
+    def claim(
+        self,
+        job_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        lane: Lane | None = None,
+        owner: str | None = None,
+    ) -> JobRecord:
         self._enter("claim", job_id)
         record = self._record(job_id)
+        check_binding(record, lane=lane, owner=owner)
         now = utcnow()
         expired = record.lease_expires_at is not None and record.lease_expires_at < now
         if not (
@@ -327,7 +337,9 @@ def stages(
         worker_id=worker_id,
         dead_letter_queues=DLQ_URLS,
     )
-    acceptor = Acceptor(MessageIntake(jobs, TenantMap({SENDER: TENANT})), settler)
+    acceptor = Acceptor(
+        MessageIntake(jobs, TenantMap({SENDER: TENANT}), ingest_sender_id=SENDER), settler
+    )
     claimer = Claimer(
         jobs, acceptor, settler, lease_keeper, worker_id=worker_id, lease_seconds=lease_seconds
     )
