@@ -37,7 +37,21 @@ locals {
     POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
   })
 
-  worker_environment = merge(local.resource_environment, {
+  # The only sender the interactive lane honours (sdfleet/senders.py); workers and the DLQ
+  # reaper compare it with the role id part of each message's SenderId.
+  ingest_sender_environment = { SDFLEET_INGEST_SENDER_ID = module.api.role_unique_id }
+
+  # Batch senders: their ARNs go into the batch queue's policy, their SenderId keys (role id,
+  # user id or account id) map to tenants in the worker's sender_tenants secret.
+  sender_tenants = merge(
+    jsondecode(var.sender_tenants),
+    { for sender in var.batch_senders : sender.sender_id => sender.tenant },
+  )
+  # A pattern (no account id lookup, so offline plans work): a same-named role elsewhere still
+  # has no Allow in the dead-letter queues' policies, so it cannot send across accounts.
+  worker_role_arn_pattern = "arn:*:iam::*:role/${module.worker_fleet.instance_role_name}"
+
+  worker_environment = merge(local.resource_environment, local.ingest_sender_environment, {
     AWS_DEFAULT_REGION                 = local.region
     SDFLEET_MODEL_SOURCE               = var.model_source
     SDFLEET_VISIBILITY_TIMEOUT_SECONDS = tostring(var.visibility_timeout_seconds)
@@ -63,7 +77,7 @@ module "config" {
     record_ttl_days          = tostring(var.record_ttl_days)
   }
   secret_parameters = {
-    sender_tenants = var.sender_tenants
+    sender_tenants = jsonencode(local.sender_tenants)
   }
   key_deletion_window_days = local.local_mode ? 7 : 30
 }
@@ -75,6 +89,11 @@ module "queues" {
   visibility_timeout_seconds = var.visibility_timeout_seconds
   max_receive_count          = var.max_receive_count
   message_retention_seconds  = var.message_retention_seconds
+  sender_arns = {
+    interactive = [module.api.role_arn]
+    batch       = [for sender in var.batch_senders : sender.principal_arn]
+  }
+  dead_letter_sender_arn_patterns = [local.worker_role_arn_pattern]
 }
 
 module "storage" {
@@ -166,7 +185,7 @@ module "autoscaler" {
   boot_seconds                 = var.boot_seconds
   samples_per_invocation       = var.samples_per_invocation
   backlog_tolerance            = var.backlog_tolerance
-  resource_environment         = local.resource_environment
+  resource_environment         = merge(local.resource_environment, local.ingest_sender_environment)
   asg_name                     = module.worker_fleet.asg_name
   kms_key_arn                  = module.config.kms_key_arn
   queue_arns                   = values(module.queues.queue_arns)

@@ -78,7 +78,71 @@ def test_tables_have_ttl_and_the_store_indexes(
     assert indexes == {
         "by_owner": ([("owner", "HASH"), ("created_at", "RANGE")], "ALL"),
         "queued_by_lane": ([("queue_lane", "HASH"), ("queue_seq", "RANGE")], "KEYS_ONLY"),
+        "by_source_message": ([("source_message_id", "HASH")], "KEYS_ONLY"),
     }
+
+
+def _queue_policy(clients: AwsClients, url: str) -> list[dict[str, Any]]:
+    statements = json.loads(_queue_attributes(clients, url)["Policy"])["Statement"]
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _listed(values: Any) -> list[str]:
+    return sorted(values if isinstance(values, list) else [values])
+
+
+def _sender_rule(statements: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(ARNs exempt from the Deny of sqs:SendMessage, ARNs the policy allows to send)."""
+    (deny,) = [s for s in statements if s["Effect"] == "Deny" and "sqs:SendMessage" in s["Action"]]
+    assert deny["Principal"] in ("*", {"AWS": "*"})
+    exempt = _listed(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    allowed = [
+        arn
+        for s in statements
+        if s["Effect"] == "Allow" and "sqs:SendMessage" in _listed(s["Action"])
+        for arn in _listed(s["Principal"]["AWS"])
+    ]
+    return exempt, sorted(allowed)
+
+
+def test_queue_policies_bind_each_lane_to_its_senders_over_tls(
+    applied_stack: AppliedStack, clients: AwsClients
+) -> None:
+    """Finding 2: only the ingest role may send to the interactive lane; the batch lane takes
+    the tfvars principals (any account); the DLQs take the workers' copies; TLS only."""
+    outputs = applied_stack.outputs
+    ingest_role = clients.client("iam").get_role(RoleName="sdfleet-local-ingest-role")["Role"]
+    batch_senders = ["arn:aws:iam::123456789012:role/sdfleet-local-batch"]
+    assert _sender_rule(_queue_policy(clients, outputs["interactive_queue_url"])) == (
+        [ingest_role["Arn"]],
+        [ingest_role["Arn"]],
+    )
+    assert _sender_rule(_queue_policy(clients, outputs["batch_queue_url"])) == (
+        batch_senders,
+        batch_senders,
+    )
+    for name in (
+        "interactive_queue_url",
+        "batch_queue_url",
+        "interactive_dlq_url",
+        "batch_dlq_url",
+    ):
+        statements = _queue_policy(clients, outputs[name])
+        arn = _queue_attributes(clients, outputs[name])["QueueArn"]
+        assert any(
+            s["Effect"] == "Deny"
+            and s["Action"] in ("sqs:*", ["sqs:*"])
+            and arn in _listed(s["Resource"])
+            and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in statements
+        ), name
+    for name in ("interactive_dlq_url", "batch_dlq_url"):
+        statements = _queue_policy(clients, outputs[name])
+        (deny,) = [s for s in statements if s["Effect"] == "Deny" and "SendMessage" in str(s)]
+        assert _listed(deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]) == [
+            "arn:*:iam::*:role/sdfleet-local-worker-role"
+        ]
+        assert not [s for s in statements if s["Effect"] == "Allow"]
 
 
 def test_bucket_denies_plain_http_and_blocks_public_access(
