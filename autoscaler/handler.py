@@ -26,6 +26,7 @@ from autoscaler.policy import PolicyConfig, decide
 from autoscaler.reaper import DeadLetterReaper
 from sdfleet import env
 from sdfleet.aws import AwsClients
+from sdfleet.deletion import DeletionStore, IdempotencyRows, UserDataPurger
 from sdfleet.heartbeats import HeartbeatStore
 from sdfleet.settings import ScalerSettings
 from sdfleet.store import JobStore
@@ -114,8 +115,26 @@ class ScalerRun:
                 self.clients.sqs(), store, dlq_urls, ingest_sender_id=settings.ingest_sender_id
             )
             result["dead_letters"] = reaper.reap(self.clock()).as_dict()
+        result["deletions_completed"] = self._purge_deletions(settings)
         logger.info("scaler decision", extra={"scaler": result})
         return result
+
+    def _purge_deletions(self, settings: ScalerSettings) -> list[str] | str:
+        """A pass of every pending DELETE /me (sdfleet/deletion.py); never stops the scaling."""
+        dynamodb = self.clients.dynamodb()
+        purger = UserDataPurger(
+            JobStore(dynamodb, settings.jobs_table),
+            DeletionStore(dynamodb, settings.jobs_table),
+            self.clients.s3(),
+            settings.bucket,
+            IdempotencyRows(dynamodb, settings.idempotency_table),
+            settle_seconds=settings.deletion_settle_seconds,
+        )
+        try:
+            return purger.purge_pending(self.clock())
+        except Exception as exc:  # the next minute's run resumes it
+            logger.exception("user data purge failed")
+            return f"error: {type(exc).__name__}"
 
 
 def publish_metrics(result: dict[str, Any]) -> None:

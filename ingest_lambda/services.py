@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ingest_lambda.errors import (
     BadRequest,
+    Conflict,
     ErrorCode,
     NotFound,
     ServiceUnavailable,
@@ -28,6 +29,7 @@ from ingest_lambda.limits import (
 )
 from ingest_lambda.logs import SERVICE_NAME
 from ingest_lambda.models import (
+    DeletionView,
     ErrorInfo,
     JobAccepted,
     JobDeleted,
@@ -40,7 +42,8 @@ from ingest_lambda.models import (
     UploadTicket,
     UserDataDeleted,
 )
-from sdfleet.errors import JobNotFound, TransitionRejected
+from sdfleet.deletion import Deletion, DeletionStore
+from sdfleet.errors import JobNotFound, OwnerDataDeleted, TransitionRejected
 from sdfleet.heartbeats import HeartbeatStore
 from sdfleet.keys import (
     INPUT_EXTENSIONS,
@@ -83,6 +86,7 @@ class IngestService:
         sqs: SQSClient,
         jobs: JobStore,
         heartbeats: HeartbeatStore,
+        deletions: DeletionStore | None = None,
         delete_batch_size: int = DELETE_BATCH_SIZE,
     ) -> None:
         if not 1 <= delete_batch_size <= DELETE_BATCH_SIZE:
@@ -94,6 +98,7 @@ class IngestService:
         self._sqs = sqs
         self._jobs = jobs
         self._heartbeats = heartbeats
+        self._deletions = deletions
         self._bucket = settings.bucket
         self._delete_batch_size = delete_batch_size
 
@@ -190,7 +195,14 @@ class IngestService:
             params=request.params(),
             lane=JOB_LANE,
         )
-        record = self._jobs.create(record)
+        try:
+            record = self._jobs.create(record, unless_owner_deleting=True)
+        except OwnerDataDeleted as exc:
+            raise Conflict(
+                "account: a deletion of all your data is in progress (GET /me/deletion); "
+                "submit again once it has completed",
+                code=ErrorCode.DELETION_IN_PROGRESS,
+            ) from exc
         message = JobMessage(
             version=MESSAGE_VERSION,
             kind=record.kind,
@@ -281,6 +293,27 @@ class IngestService:
             f"job {job_id!r} kept changing status; retry",
             retry_after_seconds=UNAVAILABLE_RETRY_AFTER_SECONDS,
         )
+
+    def request_deletion(self, owner: str) -> DeletionView:
+        """Marks the caller as deleting (no job of theirs runs or writes from now on); the
+        purge runs in the background (:mod:`sdfleet.deletion`). Asking again while one runs
+        returns that one."""
+        deletion = self._deletion_store().request(owner)
+        logger.info("user deletion requested", extra={"deletion_id": deletion.deletion_id})
+        return _deletion_view(deletion)
+
+    def get_deletion(self, owner: str) -> DeletionView:
+        deletion = self._deletion_store().get(owner)
+        if deletion is None:
+            raise NotFound("deletion: you have not asked to delete your data", field="deletion")
+        return _deletion_view(deletion)
+
+    def _deletion_store(self) -> DeletionStore:
+        if self._deletions is None:
+            raise ServiceUnavailable(
+                "deletion: not configured", retry_after_seconds=UNAVAILABLE_RETRY_AFTER_SECONDS
+            )
+        return self._deletions
 
     def delete_user_data(self, owner: str) -> UserDataDeleted:
         """Stops the owner's work, then deletes every object under their prefix and every
@@ -375,3 +408,15 @@ class IngestService:
                 )
             deleted += len(keys)
         return deleted
+
+
+def _deletion_view(deletion: Deletion) -> DeletionView:
+    return DeletionView(
+        deletion_id=deletion.deletion_id,
+        status="completed" if deletion.status == "completed" else "deleting",
+        requested_at=deletion.requested_at,
+        completed_at=deletion.completed_at,
+        jobs_deleted=deletion.jobs_deleted,
+        objects_deleted=deletion.objects_deleted,
+        idempotency_rows_deleted=deletion.idempotency_rows_deleted,
+    )

@@ -38,6 +38,11 @@ class JobNotBound(JobStoreError):
     naming it is refused and the record is left alone."""
 
 
+class OwnerDataDeleted(TransitionRejected):
+    """The job's owner asked to delete all their data after the job was created: nothing of
+    the job may be written any more (the purge removes the rest)."""
+
+
 class JobNotClaimable(TransitionRejected):
     """The job is not queued (or its running lease has not expired): another worker has it."""
 

@@ -335,6 +335,19 @@ class WorkerSettings(FleetSettings):
 
 
 class ScalerSettings(FleetSettings):
+    idempotency_table: str = Field(
+        default="sdfleet-idempotency",
+        validation_alias=AliasChoices("idempotency_table", env.IDEMPOTENCY_TABLE),
+        description="DynamoDB table of Powertools idempotency records",
+    )
+    deletion_settle_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        validation_alias=AliasChoices("deletion_settle_seconds", env.DELETION_SETTLE_SECONDS),
+        description="a DELETE /me purge completes no sooner than this after the request (the "
+        "owner index is eventually consistent)",
+    )
     asg_name: str = Field(
         default="sdfleet-workers",
         validation_alias=AliasChoices("asg_name", env.ASG_NAME),

@@ -31,6 +31,7 @@ from sdfleet.errors import (
     JobNotClaimable,
     JobNotFound,
     LeaseLost,
+    OwnerDataDeleted,
     TransitionRejected,
 )
 from sdfleet.messages import Lane
@@ -53,6 +54,10 @@ _deserializer = TypeDeserializer()
 def format_time(value: datetime) -> str:
     """Fixed-width UTC ISO time, so string order is time order."""
     return value.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=UTC)
 
 
 def _to_dynamo_value(value: Any) -> Any:
@@ -106,6 +111,20 @@ def item_to_record(item: dict[str, Any]) -> JobRecord:
 
 def queue_seq(record: JobRecord) -> str:
     return f"{format_time(record.created_at)}#{record.job_id}"
+
+
+#: The per-user item in the jobs table (``job_id = user#<owner>``): deletion state. Job ids never
+#: contain ``#``. It has no ``owner`` attribute, so it is in neither the owner index nor listings.
+USER_ITEM_PREFIX: Final = "user#"
+#: While a deletion runs, its user item sits in the sparse ``queued_by_lane`` index under this
+#: pseudo-lane, so the purger finds pending deletions without a scan.
+DELETIONS_LANE: Final = "deletions"
+DELETION_DELETING: Final = "deleting"
+DELETION_COMPLETED: Final = "completed"
+
+
+def user_item_key(owner: str) -> dict[str, Any]:
+    return {"job_id": {"S": f"{USER_ITEM_PREFIX}{owner}"}}
 
 
 def _encode_cursor(key: dict[str, Any]) -> str:
@@ -221,12 +240,16 @@ class JobStore:
         return total
 
     # -- transitions -----------------------------------------------------------------------
-    def create(self, record: JobRecord) -> JobRecord:
+    def create(self, record: JobRecord, *, unless_owner_deleting: bool = False) -> JobRecord:
+        """A new queued record. With ``unless_owner_deleting`` (the API), in one transaction
+        with a check that its owner is not being deleted (:class:`OwnerDataDeleted`)."""
         if record.status is not JobStatus.QUEUED:
             raise ValueError(f"status: a new job must be queued, got {record.status.value!r}")
         if record.expires_at is None:
             expiry = record.created_at + timedelta(days=self.ttl_days)
             record = record.model_copy(update={"expires_at": int(expiry.timestamp())})
+        if unless_owner_deleting:
+            return self._create_unless_owner_deleting(record)
         try:
             self._db.put_item(
                 TableName=self.table_name,
@@ -389,6 +412,7 @@ class JobStore:
                     " AND (attribute_not_exists(cancel_requested) OR cancel_requested <> :true)"
                 ),
                 values=values,
+                unless_owner_deleted=True,
             )
         except LeaseLost as exc:
             current = self.get(job_id)
@@ -539,6 +563,97 @@ class JobStore:
                 continue
         return deleted
 
+    # -- the owner's deletion ----------------------------------------------------------------
+    def _create_unless_owner_deleting(self, record: JobRecord) -> JobRecord:
+        items: list[Any] = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": record_to_item(record),
+                    "ConditionExpression": "attribute_not_exists(job_id)",
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "TableName": self.table_name,
+                    "Key": user_item_key(record.owner),
+                    "ConditionExpression": "attribute_not_exists(deletion_status) "
+                    "OR deletion_status <> :deleting",
+                    "ExpressionAttributeValues": {":deleting": {"S": DELETION_DELETING}},
+                }
+            },
+        ]
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            codes = _cancellation_codes(exc)
+            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                raise OwnerDataDeleted(record.job_id, "create", None) from exc
+            raise JobAlreadyExists(f"job {record.job_id!r} exists already") from exc
+        return record
+
+    def deletion_requested_at(self, owner: str) -> datetime | None:
+        """When ``owner`` last asked to delete all their data (consistent read), or None."""
+        item = self._db.get_item(
+            TableName=self.table_name, Key=user_item_key(owner), ConsistentRead=True
+        ).get("Item")
+        if not item or "deletion_requested_at" not in item:
+            return None
+        return _parse_time(item["deletion_requested_at"]["S"])
+
+    def _update_unless_owner_deleted(
+        self,
+        job_id: str,
+        transition: str,
+        rejected: type[TransitionRejected],
+        *,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None,
+    ) -> JobRecord:
+        """The update, in one transaction with a check that the job's owner has not asked to
+        delete their data since the job was created (so a late worker cannot recreate it)."""
+        try:
+            current = self.get(job_id)
+        except JobNotFound:
+            raise
+        attribute_names = {"#status": "status"} | (names or {})
+        used_names = {k: v for k, v in attribute_names.items() if k in update or k in condition}
+        job_update: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"job_id": {"S": job_id}},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": marshal(values),
+        }
+        if used_names:
+            job_update["ExpressionAttributeNames"] = used_names
+        owner_check: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": user_item_key(current.owner),
+            "ConditionExpression": "attribute_not_exists(deletion_requested_at) "
+            "OR deletion_requested_at < :created",
+            "ExpressionAttributeValues": marshal({":created": current.created_at}),
+        }
+        try:
+            items: list[Any] = [{"Update": job_update}, {"ConditionCheck": owner_check}]
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            codes = _cancellation_codes(exc)
+            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                raise OwnerDataDeleted(job_id, transition, current.status.value) from exc
+            try:
+                status: str | None = self.get(job_id).status.value
+            except JobNotFound:
+                raise JobNotFound(f"job {job_id!r} not found") from exc
+            raise rejected(job_id, transition, status) from exc
+        return self.get(job_id)
+
     # -- internals -------------------------------------------------------------------------
     def _update(
         self,
@@ -550,7 +665,18 @@ class JobStore:
         condition: str,
         values: dict[str, Any],
         names: dict[str, str] | None = None,
+        unless_owner_deleted: bool = False,
     ) -> JobRecord:
+        if unless_owner_deleted:
+            return self._update_unless_owner_deleted(
+                job_id,
+                transition,
+                rejected,
+                update=update,
+                condition=condition,
+                values=values,
+                names=names,
+            )
         attribute_names = {"#status": "status"} | (names or {})
         used_names = {k: v for k, v in attribute_names.items() if k in update or k in condition}
         kwargs: dict[str, Any] = {
@@ -574,6 +700,16 @@ class JobStore:
                 raise JobNotFound(f"job {job_id!r} not found") from exc
             raise rejected(job_id, transition, current) from exc
         return item_to_record(response["Attributes"])
+
+
+def _cancellation_codes(exc: ClientError) -> list[str]:
+    reasons = exc.response.get("CancellationReasons", [])  # type: ignore[typeddict-item]
+    if not reasons:
+        # Some emulators only put them into the message: "[None, ConditionalCheckFailed]".
+        message = exc.response.get("Error", {}).get("Message", "")
+        inside = message[message.find("[") + 1 : message.rfind("]")] if "[" in message else ""
+        return [part.strip() for part in inside.split(",")]
+    return [str(reason.get("Code", "None")) for reason in reasons]
 
 
 def check_binding(record: JobRecord, *, lane: Lane | None, owner: str | None) -> None:

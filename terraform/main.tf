@@ -185,18 +185,22 @@ module "autoscaler" {
   boot_seconds                 = var.boot_seconds
   samples_per_invocation       = var.samples_per_invocation
   backlog_tolerance            = var.backlog_tolerance
-  resource_environment         = merge(local.resource_environment, local.ingest_sender_environment)
-  asg_name                     = module.worker_fleet.asg_name
-  kms_key_arn                  = module.config.kms_key_arn
-  queue_arns                   = values(module.queues.queue_arns)
-  dlq_arns                     = values(module.queues.dlq_arns)
-  jobs_table_arn               = module.storage.jobs_table_arn
-  workers_table_arn            = module.storage.workers_table_arn
-  memory_tag_key               = local.scaler_memory_tag
-  ssm_path_arn                 = module.config.ssm_path_arn
-  ssm_parameter_arn_pattern    = module.config.ssm_parameter_arn_pattern
-  metrics_namespace            = local.metrics_namespace
-  log_retention_days           = var.log_retention_days
+  resource_environment = merge(local.resource_environment, local.ingest_sender_environment, {
+    SDFLEET_IDEMPOTENCY_TABLE = module.storage.idempotency_table
+  })
+  asg_name                  = module.worker_fleet.asg_name
+  kms_key_arn               = module.config.kms_key_arn
+  queue_arns                = values(module.queues.queue_arns)
+  dlq_arns                  = values(module.queues.dlq_arns)
+  jobs_table_arn            = module.storage.jobs_table_arn
+  idempotency_table_arn     = module.storage.idempotency_table_arn
+  bucket_arn                = module.storage.bucket_arn
+  workers_table_arn         = module.storage.workers_table_arn
+  memory_tag_key            = local.scaler_memory_tag
+  ssm_path_arn              = module.config.ssm_path_arn
+  ssm_parameter_arn_pattern = module.config.ssm_parameter_arn_pattern
+  metrics_namespace         = local.metrics_namespace
+  log_retention_days        = var.log_retention_days
 }
 
 module "frontend" {

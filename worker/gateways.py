@@ -8,6 +8,7 @@ is. Unit tests of the stages pass in-memory fakes of these protocols.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from sdfleet.messages import Lane
@@ -61,6 +62,8 @@ class JobGateway(Protocol):
     def fail(self, job_id: str, error: JobError, *, worker_id: str | None = None) -> JobRecord: ...
 
     def mark_cancelled(self, job_id: str, worker_id: str) -> JobRecord: ...
+
+    def deletion_requested_at(self, owner: str) -> datetime | None: ...
 
 
 class QueueGateway(Protocol):

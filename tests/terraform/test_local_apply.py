@@ -335,7 +335,7 @@ ROLE_ACTIONS = {
     "ingest": {
         "logs:CreateLogStream", "logs:PutLogEvents",
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-        "dynamodb:Query", "dynamodb:Scan", "sqs:SendMessage",
+        "dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem", "sqs:SendMessage",
         "s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket",
         "ssm:GetParametersByPath", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey",
         "xray:PutTraceSegments", "xray:PutTelemetryRecords",
@@ -344,6 +344,7 @@ ROLE_ACTIONS = {
         "logs:CreateLogStream", "logs:PutLogEvents",
         "sqs:GetQueueAttributes", "sqs:ReceiveMessage",
         "dynamodb:Scan", "dynamodb:UpdateItem", "dynamodb:GetItem",
+        "dynamodb:DeleteItem", "dynamodb:Query", "s3:DeleteObject", "s3:ListBucket",
         "autoscaling:DescribeAutoScalingGroups", "autoscaling:SetDesiredCapacity",
         "autoscaling:SetInstanceProtection", "autoscaling:TerminateInstanceInAutoScalingGroup",
         "autoscaling:CreateOrUpdateTags",
@@ -354,6 +355,7 @@ ROLE_ACTIONS = {
         "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
         "sqs:SendMessage",
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
         "s3:GetObject", "s3:PutObject", "s3:DeleteObject",
         "ssm:GetParametersByPath", "kms:Decrypt", "kms:GenerateDataKey",
         "autoscaling:CompleteLifecycleAction", "cloudwatch:PutMetricData",
@@ -409,7 +411,12 @@ def test_roles_grant_exactly_what_the_code_calls(
         f"arn:aws:s3:::{outputs['bucket']}/users/*/inputs/*"
     }
 
-    assert _resources_of(scaler, "dynamodb:Scan") == {workers_table}
+    idempotency_table = db.describe_table(TableName=outputs["idempotency_table"])["Table"][
+        "TableArn"
+    ]
+    assert _resources_of(scaler, "dynamodb:Scan") == {workers_table, idempotency_table}
+    assert _resources_of(scaler, "dynamodb:DeleteItem") == {jobs_table, idempotency_table}
+    assert _resources_of(scaler, "s3:DeleteObject") == {f"arn:aws:s3:::{outputs['bucket']}/users/*"}
     assert _resources_of(scaler, "dynamodb:UpdateItem") == {jobs_table}
     assert _resources_of(scaler, "sqs:ReceiveMessage") == dlqs
     assert _resources_of(scaler, "sqs:GetQueueAttributes") == {

@@ -67,7 +67,7 @@ data "aws_iam_policy_document" "ingest" {
     sid = "Jobs"
     actions = [
       "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-      "dynamodb:Query",
+      "dynamodb:Query", "dynamodb:ConditionCheckItem",
     ]
     resources = [var.jobs_table_arn]
   }

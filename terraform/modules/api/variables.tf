@@ -109,6 +109,7 @@ variable "routes" {
     "GET /jobs/{job_id}",
     "DELETE /jobs/{job_id}",
     "DELETE /me",
+    "GET /me/deletion",
   ]
   validation {
     condition     = alltrue([for r in var.routes : can(regex("^(GET|POST|PUT|PATCH|DELETE) /", r))])

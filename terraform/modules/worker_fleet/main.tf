@@ -65,10 +65,11 @@ data "aws_iam_policy_document" "worker" {
     actions   = ["sqs:SendMessage"]
     resources = var.dlq_arns
   }
-  # Claim, lease renewal, finish/fail/cancel (UpdateItem); batch messages create records.
+  # Claim, lease renewal, finish/fail/cancel (UpdateItem); batch messages create records;
+  # finish checks the owner's deletion state in the same transaction (ConditionCheckItem).
   statement {
     sid       = "Jobs"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
     resources = [var.jobs_table_arn]
   }
   statement {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from ingest_lambda.app import build_app
 from sdfleet.aws import AwsClients
+from sdfleet.deletion import Deletion, DeletionStore, IdempotencyRows, UserDataPurger
 from sdfleet.keys import inputs_prefix
+from sdfleet.records import utcnow
 from sdfleet.settings import IngestSettings
 from sdfleet.store import JobStore
 from tests.conftest import FleetResources, new_fleet
@@ -63,6 +66,18 @@ class IngestApi:
     def call(self, event: dict[str, Any]) -> ApiResponse:
         raw = self.app.resolve(event, FakeLambdaContext())
         return to_response(raw)
+
+    def purge(self, owner: str, seconds_later: float = 0.0) -> Deletion:
+        """One pass of the background purge of ``owner``, as if run ``seconds_later``."""
+        dynamodb = self.clients.dynamodb()
+        purger = UserDataPurger(
+            self.store,
+            DeletionStore(dynamodb, self.settings.jobs_table),
+            self.clients.s3(),
+            self.settings.bucket,
+            IdempotencyRows(dynamodb, self.settings.idempotency_table),
+        )
+        return purger.purge(owner, utcnow() + timedelta(seconds=seconds_later))
 
     def with_settings(self, delete_batch_size: int = 1000, **changes: Any) -> IngestApi:
         return IngestApi(self.fleet, self.settings.model_copy(update=changes), delete_batch_size)
