@@ -12,8 +12,8 @@ from sdfleet.records import JobRecord, utcnow
 from sdfleet.requests import JobKind, JobParams
 from sdfleet.settings import ScalerSettings
 from tests.conftest import FleetResources
-from tests.support.aws_resources import create_idempotency_table, unique
 from tests.integration.autoscaler.conftest import WorkerGroup
+from tests.support.aws_resources import create_idempotency_table, unique
 
 pytestmark = pytest.mark.emulator
 
