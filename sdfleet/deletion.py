@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -46,14 +47,17 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-#: Powertools' idempotency ids start with this prefix, then the owner: rows can be purged.
+#: Powertools' idempotency ids start with this prefix, then a hash of the owner: the rows of
+#: one owner can be found and purged.
 IDEMPOTENCY_KEY_PREFIX: Final = "sdfleet-ingest#create_job"
 DEFAULT_SETTLE_SECONDS: Final = 60.0
 _S3_DELETE_BATCH: Final = 1000
 
 
 def idempotency_owner_prefix(owner: str) -> str:
-    return f"{IDEMPOTENCY_KEY_PREFIX}#{owner}"
+    """The owner's part of their rows' ids: a hash, so the table never names a user."""
+    digest = hashlib.sha256(owner.encode()).hexdigest()[:32]
+    return f"{IDEMPOTENCY_KEY_PREFIX}#{digest}"
 
 
 @dataclass(frozen=True)

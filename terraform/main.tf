@@ -125,12 +125,14 @@ module "api" {
   bucket_arn                    = module.storage.bucket_arn
   ssm_path_arn                  = module.config.ssm_path_arn
   ssm_parameter_arn_pattern     = module.config.ssm_parameter_arn_pattern
+  denied_parameter_arn_patterns = module.config.secret_parameter_arn_patterns
   web_origins                   = local.web_origins
   enable_cors                   = local.cors_enabled
   throttling_burst_limit        = var.api_throttling_burst_limit
   throttling_rate_limit         = var.api_throttling_rate_limit
   log_retention_days            = var.log_retention_days
   user_pool_deletion_protection = !var.force_destroy
+  allow_self_sign_up            = var.allow_self_sign_up
 }
 
 module "worker_fleet" {
@@ -199,7 +201,9 @@ module "autoscaler" {
   memory_tag_key            = local.scaler_memory_tag
   ssm_path_arn              = module.config.ssm_path_arn
   ssm_parameter_arn_pattern = module.config.ssm_parameter_arn_pattern
-  metrics_namespace         = local.metrics_namespace
+  # The scaler never needs sender_tenants; ingest neither (module.api above).
+  denied_parameter_arn_patterns = module.config.secret_parameter_arn_patterns
+  metrics_namespace             = local.metrics_namespace
   log_retention_days        = var.log_retention_days
 }
 

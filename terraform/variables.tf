@@ -390,6 +390,12 @@ variable "sender_tenants" {
   }
 }
 
+variable "allow_self_sign_up" {
+  description = "Whether anyone may create an account through the web app (Cognito self sign-up); false: only administrators create users (admin-create-user)."
+  type        = bool
+  default     = false
+}
+
 variable "batch_senders" {
   description = "Principals allowed to send to the batch lane (other accounts allowed), each mapped to a tenant. principal_arn goes into the queue policy; sender_id is what SQS stamps as SenderId: an IAM user id (AIDA...), an account id, or a role's id (AROA..., without the ':<session>' part, which the caller chooses). tenant owns their jobs and prefixes their job ids."
   type = list(object({

@@ -337,7 +337,7 @@ ROLE_ACTIONS = {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
         "dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem", "sqs:SendMessage",
         "s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket",
-        "ssm:GetParametersByPath", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey",
+        "ssm:GetParametersByPath", "ssm:GetParameters", "kms:Decrypt", "kms:GenerateDataKey",
         "xray:PutTraceSegments", "xray:PutTelemetryRecords",
     },
     "scaler": {
@@ -348,7 +348,7 @@ ROLE_ACTIONS = {
         "autoscaling:DescribeAutoScalingGroups", "autoscaling:SetDesiredCapacity",
         "autoscaling:SetInstanceProtection", "autoscaling:TerminateInstanceInAutoScalingGroup",
         "autoscaling:CreateOrUpdateTags",
-        "ssm:GetParametersByPath", "kms:Decrypt",
+        "ssm:GetParametersByPath", "ssm:GetParameters", "kms:Decrypt",
         "xray:PutTraceSegments", "xray:PutTelemetryRecords",
     },
     "worker": {
@@ -357,7 +357,7 @@ ROLE_ACTIONS = {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
         "dynamodb:ConditionCheckItem",
         "s3:GetObject", "s3:PutObject", "s3:DeleteObject",
-        "ssm:GetParametersByPath", "kms:Decrypt", "kms:GenerateDataKey",
+        "ssm:GetParametersByPath", "ssm:GetParameters", "kms:Decrypt", "kms:GenerateDataKey",
         "autoscaling:CompleteLifecycleAction", "cloudwatch:PutMetricData",
     },
 }  # fmt: skip
@@ -442,3 +442,26 @@ def test_roles_grant_exactly_what_the_code_calls(
     assert job_metrics["Condition"]["StringEquals"]["cloudwatch:namespace"] == "sdfleet"
     (hook,) = _resources_of(worker, "autoscaling:CompleteLifecycleAction")
     assert hook.endswith(f":autoScalingGroupName/{outputs['asg_name']}")
+
+
+def test_only_the_worker_may_decrypt_sender_tenants_and_sign_up_is_a_switch(
+    applied_stack: AppliedStack, clients: AwsClients
+) -> None:
+    """Finding 5: the ingest and scaler roles cannot decrypt the sender_tenants parameter
+    (KMS encryption context PARAMETER_ARN), ingest has no kms:Encrypt, and Cognito self
+    sign-up follows tfvars (allow_self_sign_up, off by default)."""
+    prefix = "sdfleet-local"
+    secret = "arn:aws:ssm:us-east-1:*:parameter/sdfleet/local/sender_tenants"
+    for role, policy in (("ingest", "ingest"), ("scaler", "scaler")):
+        statements = _statements(clients, f"{prefix}-{role}-role", policy)
+        (key,) = [s for s in statements if "kms:Decrypt" in s["Action"]]
+        assert "kms:Encrypt" not in key["Action"]
+        denied = key["Condition"]["StringNotLike"]["kms:EncryptionContext:PARAMETER_ARN"]
+        assert (denied if isinstance(denied, list) else [denied]) == [secret], role
+    worker = _statements(clients, f"{prefix}-worker-role", "worker")
+    (key,) = [s for s in worker if "kms:Decrypt" in s["Action"]]
+    assert "Condition" not in key
+    pool = clients.client("cognito-idp").describe_user_pool(
+        UserPoolId=applied_stack.outputs["user_pool_id"]
+    )["UserPool"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True

@@ -188,3 +188,15 @@ variable "enable_cors" {
   type        = bool
   default     = false
 }
+
+variable "denied_parameter_arn_patterns" {
+  description = "SSM parameter ARN patterns (other components' secrets) this role may not decrypt."
+  type        = list(string)
+  default     = ["arn:aws:ssm:*:*:parameter/none"]
+}
+
+variable "allow_self_sign_up" {
+  description = "Whether anyone may sign up through the app client; false: administrators create users."
+  type        = bool
+  default     = false
+}

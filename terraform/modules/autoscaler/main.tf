@@ -109,7 +109,7 @@ data "aws_iam_policy_document" "scaler" {
   }
   statement {
     sid       = "Settings"
-    actions   = ["ssm:GetParametersByPath"]
+    actions   = ["ssm:GetParametersByPath", "ssm:GetParameters"]
     resources = [var.ssm_path_arn, var.ssm_parameter_arn_pattern]
   }
   # SecureString settings, the CMK-encrypted Lambda environment and tables.
@@ -117,6 +117,12 @@ data "aws_iam_policy_document" "scaler" {
     sid       = "Key"
     actions   = ["kms:Decrypt"]
     resources = [var.kms_key_arn]
+    # Never the secret parameters of other components (sender_tenants).
+    condition {
+      test     = "StringNotLike"
+      variable = "kms:EncryptionContext:PARAMETER_ARN"
+      values   = var.denied_parameter_arn_patterns
+    }
   }
   # Active tracing: X-Ray has no resource-level permissions for these two actions.
   statement {

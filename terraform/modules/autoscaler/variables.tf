@@ -215,3 +215,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "denied_parameter_arn_patterns" {
+  description = "SSM parameter ARN patterns (other components' secrets) this role may not decrypt."
+  type        = list(string)
+  default     = ["arn:aws:ssm:*:*:parameter/none"]
+}

@@ -120,7 +120,7 @@ data "aws_iam_policy_document" "worker" {
   }
   statement {
     sid       = "Settings"
-    actions   = ["ssm:GetParametersByPath"]
+    actions   = ["ssm:GetParametersByPath", "ssm:GetParameters"]
     resources = [var.ssm_path_arn, var.ssm_parameter_arn_pattern]
   }
   # SSE-KMS: Decrypt for SecureStrings, tables and object reads; GenerateDataKey for outputs.
