@@ -204,7 +204,7 @@ module "autoscaler" {
   # The scaler never needs sender_tenants; ingest neither (module.api above).
   denied_parameter_arn_patterns = module.config.secret_parameter_arn_patterns
   metrics_namespace             = local.metrics_namespace
-  log_retention_days        = var.log_retention_days
+  log_retention_days            = var.log_retention_days
 }
 
 module "frontend" {
