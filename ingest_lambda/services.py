@@ -47,6 +47,7 @@ from sdfleet.errors import JobNotFound, OwnerDataDeleted, TransitionRejected
 from sdfleet.heartbeats import HeartbeatStore
 from sdfleet.keys import (
     INPUT_EXTENSIONS,
+    INPUT_TAGGING_XML,
     inputs_prefix,
     is_input_of,
     is_owned_by,
@@ -111,9 +112,12 @@ class IngestService:
         post = self._s3.generate_presigned_post(
             Bucket=self._bucket,
             Key=key,
-            Fields={"Content-Type": request.content_type},
+            # S3 tags the object from the POST's `tagging` field; the policy pins it, so the
+            # expire-inputs lifecycle rule (tag sdfleet-kind=input) applies to every upload.
+            Fields={"Content-Type": request.content_type, "tagging": INPUT_TAGGING_XML},
             Conditions=[
                 {"Content-Type": request.content_type},
+                {"tagging": INPUT_TAGGING_XML},
                 ["content-length-range", 1, max_bytes],
             ],
             ExpiresIn=expires,

@@ -10,6 +10,13 @@ USERS_PREFIX: Final = "users/"
 #: Always used with ``fullmatch``: with ``match``, ``$`` also matches before a final newline,
 #: so ``"alice\n"`` would pass and name a different S3 prefix and record owner.
 OWNER_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:+=-]{0,127}")
+#: Every input carries this tag: the bucket's ``expire-inputs`` lifecycle rule filters on it.
+INPUT_TAG: Final = ("sdfleet-kind", "input")
+INPUT_TAGGING_XML: Final = (
+    "<Tagging><TagSet><Tag>"
+    f"<Key>{INPUT_TAG[0]}</Key><Value>{INPUT_TAG[1]}</Value>"
+    "</Tag></TagSet></Tagging>"
+)
 INPUT_EXTENSIONS: Final = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 

@@ -336,7 +336,8 @@ ROLE_ACTIONS = {
         "logs:CreateLogStream", "logs:PutLogEvents",
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
         "dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem", "sqs:SendMessage",
-        "s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket",
+        "s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:DeleteObject",
+        "s3:ListBucket",
         "ssm:GetParametersByPath", "ssm:GetParameters", "kms:Decrypt", "kms:GenerateDataKey",
         "xray:PutTraceSegments", "xray:PutTelemetryRecords",
     },
@@ -408,6 +409,9 @@ def test_roles_grant_exactly_what_the_code_calls(
     assert _resources_of(ingest, "dynamodb:Scan") == {workers_table}
     assert _resources_of(ingest, "sqs:SendMessage") == {arn["interactive_queue"]}
     assert _resources_of(ingest, "s3:PutObject") == {
+        f"arn:aws:s3:::{outputs['bucket']}/users/*/inputs/*"
+    }
+    assert _resources_of(ingest, "s3:PutObjectTagging") == {
         f"arn:aws:s3:::{outputs['bucket']}/users/*/inputs/*"
     }
 

@@ -99,10 +99,11 @@ data "aws_iam_policy_document" "ingest" {
     actions   = ["sqs:SendMessage"]
     resources = var.queue_arns
   }
-  # The presigned upload POST is signed with this role: it may only create inputs.
+  # The presigned upload POST is signed with this role: it may only create inputs, tagged
+  # sdfleet-kind=input by the POST's `tagging` field (S3 checks PutObjectTagging for that).
   statement {
     sid       = "PresignUploads"
-    actions   = ["s3:PutObject"]
+    actions   = ["s3:PutObject", "s3:PutObjectTagging"]
     resources = ["${var.bucket_arn}/users/*/inputs/*"]
   }
   # HeadObject on inputs, presigned GETs of outputs, DeleteObjects of a job's or user's data.

@@ -61,6 +61,11 @@ def test_upload_is_a_presigned_post_into_the_callers_inputs(api: IngestApi) -> N
     assert {"Content-Type": "image/webp"} in conditions
     assert {"key": ticket["key"]} in conditions
     assert {"bucket": api.settings.bucket} in conditions
+    # Finding 4: the input is tagged, so the expire-inputs lifecycle rule matches it.
+    tagging = (
+        "<Tagging><TagSet><Tag><Key>sdfleet-kind</Key><Value>input</Value></Tag></TagSet></Tagging>"
+    )
+    assert ticket["fields"]["tagging"] == tagging and {"tagging": tagging} in conditions
     expires = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     remaining = (expires - datetime.now(UTC)).total_seconds()
     assert 240 < remaining <= 300
