@@ -43,7 +43,7 @@ from ingest_lambda.models import (
     UserDataDeleted,
 )
 from sdfleet.deletion import Deletion, DeletionStore
-from sdfleet.errors import JobNotFound, OwnerDataDeleted, TransitionRejected
+from sdfleet.errors import ActiveJobLimit, JobNotFound, OwnerDataDeleted, TransitionRejected
 from sdfleet.heartbeats import HeartbeatStore
 from sdfleet.keys import (
     INPUT_EXTENSIONS,
@@ -185,13 +185,6 @@ class IngestService:
         """Quota check, then the record (queued), then the message. If the message cannot be
         sent the record is withdrawn, so a job is either fully accepted or not at all."""
         limit = self._settings.max_active_jobs_per_user
-        active = self._jobs.count_active(owner)
-        if active >= limit:
-            raise TooManyRequests(
-                f"active jobs: you have {active} queued or running; the limit is {limit} "
-                "(max_active_jobs_per_user). Retry when one finishes.",
-                retry_after_seconds=QUOTA_RETRY_AFTER_SECONDS,
-            )
         record = JobRecord(
             job_id=uuid.uuid4().hex,
             owner=owner,
@@ -200,7 +193,15 @@ class IngestService:
             lane=JOB_LANE,
         )
         try:
-            record = self._jobs.create(record, unless_owner_deleting=True)
+            # One transaction takes a slot of the owner's active-job counter (conditional on a
+            # free one), so parallel requests can never exceed the limit.
+            record = self._jobs.create(record, unless_owner_deleting=True, active_limit=limit)
+        except ActiveJobLimit as exc:
+            raise TooManyRequests(
+                f"active jobs: you have {exc.active} queued or running; the limit is {limit} "
+                "(max_active_jobs_per_user). Retry when one finishes.",
+                retry_after_seconds=QUOTA_RETRY_AFTER_SECONDS,
+            ) from exc
         except OwnerDataDeleted as exc:
             raise Conflict(
                 "account: a deletion of all your data is in progress (GET /me/deletion); "
@@ -232,7 +233,7 @@ class IngestService:
     def _withdraw(self, record: JobRecord) -> None:
         """Deletes a record whose message never left; failing it is the fallback."""
         try:
-            self._jobs.delete(record.job_id, record.owner)
+            self._jobs.withdraw(record)
             return
         except (ClientError, BotoCoreError, JobNotFound):
             logger.exception("could not delete unqueued job %s; failing it", record.job_id)

@@ -33,6 +33,14 @@ class TransitionRejected(JobStoreError):
         )
 
 
+class ActiveJobLimit(JobStoreError):
+    """The owner already has ``limit`` queued or running jobs (the atomic counter says so)."""
+
+    def __init__(self, owner: str, active: int, limit: int) -> None:
+        self.owner, self.active, self.limit = owner, active, limit
+        super().__init__(f"owner {owner!r} has {active} active jobs; the limit is {limit}")
+
+
 class JobNotBound(JobStoreError):
     """The record exists but was not created for this lane or this sender's tenant: a message
     naming it is refused and the record is left alone."""

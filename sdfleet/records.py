@@ -106,3 +106,7 @@ class JobRecord(BaseModel):
         default=None, description="SQS MessageId that created a batch record (DLQ reaper)."
     )
     expires_at: int | None = Field(default=None, description="DynamoDB TTL, epoch seconds.")
+    counted: bool = Field(
+        default=False,
+        description="Holds one of its owner's active-job slots until it ends (API jobs).",
+    )

@@ -25,6 +25,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from sdfleet.errors import (
+    ActiveJobLimit,
     CancelRequested,
     JobAlreadyExists,
     JobNotBound,
@@ -240,7 +241,13 @@ class JobStore:
         return total
 
     # -- transitions -----------------------------------------------------------------------
-    def create(self, record: JobRecord, *, unless_owner_deleting: bool = False) -> JobRecord:
+    def create(
+        self,
+        record: JobRecord,
+        *,
+        unless_owner_deleting: bool = False,
+        active_limit: int | None = None,
+    ) -> JobRecord:
         """A new queued record. With ``unless_owner_deleting`` (the API), in one transaction
         with a check that its owner is not being deleted (:class:`OwnerDataDeleted`)."""
         if record.status is not JobStatus.QUEUED:
@@ -248,8 +255,8 @@ class JobStore:
         if record.expires_at is None:
             expiry = record.created_at + timedelta(days=self.ttl_days)
             record = record.model_copy(update={"expires_at": int(expiry.timestamp())})
-        if unless_owner_deleting:
-            return self._create_unless_owner_deleting(record)
+        if unless_owner_deleting or active_limit is not None:
+            return self._create_unless_owner_deleting(record, active_limit)
         try:
             self._db.put_item(
                 TableName=self.table_name,
@@ -462,6 +469,7 @@ class JobStore:
             condition=condition,
             values=values,
             names={"#error": "error"},
+            ends_job=True,
         )
 
     def cancel(
@@ -485,6 +493,7 @@ class JobStore:
             condition=condition,
             values=values,
             names={"#owner": "owner"} if owner is not None else None,
+            ends_job=True,
         )
 
     def request_cancel(self, job_id: str, *, owner: str | None = None) -> JobRecord:
@@ -519,6 +528,7 @@ class JobStore:
                 ":worker": worker_id,
                 ":now": now or utcnow(),
             },
+            ends_job=True,
         )
 
     def clear_outputs(self, job_id: str, owner: str) -> JobRecord:
@@ -564,7 +574,32 @@ class JobStore:
         return deleted
 
     # -- the owner's deletion ----------------------------------------------------------------
-    def _create_unless_owner_deleting(self, record: JobRecord) -> JobRecord:
+    def _create_unless_owner_deleting(
+        self, record: JobRecord, active_limit: int | None
+    ) -> JobRecord:
+        """Put + one update of the owner's user item: not deleting, and (with
+        ``active_limit``) a free active-job slot taken atomically, so parallel creates can
+        never exceed it (:class:`ActiveJobLimit`)."""
+        not_deleting = "(attribute_not_exists(deletion_status) OR deletion_status <> :deleting)"
+        user: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": user_item_key(record.owner),
+            "ExpressionAttributeValues": {":deleting": {"S": DELETION_DELETING}},
+        }
+        if active_limit is not None:
+            record = record.model_copy(update={"counted": True})
+            user["UpdateExpression"] = "ADD active_jobs :one"
+            user["ConditionExpression"] = (
+                f"{not_deleting} AND (attribute_not_exists(active_jobs) OR active_jobs < :limit)"
+            )
+            user["ExpressionAttributeValues"] |= {
+                ":one": {"N": "1"},
+                ":limit": {"N": str(active_limit)},
+            }
+            owner_item: dict[str, Any] = {"Update": user}
+        else:
+            user["ConditionExpression"] = not_deleting
+            owner_item = {"ConditionCheck": user}
         items: list[Any] = [
             {
                 "Put": {
@@ -573,15 +608,7 @@ class JobStore:
                     "ConditionExpression": "attribute_not_exists(job_id)",
                 }
             },
-            {
-                "ConditionCheck": {
-                    "TableName": self.table_name,
-                    "Key": user_item_key(record.owner),
-                    "ConditionExpression": "attribute_not_exists(deletion_status) "
-                    "OR deletion_status <> :deleting",
-                    "ExpressionAttributeValues": {":deleting": {"S": DELETION_DELETING}},
-                }
-            },
+            owner_item,
         ]
         try:
             self._db.transact_write_items(TransactItems=items)
@@ -590,7 +617,13 @@ class JobStore:
                 raise
             codes = _cancellation_codes(exc)
             if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise OwnerDataDeleted(record.job_id, "create", None) from exc
+                item = self._db.get_item(
+                    TableName=self.table_name, Key=user_item_key(record.owner), ConsistentRead=True
+                ).get("Item", {})
+                if item.get("deletion_status", {}).get("S") == DELETION_DELETING:
+                    raise OwnerDataDeleted(record.job_id, "create", None) from exc
+                active = int(item.get("active_jobs", {}).get("N", "0"))
+                raise ActiveJobLimit(record.owner, active, active_limit or 0) from exc
             raise JobAlreadyExists(f"job {record.job_id!r} exists already") from exc
         return record
 
@@ -613,13 +646,14 @@ class JobStore:
         condition: str,
         values: dict[str, Any],
         names: dict[str, str] | None,
+        owner_check: bool = True,
     ) -> JobRecord:
-        """The update, in one transaction with a check that the job's owner has not asked to
-        delete their data since the job was created (so a late worker cannot recreate it)."""
-        try:
-            current = self.get(job_id)
-        except JobNotFound:
-            raise
+        """The update in one transaction with the owner's user item: a check that the owner
+        has not asked to delete their data since the job was created (``owner_check``, so a
+        late worker cannot recreate it), and, when the update ends a job that holds one of the
+        owner's active-job slots (``counted``), the slot's release (the item allows one
+        operation per transaction, so both go into one update of it)."""
+        current = self.get(job_id)
         attribute_names = {"#status": "status"} | (names or {})
         used_names = {k: v for k, v in attribute_names.items() if k in update or k in condition}
         job_update: dict[str, Any] = {
@@ -631,21 +665,30 @@ class JobStore:
         }
         if used_names:
             job_update["ExpressionAttributeNames"] = used_names
-        owner_check: dict[str, Any] = {
-            "TableName": self.table_name,
-            "Key": user_item_key(current.owner),
-            "ConditionExpression": "attribute_not_exists(deletion_requested_at) "
-            "OR deletion_requested_at < :created",
-            "ExpressionAttributeValues": marshal({":created": current.created_at}),
-        }
+        release = current.counted and not current.status.is_terminal
+        user: dict[str, Any] = {"TableName": self.table_name, "Key": user_item_key(current.owner)}
+        user_values: dict[str, Any] = {}
+        if owner_check:
+            user["ConditionExpression"] = (
+                "attribute_not_exists(deletion_requested_at) OR deletion_requested_at < :created"
+            )
+            user_values[":created"] = current.created_at
+        items: list[Any] = [{"Update": job_update}]
+        if release:
+            user["UpdateExpression"] = "ADD active_jobs :minus_one"
+            user_values[":minus_one"] = -1
+            user["ExpressionAttributeValues"] = marshal(user_values)
+            items.append({"Update": user})
+        elif owner_check:
+            user["ExpressionAttributeValues"] = marshal(user_values)
+            items.append({"ConditionCheck": user})
         try:
-            items: list[Any] = [{"Update": job_update}, {"ConditionCheck": owner_check}]
             self._db.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
             codes = _cancellation_codes(exc)
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+            if owner_check and len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
                 raise OwnerDataDeleted(job_id, transition, current.status.value) from exc
             try:
                 status: str | None = self.get(job_id).status.value
@@ -653,6 +696,57 @@ class JobStore:
                 raise JobNotFound(f"job {job_id!r} not found") from exc
             raise rejected(job_id, transition, status) from exc
         return self.get(job_id)
+
+    def active_jobs(self, owner: str) -> int:
+        """The owner's active-job counter (consistent read)."""
+        item = self._db.get_item(
+            TableName=self.table_name, Key=user_item_key(owner), ConsistentRead=True
+        ).get("Item")
+        return int(item["active_jobs"]["N"]) if item and "active_jobs" in item else 0
+
+    def withdraw(self, record: JobRecord) -> None:
+        """Deletes a queued record whose message never left, releasing its slot; a user item
+        that then holds nothing is removed too, so a refused request leaves no trace."""
+        items: list[Any] = [
+            {
+                "Delete": {
+                    "TableName": self.table_name,
+                    "Key": {"job_id": {"S": record.job_id}},
+                    "ConditionExpression": "#owner = :owner AND #status = :queued",
+                    "ExpressionAttributeNames": {"#owner": "owner", "#status": "status"},
+                    "ExpressionAttributeValues": marshal(
+                        {":owner": record.owner, ":queued": JobStatus.QUEUED.value}
+                    ),
+                }
+            }
+        ]
+        if record.counted:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": user_item_key(record.owner),
+                        "UpdateExpression": "ADD active_jobs :minus_one",
+                        "ExpressionAttributeValues": {":minus_one": {"N": "-1"}},
+                    }
+                }
+            )
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                raise JobNotFound(f"job {record.job_id!r} not found") from exc
+            raise
+        try:
+            self._db.delete_item(
+                TableName=self.table_name,
+                Key=user_item_key(record.owner),
+                ConditionExpression="active_jobs = :zero AND attribute_not_exists(deletion_id)",
+                ExpressionAttributeValues={":zero": {"N": "0"}},
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
 
     # -- internals -------------------------------------------------------------------------
     def _update(
@@ -666,8 +760,11 @@ class JobStore:
         values: dict[str, Any],
         names: dict[str, str] | None = None,
         unless_owner_deleted: bool = False,
+        ends_job: bool = False,
     ) -> JobRecord:
-        if unless_owner_deleted:
+        """``ends_job``: a terminal transition, which releases the job's active-job slot in
+        the same transaction (when it holds one)."""
+        if unless_owner_deleted or ends_job:
             return self._update_unless_owner_deleted(
                 job_id,
                 transition,
@@ -676,6 +773,7 @@ class JobStore:
                 condition=condition,
                 values=values,
                 names=names,
+                owner_check=unless_owner_deleted,
             )
         attribute_names = {"#status": "status"} | (names or {})
         used_names = {k: v for k, v in attribute_names.items() if k in update or k in condition}

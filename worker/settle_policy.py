@@ -140,6 +140,8 @@ def public_error(exc: BaseException) -> str:
     elif isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         text = f"{exc.operation_name} failed: {error.get('Code', 'unknown')}"
+    elif "out of memory" in str(exc).lower():
+        text = f"{type(exc).__name__} (out of GPU memory)"
     else:
         text = type(exc).__name__
     text = scrub(text)

@@ -17,7 +17,7 @@ from sdfleet.deletion import Deletion, DeletionStore, IdempotencyRows, UserDataP
 from sdfleet.keys import inputs_prefix
 from sdfleet.records import utcnow
 from sdfleet.settings import IngestSettings
-from sdfleet.store import JobStore
+from sdfleet.store import USER_ITEM_PREFIX, JobStore
 from tests.conftest import FleetResources, new_fleet
 from tests.fixtures.apigw.events import FakeLambdaContext
 from tests.support.aws_resources import (
@@ -48,6 +48,8 @@ class State:
     """Everything the API can write: compared before and after a refused request."""
 
     jobs: list[dict[str, Any]]
+    #: The per-user items (active-job counter, deletion state) of the same table.
+    users: list[dict[str, Any]]
     idempotency: list[dict[str, Any]]
     objects: list[str]
     messages: dict[str, int]
@@ -125,8 +127,10 @@ class IngestApi:
 
     def state(self) -> State:
         queues = self.fleet.queues
+        items = self._scan(self.settings.jobs_table)
         return State(
-            jobs=self._scan(self.settings.jobs_table),
+            jobs=[i for i in items if not i["job_id"]["S"].startswith(USER_ITEM_PREFIX)],
+            users=[i for i in items if i["job_id"]["S"].startswith(USER_ITEM_PREFIX)],
             idempotency=self._scan(self.settings.idempotency_table),
             objects=self.object_keys(),
             messages={
