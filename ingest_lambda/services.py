@@ -195,13 +195,31 @@ class IngestService:
         try:
             # One transaction takes a slot of the owner's active-job counter (conditional on a
             # free one), so parallel requests can never exceed the limit.
-            record = self._jobs.create(record, unless_owner_deleting=True, active_limit=limit)
+            record = self._jobs.create(
+                record,
+                unless_owner_deleting=True,
+                active_limit=limit,
+                cost_limit=self._settings.max_active_cost_units_per_user,
+            )
         except ActiveJobLimit as exc:
-            raise TooManyRequests(
-                f"active jobs: you have {exc.active} queued or running; the limit is {limit} "
-                "(max_active_jobs_per_user). Retry when one finishes.",
-                retry_after_seconds=QUOTA_RETRY_AFTER_SECONDS,
-            ) from exc
+            cost = record.params.cost_units
+            if exc.what == "jobs":
+                reason = (
+                    f"active jobs: you have {exc.active} queued or running; the limit is "
+                    f"{limit} (max_active_jobs_per_user). Retry when one finishes."
+                )
+            elif cost > exc.limit:
+                reason = (
+                    f"cost units: this job alone costs {cost} (images x steps x width x height "
+                    f"/ 512^2); the limit is {exc.limit} (max_active_cost_units_per_user)."
+                )
+            else:
+                reason = (
+                    f"cost units: your queued or running jobs hold {exc.active} and this job "
+                    f"costs {cost}; the limit is {exc.limit} (max_active_cost_units_per_user). "
+                    "Retry when one finishes."
+                )
+            raise TooManyRequests(reason, retry_after_seconds=QUOTA_RETRY_AFTER_SECONDS) from exc
         except OwnerDataDeleted as exc:
             raise Conflict(
                 "account: a deletion of all your data is in progress (GET /me/deletion); "

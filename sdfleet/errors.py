@@ -34,11 +34,12 @@ class TransitionRejected(JobStoreError):
 
 
 class ActiveJobLimit(JobStoreError):
-    """The owner already has ``limit`` queued or running jobs (the atomic counter says so)."""
+    """The owner's queued and running jobs already reach ``limit`` (``what``: ``jobs`` or
+    ``cost units``), as the atomic counters on their user item say."""
 
-    def __init__(self, owner: str, active: int, limit: int) -> None:
-        self.owner, self.active, self.limit = owner, active, limit
-        super().__init__(f"owner {owner!r} has {active} active jobs; the limit is {limit}")
+    def __init__(self, owner: str, active: int, limit: int, what: str = "jobs") -> None:
+        self.owner, self.active, self.limit, self.what = owner, active, limit, what
+        super().__init__(f"owner {owner!r} has {active} active {what}; the limit is {limit}")
 
 
 class JobNotBound(JobStoreError):

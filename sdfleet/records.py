@@ -110,3 +110,6 @@ class JobRecord(BaseModel):
         default=False,
         description="Holds one of its owner's active-job slots until it ends (API jobs).",
     )
+    cost_units: int = Field(
+        default=0, ge=0, description="Cost units it holds in its owner's active-cost counter."
+    )

@@ -207,6 +207,16 @@ class IngestSettings(FleetSettings):
         validation_alias=AliasChoices("max_active_jobs_per_user", env.MAX_ACTIVE_JOBS_PER_USER),
         description="queued+running jobs one user may have (429 beyond)",
     )
+    max_active_cost_units_per_user: int = Field(
+        default=6400,
+        ge=1,
+        le=10_000_000,
+        validation_alias=AliasChoices(
+            "max_active_cost_units_per_user", env.MAX_ACTIVE_COST_UNITS_PER_USER
+        ),
+        description="cost units (images x steps x pixels / 512^2) of one user's queued+running "
+        "jobs (429 beyond; one job above it is refused)",
+    )
     upload_max_bytes: int = Field(
         default=10 * 1024 * 1024,
         ge=1,

@@ -247,6 +247,7 @@ class JobStore:
         *,
         unless_owner_deleting: bool = False,
         active_limit: int | None = None,
+        cost_limit: int | None = None,
     ) -> JobRecord:
         """A new queued record. With ``unless_owner_deleting`` (the API), in one transaction
         with a check that its owner is not being deleted (:class:`OwnerDataDeleted`)."""
@@ -256,7 +257,7 @@ class JobStore:
             expiry = record.created_at + timedelta(days=self.ttl_days)
             record = record.model_copy(update={"expires_at": int(expiry.timestamp())})
         if unless_owner_deleting or active_limit is not None:
-            return self._create_unless_owner_deleting(record, active_limit)
+            return self._create_unless_owner_deleting(record, active_limit, cost_limit)
         try:
             self._db.put_item(
                 TableName=self.table_name,
@@ -575,7 +576,7 @@ class JobStore:
 
     # -- the owner's deletion ----------------------------------------------------------------
     def _create_unless_owner_deleting(
-        self, record: JobRecord, active_limit: int | None
+        self, record: JobRecord, active_limit: int | None, cost_limit: int | None = None
     ) -> JobRecord:
         """Put + one update of the owner's user item: not deleting, and (with
         ``active_limit``) a free active-job slot taken atomically, so parallel creates can
@@ -587,15 +588,24 @@ class JobStore:
             "ExpressionAttributeValues": {":deleting": {"S": DELETION_DELETING}},
         }
         if active_limit is not None:
-            record = record.model_copy(update={"counted": True})
-            user["UpdateExpression"] = "ADD active_jobs :one"
-            user["ConditionExpression"] = (
+            cost = record.params.cost_units
+            if cost_limit is not None and cost > cost_limit:
+                raise ActiveJobLimit(record.owner, cost, cost_limit, "cost units")
+            record = record.model_copy(update={"counted": True, "cost_units": cost})
+            user["UpdateExpression"] = "ADD active_jobs :one, active_cost :cost"
+            condition = (
                 f"{not_deleting} AND (attribute_not_exists(active_jobs) OR active_jobs < :limit)"
             )
             user["ExpressionAttributeValues"] |= {
                 ":one": {"N": "1"},
                 ":limit": {"N": str(active_limit)},
+                ":cost": {"N": str(cost)},
             }
+            if cost_limit is not None:
+                # No arithmetic in conditions: "active + cost <= limit" as "active <= room".
+                condition += " AND (attribute_not_exists(active_cost) OR active_cost <= :room)"
+                user["ExpressionAttributeValues"][":room"] = {"N": str(cost_limit - cost)}
+            user["ConditionExpression"] = condition
             owner_item: dict[str, Any] = {"Update": user}
         else:
             user["ConditionExpression"] = not_deleting
@@ -623,7 +633,10 @@ class JobStore:
                 if item.get("deletion_status", {}).get("S") == DELETION_DELETING:
                     raise OwnerDataDeleted(record.job_id, "create", None) from exc
                 active = int(item.get("active_jobs", {}).get("N", "0"))
-                raise ActiveJobLimit(record.owner, active, active_limit or 0) from exc
+                if active_limit is not None and active >= active_limit:
+                    raise ActiveJobLimit(record.owner, active, active_limit) from exc
+                cost = int(item.get("active_cost", {}).get("N", "0"))
+                raise ActiveJobLimit(record.owner, cost, cost_limit or 0, "cost units") from exc
             raise JobAlreadyExists(f"job {record.job_id!r} exists already") from exc
         return record
 
@@ -675,8 +688,9 @@ class JobStore:
             user_values[":created"] = current.created_at
         items: list[Any] = [{"Update": job_update}]
         if release:
-            user["UpdateExpression"] = "ADD active_jobs :minus_one"
+            user["UpdateExpression"] = "ADD active_jobs :minus_one, active_cost :minus_cost"
             user_values[":minus_one"] = -1
+            user_values[":minus_cost"] = -current.cost_units
             user["ExpressionAttributeValues"] = marshal(user_values)
             items.append({"Update": user})
         elif owner_check:
@@ -699,10 +713,17 @@ class JobStore:
 
     def active_jobs(self, owner: str) -> int:
         """The owner's active-job counter (consistent read)."""
+        return self._counter(owner, "active_jobs")
+
+    def active_cost(self, owner: str) -> int:
+        """Cost units of the owner's queued and running jobs (consistent read)."""
+        return self._counter(owner, "active_cost")
+
+    def _counter(self, owner: str, name: str) -> int:
         item = self._db.get_item(
             TableName=self.table_name, Key=user_item_key(owner), ConsistentRead=True
         ).get("Item")
-        return int(item["active_jobs"]["N"]) if item and "active_jobs" in item else 0
+        return int(item[name]["N"]) if item and name in item else 0
 
     def withdraw(self, record: JobRecord) -> None:
         """Deletes a queued record whose message never left, releasing its slot; a user item
@@ -726,8 +747,11 @@ class JobStore:
                     "Update": {
                         "TableName": self.table_name,
                         "Key": user_item_key(record.owner),
-                        "UpdateExpression": "ADD active_jobs :minus_one",
-                        "ExpressionAttributeValues": {":minus_one": {"N": "-1"}},
+                        "UpdateExpression": "ADD active_jobs :minus_one, active_cost :minus_cost",
+                        "ExpressionAttributeValues": {
+                            ":minus_one": {"N": "-1"},
+                            ":minus_cost": {"N": str(-record.cost_units)},
+                        },
                     }
                 }
             )
@@ -741,7 +765,8 @@ class JobStore:
             self._db.delete_item(
                 TableName=self.table_name,
                 Key=user_item_key(record.owner),
-                ConditionExpression="active_jobs = :zero AND attribute_not_exists(deletion_id)",
+                ConditionExpression="active_jobs = :zero AND active_cost = :zero "
+                "AND attribute_not_exists(deletion_id)",
                 ExpressionAttributeValues={":zero": {"N": "0"}},
             )
         except ClientError as exc:

@@ -58,3 +58,23 @@ def test_every_ending_releases_the_slot_exactly_once(api: IngestApi) -> None:
     }
     for _ in range(4):
         submit(limited)
+
+
+def test_the_quota_counts_work_not_jobs(api: IngestApi) -> None:
+    """Finding 4: one 8 x 100-step 1024^2 job costs 100x a 512^2 one; the limit is on units."""
+    small = {"prompt": "p", "steps": 25, "width": 512, "height": 512}
+    large = {"prompt": "p", "steps": 100, "width": 1024, "height": 1024, "num_images": 8}
+    limited = api.with_settings(max_active_jobs_per_user=100, max_active_cost_units_per_user=3240)
+    big = submit(limited, body=large)
+    assert limited.store.get(big).cost_units == 8 * 100 * 4 == 3200
+    assert limited.store.active_cost(USER_A) == 3200
+    submit(limited, body=small)  # 25 units: 3225
+    refused = limited.call(event("create_job", body=small, headers={"idempotency-key": None}))
+    assert refused.status == 429 and "cost units" in refused.error["message"]
+    assert "limit is 3240" in refused.error["message"]
+    limited.store.cancel(big)
+    assert limited.store.active_cost(USER_A) == 25
+    submit(limited, body=small)
+    tiny_limit = api.with_settings(max_active_cost_units_per_user=100)
+    alone = tiny_limit.call(event("create_job", body=large, headers={"idempotency-key": None}))
+    assert alone.status == 429 and "this job alone costs 3200" in alone.error["message"]
