@@ -105,8 +105,18 @@ class IngestService:
 
     # -- uploads -------------------------------------------------------------------------------
     def create_upload(self, owner: str, request: UploadRequest) -> UploadTicket:
-        """A presigned POST that only accepts one object of that type and size at a fresh key."""
+        """A presigned POST that only accepts one object of that type and size at a fresh key.
+        Each ticket counts against the owner's daily upload allowance (atomic counter)."""
         key = new_input_key(owner, request.content_type)
+        limit = self._settings.max_uploads_per_user_per_day
+        try:
+            self._jobs.take_upload_slot(owner, limit)
+        except ActiveJobLimit as exc:
+            raise TooManyRequests(
+                f"uploads: you have had {limit} upload tickets today (UTC); the limit is {limit} "
+                "(max_uploads_per_user_per_day)",
+                retry_after_seconds=QUOTA_RETRY_AFTER_SECONDS,
+            ) from exc
         max_bytes = self._settings.upload_max_bytes
         expires = self._settings.upload_url_expires_seconds
         post = self._s3.generate_presigned_post(

@@ -217,6 +217,15 @@ class IngestSettings(FleetSettings):
         description="cost units (images x steps x pixels / 512^2) of one user's queued+running "
         "jobs (429 beyond; one job above it is refused)",
     )
+    max_uploads_per_user_per_day: int = Field(
+        default=200,
+        ge=1,
+        le=1_000_000,
+        validation_alias=AliasChoices(
+            "max_uploads_per_user_per_day", env.MAX_UPLOADS_PER_USER_PER_DAY
+        ),
+        description="upload tickets (POST /uploads) one user may get per UTC day (429 beyond)",
+    )
     upload_max_bytes: int = Field(
         default=10 * 1024 * 1024,
         ge=1,

@@ -711,6 +711,38 @@ class JobStore:
             raise rejected(job_id, transition, status) from exc
         return self.get(job_id)
 
+    def take_upload_slot(self, owner: str, limit: int, now: datetime | None = None) -> int:
+        """Counts one upload ticket against the owner's daily allowance (UTC day) atomically;
+        raises :class:`ActiveJobLimit` (``uploads today``) when it is used up. Returns the count."""
+        today = (now or utcnow()).strftime("%Y-%m-%d")
+        key = user_item_key(owner)
+        try:
+            response = self._db.update_item(
+                TableName=self.table_name,
+                Key=key,
+                UpdateExpression="ADD uploads_today :one",
+                ConditionExpression="upload_day = :today AND uploads_today < :limit",
+                ExpressionAttributeValues=marshal({":one": 1, ":today": today, ":limit": limit}),
+                ReturnValues="UPDATED_NEW",
+            )
+            return int(response["Attributes"]["uploads_today"]["N"])
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+        try:  # a new day (or the first upload): start the count again
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=key,
+                UpdateExpression="SET upload_day = :today, uploads_today = :one",
+                ConditionExpression="attribute_not_exists(upload_day) OR upload_day <> :today",
+                ExpressionAttributeValues=marshal({":one": 1, ":today": today}),
+            )
+            return 1
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+        raise ActiveJobLimit(owner, limit, limit, "uploads today")
+
     def active_jobs(self, owner: str) -> int:
         """The owner's active-job counter (consistent read)."""
         return self._counter(owner, "active_jobs")

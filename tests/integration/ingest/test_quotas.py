@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 
 from sdfleet.errors import TransitionRejected
-from sdfleet.records import ErrorCode, JobError, JobStatus
+from sdfleet.records import ErrorCode, JobError, JobStatus, utcnow
 from tests.fixtures.apigw.events import event
-from tests.integration.ingest.conftest import USER_A, IngestApi
+from tests.integration.ingest.conftest import USER_A, USER_B, IngestApi
 from tests.integration.ingest.test_routes import TXT2IMG, submit
 
 pytestmark = pytest.mark.emulator
@@ -78,3 +79,15 @@ def test_the_quota_counts_work_not_jobs(api: IngestApi) -> None:
     tiny_limit = api.with_settings(max_active_cost_units_per_user=100)
     alone = tiny_limit.call(event("create_job", body=large, headers={"idempotency-key": None}))
     assert alone.status == 429 and "this job alone costs 3200" in alone.error["message"]
+
+
+def test_uploads_have_a_daily_quota(api: IngestApi) -> None:
+    """Finding 4: an upload quota (tickets per user per UTC day, one atomic counter)."""
+    limited = api.with_settings(max_uploads_per_user_per_day=2)
+    body = {"content_type": "image/png"}
+    assert [limited.call(event("create_upload", body=body)).status for _ in range(2)] == [201, 201]
+    refused = limited.call(event("create_upload", body=body))
+    assert refused.status == 429 and "max_uploads_per_user_per_day" in refused.error["message"]
+    assert limited.call(event("create_upload", body=body, sub=USER_B)).status == 201
+    tomorrow = utcnow() + timedelta(days=1)
+    assert limited.store.take_upload_slot(USER_A, 2, now=tomorrow) == 1
