@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -26,6 +26,7 @@ from autoscaler.policy import SAMPLING_WINDOW_SECONDS, Decision, PolicyConfig, d
 from autoscaler.reaper import DeadLetterReaper, ReapResult
 from sdfleet import env
 from sdfleet.aws import AwsClients
+from sdfleet.deletion import DeletionStore, IdempotencyRows, UserDataPurger
 from sdfleet.heartbeats import HeartbeatStore
 from sdfleet.messages import Lane
 from sdfleet.settings import ScalerSettings
@@ -74,6 +75,8 @@ class ScalerResult:
     asg_name: str
     samples: tuple[SampleRecord, ...]
     dead_letters: ReapResult | None = None
+    #: User ids whose DELETE /me purge this run completed, or "error: <type>" when it failed.
+    deletions_completed: list[str] | str = field(default_factory=list)
 
     @property
     def last(self) -> SampleRecord:
@@ -112,6 +115,7 @@ class ScalerResult:
         }
         if self.dead_letters is not None:
             document["dead_letters"] = self.dead_letters.as_dict()
+        document["deletions_completed"] = self.deletions_completed
         return document
 
 
@@ -170,11 +174,35 @@ class ScalerRun:
         dead_letters = None
         if dlq_urls:
             store = JobStore(self.clients.dynamodb(), settings.jobs_table)
-            reaper = DeadLetterReaper(self.clients.sqs(), store, dlq_urls)
+            reaper = DeadLetterReaper(
+                self.clients.sqs(), store, dlq_urls, ingest_sender_id=settings.ingest_sender_id
+            )
             dead_letters = reaper.reap(self.clock())
-        result = ScalerResult(settings.asg_name, tuple(samples), dead_letters)
+        result = ScalerResult(
+            settings.asg_name,
+            tuple(samples),
+            dead_letters,
+            deletions_completed=self._purge_deletions(settings),
+        )
         logger.info("scaler decision", extra={"scaler": result.as_dict()})
         return result
+
+    def _purge_deletions(self, settings: ScalerSettings) -> list[str] | str:
+        """A pass of every pending DELETE /me (sdfleet/deletion.py); never stops the scaling."""
+        dynamodb = self.clients.dynamodb()
+        purger = UserDataPurger(
+            JobStore(dynamodb, settings.jobs_table),
+            DeletionStore(dynamodb, settings.jobs_table),
+            self.clients.s3(),
+            settings.bucket,
+            IdempotencyRows(dynamodb, settings.idempotency_table),
+            settle_seconds=settings.deletion_settle_seconds,
+        )
+        try:
+            return purger.purge_pending(self.clock())
+        except Exception as exc:  # the next minute's run resumes it
+            logger.exception("user data purge failed")
+            return f"error: {type(exc).__name__}"
 
 
 def publish_metrics(result: ScalerResult) -> None:

@@ -11,13 +11,13 @@ from pydantic import BaseModel
 
 from ingest_lambda.limits import IDEMPOTENCY_KEY_MAX_CHARS, LIST_LIMIT, LIST_LIMIT_DEFAULT
 from ingest_lambda.models import (
+    DeletionView,
     JobAccepted,
     JobDeleted,
     JobList,
     JobView,
     UploadRequest,
     UploadTicket,
-    UserDataDeleted,
 )
 from ingest_lambda.parsing import IDEMPOTENCY_HEADER
 from sdfleet.requests import JobRequest
@@ -163,11 +163,25 @@ ROUTES: tuple[RouteSpec, ...] = (
         path="/me",
         summary="Delete all my data",
         description=(
-            "Cancels my active jobs, then deletes every object under `users/<sub>/` and every "
-            "job record of mine."
+            "Marks me as deleting and answers at once (202) with the deletion. From then on no "
+            "job of mine is accepted (409 `deletion_in_progress`) and no running job of mine "
+            "writes or commits an output. In the background every job record, every object "
+            "under `users/<sub>/` (inputs, outputs, adapters) and every Idempotency-Key row of "
+            "mine is deleted; `GET /me/deletion` reports progress until `completed`. Asking "
+            "again while it runs returns the same deletion."
         ),
-        status=HTTPStatus.OK,
-        response_model=UserDataDeleted,
+        status=HTTPStatus.ACCEPTED,
+        response_model=DeletionView,
         errors=(*_COMMON_ERRORS, HTTPStatus.SERVICE_UNAVAILABLE),
+    ),
+    RouteSpec(
+        operation_id="getDeletion",
+        method="GET",
+        path="/me/deletion",
+        summary="My latest data deletion",
+        description="The deletion `DELETE /me` started: `deleting`, then `completed`.",
+        status=HTTPStatus.OK,
+        response_model=DeletionView,
+        errors=(*_COMMON_ERRORS, HTTPStatus.NOT_FOUND),
     ),
 )

@@ -9,6 +9,7 @@ from ingest_lambda.limits import DELETE_BATCH_SIZE
 from ingest_lambda.routes import register_routes
 from ingest_lambda.services import IngestService
 from sdfleet.aws import AwsClients
+from sdfleet.deletion import DeletionStore
 from sdfleet.heartbeats import HeartbeatStore
 from sdfleet.settings import IngestSettings
 from sdfleet.store import JobStore
@@ -24,6 +25,7 @@ def build_service(
         sqs=clients.sqs(),
         jobs=JobStore(dynamodb, settings.jobs_table, ttl_days=settings.record_ttl_days),
         heartbeats=HeartbeatStore(dynamodb, settings.workers_table),
+        deletions=DeletionStore(dynamodb, settings.jobs_table),
         delete_batch_size=delete_batch_size,
     )
 

@@ -22,6 +22,6 @@ def caller_sub(raw_event: Mapping[str, Any]) -> str:
     if not isinstance(sub, str) or not sub:
         raise Unauthorized("a verified JWT with a 'sub' claim is required")
     # The sub becomes an S3 prefix and a key in DynamoDB: refuse anything path-like.
-    if not OWNER_PATTERN.match(sub):
+    if not OWNER_PATTERN.fullmatch(sub):
         raise Unauthorized("the token's 'sub' claim is not a valid user id")
     return sub

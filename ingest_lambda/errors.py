@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     BODY_TOO_LARGE = "body_too_large"
     TOO_MANY_ACTIVE_JOBS = "too_many_active_jobs"
     UNAVAILABLE = "unavailable"
+    DELETION_IN_PROGRESS = "deletion_in_progress"
     INTERNAL = "internal"
 
 

@@ -26,6 +26,7 @@ from ingest_lambda.errors import Conflict, ErrorCode, ServiceUnavailable
 from ingest_lambda.limits import IDEMPOTENCY_TTL_SECONDS, UNAVAILABLE_RETRY_AFTER_SECONDS
 from ingest_lambda.models import JobAccepted
 from ingest_lambda.parsing import IDEMPOTENCY_HEADER
+from sdfleet.deletion import IDEMPOTENCY_KEY_PREFIX, idempotency_owner_prefix
 from sdfleet.requests import JobRequest
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 #: Table layout Terraform creates: hash key ``id`` (S), TTL attribute ``expiration``.
 KEY_ATTR: Final = "id"
 EXPIRY_ATTR: Final = "expiration"
-KEY_PREFIX: Final = "sdfleet-ingest#create_job"
+KEY_PREFIX: Final = IDEMPOTENCY_KEY_PREFIX
 IN_PROGRESS_RETRY_AFTER_SECONDS: Final = 2
 
 
@@ -72,13 +73,19 @@ class IdempotentJobSubmitter:
             response_hook=_mark_replayed,
         )
         self._config = config
-        self._run: Callable[..., dict[str, Any]] = idempotent_function(
+        self._persistence = persistence
+
+    def _runner(self, owner: str) -> Callable[..., dict[str, Any]]:
+        """The idempotent call with the owner in the stored id's prefix, so ``DELETE /me``
+        can find and delete the owner's rows (the rest of the id is Powertools' hash)."""
+        run: Callable[..., dict[str, Any]] = idempotent_function(
             self._submit_once,
             data_keyword_argument="payload",
-            persistence_store=persistence,
-            config=config,
-            key_prefix=KEY_PREFIX,
+            persistence_store=self._persistence,
+            config=self._config,
+            key_prefix=idempotency_owner_prefix(owner),
         )
+        return run
 
     def _submit_once(self, *, payload: dict[str, Any], request: JobRequest) -> dict[str, Any]:
         return self._submit(payload["owner"], request).model_dump(mode="json")
@@ -99,7 +106,7 @@ class IdempotentJobSubmitter:
             "request": request.model_dump(mode="json", exclude_none=True),
         }
         try:
-            result = self._run(payload=payload, request=request)
+            result = self._runner(owner)(payload=payload, request=request)
         except IdempotencyValidationError as exc:
             raise Conflict(
                 f"{IDEMPOTENCY_HEADER}: {key[:60]!r} was already used with a different request "

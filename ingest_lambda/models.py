@@ -105,10 +105,25 @@ class JobDeleted(BaseModel):
 
 
 class UserDataDeleted(BaseModel):
-    """Body of ``DELETE /me``."""
+    """Counts of one synchronous deletion (kept for callers of the service; the API answers
+    ``DELETE /me`` with a :class:`DeletionView`)."""
 
     objects_deleted: int
     jobs_deleted: int
+
+
+class DeletionView(BaseModel):
+    """Body of ``DELETE /me`` (202) and ``GET /me/deletion`` (200): a deletion of all my data."""
+
+    deletion_id: str = Field(description="Identifies this deletion.")
+    status: Literal["deleting", "completed"] = Field(
+        description="`deleting` until every record, object and idempotency row is gone."
+    )
+    requested_at: datetime
+    completed_at: datetime | None = None
+    jobs_deleted: int = Field(description="Job records deleted so far.")
+    objects_deleted: int = Field(description="S3 objects (inputs, outputs, adapters) so far.")
+    idempotency_rows_deleted: int = Field(description="Idempotency-Key rows deleted so far.")
 
 
 class ErrorDetail(BaseModel):

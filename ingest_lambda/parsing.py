@@ -24,7 +24,7 @@ from sdfleet.validation import describe_validation_error
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-_JOB_ID = re.compile(JOB_ID_PATTERN)
+_JOB_ID = re.compile(JOB_ID_PATTERN.removeprefix("^").removesuffix("$"))
 
 
 def check_body_size(body: bytes) -> None:
@@ -99,6 +99,6 @@ def parse_limit(value: str | None) -> int:
 
 def parse_job_id(value: str) -> str:
     """A malformed id cannot name anyone's job: 404, like any other unknown id."""
-    if not _JOB_ID.match(value):
+    if not _JOB_ID.fullmatch(value):
         raise NotFound(f"job {value[:70]!r} not found", field="job_id")
     return value

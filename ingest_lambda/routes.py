@@ -113,7 +113,11 @@ def register_routes(
 
     def delete_me() -> Response[str]:
         owner = caller_sub(event().raw_event)
-        return json_response(HTTPStatus.OK, service.delete_user_data(owner))
+        return json_response(HTTPStatus.ACCEPTED, service.request_deletion(owner))
+
+    def get_deletion() -> Response[str]:
+        owner = caller_sub(event().raw_event)
+        return json_response(HTTPStatus.OK, service.get_deletion(owner))
 
     handlers: dict[str, Callable[..., Response[str]]] = {
         "createUpload": create_upload,
@@ -122,6 +126,7 @@ def register_routes(
         "getJob": get_job,
         "deleteJob": delete_job,
         "deleteMe": delete_me,
+        "getDeletion": get_deletion,
     }
     for spec in ROUTES:
         app.route(spec.powertools_path, method=spec.method)(handlers[spec.operation_id])

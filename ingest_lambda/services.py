@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ingest_lambda.errors import (
     BadRequest,
+    Conflict,
     ErrorCode,
     NotFound,
     ServiceUnavailable,
@@ -28,6 +29,7 @@ from ingest_lambda.limits import (
 )
 from ingest_lambda.logs import SERVICE_NAME
 from ingest_lambda.models import (
+    DeletionView,
     ErrorInfo,
     JobAccepted,
     JobDeleted,
@@ -40,10 +42,12 @@ from ingest_lambda.models import (
     UploadTicket,
     UserDataDeleted,
 )
-from sdfleet.errors import JobNotFound, TransitionRejected
+from sdfleet.deletion import Deletion, DeletionStore
+from sdfleet.errors import ActiveJobLimit, JobNotFound, OwnerDataDeleted, TransitionRejected
 from sdfleet.heartbeats import HeartbeatStore
 from sdfleet.keys import (
     INPUT_EXTENSIONS,
+    INPUT_TAGGING_XML,
     inputs_prefix,
     is_input_of,
     is_owned_by,
@@ -83,6 +87,7 @@ class IngestService:
         sqs: SQSClient,
         jobs: JobStore,
         heartbeats: HeartbeatStore,
+        deletions: DeletionStore | None = None,
         delete_batch_size: int = DELETE_BATCH_SIZE,
     ) -> None:
         if not 1 <= delete_batch_size <= DELETE_BATCH_SIZE:
@@ -94,21 +99,35 @@ class IngestService:
         self._sqs = sqs
         self._jobs = jobs
         self._heartbeats = heartbeats
+        self._deletions = deletions
         self._bucket = settings.bucket
         self._delete_batch_size = delete_batch_size
 
     # -- uploads -------------------------------------------------------------------------------
     def create_upload(self, owner: str, request: UploadRequest) -> UploadTicket:
-        """A presigned POST that only accepts one object of that type and size at a fresh key."""
+        """A presigned POST that only accepts one object of that type and size at a fresh key.
+        Each ticket counts against the owner's daily upload allowance (atomic counter)."""
         key = new_input_key(owner, request.content_type)
+        limit = self._settings.max_uploads_per_user_per_day
+        try:
+            self._jobs.take_upload_slot(owner, limit)
+        except ActiveJobLimit as exc:
+            raise TooManyRequests(
+                f"uploads: you have had {limit} upload tickets today (UTC); the limit is {limit} "
+                "(max_uploads_per_user_per_day)",
+                retry_after_seconds=QUOTA_RETRY_AFTER_SECONDS,
+            ) from exc
         max_bytes = self._settings.upload_max_bytes
         expires = self._settings.upload_url_expires_seconds
         post = self._s3.generate_presigned_post(
             Bucket=self._bucket,
             Key=key,
-            Fields={"Content-Type": request.content_type},
+            # S3 tags the object from the POST's `tagging` field; the policy pins it, so the
+            # expire-inputs lifecycle rule (tag sdfleet-kind=input) applies to every upload.
+            Fields={"Content-Type": request.content_type, "tagging": INPUT_TAGGING_XML},
             Conditions=[
                 {"Content-Type": request.content_type},
+                {"tagging": INPUT_TAGGING_XML},
                 ["content-length-range", 1, max_bytes],
             ],
             ExpiresIn=expires,
@@ -176,13 +195,6 @@ class IngestService:
         """Quota check, then the record (queued), then the message. If the message cannot be
         sent the record is withdrawn, so a job is either fully accepted or not at all."""
         limit = self._settings.max_active_jobs_per_user
-        active = self._jobs.count_active(owner)
-        if active >= limit:
-            raise TooManyRequests(
-                f"active jobs: you have {active} queued or running; the limit is {limit} "
-                "(max_active_jobs_per_user). Retry when one finishes.",
-                retry_after_seconds=QUOTA_RETRY_AFTER_SECONDS,
-            )
         record = JobRecord(
             job_id=uuid.uuid4().hex,
             owner=owner,
@@ -190,7 +202,40 @@ class IngestService:
             params=request.params(),
             lane=JOB_LANE,
         )
-        record = self._jobs.create(record)
+        try:
+            # One transaction takes a slot of the owner's active-job counter (conditional on a
+            # free one), so parallel requests can never exceed the limit.
+            record = self._jobs.create(
+                record,
+                unless_owner_deleting=True,
+                active_limit=limit,
+                cost_limit=self._settings.max_active_cost_units_per_user,
+            )
+        except ActiveJobLimit as exc:
+            cost = record.params.cost_units
+            if exc.what == "jobs":
+                reason = (
+                    f"active jobs: you have {exc.active} queued or running; the limit is "
+                    f"{limit} (max_active_jobs_per_user). Retry when one finishes."
+                )
+            elif cost > exc.limit:
+                reason = (
+                    f"cost units: this job alone costs {cost} (images x steps x width x height "
+                    f"/ 512^2); the limit is {exc.limit} (max_active_cost_units_per_user)."
+                )
+            else:
+                reason = (
+                    f"cost units: your queued or running jobs hold {exc.active} and this job "
+                    f"costs {cost}; the limit is {exc.limit} (max_active_cost_units_per_user). "
+                    "Retry when one finishes."
+                )
+            raise TooManyRequests(reason, retry_after_seconds=QUOTA_RETRY_AFTER_SECONDS) from exc
+        except OwnerDataDeleted as exc:
+            raise Conflict(
+                "account: a deletion of all your data is in progress (GET /me/deletion); "
+                "submit again once it has completed",
+                code=ErrorCode.DELETION_IN_PROGRESS,
+            ) from exc
         message = JobMessage(
             version=MESSAGE_VERSION,
             kind=record.kind,
@@ -216,7 +261,7 @@ class IngestService:
     def _withdraw(self, record: JobRecord) -> None:
         """Deletes a record whose message never left; failing it is the fallback."""
         try:
-            self._jobs.delete(record.job_id, record.owner)
+            self._jobs.withdraw(record)
             return
         except (ClientError, BotoCoreError, JobNotFound):
             logger.exception("could not delete unqueued job %s; failing it", record.job_id)
@@ -281,6 +326,27 @@ class IngestService:
             f"job {job_id!r} kept changing status; retry",
             retry_after_seconds=UNAVAILABLE_RETRY_AFTER_SECONDS,
         )
+
+    def request_deletion(self, owner: str) -> DeletionView:
+        """Marks the caller as deleting (no job of theirs runs or writes from now on); the
+        purge runs in the background (:mod:`sdfleet.deletion`). Asking again while one runs
+        returns that one."""
+        deletion = self._deletion_store().request(owner)
+        logger.info("user deletion requested", extra={"deletion_id": deletion.deletion_id})
+        return _deletion_view(deletion)
+
+    def get_deletion(self, owner: str) -> DeletionView:
+        deletion = self._deletion_store().get(owner)
+        if deletion is None:
+            raise NotFound("deletion: you have not asked to delete your data", field="deletion")
+        return _deletion_view(deletion)
+
+    def _deletion_store(self) -> DeletionStore:
+        if self._deletions is None:
+            raise ServiceUnavailable(
+                "deletion: not configured", retry_after_seconds=UNAVAILABLE_RETRY_AFTER_SECONDS
+            )
+        return self._deletions
 
     def delete_user_data(self, owner: str) -> UserDataDeleted:
         """Stops the owner's work, then deletes every object under their prefix and every
@@ -375,3 +441,15 @@ class IngestService:
                 )
             deleted += len(keys)
         return deleted
+
+
+def _deletion_view(deletion: Deletion) -> DeletionView:
+    return DeletionView(
+        deletion_id=deletion.deletion_id,
+        status="completed" if deletion.status == "completed" else "deleting",
+        requested_at=deletion.requested_at,
+        completed_at=deletion.completed_at,
+        jobs_deleted=deletion.jobs_deleted,
+        objects_deleted=deletion.objects_deleted,
+        idempotency_rows_deleted=deletion.idempotency_rows_deleted,
+    )

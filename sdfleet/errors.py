@@ -33,6 +33,25 @@ class TransitionRejected(JobStoreError):
         )
 
 
+class ActiveJobLimit(JobStoreError):
+    """The owner's queued and running jobs already reach ``limit`` (``what``: ``jobs`` or
+    ``cost units``), as the atomic counters on their user item say."""
+
+    def __init__(self, owner: str, active: int, limit: int, what: str = "jobs") -> None:
+        self.owner, self.active, self.limit, self.what = owner, active, limit, what
+        super().__init__(f"owner {owner!r} has {active} active {what}; the limit is {limit}")
+
+
+class JobNotBound(JobStoreError):
+    """The record exists but was not created for this lane or this sender's tenant: a message
+    naming it is refused and the record is left alone."""
+
+
+class OwnerDataDeleted(TransitionRejected):
+    """The job's owner asked to delete all their data after the job was created: nothing of
+    the job may be written any more (the purge removes the rest)."""
+
+
 class JobNotClaimable(TransitionRejected):
     """The job is not queued (or its running lease has not expired): another worker has it."""
 

@@ -7,12 +7,21 @@ import uuid
 from typing import Final
 
 USERS_PREFIX: Final = "users/"
-OWNER_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:+=-]{0,127}$")
+#: Always used with ``fullmatch``: with ``match``, ``$`` also matches before a final newline,
+#: so ``"alice\n"`` would pass and name a different S3 prefix and record owner.
+OWNER_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:+=-]{0,127}")
+#: Every input carries this tag: the bucket's ``expire-inputs`` lifecycle rule filters on it.
+INPUT_TAG: Final = ("sdfleet-kind", "input")
+INPUT_TAGGING_XML: Final = (
+    "<Tagging><TagSet><Tag>"
+    f"<Key>{INPUT_TAG[0]}</Key><Value>{INPUT_TAG[1]}</Value>"
+    "</Tag></TagSet></Tagging>"
+)
 INPUT_EXTENSIONS: Final = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
 def check_owner(owner: str) -> str:
-    if not OWNER_PATTERN.match(owner):
+    if not OWNER_PATTERN.fullmatch(owner):
         raise ValueError(f"owner: {owner!r} is not a valid owner id")
     return owner
 

@@ -51,6 +51,8 @@ class ErrorCode(StrEnum):
     INVALID_INPUT = "invalid_input"
     INPUT_MISSING = "input_missing"
     UNKNOWN_SENDER = "unknown_sender"
+    SENDER_NOT_ALLOWED = "sender_not_allowed"
+    FOREIGN_JOB = "foreign_job"
     GENERATION_FAILED = "generation_failed"
     RETRIES_EXHAUSTED = "retries_exhausted"
     CANCELLED = "cancelled"
@@ -97,4 +99,17 @@ class JobRecord(BaseModel):
     model_seconds: float | None = None
     total_seconds: float | None = None
     client_ref: str | None = None
+    sender: str | None = Field(
+        default=None, description="Sender key of the SQS message that created a batch record."
+    )
+    source_message_id: str | None = Field(
+        default=None, description="SQS MessageId that created a batch record (DLQ reaper)."
+    )
     expires_at: int | None = Field(default=None, description="DynamoDB TTL, epoch seconds.")
+    counted: bool = Field(
+        default=False,
+        description="Holds one of its owner's active-job slots until it ends (API jobs).",
+    )
+    cost_units: int = Field(
+        default=0, ge=0, description="Cost units it holds in its owner's active-cost counter."
+    )

@@ -57,6 +57,10 @@ Dimension = Annotated[
 ]
 
 
+#: Pixels of one cost unit (a 512x512 image, one denoising step).
+COST_UNIT_PIXELS: Final = 512 * 512
+
+
 class JobParams(BaseModel):
     """Generation parameters shared by every job kind (the message's ``params``)."""
 
@@ -96,6 +100,12 @@ class JobParams(BaseModel):
         if not value.strip():
             raise ValueError("prompt must contain non-whitespace characters")
         return value
+
+    @property
+    def cost_units(self) -> int:
+        """Work in 512x512 image-steps: images x steps x pixels / 512**2 (at least 1). One job
+        can cost a hundred times another; quotas count this, not jobs."""
+        return max(1, self.num_images * self.steps * self.width * self.height // COST_UNIT_PIXELS)
 
     @field_validator("steps", "width", "height", "num_images", "seed", mode="before")
     @classmethod

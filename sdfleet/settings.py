@@ -27,13 +27,20 @@ def _env(name: str, field_name: str, description: str) -> Any:
     )
 
 
+#: GetParameters takes at most this many names.
+_SSM_GET_PARAMETERS_MAX = 10
+
+
 class SSMParameterSource(PydanticBaseSettingsSource):
-    """Reads every parameter under the configured SSM path (recursive, decrypted)."""
+    """Reads the parameters under the configured SSM path (recursive) that fill a field;
+    SecureStrings among them are decrypted one GetParameters call per ten."""
 
     def __init__(self, settings_cls: type[BaseSettings], init_kwargs: dict[str, Any]) -> None:
         super().__init__(settings_cls)
         self._init_kwargs = init_kwargs
         self._values: dict[str, Any] | None = None
+        #: SecureString parameters this source decrypted (names).
+        self.decrypted: set[str] = set()
 
     def _setting(self, field_name: str, env_name: str) -> str | None:
         value = self._init_kwargs.get(field_name) or os.environ.get(env_name)
@@ -61,13 +68,27 @@ class SSMParameterSource(PydanticBaseSettingsSource):
                 for choice in alias.choices:
                     if isinstance(choice, str):
                         known[choice.lower()] = name
+        # Names and plain values first, nothing decrypted: a SecureString is decrypted only when
+        # it fills a field of this settings class, so a component never holds another's secret
+        # (the ingest and scaler roles may not decrypt sender_tenants at all).
+        secure: dict[str, str] = {}
         paginator = ssm.get_paginator("get_parameters_by_path")
-        for page in paginator.paginate(Path=prefix, Recursive=True, WithDecryption=True):
+        for page in paginator.paginate(Path=prefix, Recursive=True, WithDecryption=False):
             for parameter in page["Parameters"]:
                 key = parameter["Name"].rsplit("/", 1)[-1].lower()
                 field_name = known.get(key)
-                if field_name is not None:
+                if field_name is None:
+                    continue
+                if parameter.get("Type") == "SecureString":
+                    secure[parameter["Name"]] = field_name
+                else:
                     self._values[field_name] = parameter["Value"]
+        names = sorted(secure)
+        for start in range(0, len(names), _SSM_GET_PARAMETERS_MAX):
+            batch = names[start : start + _SSM_GET_PARAMETERS_MAX]
+            for parameter in ssm.get_parameters(Names=batch, WithDecryption=True)["Parameters"]:
+                self._values[secure[parameter["Name"]]] = parameter["Value"]
+                self.decrypted.add(parameter["Name"])
         return self._values
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
@@ -128,6 +149,25 @@ class FleetSettings(BaseSettings):
     batch_dlq_url: str | None = _env(
         env.BATCH_DLQ_URL, "batch_dlq_url", "SQS URL of the batch lane's DLQ"
     )
+    ingest_sender_id: str | None = _env(
+        env.INGEST_SENDER_ID,
+        "ingest_sender_id",
+        "SQS SenderId key (role id, `AROA…`) of the ingest API: the only sender the interactive "
+        "lane honours; unset: none",
+    )
+    idempotency_table: str = Field(
+        default="sdfleet-idempotency",
+        validation_alias=AliasChoices("idempotency_table", env.IDEMPOTENCY_TABLE),
+        description="DynamoDB table of Powertools idempotency records",
+    )
+    deletion_settle_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        validation_alias=AliasChoices("deletion_settle_seconds", env.DELETION_SETTLE_SECONDS),
+        description="a DELETE /me purge completes no sooner than this after the request (the "
+        "owner index is eventually consistent)",
+    )
     record_ttl_days: int = Field(
         default=30,
         ge=1,
@@ -160,17 +200,31 @@ class FleetSettings(BaseSettings):
 
 
 class IngestSettings(FleetSettings):
-    idempotency_table: str = Field(
-        default="sdfleet-idempotency",
-        validation_alias=AliasChoices("idempotency_table", env.IDEMPOTENCY_TABLE),
-        description="DynamoDB table of Powertools idempotency records",
-    )
     max_active_jobs_per_user: int = Field(
         default=20,
         ge=1,
         le=10_000,
         validation_alias=AliasChoices("max_active_jobs_per_user", env.MAX_ACTIVE_JOBS_PER_USER),
         description="queued+running jobs one user may have (429 beyond)",
+    )
+    max_active_cost_units_per_user: int = Field(
+        default=6400,
+        ge=1,
+        le=10_000_000,
+        validation_alias=AliasChoices(
+            "max_active_cost_units_per_user", env.MAX_ACTIVE_COST_UNITS_PER_USER
+        ),
+        description="cost units (images x steps x pixels / 512^2) of one user's queued+running "
+        "jobs (429 beyond; one job above it is refused)",
+    )
+    max_uploads_per_user_per_day: int = Field(
+        default=200,
+        ge=1,
+        le=1_000_000,
+        validation_alias=AliasChoices(
+            "max_uploads_per_user_per_day", env.MAX_UPLOADS_PER_USER_PER_DAY
+        ),
+        description="upload tickets (POST /uploads) one user may get per UTC day (429 beyond)",
     )
     upload_max_bytes: int = Field(
         default=10 * 1024 * 1024,

@@ -37,6 +37,20 @@ locals {
     POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
   })
 
+  # The only sender the interactive lane honours (sdfleet/senders.py); workers and the DLQ
+  # reaper compare it with the role id part of each message's SenderId.
+  ingest_sender_environment = { SDFLEET_INGEST_SENDER_ID = module.api.role_unique_id }
+
+  # Batch senders: their ARNs go into the batch queue's policy, their SenderId keys (role id,
+  # user id or account id) map to tenants in the worker's sender_tenants secret.
+  sender_tenants = merge(
+    jsondecode(var.sender_tenants),
+    { for sender in var.batch_senders : sender.sender_id => sender.tenant },
+  )
+  # A pattern (no account id lookup, so offline plans work): a same-named role elsewhere still
+  # has no Allow in the dead-letter queues' policies, so it cannot send across accounts.
+  worker_role_arn_pattern = "arn:*:iam::*:role/${module.worker_fleet.instance_role_name}"
+
   # The worker settings that do not name resources: known at plan time (the worker_knobs output).
   worker_knobs = {
     SDFLEET_MODEL_SOURCE               = var.model_source
@@ -47,7 +61,7 @@ locals {
     SDFLEET_MAX_RECEIVE_COUNT          = tostring(var.max_receive_count)
     POWERTOOLS_METRICS_NAMESPACE       = local.metrics_namespace
   }
-  worker_environment = merge(local.resource_environment, local.worker_knobs, {
+  worker_environment = merge(local.resource_environment, local.ingest_sender_environment, local.worker_knobs, {
     AWS_DEFAULT_REGION = local.region
   })
 
@@ -67,7 +81,7 @@ module "config" {
     record_ttl_days          = tostring(var.record_ttl_days)
   }
   secret_parameters = {
-    sender_tenants = var.sender_tenants
+    sender_tenants = jsonencode(local.sender_tenants)
   }
   key_deletion_window_days = local.local_mode ? 7 : 30
 }
@@ -79,6 +93,11 @@ module "queues" {
   visibility_timeout_seconds = var.visibility_timeout_seconds
   max_receive_count          = var.max_receive_count
   message_retention_seconds  = var.message_retention_seconds
+  sender_arns = {
+    interactive = [module.api.role_arn]
+    batch       = [for sender in var.batch_senders : sender.principal_arn]
+  }
+  dead_letter_sender_arn_patterns = [local.worker_role_arn_pattern]
 }
 
 module "storage" {
@@ -110,12 +129,14 @@ module "api" {
   bucket_arn                    = module.storage.bucket_arn
   ssm_path_arn                  = module.config.ssm_path_arn
   ssm_parameter_arn_pattern     = module.config.ssm_parameter_arn_pattern
+  denied_parameter_arn_patterns = module.config.secret_parameter_arn_patterns
   web_origins                   = local.web_origins
   enable_cors                   = local.cors_enabled
   throttling_burst_limit        = var.api_throttling_burst_limit
   throttling_rate_limit         = var.api_throttling_rate_limit
   log_retention_days            = var.log_retention_days
   user_pool_deletion_protection = !var.force_destroy
+  allow_self_sign_up            = var.allow_self_sign_up
 }
 
 module "worker_ami" {
@@ -194,18 +215,24 @@ module "autoscaler" {
   boot_seconds                 = var.boot_seconds
   samples_per_invocation       = var.samples_per_invocation
   backlog_tolerance            = var.backlog_tolerance
-  resource_environment         = local.resource_environment
-  asg_name                     = module.worker_fleet.asg_name
-  kms_key_arn                  = module.config.kms_key_arn
-  queue_arns                   = values(module.queues.queue_arns)
-  dlq_arns                     = values(module.queues.dlq_arns)
-  jobs_table_arn               = module.storage.jobs_table_arn
-  workers_table_arn            = module.storage.workers_table_arn
-  memory_tag_key               = local.scaler_memory_tag
-  ssm_path_arn                 = module.config.ssm_path_arn
-  ssm_parameter_arn_pattern    = module.config.ssm_parameter_arn_pattern
-  metrics_namespace            = local.metrics_namespace
-  log_retention_days           = var.log_retention_days
+  resource_environment = merge(local.resource_environment, local.ingest_sender_environment, {
+    SDFLEET_IDEMPOTENCY_TABLE = module.storage.idempotency_table
+  })
+  asg_name                  = module.worker_fleet.asg_name
+  kms_key_arn               = module.config.kms_key_arn
+  queue_arns                = values(module.queues.queue_arns)
+  dlq_arns                  = values(module.queues.dlq_arns)
+  jobs_table_arn            = module.storage.jobs_table_arn
+  idempotency_table_arn     = module.storage.idempotency_table_arn
+  bucket_arn                = module.storage.bucket_arn
+  workers_table_arn         = module.storage.workers_table_arn
+  memory_tag_key            = local.scaler_memory_tag
+  ssm_path_arn              = module.config.ssm_path_arn
+  ssm_parameter_arn_pattern = module.config.ssm_parameter_arn_pattern
+  # The scaler never needs sender_tenants; ingest neither (module.api above).
+  denied_parameter_arn_patterns = module.config.secret_parameter_arn_patterns
+  metrics_namespace             = local.metrics_namespace
+  log_retention_days            = var.log_retention_days
 }
 
 module "frontend" {

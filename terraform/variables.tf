@@ -453,6 +453,26 @@ variable "sender_tenants" {
   }
 }
 
+variable "allow_self_sign_up" {
+  description = "Whether anyone may create an account through the web app (Cognito self sign-up); false: only administrators create users (admin-create-user)."
+  type        = bool
+  default     = false
+}
+
+variable "batch_senders" {
+  description = "Principals allowed to send to the batch lane (other accounts allowed), each mapped to a tenant. principal_arn goes into the queue policy; sender_id is what SQS stamps as SenderId: an IAM user id (AIDA...), an account id, or a role's id (AROA..., without the ':<session>' part, which the caller chooses). tenant owns their jobs and prefixes their job ids."
+  type = list(object({
+    principal_arn = string
+    sender_id     = string
+    tenant        = string
+  }))
+  default = []
+  validation {
+    condition     = alltrue([for s in var.batch_senders : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", s.tenant)) && can(regex("^[A-Z0-9]+$", s.sender_id))])
+    error_message = "batch_senders: tenant must match [A-Za-z0-9][A-Za-z0-9_-]{0,63}; sender_id is a role id, user id or account id with no ':<session>' part."
+  }
+}
+
 # ---------------------------------------------------------------- frontend and alarms
 variable "enable_frontend" {
   description = "Deploy the web app on Amplify (false in local mode: the emulator has no Amplify)."

@@ -74,9 +74,14 @@ class FleetResources:
         return JobStore(self.clients.dynamodb(), self.jobs_table)
 
     def env(self) -> dict[str, str]:
+        from moto.sqs.models import DEFAULT_SENDER_ID
+
         from sdfleet import env
 
         return {
+            # The emulator stamps every message with this SenderId: it stands for the ingest
+            # API's role here (tests of the mapping itself use crafted attributes).
+            env.INGEST_SENDER_ID: DEFAULT_SENDER_ID,
             env.AWS_ENDPOINT_URL: self.clients.endpoint_url or "",
             env.AWS_REGION: self.clients.region,
             env.JOBS_TABLE: self.jobs_table,

@@ -45,6 +45,8 @@ class Acceptor:
 
     def _act_on(self, message: ReceivedMessage, intake: Intake) -> Accepted | None:
         if intake.action is Action.RUN and intake.job_id and intake.parsed:
-            return Accepted(message, intake.job_id, intake.parsed.kind, intake.parsed.params)
+            return Accepted(
+                message, intake.job_id, intake.parsed.kind, intake.parsed.params, intake.owner
+            )
         self._settler.apply(message, self._settler.policy.rejected(intake), None)
         return None

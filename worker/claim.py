@@ -11,10 +11,11 @@ import time
 
 from aws_lambda_powertools import Logger
 
-from sdfleet.errors import JobNotClaimable, JobNotFound
+from sdfleet.errors import JobNotBound, JobNotClaimable, JobNotFound
+from sdfleet.records import ErrorCode, JobError
 from worker.accept import Acceptor
 from worker.gateways import JobGateway
-from worker.intake import input_problem
+from worker.intake import Action, Intake, input_problem
 from worker.jobs import Accepted, Running
 from worker.lease_keeper import LeaseKeeper
 from worker.retry import transient_retry
@@ -51,12 +52,31 @@ class Claimer:
         claim = transient_retry(self._jobs.claim)
         try:
             try:
-                claimed = claim(accepted.job_id, self._worker_id, self._lease_seconds)
+                claimed = claim(
+                    accepted.job_id,
+                    self._worker_id,
+                    self._lease_seconds,
+                    lane=message.lane,
+                    owner=accepted.owner,
+                )
             except JobNotFound:
                 again = self._acceptor.accept_missing(message)
                 if again is None:
                     return None
-                claimed = claim(again.job_id, self._worker_id, self._lease_seconds)
+                claimed = claim(
+                    again.job_id,
+                    self._worker_id,
+                    self._lease_seconds,
+                    lane=message.lane,
+                    owner=again.owner,
+                )
+        except JobNotBound as exc:
+            # Another lane's or another tenant's record: refuse the message, touch nothing.
+            error = JobError(code=ErrorCode.FOREIGN_JOB.value, message=str(exc))
+            refused = Intake(Action.DEAD_LETTER, error=error)
+            self._settler.apply(message, self._settler.policy.rejected(refused), None)
+            logger.warning("message names a foreign job", extra={"job_id": accepted.job_id})
+            return None
         except JobNotClaimable as exc:
             status = exc.current_status
             self._settler.apply(message, self._settler.policy.not_claimable(status), None)

@@ -4,7 +4,9 @@ Uploads and ``finish`` of one call run on up to :data:`MAX_COMPLETION_THREADS` t
 the next call generates; the loop waits for them before handing over the next call's (at most
 one call behind), and a drain waits for all of them. Outputs are written only under the lease
 (:mod:`worker.outputs`) and ``finish`` is conditional on it and on no cancel request; a cancel
-that lands after the last step still wins (the PNGs just written are deleted).
+that lands after the last step still wins (the PNGs just written are deleted). So does a
+``DELETE /me`` made after the job was created: the worker reads the owner's deletion state
+before its first output write, and ``finish`` is one transaction with a check of it.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from aws_lambda_powertools import Logger
 
-from sdfleet.errors import CancelRequested, LeaseLost
-from sdfleet.records import utcnow
+from sdfleet.errors import CancelRequested, JobNotFound, LeaseLost, OwnerDataDeleted
+from sdfleet.records import JobRecord, utcnow
 from worker.gateways import JobGateway
 from worker.jobs import Running
 from worker.retry import transient_retry
 from worker.settle import Settler
-from worker.settle_policy import Dropped, Succeeded
+from worker.settle_policy import Discarded, Dropped, Succeeded
 
 if TYPE_CHECKING:
     from worker.generation import GeneratedImage
@@ -105,6 +107,9 @@ class Completer:
             self._settler.apply(message, stopped, running)
             return
         keys: list[str] = []
+        if self._owner_deleted(record):
+            self._abandon(running, keys, "the owner deleted their data before the first output")
+            return
         try:
             keys = transient_retry(self._outputs.upload)(
                 record.owner, record.job_id, [image.png for image in images], record.attempts
@@ -134,6 +139,11 @@ class Completer:
                 return
             self._settler.apply(message, policy.stopped(lease), running)
             return
+        except (OwnerDataDeleted, JobNotFound):
+            # DELETE /me since the job was created (or its record is already purged): nothing
+            # of it may stay behind.
+            self._abandon(running, keys, "the owner deleted their data")
+            return
         except LeaseLost as exc:
             logger.warning(
                 "lease lost before finish", extra={"job_id": record.job_id, "reason": str(exc)}
@@ -146,3 +156,19 @@ class Completer:
         total = time.perf_counter() - running.claimed_at
         latency = (utcnow() - record.created_at).total_seconds()
         self._settler.apply(message, Succeeded(tuple(keys), total, latency), running)
+
+    def _owner_deleted(self, record: JobRecord) -> bool:
+        requested = transient_retry(self._jobs.deletion_requested_at)(record.owner)
+        return requested is not None and requested >= record.created_at
+
+    def _abandon(self, running: Running, keys: list[str], note: str) -> None:
+        """Removes what was written, gives the lease up at once (so the purge need not wait
+        for it) and deletes the message; the purge deals with the record."""
+        try:
+            transient_retry(self._outputs.discard)(keys)
+        except Exception as exc:
+            self._settler.retry(running.message, running, exc)
+            return
+        self._settler.expire_unstarted(running)
+        self._settler.apply(running.message, Discarded(note), None)
+        logger.info("job abandoned", extra={"job_id": running.record.job_id, "reason": note})

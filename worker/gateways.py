@@ -8,8 +8,10 @@ is. Unit tests of the stages pass in-memory fakes of these protocols.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from sdfleet.messages import Lane
 from sdfleet.records import JobError, JobRecord
 from worker.lanes import ReceivedMessage
 
@@ -24,7 +26,15 @@ class JobGateway(Protocol):
 
     def create(self, record: JobRecord) -> JobRecord: ...
 
-    def claim(self, job_id: str, worker_id: str, lease_seconds: float) -> JobRecord: ...
+    def claim(
+        self,
+        job_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        lane: Lane | None = None,
+        owner: str | None = None,
+    ) -> JobRecord: ...
 
     def renew_lease(
         self,
@@ -53,6 +63,8 @@ class JobGateway(Protocol):
     def fail(self, job_id: str, error: JobError, *, worker_id: str | None = None) -> JobRecord: ...
 
     def mark_cancelled(self, job_id: str, worker_id: str) -> JobRecord: ...
+
+    def deletion_requested_at(self, owner: str) -> datetime | None: ...
 
 
 class QueueGateway(Protocol):

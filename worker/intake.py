@@ -1,20 +1,26 @@
 """From an SQS delivery to a job record the worker may claim, or to a clear rejection.
 
-Rules (documented in docs/worker.md):
+Rules (documented in docs/worker.md; sender keys and namespaces in :mod:`sdfleet.senders`):
 
-* A body that is not a valid v1 message is rejected. If it names a ``job_id`` whose record is
-  still queued in the same lane, that record is failed with the reason and the message is
-  deleted; otherwise the message is moved to the lane's DLQ with the reason attached.
+* Every message is bound to its sender and lane first. On the interactive lane only the ingest
+  API's role (``ingest_sender_id``) may send, and its message must name a record created for
+  that lane. On the batch lane the sender must map to a tenant, and the message's ``job_id`` J
+  names the record ``<tenant>.J``, claimed only if that tenant owns it and it is a batch record.
+  Anything else is dead-lettered with a reason and touches no record.
+* A body that is not a valid v1 message is rejected. If it names a ``job_id`` whose record (under
+  the same rules) is still queued in the same lane, that record is failed with the reason and the
+  message is deleted; otherwise the message is moved to the lane's DLQ with the reason attached.
 * A message with a ``job_id``: the record is authoritative (owner, kind, params). It is not
-  read here: the worker's claim (one conditional write) returns it, or says it is terminal
-  (the message is deleted) or missing (:meth:`MessageIntake.resolve_missing`).
-* A message without a record (batch): the owner is the tenant mapped from the SQS ``SenderId``;
-  the record is created with the message's ``job_id`` or ``b-<MessageId>``, so a redelivery
-  finds the same record. On the interactive lane a missing record means the user deleted the
-  job: the message is dropped.
-* An unknown sender: a failed record under the reserved owner ``unknown-sender`` (so a batch
-  submitter can read why by ``b-<MessageId>``) and the message goes to the DLQ, where an
-  operator can redrive it once the sender is mapped.
+  read here: the worker's claim (one conditional write, also conditional on lane and owner)
+  returns it, or says it is terminal (the message is deleted) or missing
+  (:meth:`MessageIntake.resolve_missing`).
+* A batch message without a record: the owner is the tenant mapped from the SQS ``SenderId``;
+  the record ``<tenant>.<job_id>``, or ``b-<MessageId>`` when the body names no id (SQS assigns
+  MessageIds, so no sender can choose one), is created, so a redelivery finds the same record.
+  On the interactive lane a missing record means the user deleted the job: it is dropped.
+* An unknown batch sender: a failed record ``b-<MessageId>`` under the reserved
+  owner ``unknown-sender`` (so a submitter can read why; the body's ``job_id`` is ignored) and
+  the message goes to the DLQ, where an operator can redrive it once the sender is mapped.
 """
 
 from __future__ import annotations
@@ -29,11 +35,13 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from sdfleet.errors import JobAlreadyExists, JobNotFound, TransitionRejected
+from sdfleet.errors import JobAlreadyExists, JobNotBound, JobNotFound, TransitionRejected
 from sdfleet.keys import is_input_of
 from sdfleet.messages import JOB_ID_PATTERN, JobMessage, Lane
 from sdfleet.records import ErrorCode, JobError, JobRecord, JobStatus, utcnow
 from sdfleet.requests import JobKind
+from sdfleet.senders import is_ingest_sender, namespaced_job_id, sender_key
+from sdfleet.store import check_binding
 from sdfleet.validation import describe_validation_error
 from worker.errors import UnknownSender
 from worker.gateways import JobGateway
@@ -43,7 +51,7 @@ from worker.tenants import TenantMap, batch_job_id
 UNKNOWN_SENDER_OWNER: Final = "unknown-sender"
 #: Rejection reasons are stored and logged; keep them readable.
 MAX_REASON_CHARS: Final = 1000
-_JOB_ID = re.compile(JOB_ID_PATTERN)
+_JOB_ID = re.compile(JOB_ID_PATTERN.removeprefix("^").removesuffix("$"))
 
 
 class Action(StrEnum):
@@ -62,6 +70,8 @@ class Intake:
     note: str = ""
     job_id: str | None = None
     parsed: JobMessage | None = None
+    #: The claim must find a record of this owner (batch: the sender's tenant).
+    owner: str | None = None
 
 
 def _reason(problems: list[str]) -> str:
@@ -75,18 +85,45 @@ def _sent_at(message: ReceivedMessage) -> datetime:
     return datetime.fromtimestamp(message.sent_timestamp_ms / 1000, tz=UTC)
 
 
+def _refused(code: ErrorCode, message: str) -> Intake:
+    return Intake(Action.DEAD_LETTER, error=JobError(code=code.value, message=message))
+
+
 class MessageIntake:
-    def __init__(self, store: JobGateway, tenants: TenantMap) -> None:
+    def __init__(
+        self, store: JobGateway, tenants: TenantMap, *, ingest_sender_id: str | None = None
+    ) -> None:
         self._store = store
         self._tenants = tenants
+        self._ingest_sender_id = ingest_sender_id
 
     def resolve(self, message: ReceivedMessage) -> Intake:
+        if message.lane is Lane.INTERACTIVE and not is_ingest_sender(
+            message.sender_id, self._ingest_sender_id
+        ):
+            return _refused(
+                ErrorCode.SENDER_NOT_ALLOWED,
+                f"SenderId {message.sender_id!r}: only the ingest API "
+                "(ingest_sender_id) may send to the interactive lane",
+            )
         try:
             parsed = JobMessage.from_body(message.body)
         except ValidationError as exc:
             return self._reject_body(message, exc)
-        if parsed.job_id is not None:
+        if message.lane is Lane.INTERACTIVE:
+            if parsed.job_id is None:
+                return _refused(
+                    ErrorCode.INVALID_INPUT,
+                    "job_id: required on the interactive lane (the ingest API creates the record)",
+                )
             return Intake(Action.RUN, job_id=parsed.job_id, parsed=parsed)
+        if parsed.job_id is not None:
+            try:
+                tenant = self._tenants.tenant_for(message.sender_id)
+            except UnknownSender:
+                return self._batch(message, parsed)
+            job_id = namespaced_job_id(tenant, parsed.job_id)
+            return Intake(Action.RUN, job_id=job_id, parsed=parsed, owner=tenant)
         return self._batch(message, parsed)
 
     def resolve_missing(self, message: ReceivedMessage, parsed: JobMessage) -> Intake:
@@ -102,35 +139,37 @@ class MessageIntake:
         problem = input_problem(record)
         if problem is not None:
             return Intake(Action.DELETE, record=record, error=problem)
-        return Intake(Action.RUN, record=record, job_id=record.job_id, parsed=parsed)
+        owner = record.owner if record.lane is Lane.BATCH else None
+        return Intake(Action.RUN, record=record, job_id=record.job_id, parsed=parsed, owner=owner)
 
     def _batch(self, message: ReceivedMessage, parsed: JobMessage) -> Intake:
-        job_id = parsed.job_id or batch_job_id(message.message_id)
+        own_id = batch_job_id(message.message_id)
         try:
             owner = self._tenants.tenant_for(message.sender_id)
         except UnknownSender as exc:
             error = JobError(code=ErrorCode.UNKNOWN_SENDER.value, message=str(exc))
-            record = self._create_failed(job_id, UNKNOWN_SENDER_OWNER, parsed, message, error)
+            record = self._create_failed(own_id, UNKNOWN_SENDER_OWNER, parsed, message, error)
             return Intake(Action.DEAD_LETTER, record=record, error=error)
+        job_id = namespaced_job_id(owner, parsed.job_id) if parsed.job_id else own_id
         candidate = JobRecord(
             job_id=job_id,
             owner=owner,
             kind=parsed.kind,
             params=parsed.params,
-            lane=message.lane,
+            lane=Lane.BATCH,
             created_at=_sent_at(message),
             client_ref=parsed.client_ref,
+            sender=sender_key(message.sender_id),
+            source_message_id=message.message_id,
         )
         try:
             record = self._store.create(candidate)
         except JobAlreadyExists:
             record = self._store.get(job_id)
-            if record.owner != owner:
-                error = JobError(
-                    code=ErrorCode.INVALID_INPUT.value,
-                    message=f"job_id: {job_id!r} belongs to another owner",
-                )
-                return Intake(Action.DEAD_LETTER, error=error)
+            try:
+                check_binding(record, lane=Lane.BATCH, owner=owner)
+            except JobNotBound as exc:
+                return _refused(ErrorCode.FOREIGN_JOB, str(exc))
         return self._existing(record, parsed)
 
     def _create_failed(
@@ -165,17 +204,36 @@ class MessageIntake:
         else:
             problems = [p.message for p in describe_validation_error(exc)]
         error = JobError(code=ErrorCode.INVALID_INPUT.value, message=_reason(problems))
-        job_id = raw.get("job_id") if raw is not None else None
-        if isinstance(job_id, str) and _JOB_ID.match(job_id):
+        named = raw.get("job_id") if raw is not None else None
+        job_id = self._bound_id(message, named)
+        if job_id is not None:
+            owner = (
+                None
+                if message.lane is Lane.INTERACTIVE
+                else self._tenants.tenant_for(message.sender_id)
+            )
             try:
                 record = self._store.get(job_id)
-            except JobNotFound:
+                check_binding(record, lane=message.lane, owner=owner)
+            except (JobNotFound, JobNotBound):
                 return Intake(Action.DEAD_LETTER, error=error)
             # Only a record still waiting in this lane: a stray or forged body must not fail a
             # job that another message is running.
-            if record.status is JobStatus.QUEUED and record.lane is message.lane:
+            if record.status is JobStatus.QUEUED:
                 return Intake(Action.DELETE, record=record, error=error)
         return Intake(Action.DEAD_LETTER, error=error)
+
+    def _bound_id(self, message: ReceivedMessage, named: object) -> str | None:
+        """The record an invalid body may speak for: its ``job_id`` in the sender's namespace
+        (the interactive lane's sender was checked already); None when there is none."""
+        if not isinstance(named, str) or not _JOB_ID.fullmatch(named):
+            return None
+        if message.lane is Lane.INTERACTIVE:
+            return named
+        try:
+            return namespaced_job_id(self._tenants.tenant_for(message.sender_id), named)
+        except UnknownSender:
+            return None
 
 
 def _loads(body: str) -> dict[str, Any] | None:

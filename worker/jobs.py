@@ -19,6 +19,8 @@ class Accepted:
     job_id: str
     kind: JobKind
     params: JobParams
+    #: The owner the record must have (a batch sender's tenant); None: any (interactive).
+    owner: str | None = None
 
 
 @dataclass

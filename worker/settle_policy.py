@@ -25,8 +25,11 @@ Outcomes:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Final
+
+from botocore.exceptions import ClientError
 
 from sdfleet.records import ErrorCode, JobError, JobRecord, JobStatus
 from worker.errors import GenerationCancelled, InvalidJobInput
@@ -114,7 +117,34 @@ Outcome = (
 
 
 def short_error(exc: BaseException) -> str:
+    """The full error, for logs only (it may name ARNs, account ids, bucket keys)."""
     text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
+_ARN = re.compile(r"arn:aws[a-zA-Z-]*:[^\s'\"]*")
+_ACCOUNT_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
+
+
+def scrub(text: str) -> str:
+    """Removes ARNs and 12-digit account ids."""
+    return _ACCOUNT_ID.sub("<account>", _ARN.sub("<arn>", text))
+
+
+def public_error(exc: BaseException) -> str:
+    """What a job's owner may read about an internal error: its class and, for AWS errors, the
+    operation and error code; never the message text, which names ARNs, account ids, buckets.
+    Errors about the user's own input are already written for them (InvalidJobInput)."""
+    if isinstance(exc, InvalidJobInput):
+        text = str(exc)
+    elif isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        text = f"{exc.operation_name} failed: {error.get('Code', 'unknown')}"
+    elif "out of memory" in str(exc).lower():
+        text = f"{type(exc).__name__} (out of GPU memory)"
+    else:
+        text = type(exc).__name__
+    text = scrub(text)
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
 
 
@@ -132,7 +162,7 @@ class SettlePolicy:
                 JobError(
                     code=ErrorCode.RETRIES_EXHAUSTED.value,
                     message=f"gave up after {receive_count} attempts; "
-                    f"last error: {short_error(exc)}",
+                    f"last error: {public_error(exc)}",
                 ),
                 exc,
             )

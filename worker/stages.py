@@ -148,7 +148,12 @@ class Stages:
             report_busy=lambda job_id: self.reporter.update(WorkerState.BUSY, current_job=job_id),
         )
         acceptor = Acceptor(
-            MessageIntake(self.store, TenantMap(settings.sender_tenants)), self.settler
+            MessageIntake(
+                self.store,
+                TenantMap(settings.sender_tenants),
+                ingest_sender_id=settings.ingest_sender_id,
+            ),
+            self.settler,
         )
         self.groups = GroupRunner(
             poller=self.poller,

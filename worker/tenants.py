@@ -1,11 +1,16 @@
-"""SQS SenderId -> tenant: the owner of a batch job is never taken from the message body."""
+"""SQS SenderId -> tenant: the owner of a batch job is never taken from the message body.
+
+Keys are sender keys (:func:`sdfleet.senders.sender_key`): an IAM user id, an account id, or
+the role id of an assumed role. A ``SenderId`` of ``AROA…:<session>`` is looked up by its role
+id alone, because the session name is whatever the caller chose.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sdfleet.keys import check_owner
 from sdfleet.messages import batch_job_id
+from sdfleet.senders import check_tenant, sender_key
 from worker.errors import UnknownSender
 
 
@@ -14,18 +19,24 @@ class TenantMap:
 
     def __init__(self, sender_tenants: Mapping[str, str]) -> None:
         for sender, tenant in sender_tenants.items():
+            if ":" in sender:
+                raise ValueError(
+                    f"sender_tenants: key {sender!r} names a role session; map the role id "
+                    f"{sender.split(':', 1)[0]!r} (a session name is the caller's choice)"
+                )
             try:
-                check_owner(tenant)
+                check_tenant(tenant)
             except ValueError as exc:
                 raise ValueError(
-                    f"sender_tenants[{sender!r}]: {tenant!r} is not a valid owner id"
+                    f"sender_tenants[{sender!r}]: {tenant!r} is not a valid tenant id ({exc})"
                 ) from exc
         self._map = dict(sender_tenants)
 
     def tenant_for(self, sender_id: str | None) -> str:
-        if sender_id is None or sender_id not in self._map:
+        key = sender_key(sender_id)
+        if key is None or key not in self._map:
             raise UnknownSender(sender_id)
-        return self._map[sender_id]
+        return self._map[key]
 
     def __len__(self) -> int:
         return len(self._map)

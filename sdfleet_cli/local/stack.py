@@ -304,7 +304,10 @@ class LocalStack:
             env.INTERACTIVE_QUEUE_URL: outputs["interactive_queue_url"],
             env.BATCH_QUEUE_URL: outputs["batch_queue_url"],
             env.ASG_NAME: outputs["asg_name"],
+            # moto gives every message this one SenderId: it is both the ingest API's and
+            # the local batch tenant's (the lane tells them apart).
             env.SENDER_TENANTS: json.dumps({DEFAULT_SENDER_ID: self.options.tenant}),
+            env.INGEST_SENDER_ID: DEFAULT_SENDER_ID,
             "AWS_REGION": outputs["region"],
             "AWS_DEFAULT_REGION": outputs["region"],
             **EMULATOR_CREDENTIALS,

@@ -29,3 +29,16 @@ heartbeat_seconds          = 10
 max_receive_count          = 3
 point_in_time_recovery     = false
 log_retention_days         = 1
+
+# moto stamps every message with one SenderId (AIDAIT2UOQQY3AUEKVGXU) and enforces no queue
+# policy: this entry shows the shape, and `sdfleet up` maps that SenderId to the local tenant.
+batch_senders = [
+  {
+    principal_arn = "arn:aws:iam::123456789012:role/sdfleet-local-batch"
+    sender_id     = "AIDAIT2UOQQY3AUEKVGXU"
+    tenant        = "local"
+  },
+]
+
+# The local web app's sign-up page is the way in (the emulator confirms any code).
+allow_self_sign_up = true

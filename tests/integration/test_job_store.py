@@ -11,6 +11,7 @@ import pytest
 from sdfleet.errors import (
     CancelRequested,
     JobAlreadyExists,
+    JobNotBound,
     JobNotClaimable,
     JobNotFound,
     LeaseLost,
@@ -185,3 +186,28 @@ def test_racing_claims_have_exactly_one_winner(job_store: JobStore) -> None:
         thread.join()
     assert len(winners) == 1
     assert job_store.get(record.job_id).worker_id == winners[0]
+
+
+def test_claim_is_bound_to_lane_and_owner(job_store: JobStore) -> None:
+    """Finding 1: a message can only claim a record created for its lane (and tenant)."""
+    web = job_store.create(new_record())
+    batch = job_store.create(new_record(owner="acme", lane=Lane.BATCH))
+    with pytest.raises(JobNotBound):
+        job_store.claim(web.job_id, "w1", 60, lane=Lane.BATCH)
+    with pytest.raises(JobNotBound):
+        job_store.claim(batch.job_id, "w1", 60, lane=Lane.BATCH, owner="mallory")
+    with pytest.raises(JobNotBound):
+        job_store.claim(batch.job_id, "w1", 60, lane=Lane.INTERACTIVE)
+    for record in (web, batch):
+        untouched = job_store.get(record.job_id)
+        assert untouched.status is JobStatus.QUEUED and untouched.attempts == 0
+    assert job_store.claim(batch.job_id, "w1", 60, lane=Lane.BATCH, owner="acme").attempts == 1
+    assert job_store.claim(web.job_id, "w1", 60, lane=Lane.INTERACTIVE).worker_id == "w1"
+
+
+def test_a_batch_record_is_found_by_the_message_that_created_it(job_store: JobStore) -> None:
+    record = job_store.create(new_record(lane=Lane.BATCH, source_message_id="m-123"))
+    job_store.create(new_record())
+    found = job_store.find_by_source_message("m-123")
+    assert found is not None and found.job_id == record.job_id
+    assert job_store.find_by_source_message("m-other") is None

@@ -72,3 +72,21 @@ def test_sender_tenants_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(env.SSM_PATH, raising=False)
     monkeypatch.setenv(env.SENDER_TENANTS, '{"AIDAEXAMPLE": "acme"}')
     assert WorkerSettings().sender_tenants == {"AIDAEXAMPLE": "acme"}
+
+
+def test_a_component_decrypts_only_its_own_secrets(ssm_path: str, aws: AwsClients) -> None:
+    """Finding 5: ingest and the scaler never decrypt ``sender_tenants`` (their roles may not)."""
+    from sdfleet.settings import SSMParameterSource
+
+    key_id = aws.client("kms").create_key(Description="tenants")["KeyMetadata"]["KeyId"]
+    secret = f"{ssm_path}sender_tenants"
+    aws.ssm().put_parameter(
+        Name=secret, Value='{"AIDA1": "acme"}', Type="SecureString", KeyId=key_id
+    )
+    for settings_cls in (IngestSettings, ScalerSettings):
+        source = SSMParameterSource(settings_cls, {})
+        values = source()
+        assert "sender_tenants" not in values and secret not in source.decrypted
+        assert values["bucket"] == "from-ssm"  # its own SecureString still is
+    worker = SSMParameterSource(WorkerSettings, {})
+    assert worker()["sender_tenants"] == '{"AIDA1": "acme"}' and secret in worker.decrypted

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdfleet.aws import AwsClients
-from sdfleet.store import OWNER_INDEX, QUEUE_INDEX
+from sdfleet.store import OWNER_INDEX, QUEUE_INDEX, SOURCE_MESSAGE_INDEX
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ def create_jobs_table(clients: AwsClients, name: str) -> str:
             {"AttributeName": "created_at", "AttributeType": "S"},
             {"AttributeName": "queue_lane", "AttributeType": "S"},
             {"AttributeName": "queue_seq", "AttributeType": "S"},
+            {"AttributeName": "source_message_id", "AttributeType": "S"},
         ],
         KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
@@ -51,6 +52,11 @@ def create_jobs_table(clients: AwsClients, name: str) -> str:
                     {"AttributeName": "queue_lane", "KeyType": "HASH"},
                     {"AttributeName": "queue_seq", "KeyType": "RANGE"},
                 ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+            {
+                "IndexName": SOURCE_MESSAGE_INDEX,
+                "KeySchema": [{"AttributeName": "source_message_id", "KeyType": "HASH"}],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
             },
         ],

@@ -78,7 +78,71 @@ def test_tables_have_ttl_and_the_store_indexes(
     assert indexes == {
         "by_owner": ([("owner", "HASH"), ("created_at", "RANGE")], "ALL"),
         "queued_by_lane": ([("queue_lane", "HASH"), ("queue_seq", "RANGE")], "KEYS_ONLY"),
+        "by_source_message": ([("source_message_id", "HASH")], "KEYS_ONLY"),
     }
+
+
+def _queue_policy(clients: AwsClients, url: str) -> list[dict[str, Any]]:
+    statements = json.loads(_queue_attributes(clients, url)["Policy"])["Statement"]
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _listed(values: Any) -> list[str]:
+    return sorted(values if isinstance(values, list) else [values])
+
+
+def _sender_rule(statements: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(ARNs exempt from the Deny of sqs:SendMessage, ARNs the policy allows to send)."""
+    (deny,) = [s for s in statements if s["Effect"] == "Deny" and "sqs:SendMessage" in s["Action"]]
+    assert deny["Principal"] in ("*", {"AWS": "*"})
+    exempt = _listed(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    allowed = [
+        arn
+        for s in statements
+        if s["Effect"] == "Allow" and "sqs:SendMessage" in _listed(s["Action"])
+        for arn in _listed(s["Principal"]["AWS"])
+    ]
+    return exempt, sorted(allowed)
+
+
+def test_queue_policies_bind_each_lane_to_its_senders_over_tls(
+    applied_stack: AppliedStack, clients: AwsClients
+) -> None:
+    """Finding 2: only the ingest role may send to the interactive lane; the batch lane takes
+    the tfvars principals (any account); the DLQs take the workers' copies; TLS only."""
+    outputs = applied_stack.outputs
+    ingest_role = clients.client("iam").get_role(RoleName="sdfleet-local-ingest-role")["Role"]
+    batch_senders = ["arn:aws:iam::123456789012:role/sdfleet-local-batch"]
+    assert _sender_rule(_queue_policy(clients, outputs["interactive_queue_url"])) == (
+        [ingest_role["Arn"]],
+        [ingest_role["Arn"]],
+    )
+    assert _sender_rule(_queue_policy(clients, outputs["batch_queue_url"])) == (
+        batch_senders,
+        batch_senders,
+    )
+    for name in (
+        "interactive_queue_url",
+        "batch_queue_url",
+        "interactive_dlq_url",
+        "batch_dlq_url",
+    ):
+        statements = _queue_policy(clients, outputs[name])
+        arn = _queue_attributes(clients, outputs[name])["QueueArn"]
+        assert any(
+            s["Effect"] == "Deny"
+            and s["Action"] in ("sqs:*", ["sqs:*"])
+            and arn in _listed(s["Resource"])
+            and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in statements
+        ), name
+    for name in ("interactive_dlq_url", "batch_dlq_url"):
+        statements = _queue_policy(clients, outputs[name])
+        (deny,) = [s for s in statements if s["Effect"] == "Deny" and "SendMessage" in str(s)]
+        assert _listed(deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]) == [
+            "arn:*:iam::*:role/sdfleet-local-worker-role"
+        ]
+        assert not [s for s in statements if s["Effect"] == "Allow"]
 
 
 def test_bucket_denies_plain_http_and_blocks_public_access(
@@ -271,27 +335,30 @@ ROLE_ACTIONS = {
     "ingest": {
         "logs:CreateLogStream", "logs:PutLogEvents",
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-        "dynamodb:Query", "dynamodb:Scan", "sqs:SendMessage",
-        "s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket",
-        "ssm:GetParametersByPath", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey",
+        "dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem", "sqs:SendMessage",
+        "s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:DeleteObject",
+        "s3:ListBucket",
+        "ssm:GetParametersByPath", "ssm:GetParameters", "kms:Decrypt", "kms:GenerateDataKey",
         "xray:PutTraceSegments", "xray:PutTelemetryRecords",
     },
     "scaler": {
         "logs:CreateLogStream", "logs:PutLogEvents",
         "sqs:GetQueueAttributes", "sqs:ReceiveMessage",
         "dynamodb:Scan", "dynamodb:UpdateItem", "dynamodb:GetItem",
+        "dynamodb:DeleteItem", "dynamodb:Query", "s3:DeleteObject", "s3:ListBucket",
         "autoscaling:DescribeAutoScalingGroups", "autoscaling:SetDesiredCapacity",
         "autoscaling:SetInstanceProtection", "autoscaling:TerminateInstanceInAutoScalingGroup",
         "autoscaling:CreateOrUpdateTags",
-        "ssm:GetParametersByPath", "kms:Decrypt",
+        "ssm:GetParametersByPath", "ssm:GetParameters", "kms:Decrypt",
         "xray:PutTraceSegments", "xray:PutTelemetryRecords",
     },
     "worker": {
         "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
         "sqs:SendMessage",
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
         "s3:GetObject", "s3:PutObject", "s3:DeleteObject",
-        "ssm:GetParametersByPath", "kms:Decrypt", "kms:GenerateDataKey",
+        "ssm:GetParametersByPath", "ssm:GetParameters", "kms:Decrypt", "kms:GenerateDataKey",
         "autoscaling:CompleteLifecycleAction", "autoscaling:SetInstanceHealth",
         "cloudwatch:PutMetricData",
     },
@@ -345,8 +412,16 @@ def test_roles_grant_exactly_what_the_code_calls(
     assert _resources_of(ingest, "s3:PutObject") == {
         f"arn:aws:s3:::{outputs['bucket']}/users/*/inputs/*"
     }
+    assert _resources_of(ingest, "s3:PutObjectTagging") == {
+        f"arn:aws:s3:::{outputs['bucket']}/users/*/inputs/*"
+    }
 
-    assert _resources_of(scaler, "dynamodb:Scan") == {workers_table}
+    idempotency_table = db.describe_table(TableName=outputs["idempotency_table"])["Table"][
+        "TableArn"
+    ]
+    assert _resources_of(scaler, "dynamodb:Scan") == {workers_table, idempotency_table}
+    assert _resources_of(scaler, "dynamodb:DeleteItem") == {jobs_table, idempotency_table}
+    assert _resources_of(scaler, "s3:DeleteObject") == {f"arn:aws:s3:::{outputs['bucket']}/users/*"}
     assert _resources_of(scaler, "dynamodb:UpdateItem") == {jobs_table}
     assert _resources_of(scaler, "sqs:ReceiveMessage") == dlqs
     assert _resources_of(scaler, "sqs:GetQueueAttributes") == {
@@ -374,3 +449,27 @@ def test_roles_grant_exactly_what_the_code_calls(
     assert hook.endswith(f":autoScalingGroupName/{outputs['asg_name']}")
     (health,) = _resources_of(worker, "autoscaling:SetInstanceHealth")
     assert health.endswith(f":autoScalingGroupName/{outputs['asg_name']}")
+
+
+def test_only_the_worker_may_decrypt_sender_tenants_and_sign_up_is_a_switch(
+    applied_stack: AppliedStack, clients: AwsClients
+) -> None:
+    """Finding 5: the ingest and scaler roles cannot decrypt the sender_tenants parameter
+    (KMS encryption context PARAMETER_ARN), ingest has no kms:Encrypt, and Cognito self
+    sign-up follows tfvars (allow_self_sign_up, off by default; local.tfvars turns it on for
+    the web app's sign-up page)."""
+    prefix = "sdfleet-local"
+    secret = "arn:aws:ssm:us-east-1:*:parameter/sdfleet/local/sender_tenants"
+    for role, policy in (("ingest", "ingest"), ("scaler", "scaler")):
+        statements = _statements(clients, f"{prefix}-{role}-role", policy)
+        (key,) = [s for s in statements if "kms:Decrypt" in s["Action"]]
+        assert "kms:Encrypt" not in key["Action"]
+        denied = key["Condition"]["StringNotLike"]["kms:EncryptionContext:PARAMETER_ARN"]
+        assert (denied if isinstance(denied, list) else [denied]) == [secret], role
+    worker = _statements(clients, f"{prefix}-worker-role", "worker")
+    (key,) = [s for s in worker if "kms:Decrypt" in s["Action"]]
+    assert "Condition" not in key
+    pool = clients.client("cognito-idp").describe_user_pool(
+        UserPoolId=applied_stack.outputs["user_pool_id"]
+    )["UserPool"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is False

@@ -82,3 +82,10 @@ def test_prod_group_bounds_and_spot_mix(planned: dict[str, dict[str, Any]]) -> N
     )
     assert group["protect_from_scale_in"] is True
     assert group["capacity_rebalance"] is True
+
+
+def test_self_sign_up_follows_tfvars(planned: dict[str, dict[str, Any]]) -> None:
+    """Finding 5: Cognito self sign-up is a tfvars switch, off unless allow_self_sign_up."""
+    pool = planned["module.api.aws_cognito_user_pool.users"]
+    expected = not read_scalars(PROD_TFVARS).get("allow_self_sign_up", False)
+    assert pool["admin_create_user_config"][0]["allow_admin_create_user_only"] is expected

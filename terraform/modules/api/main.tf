@@ -15,6 +15,11 @@ resource "aws_cognito_user_pool" "users" {
   deletion_protection      = var.user_pool_deletion_protection ? "ACTIVE" : "INACTIVE"
   mfa_configuration        = "OPTIONAL"
 
+  # Self sign-up is a tfvars switch (allow_self_sign_up); off, only administrators create users.
+  admin_create_user_config {
+    allow_admin_create_user_only = !var.allow_self_sign_up
+  }
+
   software_token_mfa_configuration {
     enabled = true
   }
@@ -67,7 +72,7 @@ data "aws_iam_policy_document" "ingest" {
     sid = "Jobs"
     actions = [
       "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-      "dynamodb:Query",
+      "dynamodb:Query", "dynamodb:ConditionCheckItem",
     ]
     resources = [var.jobs_table_arn]
   }
@@ -94,10 +99,11 @@ data "aws_iam_policy_document" "ingest" {
     actions   = ["sqs:SendMessage"]
     resources = var.queue_arns
   }
-  # The presigned upload POST is signed with this role: it may only create inputs.
+  # The presigned upload POST is signed with this role: it may only create inputs, tagged
+  # sdfleet-kind=input by the POST's `tagging` field (S3 checks PutObjectTagging for that).
   statement {
     sid       = "PresignUploads"
-    actions   = ["s3:PutObject"]
+    actions   = ["s3:PutObject", "s3:PutObjectTagging"]
     resources = ["${var.bucket_arn}/users/*/inputs/*"]
   }
   # HeadObject on inputs, presigned GETs of outputs, DeleteObjects of a job's or user's data.
@@ -118,15 +124,22 @@ data "aws_iam_policy_document" "ingest" {
   }
   statement {
     sid       = "Settings"
-    actions   = ["ssm:GetParametersByPath"]
+    actions   = ["ssm:GetParametersByPath", "ssm:GetParameters"]
     resources = [var.ssm_path_arn, var.ssm_parameter_arn_pattern]
   }
-  # SSE-KMS: Decrypt for SecureStrings, the Lambda environment, reads and presigned GETs;
-  # GenerateDataKey for uploads through the presigned POST; Encrypt for table writes.
+  # SSE-KMS: Decrypt for its own SecureStrings, the Lambda environment, reads and presigned
+  # GETs; GenerateDataKey for uploads through the presigned POST. No Encrypt: DynamoDB and S3
+  # encrypt table and object writes themselves. Never the secret parameters of other
+  # components (sender_tenants): their encryption context names them.
   statement {
     sid       = "Key"
-    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
+    condition {
+      test     = "StringNotLike"
+      variable = "kms:EncryptionContext:PARAMETER_ARN"
+      values   = var.denied_parameter_arn_patterns
+    }
   }
   # Active tracing: X-Ray has no resource-level permissions for these two actions.
   statement {

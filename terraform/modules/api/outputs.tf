@@ -32,3 +32,13 @@ output "function_name" {
   description = "Ingest Lambda name."
   value       = module.function.function_name
 }
+
+output "role_arn" {
+  description = "Ingest Lambda execution role ARN (the only principal the interactive lane accepts)."
+  value       = module.function.role_arn
+}
+
+output "role_unique_id" {
+  description = "Ingest Lambda role id (AROA...): the workers' SDFLEET_INGEST_SENDER_ID."
+  value       = module.function.role_unique_id
+}

@@ -109,6 +109,7 @@ variable "routes" {
     "GET /jobs/{job_id}",
     "DELETE /jobs/{job_id}",
     "DELETE /me",
+    "GET /me/deletion",
   ]
   validation {
     condition     = alltrue([for r in var.routes : can(regex("^(GET|POST|PUT|PATCH|DELETE) /", r))])
@@ -184,6 +185,18 @@ variable "cors_expose_headers" {
 
 variable "enable_cors" {
   description = "Add CORS rules for web_origins (a flag, because the origins may only be known after apply)."
+  type        = bool
+  default     = false
+}
+
+variable "denied_parameter_arn_patterns" {
+  description = "SSM parameter ARN patterns (other components' secrets) this role may not decrypt."
+  type        = list(string)
+  default     = ["arn:aws:ssm:*:*:parameter/none"]
+}
+
+variable "allow_self_sign_up" {
+  description = "Whether anyone may sign up through the app client; false: administrators create users."
   type        = bool
   default     = false
 }

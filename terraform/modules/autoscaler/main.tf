@@ -45,11 +45,41 @@ data "aws_iam_policy_document" "scaler" {
     actions   = ["dynamodb:Scan"]
     resources = [var.workers_table_arn]
   }
-  # JobStore.fail for jobs whose message reached a DLQ (UpdateItem; GetItem on a refused update).
+  # JobStore.fail for jobs whose message reached a DLQ (UpdateItem; GetItem on a refused update);
+  # the background purge of DELETE /me (sdfleet/deletion.py) cancels, fails and deletes records
+  # and updates the user item.
   statement {
     sid       = "FailDeadLetteredJobs"
-    actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem"]
+    actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]
     resources = [var.jobs_table_arn]
+  }
+  # by_source_message (reaper), by_owner and queued_by_lane's "deletions" pseudo-lane (purge).
+  statement {
+    sid       = "JobIndexes"
+    actions   = ["dynamodb:Query"]
+    resources = ["${var.jobs_table_arn}/index/*"]
+  }
+  # The purge removes the user's Idempotency-Key rows (a filtered scan of a one-day table).
+  statement {
+    sid       = "PurgeIdempotencyRows"
+    actions   = ["dynamodb:Scan", "dynamodb:DeleteItem"]
+    resources = [var.idempotency_table_arn]
+  }
+  # The purge deletes every object under users/<owner>/ (inputs, outputs, adapters).
+  statement {
+    sid       = "PurgeUserObjects"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${var.bucket_arn}/users/*"]
+  }
+  statement {
+    sid       = "ListUserObjects"
+    actions   = ["s3:ListBucket"]
+    resources = [var.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["users/*"]
+    }
   }
   # Describe* actions of Auto Scaling support no resource-level permissions.
   statement {
@@ -79,7 +109,7 @@ data "aws_iam_policy_document" "scaler" {
   }
   statement {
     sid       = "Settings"
-    actions   = ["ssm:GetParametersByPath"]
+    actions   = ["ssm:GetParametersByPath", "ssm:GetParameters"]
     resources = [var.ssm_path_arn, var.ssm_parameter_arn_pattern]
   }
   # SecureString settings, the CMK-encrypted Lambda environment and tables.
@@ -87,6 +117,12 @@ data "aws_iam_policy_document" "scaler" {
     sid       = "Key"
     actions   = ["kms:Decrypt"]
     resources = [var.kms_key_arn]
+    # Never the secret parameters of other components (sender_tenants).
+    condition {
+      test     = "StringNotLike"
+      variable = "kms:EncryptionContext:PARAMETER_ARN"
+      values   = var.denied_parameter_arn_patterns
+    }
   }
   # Active tracing: X-Ray has no resource-level permissions for these two actions.
   statement {

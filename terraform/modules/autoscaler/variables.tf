@@ -164,6 +164,16 @@ variable "jobs_table_arn" {
   type        = string
 }
 
+variable "idempotency_table_arn" {
+  description = "Idempotency table (the purge of DELETE /me removes the user's rows)."
+  type        = string
+}
+
+variable "bucket_arn" {
+  description = "Data bucket (the purge of DELETE /me deletes users/<owner>/)."
+  type        = string
+}
+
 variable "workers_table_arn" {
   description = "Worker heartbeat table ARN the scaler scans."
   type        = string
@@ -204,4 +214,10 @@ variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "denied_parameter_arn_patterns" {
+  description = "SSM parameter ARN patterns (other components' secrets) this role may not decrypt."
+  type        = list(string)
+  default     = ["arn:aws:ssm:*:*:parameter/none"]
 }

@@ -22,3 +22,8 @@ output "parameter_names" {
   description = "Every parameter written, plain and secret."
   value       = concat([for p in aws_ssm_parameter.setting : p.name], [for p in aws_ssm_parameter.secret : p.name])
 }
+
+output "secret_parameter_arn_patterns" {
+  description = "IAM patterns of the secret parameters (the KMS encryption context PARAMETER_ARN of each); components that need none are denied their decryption."
+  value       = [for key in nonsensitive(keys(var.secret_parameters)) : "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:*:parameter${var.ssm_path}${key}"]
+}

@@ -47,3 +47,114 @@ resource "aws_sqs_queue_redrive_policy" "lane" {
     maxReceiveCount     = var.max_receive_count
   })
 }
+
+# Who may send where. Identity policies alone let any principal of the account with
+# sqs:SendMessage post to the interactive lane (skipping lane priority and quotas); these
+# resource policies deny every sender but the listed ones, allow the listed ones (so principals
+# of other accounts can send to the batch lane), and refuse any request not made over TLS.
+data "aws_iam_policy_document" "lane" {
+  for_each = local.lanes
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.lane[each.key].arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    sid       = "DenyUnlistedSenders"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.lane[each.key].arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    dynamic "condition" {
+      for_each = length(lookup(var.sender_arns, each.key, [])) > 0 ? [1] : []
+      content {
+        test     = "ArnNotEquals"
+        variable = "aws:PrincipalArn"
+        values   = var.sender_arns[each.key]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(lookup(var.sender_arns, each.key, [])) > 0 ? [1] : []
+    content {
+      sid       = "AllowListedSenders"
+      effect    = "Allow"
+      actions   = ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
+      resources = [aws_sqs_queue.lane[each.key].arn]
+      principals {
+        type        = "AWS"
+        identifiers = var.sender_arns[each.key]
+      }
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "lane" {
+  for_each = local.lanes
+
+  queue_url = aws_sqs_queue.lane[each.key].id
+  policy    = data.aws_iam_policy_document.lane[each.key].json
+}
+
+data "aws_iam_policy_document" "dlq" {
+  for_each = local.lanes
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.dlq[each.key].arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  # SQS's own redrive needs no grant; only the workers copy rejected messages in.
+  statement {
+    sid       = "DenyOtherSenders"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dlq[each.key].arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    dynamic "condition" {
+      for_each = length(var.dead_letter_sender_arn_patterns) > 0 ? [1] : []
+      content {
+        test     = "ArnNotLike"
+        variable = "aws:PrincipalArn"
+        values   = var.dead_letter_sender_arn_patterns
+      }
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dlq" {
+  for_each = local.lanes
+
+  queue_url = aws_sqs_queue.dlq[each.key].id
+  policy    = data.aws_iam_policy_document.dlq[each.key].json
+}

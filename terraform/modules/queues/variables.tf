@@ -62,3 +62,17 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "sender_arns" {
+  description = "Lane name -> IAM principal ARNs (roles, users, account roots; other accounts allowed) that may send to that lane. Every other principal is denied sqs:SendMessage; an empty list denies all."
+  type        = map(list(string))
+  validation {
+    condition     = alltrue([for arns in values(var.sender_arns) : alltrue([for arn in arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))])])
+    error_message = "sender_arns values must be IAM role, user or account root ARNs."
+  }
+}
+
+variable "dead_letter_sender_arn_patterns" {
+  description = "ARN patterns (ArnLike) of the principals that may copy rejected messages into the dead-letter queues (the workers)."
+  type        = list(string)
+}

@@ -144,6 +144,10 @@ resource "aws_dynamodb_table" "jobs" {
     name = "queue_seq"
     type = "S"
   }
+  attribute {
+    name = "source_message_id"
+    type = "S"
+  }
 
   # "My jobs, newest first".
   global_secondary_index {
@@ -158,6 +162,14 @@ resource "aws_dynamodb_table" "jobs" {
     name            = "queued_by_lane"
     hash_key        = "queue_lane"
     range_key       = "queue_seq"
+    projection_type = "KEYS_ONLY"
+  }
+
+  # Sparse: batch records only. The DLQ reaper finds a batch job from its message's id, as it
+  # has no tenant map to rebuild the namespaced record id.
+  global_secondary_index {
+    name            = "by_source_message"
+    hash_key        = "source_message_id"
     projection_type = "KEYS_ONLY"
   }
 

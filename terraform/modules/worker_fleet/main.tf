@@ -76,10 +76,11 @@ data "aws_iam_policy_document" "worker" {
     actions   = ["sqs:SendMessage"]
     resources = var.dlq_arns
   }
-  # Claim, lease renewal, finish/fail/cancel (UpdateItem); batch messages create records.
+  # Claim, lease renewal, finish/fail/cancel (UpdateItem); batch messages create records;
+  # finish checks the owner's deletion state in the same transaction (ConditionCheckItem).
   statement {
     sid       = "Jobs"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
     resources = [var.jobs_table_arn]
   }
   statement {
@@ -130,7 +131,7 @@ data "aws_iam_policy_document" "worker" {
   }
   statement {
     sid       = "Settings"
-    actions   = ["ssm:GetParametersByPath"]
+    actions   = ["ssm:GetParametersByPath", "ssm:GetParameters"]
     resources = [var.ssm_path_arn, var.ssm_parameter_arn_pattern]
   }
   # SSE-KMS: Decrypt for SecureStrings, tables and object reads; GenerateDataKey for outputs.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,9 +13,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from ingest_lambda.app import build_app
 from sdfleet.aws import AwsClients
+from sdfleet.deletion import Deletion, DeletionStore, IdempotencyRows, UserDataPurger
 from sdfleet.keys import inputs_prefix
+from sdfleet.records import utcnow
 from sdfleet.settings import IngestSettings
-from sdfleet.store import JobStore
+from sdfleet.store import USER_ITEM_PREFIX, JobStore
 from tests.conftest import FleetResources, new_fleet
 from tests.fixtures.apigw.events import FakeLambdaContext
 from tests.support.aws_resources import (
@@ -45,6 +48,8 @@ class State:
     """Everything the API can write: compared before and after a refused request."""
 
     jobs: list[dict[str, Any]]
+    #: The per-user items (active-job counter, deletion state) of the same table.
+    users: list[dict[str, Any]]
     idempotency: list[dict[str, Any]]
     objects: list[str]
     messages: dict[str, int]
@@ -63,6 +68,18 @@ class IngestApi:
     def call(self, event: dict[str, Any]) -> ApiResponse:
         raw = self.app.resolve(event, FakeLambdaContext())
         return to_response(raw)
+
+    def purge(self, owner: str, seconds_later: float = 0.0) -> Deletion:
+        """One pass of the background purge of ``owner``, as if run ``seconds_later``."""
+        dynamodb = self.clients.dynamodb()
+        purger = UserDataPurger(
+            self.store,
+            DeletionStore(dynamodb, self.settings.jobs_table),
+            self.clients.s3(),
+            self.settings.bucket,
+            IdempotencyRows(dynamodb, self.settings.idempotency_table),
+        )
+        return purger.purge(owner, utcnow() + timedelta(seconds=seconds_later))
 
     def with_settings(self, delete_batch_size: int = 1000, **changes: Any) -> IngestApi:
         return IngestApi(self.fleet, self.settings.model_copy(update=changes), delete_batch_size)
@@ -110,8 +127,10 @@ class IngestApi:
 
     def state(self) -> State:
         queues = self.fleet.queues
+        items = self._scan(self.settings.jobs_table)
         return State(
-            jobs=self._scan(self.settings.jobs_table),
+            jobs=[i for i in items if not i["job_id"]["S"].startswith(USER_ITEM_PREFIX)],
+            users=[i for i in items if i["job_id"]["S"].startswith(USER_ITEM_PREFIX)],
             idempotency=self._scan(self.settings.idempotency_table),
             objects=self.object_keys(),
             messages={

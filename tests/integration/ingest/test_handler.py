@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+from datetime import timedelta
 
 import pytest
 
 from ingest_lambda import handler
 from sdfleet import env
+from sdfleet.deletion import DEFAULT_SETTLE_SECONDS, DeletionStore, UserDataPurger
+from sdfleet.records import utcnow
 from tests.conftest import FleetResources
 from tests.fixtures.apigw.events import FakeLambdaContext, event
 from tests.integration.ingest.conftest import USER_A, to_response
@@ -49,7 +52,23 @@ def test_handler_serves_fixture_events_end_to_end(configured: FleetResources) ->
     assert [item["job_id"] for item in listed.body["items"]] == [job_id]
 
     deleted = to_response(handler.lambda_handler(event("delete_me"), FakeLambdaContext()))
-    assert deleted.body == {"objects_deleted": 0, "jobs_deleted": 1}
+    assert deleted.status == 202 and deleted.body["status"] == "deleting"
+    reported = to_response(handler.lambda_handler(event("get_deletion"), FakeLambdaContext()))
+    assert reported.body["deletion_id"] == deleted.body["deletion_id"]
+    purger = UserDataPurger(
+        configured.job_store(),
+        DeletionStore(configured.clients.dynamodb(), configured.jobs_table),
+        configured.clients.s3(),
+        configured.bucket,
+        None,
+    )
+    later = utcnow() + timedelta(seconds=DEFAULT_SETTLE_SECONDS)
+    finished = purger.purge(USER_A, later)
+    assert (finished.status, finished.objects_deleted, finished.jobs_deleted) == (
+        "completed",
+        0,
+        1,
+    )
     assert configured.job_store().list_by_owner(USER_A)[0] == []
 
 

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sdfleet.aws import AwsClients
+from sdfleet.deletion import DEFAULT_SETTLE_SECONDS
 from sdfleet.keys import output_key
 from sdfleet.records import JobError, JobStatus
 from tests.fixtures.apigw.events import event
@@ -107,7 +108,9 @@ def _b_acts(api: IngestApi, b: str, route: str, a_job: str, a_input: str) -> Non
         assert api.store.get(response.body["job_id"]).owner == b
     elif route == "delete_me":
         response = api.call(event("delete_me", sub=b))
-        assert response.status == 200
+        assert response.status == 202
+        # B's whole background purge runs too: it must not reach anything of A's.
+        assert api.purge(b, seconds_later=DEFAULT_SETTLE_SECONDS).status == "completed"
     else:
         raise AssertionError(route)
 

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from ingest_lambda.limits import QUOTA_RETRY_AFTER_SECONDS
+from sdfleet.deletion import DEFAULT_SETTLE_SECONDS
 from sdfleet.heartbeats import HeartbeatStore, WorkerHeartbeat, WorkerState
 from sdfleet.keys import output_key
 from sdfleet.messages import JobMessage, Lane
@@ -60,6 +61,11 @@ def test_upload_is_a_presigned_post_into_the_callers_inputs(api: IngestApi) -> N
     assert {"Content-Type": "image/webp"} in conditions
     assert {"key": ticket["key"]} in conditions
     assert {"bucket": api.settings.bucket} in conditions
+    # Finding 4: the input is tagged, so the expire-inputs lifecycle rule matches it.
+    tagging = (
+        "<Tagging><TagSet><Tag><Key>sdfleet-kind</Key><Value>input</Value></Tag></TagSet></Tagging>"
+    )
+    assert ticket["fields"]["tagging"] == tagging and {"tagging": tagging} in conditions
     expires = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     remaining = (expires - datetime.now(UTC)).total_seconds()
     assert 240 < remaining <= 300
@@ -285,8 +291,16 @@ def test_delete_me_removes_every_object_and_record_of_the_caller_only(api: Inges
     b_input = api.put_input(USER_B)
 
     response = api.call(event("delete_me"))
-    assert response.status == 200
-    assert response.body == {"objects_deleted": 27, "jobs_deleted": 3}
+    assert response.status == 202
+    assert response.body["status"] == "deleting"
+    # The worker holding the running job honours the cancel; a pass after the index settled
+    # (DEFAULT_SETTLE_SECONDS) completes the deletion.
+    assert api.purge(USER_A).status == "deleting"
+    api.store.mark_cancelled(running, "worker-1")
+    assert api.purge(USER_A, seconds_later=DEFAULT_SETTLE_SECONDS).status == "completed"
+    report = api.call(event("get_deletion")).body
+    assert report["deletion_id"] == response.body["deletion_id"]
+    assert (report["objects_deleted"], report["jobs_deleted"]) == (27, 3)
     assert api.object_keys(f"users/{USER_A}/") == []
     assert api.call(event("list_jobs")).body["items"] == []
     for job_id in (queued, running, done):

@@ -9,16 +9,23 @@ import pytest
 from sdfleet.messages import JobMessage, Lane
 from sdfleet.records import ErrorCode, JobRecord, JobStatus
 from sdfleet.requests import JobKind
+from sdfleet.senders import is_ingest_sender
 from sdfleet.store import JobStore
 from tests.integration.worker.conftest import params
+from worker.errors import UnknownSender
 from worker.intake import UNKNOWN_SENDER_OWNER, Action, MessageIntake
 from worker.lanes import ReceivedMessage
 from worker.tenants import TenantMap, batch_job_id
 
 SENDER = "AIDASENDER"
+MALLORY = "AROAMALLORY"
+#: The ingest API's role id; its Lambda's SenderId is ``<role id>:<function session>``.
+INGEST = "AROAINGEST"
 
 
-def delivery(body: str, lane: Lane = Lane.BATCH, sender: str | None = SENDER) -> ReceivedMessage:
+def delivery(body: str, lane: Lane = Lane.BATCH, sender: str | None = None) -> ReceivedMessage:
+    if sender is None:
+        sender = SENDER if lane is Lane.BATCH else f"{INGEST}:sdfleet-ingest"
     return ReceivedMessage(
         lane=lane,
         queue_url="http://queue",
@@ -33,7 +40,9 @@ def delivery(body: str, lane: Lane = Lane.BATCH, sender: str | None = SENDER) ->
 
 @pytest.fixture()
 def intake(job_store: JobStore) -> MessageIntake:
-    return MessageIntake(job_store, TenantMap({SENDER: "acme"}))
+    return MessageIntake(
+        job_store, TenantMap({SENDER: "acme", MALLORY: "mallory"}), ingest_sender_id=INGEST
+    )
 
 
 def body(**overrides: object) -> str:
@@ -135,8 +144,8 @@ def test_missing_record_interactive_is_dropped_batch_is_created(
     dropped = intake.resolve_missing(delivery(message.to_body(), lane=Lane.INTERACTIVE), message)
     assert dropped.action is Action.DELETE
     created = intake.resolve_missing(delivery(message.to_body(), lane=Lane.BATCH), message)
-    assert created.action is Action.RUN and created.job_id == "own-id-1"
-    assert job_store.get("own-id-1").owner == "acme"
+    assert created.action is Action.RUN and created.job_id == "acme.own-id-1"
+    assert job_store.get("acme.own-id-1").owner == "acme"
 
 
 def test_img2img_input_outside_owner_prefix_is_invalid(
@@ -154,3 +163,76 @@ def test_img2img_input_outside_owner_prefix_is_invalid(
     result = intake.resolve(delivery(raw))
     assert result.action is Action.DELETE
     assert result.error is not None and "users/victim/inputs/a.png" in result.error.message
+
+
+# -- finding 1: every message bound to its sender and lane ----------------------------------
+
+
+def test_squatted_batch_id_cannot_take_another_tenants_job(
+    intake: MessageIntake, job_store: JobStore
+) -> None:
+    """mallory sends acme's job id first; acme's message still gets acme's own record."""
+    squat = JobMessage(
+        version=1, kind=JobKind.TXT2IMG, params=params(prompt="mallory's"), job_id="acme-row-0001"
+    )
+    mallory = intake.resolve_missing(delivery(squat.to_body(), sender=f"{MALLORY}:s1"), squat)
+    assert mallory.action is Action.RUN and mallory.job_id is not None
+    real = JobMessage(
+        version=1, kind=JobKind.TXT2IMG, params=params(prompt="acme's"), job_id="acme-row-0001"
+    )
+    acme = intake.resolve_missing(delivery(real.to_body()), real)
+    assert acme.action is Action.RUN and acme.job_id is not None
+    assert acme.job_id != mallory.job_id
+    record = job_store.get(acme.job_id)
+    assert (record.owner, record.params.prompt) == ("acme", "acme's")
+    assert job_store.get(mallory.job_id).owner == "mallory"
+
+
+def test_interactive_lane_refuses_every_sender_but_the_ingest_api(
+    intake: MessageIntake, job_store: JobStore
+) -> None:
+    _web_record(job_store, "web-9")
+    for sender in (SENDER, f"{MALLORY}:ingest", None, f"x{INGEST}:s"):
+        message = JobMessage(version=1, kind=JobKind.TXT2IMG, params=params(), job_id="web-9")
+        forged = delivery(message.to_body(), lane=Lane.INTERACTIVE, sender=sender or "")
+        result = intake.resolve(forged)
+        assert result.action is Action.DEAD_LETTER, sender
+        assert result.error is not None and result.error.code == ErrorCode.SENDER_NOT_ALLOWED
+        assert result.record is None
+    # The ingest role under any session name is the sender the lane honours.
+    ok = intake.resolve(delivery(body(job_id="web-9"), lane=Lane.INTERACTIVE))
+    assert ok.action is Action.RUN and ok.job_id == "web-9" and ok.owner is None
+    assert job_store.get("web-9").status is JobStatus.QUEUED
+
+
+@pytest.mark.parametrize("sender", [SENDER, f"{MALLORY}:any", "AIDAUNMAPPED"])
+def test_forged_invalid_body_fails_no_other_record(
+    intake: MessageIntake, job_store: JobStore, sender: str
+) -> None:
+    """``{"version": 99, "job_id": <victim>}`` from another tenant or an unmapped sender."""
+    web = _web_record(job_store, "web-victim", lane=Lane.BATCH)
+    acme = JobMessage(version=1, kind=JobKind.TXT2IMG, params=params(), job_id="row-7")
+    acme_job = intake.resolve_missing(delivery(acme.to_body()), acme).job_id
+    assert acme_job is not None
+    for victim in ("web-victim", "row-7", acme_job):
+        result = intake.resolve(delivery(body(job_id=victim, version=99), sender=sender))
+        if sender == SENDER and victim == "row-7":
+            # acme's own body speaks for acme's own queued record.
+            assert result.action is Action.DELETE and result.record is not None
+            assert result.record.job_id == acme_job
+            continue
+        assert result.action is Action.DEAD_LETTER and result.record is None, (sender, victim)
+    assert job_store.get(web.job_id).status is JobStatus.QUEUED
+
+
+def test_assumed_role_sender_maps_by_role_id_not_session_name() -> None:
+    tenants = TenantMap({"AROAABCDEFGHIJ": "acme"})
+    assert tenants.tenant_for("AROAABCDEFGHIJ:batch-session-42") == "acme"
+    assert tenants.tenant_for("AROAABCDEFGHIJ") == "acme"
+    with pytest.raises(UnknownSender):
+        tenants.tenant_for("AROAOTHER:AROAABCDEFGHIJ")
+    with pytest.raises(ValueError, match="names a role session"):
+        TenantMap({"AROAABCDEFGHIJ:chosen-session": "acme"})
+    assert is_ingest_sender("AROAINGEST:sdfleet-ingest", "AROAINGEST")
+    assert not is_ingest_sender("AROAOTHER:AROAINGEST", "AROAINGEST")
+    assert not is_ingest_sender("AROAINGEST:x", None)

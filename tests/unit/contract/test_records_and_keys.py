@@ -46,3 +46,11 @@ def test_bad_content_type_names_field() -> None:
 def test_bad_owner_rejected() -> None:
     with pytest.raises(ValueError, match="owner"):
         keys.user_prefix("../etc")
+
+
+@pytest.mark.parametrize("owner", ["alice\n", "alice\n\n", "\nalice", "alice\r"])
+def test_an_owner_must_match_in_full(owner: str) -> None:
+    """Finding 5: ``OWNER_PATTERN`` ended in ``$``, which also matches before a final newline."""
+    with pytest.raises(ValueError, match="owner"):
+        keys.check_owner(owner)
+    assert not keys.is_owned_by(f"users/{owner}/inputs/a.png", "alice")

@@ -36,7 +36,11 @@ def test_document_lists_every_route_with_its_statuses() -> None:
         ("GET", "/jobs/{job_id}"),
         ("DELETE", "/jobs/{job_id}"),
         ("DELETE", "/me"),
+        ("GET", "/me/deletion"),
     }
+    # DELETE /me answers at once with the deletion; the web app polls GET /me/deletion.
+    assert "202" in operations[("DELETE", "/me")]["responses"]
+    assert "404" in operations[("GET", "/me/deletion")]["responses"]
     assert set(operations[("POST", "/jobs")]["responses"]) == {
         "202",
         "400",

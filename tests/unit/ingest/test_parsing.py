@@ -71,7 +71,7 @@ def test_idempotency_key() -> None:
 
 def test_job_id_must_look_like_one() -> None:
     assert parse_job_id("abc_DEF-123") == "abc_DEF-123"
-    for bad in ("", "../x", "a" * 65, "-leading", "a b"):
+    for bad in ("", "../x", "a" * 65, "-leading", "a b", "abc\n"):
         with pytest.raises(NotFound):
             parse_job_id(bad)
 
@@ -89,6 +89,8 @@ def test_caller_is_the_jwt_sub_claim() -> None:
         lambda ev: ev["requestContext"]["authorizer"]["jwt"]["claims"].pop("sub"),
         lambda ev: ev["requestContext"]["authorizer"]["jwt"]["claims"].update(sub=42),
         lambda ev: ev["requestContext"]["authorizer"]["jwt"]["claims"].update(sub="a/b"),
+        # Finding 5: "$" matches before a final newline; the pattern must match in full.
+        lambda ev: ev["requestContext"]["authorizer"]["jwt"]["claims"].update(sub="alice\n"),
         lambda ev: ev["requestContext"]["authorizer"].update(jwt=None),
         lambda ev: ev.pop("requestContext"),
     ],

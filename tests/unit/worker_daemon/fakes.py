@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sdfleet.errors import (
@@ -17,11 +17,13 @@ from sdfleet.errors import (
     JobNotClaimable,
     JobNotFound,
     LeaseLost,
+    OwnerDataDeleted,
     TransitionRejected,
 )
 from sdfleet.messages import JobMessage, Lane
 from sdfleet.records import JobError, JobRecord, JobStatus, utcnow
 from sdfleet.requests import JobKind, JobParams
+from sdfleet.store import check_binding
 from worker.accept import Acceptor
 from worker.claim import Claimer
 from worker.intake import MessageIntake
@@ -41,6 +43,8 @@ class MemoryJobs:
         #: method name -> exception raised by its next calls (until removed).
         self.broken: dict[str, BaseException] = {}
         self.calls: list[tuple[str, str]] = []
+        #: owner -> when they asked to delete all their data.
+        self.deletions: dict[str, datetime] = {}
 
     def _enter(self, method: str, job_id: str) -> None:
         self.calls.append((method, job_id))
@@ -58,7 +62,8 @@ class MemoryJobs:
         return updated
 
     def _held_by(self, job_id: str, worker_id: str, transition: str) -> JobRecord:
-        record = self._record(job_id) if job_id in self.records else None
+        # As the store: a conditional write on a missing record says "not found".
+        record = self._record(job_id)
         if (
             record is None
             or record.status is not JobStatus.RUNNING
@@ -78,9 +83,18 @@ class MemoryJobs:
         self.records[record.job_id] = record
         return record
 
-    def claim(self, job_id: str, worker_id: str, lease_seconds: float) -> JobRecord:
+    def claim(
+        self,
+        job_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        lane: Lane | None = None,
+        owner: str | None = None,
+    ) -> JobRecord:
         self._enter("claim", job_id)
         record = self._record(job_id)
+        check_binding(record, lane=lane, owner=owner)
         now = utcnow()
         expired = record.lease_expires_at is not None and record.lease_expires_at < now
         if not (
@@ -129,6 +143,9 @@ class MemoryJobs:
         record = self._held_by(job_id, worker_id, "finish")
         if record.cancel_requested:
             raise CancelRequested(job_id, "finish", record.status.value)
+        deleted = self.deletions.get(record.owner)
+        if deleted is not None and deleted >= record.created_at:
+            raise OwnerDataDeleted(job_id, "finish", record.status.value)
         return self._set(
             record,
             status=JobStatus.SUCCEEDED,
@@ -163,6 +180,10 @@ class MemoryJobs:
         return self._set(record, status=JobStatus.CANCELLED, lease_expires_at=None)
 
     # -- what the API does (not part of the protocol) --------------------------------------
+    def deletion_requested_at(self, owner: str) -> datetime | None:
+        self._enter("deletion_requested_at", owner)
+        return self.deletions.get(owner)
+
     def request_cancel(self, job_id: str) -> None:
         self._set(self._record(job_id), cancel_requested=True)
 
@@ -329,7 +350,9 @@ def stages(
         worker_id=worker_id,
         dead_letter_queues=DLQ_URLS,
     )
-    acceptor = Acceptor(MessageIntake(jobs, TenantMap({SENDER: TENANT})), settler)
+    acceptor = Acceptor(
+        MessageIntake(jobs, TenantMap({SENDER: TENANT}), ingest_sender_id=SENDER), settler
+    )
     claimer = Claimer(
         jobs, acceptor, settler, lease_keeper, worker_id=worker_id, lease_seconds=lease_seconds
     )

@@ -125,3 +125,31 @@ def test_a_claim_error_retries_the_delivery() -> None:
     s.jobs.broken["claim"] = RuntimeError("dynamodb down")
     assert s.claimer.claim(accepted, 0.0) is None
     assert s.queue.visibility == [(message.message_id, 2)] and s.keeper.held_jobs() == []
+
+
+def test_an_ingest_message_naming_another_lanes_record_is_dead_lettered_untouched() -> None:
+    """Finding 1: the claim is bound to the lane the record was created for."""
+    s = stages()
+    queued(s.jobs, "j-batch", owner=TENANT, lane=Lane.BATCH)
+    message = delivery(job_body("j-batch"))
+    [accepted] = s.acceptor.accept_all([message])
+    assert s.claimer.claim(accepted, received_at=time.perf_counter()) is None
+    assert [m for _, m, _ in s.queue.dead_letters] == [message.message_id]
+    [(_, _, error)] = s.queue.dead_letters
+    assert error.code == ErrorCode.FOREIGN_JOB
+    record = s.jobs.records["j-batch"]
+    assert (record.status, record.attempts, record.worker_id) == (JobStatus.QUEUED, 0, None)
+    assert s.keeper.held_jobs() == []
+
+
+def test_a_batch_message_naming_a_web_job_gets_its_own_record() -> None:
+    """Finding 1: a batch job id lives in its tenant's namespace; a web job is out of reach."""
+    s = stages()
+    queued(s.jobs, "web-victim")
+    message = delivery(job_body("web-victim", prompt="stolen"), lane=Lane.BATCH)
+    [accepted] = s.acceptor.accept_all([message])
+    running = s.claimer.claim(accepted, received_at=time.perf_counter())
+    assert running is not None and running.record.job_id == f"{TENANT}.web-victim"
+    assert running.record.owner == TENANT
+    victim = s.jobs.records["web-victim"]
+    assert (victim.status, victim.attempts) == (JobStatus.QUEUED, 0)

@@ -313,3 +313,47 @@ def test_receiving_ahead_claims_only_the_first_group(h: Harness) -> None:
     assert {m.message_id for m in h.s.keeper.held_messages()} == {m.message_id for m in messages}
     h.drain.request(DrainReason.SIGNAL, "SIGTERM")
     assert groups.fetch_ahead().messages == 0
+
+
+# -- finding 3: DELETE /me racing a running job ----------------------------------------------
+
+
+def test_a_delete_me_before_the_first_output_write_writes_nothing(h: Harness) -> None:
+    [running] = h.claim("j-1")
+    h.s.jobs.deletions["user-1"] = utcnow()
+    h.runner.run([running])
+    h.completer.wait()
+    assert h.outputs.objects == {}
+    record = h.s.jobs.records["j-1"]
+    assert record.status is JobStatus.RUNNING and "finish" not in [c for c, _ in h.s.jobs.calls]
+    # The lease is given up at once, so the purge need not wait for it, and the message goes.
+    assert record.lease_expires_at is not None and record.lease_expires_at <= utcnow()
+    assert h.s.acked() == [running.message.message_id] and h.s.keeper.held_jobs() == []
+
+
+def test_a_delete_me_during_the_upload_makes_finish_refuse_and_the_pngs_go(h: Harness) -> None:
+    [running] = h.claim("j-1")
+    h.outputs.after_upload.append(lambda: h.s.jobs.deletions.update({"user-1": utcnow()}))
+    h.runner.run([running])
+    h.completer.wait()
+    assert h.outputs.objects == {}
+    assert h.s.jobs.records["j-1"].status is JobStatus.RUNNING
+    assert h.s.acked() == [running.message.message_id] and h.s.stats.jobs_succeeded == 0
+
+
+def test_a_record_purged_before_finish_leaves_no_outputs_and_no_retry(h: Harness) -> None:
+    [running] = h.claim("j-1")
+    h.outputs.after_upload.append(lambda: h.s.jobs.records.pop("j-1"))
+    h.runner.run([running])
+    h.completer.wait()
+    assert h.outputs.objects == {}
+    assert h.s.queue.visibility == [] and h.s.stats.jobs_retried == 0
+    assert h.s.acked() == [running.message.message_id]
+
+
+def test_a_deletion_older_than_the_job_does_not_stop_it(h: Harness) -> None:
+    h.s.jobs.deletions["user-1"] = utcnow()
+    [running] = h.claim("j-1")
+    h.runner.run([running])
+    h.completer.wait()
+    assert h.s.jobs.records["j-1"].status is JobStatus.SUCCEEDED

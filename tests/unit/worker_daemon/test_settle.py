@@ -119,7 +119,8 @@ def test_the_last_failed_attempt_fails_the_record_and_leaves_the_message_to_the_
     record = s.jobs.records["j-1"]
     assert record.status is JobStatus.FAILED and record.error is not None
     assert record.error.code == ErrorCode.RETRIES_EXHAUSTED.value
-    assert "RuntimeError: CUDA out of memory" in record.error.message
+    # Finding 5: the class and a mapped cause, never the raw text.
+    assert "RuntimeError (out of GPU memory)" in record.error.message
     assert s.queue.visibility == [(running.message.message_id, 0)]
     assert (s.stats.jobs_retried, s.stats.jobs_failed, s.metrics.failures) == (1, 1, 1)
 

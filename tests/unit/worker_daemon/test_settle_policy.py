@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 
 from sdfleet.records import ErrorCode, JobError, JobRecord, JobStatus
 from sdfleet.requests import JobKind
@@ -20,6 +21,7 @@ from worker.settle_policy import (
     GaveUp,
     RetryLater,
     SettlePolicy,
+    scrub,
 )
 
 POLICY = SettlePolicy(max_receive_count=3, visibility_timeout_seconds=120, lease_seconds=60)
@@ -42,7 +44,29 @@ def test_a_failed_attempt_backs_off_then_gives_up_on_the_last_delivery() -> None
     outcome = POLICY.after_error(3, boom)
     assert isinstance(outcome, GaveUp) and outcome.cause is boom
     assert outcome.error.code == ErrorCode.RETRIES_EXHAUSTED.value
-    assert outcome.error.message == "gave up after 3 attempts; last error: RuntimeError: boom"
+    # The owner reads the error class, never the internal message text (finding 5).
+    assert outcome.error.message == "gave up after 3 attempts; last error: RuntimeError"
+
+
+def test_raw_exception_text_never_reaches_the_users_record() -> None:
+    """Finding 5: ARNs and account ids in an AWS error stay in the logs."""
+    denied = ClientError(
+        {
+            "Error": {
+                "Code": "AccessDenied",
+                "Message": "User: arn:aws:sts::123456789012:assumed-role/sdfleet-prod-worker-role/"
+                "i-0abc is not authorized to perform: s3:PutObject on resource: "
+                "arn:aws:s3:::sdfleet-prod-data-123456789012/users/x/outputs/j/00.png",
+            }
+        },
+        "PutObject",
+    )
+    for cause in (denied, RuntimeError("table arn:aws:dynamodb:us-east-1:123456789012:table/t")):
+        outcome = POLICY.after_error(3, cause)
+        assert isinstance(outcome, GaveUp)
+        assert "arn:" not in outcome.error.message and "123456789012" not in outcome.error.message
+    assert POLICY.after_error(3, denied).error.message.endswith("PutObject failed: AccessDenied")
+    assert scrub("in 123456789012 as arn:aws:iam::123456789012:role/r") == "in <account> as <arn>"
 
 
 def test_the_backoff_is_capped_by_the_visibility_timeout() -> None:
@@ -52,7 +76,8 @@ def test_the_backoff_is_capped_by_the_visibility_timeout() -> None:
 
 
 def test_a_long_last_error_is_shortened() -> None:
-    outcome = POLICY.after_error(9, RuntimeError("x" * 5000))
+    # Only text written for the user is shown (an internal error shows just its class).
+    outcome = POLICY.after_error(9, InvalidJobInput(ErrorCode.INVALID_INPUT.value, "x" * 5000))
     assert isinstance(outcome, GaveUp)
     assert outcome.error.message.endswith("...")
     assert len(outcome.error.message) < MAX_ERROR_CHARS + 60
