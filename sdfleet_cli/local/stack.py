@@ -44,6 +44,8 @@ DEFAULT_API_PORT: Final = 8787
 DEFAULT_FRONTEND_PORT: Final = 8788
 DEFAULT_TENANT: Final = "local"
 DEFAULT_SCALER_INTERVAL_SECONDS: Final = 5.0
+#: The local stack's DELETE /me settle time (the emulator has no index lag).
+LOCAL_DELETION_SETTLE_SECONDS: Final = 1.0
 #: Worker timings: short long-polls so a SIGTERM drains within seconds.
 LOCAL_WORKER_SETTINGS: Final = {
     env.MODEL_SOURCE: "tiny",
@@ -308,6 +310,9 @@ class LocalStack:
             # the local batch tenant's (the lane tells them apart).
             env.SENDER_TENANTS: json.dumps({DEFAULT_SENDER_ID: self.options.tenant}),
             env.INGEST_SENDER_ID: DEFAULT_SENDER_ID,
+            # The emulator's indexes are consistent at once: a DELETE /me purge need not wait
+            # out DynamoDB's index lag (LOCAL_DELETION_SETTLE_SECONDS instead of the default).
+            env.DELETION_SETTLE_SECONDS: str(LOCAL_DELETION_SETTLE_SECONDS),
             "AWS_REGION": outputs["region"],
             "AWS_DEFAULT_REGION": outputs["region"],
             **EMULATOR_CREDENTIALS,

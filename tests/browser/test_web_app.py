@@ -413,8 +413,10 @@ def test_delete_all_my_data_behind_a_typed_confirmation(browsing: Browsing, alic
     # A job card polling at that moment may find its job gone (404) before the list reloads.
     browsing.expect_console_error(r"status of 404 .*/jobs/[0-9a-f]{32}")
     delete.click()
+    # The purge runs in the background (the scaler timer, every 5 s locally).
+    expect(page.get_by_text(re.compile(r"Deleting your data"))).to_be_visible()
     expect(
         page.get_by_text(re.compile(r"Deleted \d+ job\(s\) and \d+ file\(s\)\."))
-    ).to_be_visible()
+    ).to_be_visible(timeout=60_000)
     expect(page.get_by_test_id("history-empty")).to_be_visible()
     browsing.shot(page, "delete-all-done")

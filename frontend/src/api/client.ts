@@ -10,7 +10,7 @@ export type JobAccepted = Schemas["JobAccepted"];
 export type JobDeleted = Schemas["JobDeleted"];
 export type UploadTicket = Schemas["UploadTicket"];
 export type UploadRequest = Schemas["UploadRequest"];
-export type UserDataDeleted = Schemas["UserDataDeleted"];
+export type DeletionView = Schemas["DeletionView"];
 export type ErrorBody = Schemas["ErrorBody"];
 export type ImageContentType = UploadRequest["content_type"];
 
@@ -142,7 +142,12 @@ export class Api {
     return this.request("DELETE", `/jobs/${encodeURIComponent(jobId)}`);
   }
 
-  deleteMe(): Promise<UserDataDeleted> {
+  /** Starts the deletion of all my data (202); it completes in the background. */
+  deleteMe(): Promise<DeletionView> {
     return this.request("DELETE", "/me");
+  }
+
+  getDeletion(): Promise<DeletionView> {
+    return this.request("GET", "/me/deletion");
   }
 }

@@ -64,9 +64,29 @@ export interface paths {
         post?: never;
         /**
          * Delete all my data
-         * @description Cancels my active jobs, then deletes every object under `users/<sub>/` and every job record of mine.
+         * @description Marks me as deleting and answers at once (202) with the deletion. From then on no job of mine is accepted (409 `deletion_in_progress`) and no running job of mine writes or commits an output. In the background every job record, every object under `users/<sub>/` (inputs, outputs, adapters) and every Idempotency-Key row of mine is deleted; `GET /me/deletion` reports progress until `completed`. Asking again while it runs returns the same deletion.
          */
         delete: operations["deleteMe"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/deletion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My latest data deletion
+         * @description The deletion `DELETE /me` started: `deleting`, then `completed`.
+         */
+        get: operations["getDeletion"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -96,6 +116,48 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * DeletionView
+         * @description Body of ``DELETE /me`` (202) and ``GET /me/deletion`` (200): a deletion of all my data.
+         */
+        DeletionView: {
+            /**
+             * Completed At
+             * @default null
+             */
+            completed_at?: string | null;
+            /**
+             * Deletion Id
+             * @description Identifies this deletion.
+             */
+            deletion_id: string;
+            /**
+             * Idempotency Rows Deleted
+             * @description Idempotency-Key rows deleted so far.
+             */
+            idempotency_rows_deleted: number;
+            /**
+             * Jobs Deleted
+             * @description Job records deleted so far.
+             */
+            jobs_deleted: number;
+            /**
+             * Objects Deleted
+             * @description S3 objects (inputs, outputs, adapters) so far.
+             */
+            objects_deleted: number;
+            /**
+             * Requested At
+             * Format: date-time
+             */
+            requested_at: string;
+            /**
+             * Status
+             * @description `deleting` until every record, object and idempotency row is gone.
+             * @enum {string}
+             */
+            status: "deleting" | "completed";
+        };
         /** ErrorBody */
         ErrorBody: {
             /**
@@ -472,16 +534,6 @@ export interface components {
             /** Url */
             url: string;
         };
-        /**
-         * UserDataDeleted
-         * @description Body of ``DELETE /me``.
-         */
-        UserDataDeleted: {
-            /** Jobs Deleted */
-            jobs_deleted: number;
-            /** Objects Deleted */
-            objects_deleted: number;
-        };
     };
     responses: never;
     parameters: never;
@@ -734,13 +786,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
-            200: {
+            /** @description Accepted */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserDataDeleted"];
+                    "application/json": components["schemas"]["DeletionView"];
                 };
             };
             /** @description Unauthorized */
@@ -757,6 +809,44 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying (429, 503, and 409 while a request with the same key is in progress). */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getDeletion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletionView"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

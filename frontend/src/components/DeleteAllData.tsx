@@ -1,7 +1,18 @@
 import { useId, useState, type FormEvent } from "react";
-import type { Api } from "../api/client";
+import type { Api, DeletionView } from "../api/client";
 
 export const CONFIRM_PHRASE = "delete my data";
+/** How often the page asks whether the background purge has finished. */
+const DELETION_POLL_MS = 2000;
+
+async function untilCompleted(api: Api, started: DeletionView): Promise<DeletionView> {
+  let deletion = started;
+  while (deletion.status !== "completed") {
+    await new Promise((resolve) => window.setTimeout(resolve, DELETION_POLL_MS));
+    deletion = await api.getDeletion();
+  }
+  return deletion;
+}
 
 interface Props {
   api: Api;
@@ -13,6 +24,7 @@ export function DeleteAllData({ api, onDeleted }: Props) {
   const [typed, setTyped] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [progress, setProgress] = useState<string | null>(null);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -20,10 +32,14 @@ export function DeleteAllData({ api, onDeleted }: Props) {
     setBusy(true);
     setError(null);
     try {
-      const result = await api.deleteMe();
+      const started = await api.deleteMe();
       setTyped("");
+      setProgress("Deleting your data: this finishes in the background within a few minutes.");
+      const result = await untilCompleted(api, started);
+      setProgress(null);
       onDeleted(`Deleted ${result.jobs_deleted} job(s) and ${result.objects_deleted} file(s).`);
     } catch (caught) {
+      setProgress(null);
       setError(caught instanceof Error ? caught.message : String(caught));
     } finally {
       setBusy(false);
@@ -40,6 +56,7 @@ export function DeleteAllData({ api, onDeleted }: Props) {
         </p>
         <label htmlFor={`${id}-confirm`}>Confirmation</label>
         <input id={`${id}-confirm`} name="confirm" autoComplete="off" aria-describedby={`${id}-why`} value={typed} onChange={(e) => setTyped(e.target.value)} />
+        {progress && <p role="status">{progress}</p>}
         {error && <p className="form-error" role="alert">{error}</p>}
         <div className="actions">
           <button type="submit" className="danger" disabled={busy || typed.trim() !== CONFIRM_PHRASE}>
