@@ -56,6 +56,9 @@ module "queues" {
   source = "../../modules/queues"
 
   name_prefix = var.name_prefix
+  # Only the API's role may send to the interactive lane; no batch senders in this example.
+  sender_arns                     = { interactive = [module.api.role_arn], batch = [] }
+  dead_letter_sender_arn_patterns = []
 }
 
 module "storage" {

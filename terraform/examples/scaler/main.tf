@@ -60,6 +60,9 @@ module "queues" {
   source = "../../modules/queues"
 
   name_prefix = var.name_prefix
+  # Senders are the other parts' business: every SendMessage is denied in this example.
+  sender_arns                     = {}
+  dead_letter_sender_arn_patterns = []
 }
 
 module "storage" {
@@ -95,8 +98,11 @@ module "autoscaler" {
     SDFLEET_BATCH_QUEUE_URL       = module.queues.queue_urls["batch"]
     SDFLEET_INTERACTIVE_DLQ_URL   = module.queues.dlq_urls["interactive"]
     SDFLEET_BATCH_DLQ_URL         = module.queues.dlq_urls["batch"]
+    SDFLEET_IDEMPOTENCY_TABLE     = module.storage.idempotency_table
   }
   asg_name                  = var.asg_name
+  idempotency_table_arn     = module.storage.idempotency_table_arn
+  bucket_arn                = module.storage.bucket_arn
   kms_key_arn               = module.config.kms_key_arn
   queue_arns                = values(module.queues.queue_arns)
   dlq_arns                  = values(module.queues.dlq_arns)

@@ -44,6 +44,21 @@ module "queues" {
   source = "../../modules/queues"
 
   name_prefix = var.name_prefix
+  # Who may send to each lane (roles, users or account roots; other accounts allowed).
+  sender_arns                     = { interactive = var.interactive_sender_arns, batch = var.batch_sender_arns }
+  dead_letter_sender_arn_patterns = []
+}
+
+variable "interactive_sender_arns" {
+  description = "Principals that may send to the interactive lane (the ingest API's role)."
+  type        = list(string)
+  default     = []
+}
+
+variable "batch_sender_arns" {
+  description = "Principals that may send to the batch lane."
+  type        = list(string)
+  default     = []
 }
 
 module "storage" {

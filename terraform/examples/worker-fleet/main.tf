@@ -73,6 +73,9 @@ module "queues" {
   source = "../../modules/queues"
 
   name_prefix = var.name_prefix
+  # No senders in this example; the workers may copy rejected messages into the DLQs.
+  sender_arns                     = {}
+  dead_letter_sender_arn_patterns = ["arn:*:iam::*:role/${module.worker_fleet.instance_role_name}"]
 }
 
 module "storage" {
