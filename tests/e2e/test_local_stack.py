@@ -27,7 +27,7 @@ import pytest
 import requests
 
 from tests.support.polling import wait_until
-from tests.support.tools import missing, require_executable
+from tests.support.tools import missing, require_terraform_with_mirror
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator, pytest.mark.terraform]
 
@@ -109,16 +109,7 @@ class Stack:
 
 
 def _preconditions() -> None:
-    require_executable(
-        "terraform", "install Terraform >= 1.6 (https://developer.hashicorp.com/terraform/install)"
-    )
-    from sdfleet_cli.local.errors import TerraformError
-    from sdfleet_cli.local.terraform import find_provider_mirror
-
-    try:
-        find_provider_mirror()
-    except TerraformError as exc:
-        missing("the Terraform AWS provider mirror", str(exc))
+    require_terraform_with_mirror()
     root = Path(__file__).resolve().parents[2]
     for path, what in (
         ("terraform/environments/local.tfvars", "the Terraform root with local.tfvars"),

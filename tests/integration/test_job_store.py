@@ -108,6 +108,16 @@ def test_cancel_queued_and_request_cancel_running(job_store: JobStore) -> None:
     assert job_store.mark_cancelled(running.job_id, "w1").status is JobStatus.CANCELLED
 
 
+def test_cancel_by_another_owner_is_refused_by_the_store_itself(job_store: JobStore) -> None:
+    """The store's own defence, with no API in front of it: a queued job of alice's cannot be
+    cancelled in mallory's name, and it stays queued for alice."""
+    queued = job_store.create(new_record(owner="alice"))
+    with pytest.raises(TransitionRejected):
+        job_store.cancel(queued.job_id, owner="mallory")
+    assert job_store.get(queued.job_id).status is JobStatus.QUEUED
+    assert job_store.cancel(queued.job_id, owner="alice").status is JobStatus.CANCELLED
+
+
 def test_a_cancel_before_the_commit_wins_over_finish(job_store: JobStore) -> None:
     record = job_store.create(new_record())
     job_store.claim(record.job_id, "w1", 60)

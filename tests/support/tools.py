@@ -1,12 +1,28 @@
-"""Skip-or-fail for tests that need an outside tool: on CI (CI=true) a missing tool fails."""
+"""The one place that decides "skip locally, fail under CI" for a test's outside needs.
+
+Every optional tool (Terraform, its AWS provider mirror, Chromium, an importable module) is
+looked up here: on CI (``CI=true``) a missing one fails the test, locally it skips with a
+message saying what to install. Nothing else in tests/ may skip for a missing tool
+(``tests/unit/test_no_silent_skips.py`` checks)."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
-from typing import NoReturn
+from pathlib import Path
+from types import ModuleType
+from typing import Final, NoReturn
 
 import pytest
+
+TERRAFORM_HINT: Final = (
+    "install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install)"
+)
+CHROMIUM_HINT: Final = "install Debian's chromium (apt-get install chromium)"
+CHROMIUM_NAMES: Final = ("chromium", "chromium-browser", "google-chrome")
+#: Optional: the browser binary to use instead of the first of CHROMIUM_NAMES on PATH.
+CHROMIUM_ENV: Final = "SDFLEET_CHROMIUM"
 
 
 def on_ci() -> bool:
@@ -17,7 +33,7 @@ def missing(what: str, install_hint: str) -> NoReturn:
     message = f"{what} is not available: {install_hint}"
     if on_ci():
         pytest.fail(f"CI=true and {message}", pytrace=False)
-    pytest.skip(message)
+    pytest.skip(message, allow_module_level=True)
 
 
 def require_executable(name: str, install_hint: str, env_var: str | None = None) -> str:
@@ -27,3 +43,46 @@ def require_executable(name: str, install_hint: str, env_var: str | None = None)
     if not path:
         missing(name, install_hint)
     return path
+
+
+def require_terraform() -> str:
+    return require_executable("terraform", TERRAFORM_HINT)
+
+
+def require_provider_mirror() -> Path:
+    """The offline mirror of the hashicorp/aws provider, found the way ``sdfleet up`` and
+    ``.ci/run`` find it: ``$SDFLEET_TF_PROVIDER_MIRROR``, else a search of this machine."""
+    from sdfleet_cli.local.errors import TerraformError
+    from sdfleet_cli.local.terraform import find_provider_mirror
+
+    try:
+        return find_provider_mirror()
+    except TerraformError as exc:
+        missing("the Terraform AWS provider mirror", f"{exc} (see docs/terraform.md)")
+
+
+def require_terraform_with_mirror() -> tuple[str, Path]:
+    """Terraform and its provider mirror, the mirror also exported to this process's
+    environment (as ``SDFLEET_TF_PROVIDER_MIRROR``) for the wrapper script and subprocesses."""
+    from sdfleet import env
+
+    terraform = require_terraform()
+    mirror = require_provider_mirror()
+    os.environ[env.TF_PROVIDER_MIRROR] = str(mirror)
+    return terraform, mirror
+
+
+def require_chromium() -> str:
+    for name in CHROMIUM_NAMES:
+        path = os.environ.get(CHROMIUM_ENV) or shutil.which(name)
+        if path and os.path.exists(path):
+            return path
+    missing("Chromium", CHROMIUM_HINT)
+
+
+def require_module(name: str, install_hint: str) -> ModuleType:
+    """``importlib.import_module(name)``, or skip/fail (the CI-aware ``importorskip``)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        missing(f"the Python module {name!r} ({exc})", install_hint)

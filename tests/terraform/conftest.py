@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from sdfleet import env
-from tests.support.tools import missing, require_executable
+from tests.support.tools import require_terraform_with_mirror
 
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO / "terraform"
@@ -74,16 +73,7 @@ class Terraform:
 
 @pytest.fixture(scope="module")
 def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
-    require_executable(
-        "terraform", "install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install)"
-    )
-    mirror = os.environ.get(env.TF_PROVIDER_MIRROR)
-    if not mirror:
-        missing(
-            env.TF_PROVIDER_MIRROR,
-            "set it to a directory holding registry.terraform.io/hashicorp/aws "
-            "(see docs/terraform.md)",
-        )
+    require_terraform_with_mirror()
     runner = Terraform(tmp_path_factory.mktemp("terraform"))
     runner.init()
     return runner

@@ -165,3 +165,71 @@ def test_lambda_handler_logs_one_line_and_emits_metrics(
     assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"]
     assert emf[0]["VisibleMessages"] in (1.0, [1.0])
     assert emf[0]["DesiredCapacity"] in (1.0, [1.0])
+
+
+# Production workers write their heartbeat every 30 s, so a busy worker's record is usually
+# tens of seconds old when the scaler reads it: old enough to pass the 10-second idle rule if
+# it were ever taken for an idle one.
+HEARTBEAT_AGE_SECONDS = 25.0
+
+
+def beat_aged(
+    fleet: FleetResources, instance_id: str, state: WorkerState, age: float, idle_for: float = 0
+) -> None:
+    now = datetime.now(UTC)
+    HeartbeatStore(fleet.clients.dynamodb(), fleet.workers_table).put(
+        WorkerHeartbeat(
+            worker_id=f"w-{instance_id}",
+            instance_id=instance_id,
+            state=state,
+            current_job="job-1" if state is WorkerState.BUSY else None,
+            recent_seconds_per_job=[5.0, 6.0, 7.0],
+            idle_since=now - timedelta(seconds=idle_for) if state is WorkerState.IDLE else None,
+            updated_at=now - timedelta(seconds=age),
+        )
+    )
+
+
+def test_over_capacity_scale_in_never_takes_a_busy_worker_with_an_aged_heartbeat(
+    fleet: FleetResources, worker_group: WorkerGroup
+) -> None:
+    """max_capacity lowered below the fleet: the scaler sheds what it may, the idle worker,
+    and keeps both busy ones although their heartbeats are 25 s old."""
+    fleet.clients.autoscaling().set_desired_capacity(
+        AutoScalingGroupName=worker_group.name, DesiredCapacity=3
+    )
+    first_busy, second_busy, idle = worker_group.instance_ids()
+    sqs = fleet.clients.sqs()
+    for _ in range(2):
+        sqs.send_message(QueueUrl=fleet.queues.interactive_url, MessageBody="{}")
+    sqs.receive_message(
+        QueueUrl=fleet.queues.interactive_url, MaxNumberOfMessages=2, VisibilityTimeout=300
+    )
+    beat_aged(fleet, first_busy, WorkerState.BUSY, age=HEARTBEAT_AGE_SECONDS)
+    beat_aged(fleet, second_busy, WorkerState.BUSY, age=HEARTBEAT_AGE_SECONDS)
+    beat_aged(fleet, idle, WorkerState.IDLE, age=HEARTBEAT_AGE_SECONDS, idle_for=600)
+
+    result = ScalerRun(settings_for(fleet, worker_group, max_capacity=1), fleet.clients)()
+
+    assert result.terminated == [idle]
+    assert worker_group.instance_ids() == sorted([first_busy, second_busy])
+    assert worker_group.desired() == 2
+
+
+def test_scale_in_stops_at_the_groups_min_size(
+    fleet: FleetResources, worker_group: WorkerGroup
+) -> None:
+    """The group's own MinSize (set outside the scaler, e.g. by an SRE) is a floor the
+    scaler's terminations respect, even when the policy would go lower."""
+    autoscaling = fleet.clients.autoscaling()
+    autoscaling.update_auto_scaling_group(
+        AutoScalingGroupName=worker_group.name, MinSize=2, DesiredCapacity=3
+    )
+    for instance_id in worker_group.instance_ids():
+        beat(fleet, instance_id, WorkerState.IDLE, idle_for=600)
+
+    result = ScalerRun(settings_for(fleet, worker_group), fleet.clients)()
+
+    assert len(result.terminated) == 1
+    assert len(worker_group.instance_ids()) == 2
+    assert worker_group.desired() == 2

@@ -142,3 +142,31 @@ def test_scaler_invocation_reaps_when_dlqs_are_configured(
     assert result.dead_letters is not None
     assert result.dead_letters.as_dict() == {"seen": 1, "failed": ["waiting"]}
     assert json.loads(store.get("waiting").model_dump_json())["status"] == "failed"
+
+
+def test_interactive_dlq_is_reaped_by_the_scaler_too(
+    fleet: FleetResources, worker_group: WorkerGroup
+) -> None:
+    """A web job stranded in the interactive lane's DLQ is failed by the scheduled scaler run,
+    with the lane named, as the batch lane's are."""
+    store = fleet.job_store()
+    stranded = queued(store, "web-stranded")
+    store.claim(stranded.job_id, "killed-worker", 10, now=utcnow() - timedelta(seconds=60))
+    body = JobMessage(
+        version=1, kind=JobKind.TXT2IMG, params=JobParams(prompt="p"), job_id="web-stranded"
+    ).to_body()
+    fleet.clients.sqs().send_message(QueueUrl=fleet.queues.interactive_dlq_url, MessageBody=body)
+    settings = ScalerSettings(
+        **fleet.env(),  # type: ignore[arg-type]
+        asg_name=worker_group.name,
+        samples_per_invocation=1,
+    )
+
+    result = ScalerRun(settings, fleet.clients, sleep=lambda _: None)()
+
+    assert result.dead_letters is not None
+    assert result.dead_letters.as_dict() == {"seen": 1, "failed": ["web-stranded"]}
+    failed = store.get("web-stranded")
+    assert failed.status is JobStatus.FAILED
+    assert failed.error is not None
+    assert "interactive dead-letter queue" in failed.error.message

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
+import copy
+from typing import Any
 
-from ingest_lambda.idempotency import EXPIRY_ATTR, KEY_ATTR
+import pytest
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+from ingest_lambda.app import build_service
+from ingest_lambda.idempotency import (
+    EXPIRY_ATTR,
+    IN_PROGRESS_RETRY_AFTER_SECONDS,
+    KEY_ATTR,
+    IdempotentJobSubmitter,
+)
+from ingest_lambda.limits import UNAVAILABLE_RETRY_AFTER_SECONDS
+from ingest_lambda.routes import register_routes
 from tests.fixtures.apigw.events import event
 from tests.integration.ingest.conftest import USER_A, USER_B, ApiResponse, IngestApi
 
@@ -97,3 +109,45 @@ def test_replay_does_not_recheck_an_input_deleted_since(api: IngestApi) -> None:
     assert again.body == first.body
     # Without the key, the same request is a new one and the missing input is refused.
     assert post(api, body, key=None).status == 400
+
+
+def test_a_retry_while_the_first_is_still_running_is_409_in_progress(api: IngestApi) -> None:
+    """The retry arrives while the first request with its key is still inside the submit
+    (the record says INPROGRESS): 409 with Retry-After, and the first still completes."""
+    service = build_service(api.settings, api.clients)
+    during: list[ApiResponse] = []
+
+    def accept_while_a_retry_arrives(owner: str, request: Any) -> Any:
+        during.append(api.call(event("create_job", body=BODY, headers={"idempotency-key": KEY})))
+        return service.accept_job(owner, request)
+
+    app = APIGatewayHttpResolver()
+    register_routes(
+        app,
+        service,
+        IdempotentJobSubmitter(
+            api.clients.dynamodb(), api.settings.idempotency_table, accept_while_a_retry_arrives
+        ),
+    )
+    api_in_flight = copy.copy(api)
+    api_in_flight.app = app
+
+    first = post(api_in_flight)
+
+    [retry] = during
+    assert retry.status == 409
+    assert retry.error["code"] == "idempotency_in_progress"
+    assert retry.headers["retry-after"] == str(IN_PROGRESS_RETRY_AFTER_SECONDS)
+    assert first.status == 202
+    assert post(api).body == first.body
+    assert [item["job_id"]["S"] for item in api.state().jobs] == [first.body["job_id"]]
+
+
+def test_idempotency_store_down_is_503_and_nothing_is_accepted(api: IngestApi) -> None:
+    down = api.with_settings(idempotency_table="sdfleet-no-such-table")
+    before = api.state()
+    response = post(down)
+    assert response.status == 503
+    assert "idempotency store is unavailable" in response.error["message"]
+    assert response.headers["retry-after"] == str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+    assert api.state() == before

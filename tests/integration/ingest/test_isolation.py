@@ -116,7 +116,7 @@ def _b_acts(api: IngestApi, b: str, route: str, a_job: str, a_input: str) -> Non
 
 
 @settings(
-    max_examples=examples(8, deep=200),
+    max_examples=examples(20, deep=200),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from ingest_lambda import handler as handler_module
 from sdfleet import env
 from sdfleet_cli.local.api_adapter import ApiAdapter, ApiServer
 from sdfleet_cli.local.cognito import LocalUsers
@@ -17,8 +18,6 @@ from tests.integration.local.conftest import Pool
 from tests.support.aws_resources import create_idempotency_table, unique
 
 pytestmark = pytest.mark.emulator
-
-handler_module = pytest.importorskip("ingest_lambda.handler")
 
 
 @pytest.fixture()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -144,4 +145,69 @@ def test_watcher_reads_records_and_downloads_outputs(fleet: FleetResources, tmp_
     (path,) = download_outputs(fleet.clients.s3(), fleet.bucket, records["b-done"], tmp_path)
     assert path == tmp_path / "b-done" / "00.png"
     assert path.read_bytes() == b"\x89PNG fake"
-    assert EXIT_OK == 0
+
+
+def _play_worker(fleet: FleetResources, owner: str, stop: threading.Event) -> None:
+    """What a worker does with each batch message, without the model: the record under the
+    tenant, claimed, one PNG, finished, message deleted."""
+    sqs, store = fleet.clients.sqs(), fleet.job_store()
+    while not stop.is_set():
+        for message in sqs.receive_message(
+            QueueUrl=fleet.queues.batch_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", []):
+            parsed = JobMessage.from_body(message["Body"])
+            job_id = batch_job_id(message["MessageId"])
+            store.create(
+                JobRecord(
+                    job_id=job_id,
+                    owner=owner,
+                    kind=parsed.kind,
+                    params=parsed.params,
+                    lane=Lane.BATCH,
+                )
+            )
+            key = f"users/{owner}/outputs/{job_id}/00.png"
+            fleet.clients.s3().put_object(
+                Bucket=fleet.bucket, Key=key, Body=b"\x89PNG " + job_id.encode()
+            )
+            store.claim(job_id, "w1", lease_seconds=60)
+            store.finish(job_id, "w1", outputs=[key], seeds=[1])
+            sqs.delete_message(
+                QueueUrl=fleet.queues.batch_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+
+
+@pytest.mark.emulator
+def test_cli_submit_wait_exits_ok_once_every_job_succeeded(
+    fleet: FleetResources, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = _state(fleet, tmp_path)
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps(GOOD) + "\n" + json.dumps({**GOOD, "seed": 2}) + "\n")
+    out = tmp_path / "out"
+    stop = threading.Event()
+    worker = threading.Thread(target=_play_worker, args=(fleet, "local", stop), daemon=True)
+    worker.start()
+    try:
+        status = main(
+            [
+                "submit",
+                str(jobs),
+                "--state-dir",
+                str(paths.root),
+                "--wait",
+                "--timeout",
+                "60",
+                "--out",
+                str(out),
+            ]
+        )
+    finally:
+        stop.set()
+        worker.join(10)
+    printed = capsys.readouterr().out
+    assert status == EXIT_OK, printed
+    assert "2 succeeded, 0 did not" in printed
+    downloads = sorted(out.glob("b-*/00.png"))
+    assert len(downloads) == 2
+    assert all(p.read_bytes() == b"\x89PNG " + p.parent.name.encode() for p in downloads)

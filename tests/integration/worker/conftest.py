@@ -176,12 +176,12 @@ def wait_status(store: JobStore, job_id: str, status: JobStatus, timeout: float)
 class WorkerProcess:
     """`python -m worker` in a subprocess with this test's settings."""
 
-    def __init__(self, variables: dict[str, str], log_path: Path) -> None:
+    def __init__(self, variables: dict[str, str], log_path: Path, module: str = "worker") -> None:
         self.log_path = log_path
         self._log = log_path.open("wb")
         environment = {**os.environ, **variables, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "worker"],
+            [sys.executable, "-m", module],
             cwd=REPO_ROOT,
             env=environment,
             stdout=self._log,
@@ -211,9 +211,9 @@ def spawn_worker(
 ) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
-    def spawn(name: str = "w1", **overrides: Any) -> WorkerProcess:
+    def spawn(name: str = "w1", *, module: str = "worker", **overrides: Any) -> WorkerProcess:
         variables = settings_env(worker_id=name, **overrides)
-        worker = WorkerProcess(variables, tmp_path / f"{name}.log")
+        worker = WorkerProcess(variables, tmp_path / f"{name}.log", module)
         started.append(worker)
         return worker
 

@@ -48,12 +48,28 @@ def test_interactive_lane_is_drained_before_batch(fleet: FleetResources) -> None
 
 
 def test_empty_lanes_long_poll_interactive(fleet: FleetResources) -> None:
-    started = time.monotonic()
-    assert poller(fleet, wait=1).poll() == []
-    assert time.monotonic() - started >= 0.9
-    started = time.monotonic()
-    assert poller(fleet, wait=1).poll(long_poll=False) == []
-    assert time.monotonic() - started < 0.9
+    """The receives the poller makes, read from the real client's request parameters (no
+    stopwatch): both lanes at once, then one long poll on the interactive lane only."""
+    sqs = fleet.clients.sqs()
+    receives: list[tuple[str, int]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        receives.append((params["QueueUrl"], params.get("WaitTimeSeconds", 0)))
+
+    sqs.meta.events.register("provide-client-params.sqs.ReceiveMessage", record)
+    lanes = LanePoller(
+        sqs,
+        [(Lane.INTERACTIVE, fleet.queues.interactive_url), (Lane.BATCH, fleet.queues.batch_url)],
+        wait_time_seconds=1,
+        max_messages=4,
+        visibility_timeout_seconds=10,
+    )
+    interactive, batch = fleet.queues.interactive_url, fleet.queues.batch_url
+    assert lanes.poll() == []
+    assert receives == [(interactive, 0), (batch, 0), (interactive, 1)]
+    receives.clear()
+    assert lanes.poll(long_poll=False) == []
+    assert receives == [(interactive, 0), (batch, 0)]
 
 
 def _running_job(store: JobStore, job_id: str, worker: str, lease: float = 5) -> JobRecord:

@@ -65,3 +65,22 @@ def test_oversize_body_refused_before_sending() -> None:
         {"version": 1, "kind": "txt2img", "params": {"prompt": "p"}, "client_ref": "r"}
     )
     assert len(message.to_body()) < MAX_MESSAGE_BYTES
+
+
+def _message_of_size(size: int) -> JobMessage:
+    """A message whose body is exactly ``size`` bytes. The model's own field limits keep a
+    valid message far below the SQS limit, so the filler goes in through ``model_copy``,
+    which skips validation: what a caller building a message by hand could hand to_body."""
+    base = JobMessage.model_validate(
+        {"version": 1, "kind": "txt2img", "params": {"prompt": "p"}, "client_ref": ""}
+    )
+    overhead = len(base.to_body().encode())
+    return base.model_copy(update={"client_ref": "r" * (size - overhead)})
+
+
+def test_body_size_limit_at_its_bounds() -> None:
+    at_limit = _message_of_size(MAX_MESSAGE_BYTES)
+    assert len(at_limit.to_body().encode()) == MAX_MESSAGE_BYTES
+    one_over = _message_of_size(MAX_MESSAGE_BYTES + 1)
+    with pytest.raises(ValueError, match=f"{MAX_MESSAGE_BYTES + 1} bytes exceeds the SQS limit"):
+        one_over.to_body()

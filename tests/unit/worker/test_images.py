@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import zlib
 
 import pytest
@@ -123,11 +122,11 @@ def test_the_format_comes_from_the_bytes_not_a_name() -> None:
 
 
 def test_a_decompression_bomb_is_refused_before_decoding() -> None:
+    # Only a header: no pixel data to decode, so any attempt to decode would fail otherwise
+    # than with the pixel limit (the refusal names the limit, so it came from the header).
     bomb = png_header_only(50_000, 50_000)
-    started = time.perf_counter()
     with pytest.raises(InvalidInputImage, match="over the pixel limit of 65536") as caught:
         decode_input_image(bomb, max_pixels=LIMIT, width=64, height=64)
-    assert time.perf_counter() - started < 1.0  # refused from the header, nothing allocated
     assert "max_input_pixels" in str(caught.value)
 
 

@@ -1,0 +1,90 @@
+"""A batch message may name a job id; one that is already another owner's job is refused.
+
+Kept apart from test_intake.py so that changes to the intake rules elsewhere merge cleanly."""
+
+from __future__ import annotations
+
+import pytest
+
+from sdfleet.messages import JobMessage, Lane
+from sdfleet.records import ErrorCode, JobRecord, JobStatus
+from sdfleet.requests import JobKind
+from sdfleet.store import JobStore
+from tests.integration.worker.conftest import params
+from worker.intake import Action, MessageIntake
+from worker.lanes import ReceivedMessage
+from worker.tenants import TenantMap, batch_job_id
+
+pytestmark = pytest.mark.emulator
+
+SENDER = "AIDASENDER"
+TENANT = "acme"
+OTHER_OWNER = "user-7"
+MESSAGE_ID = "0c0ffee0-aaaa-bbbb-cccc-ddddeeeeffff"
+
+
+def batch_delivery(body: str) -> ReceivedMessage:
+    return ReceivedMessage(
+        lane=Lane.BATCH,
+        queue_url="http://queue",
+        message_id=MESSAGE_ID,
+        receipt_handle="rh",
+        body=body,
+        sender_id=SENDER,
+        receive_count=1,
+        sent_timestamp_ms=1_700_000_000_000,
+    )
+
+
+def someone_elses_job(store: JobStore, job_id: str) -> JobRecord:
+    return store.create(
+        JobRecord(
+            job_id=job_id,
+            owner=OTHER_OWNER,
+            kind=JobKind.TXT2IMG,
+            params=params(prompt="theirs"),
+            lane=Lane.BATCH,
+        )
+    )
+
+
+@pytest.fixture()
+def intake(job_store: JobStore) -> MessageIntake:
+    return MessageIntake(job_store, TenantMap({SENDER: TENANT}))
+
+
+def test_batch_job_id_of_another_owner_is_dead_lettered_and_their_job_untouched(
+    intake: MessageIntake, job_store: JobStore
+) -> None:
+    """The claim found no record, then another owner's record appeared under the id (a race,
+    or a guessed id): the tenant's message must not adopt that job."""
+    theirs = someone_elses_job(job_store, "shared-id-1")
+    message = JobMessage(
+        version=1, kind=JobKind.TXT2IMG, params=params(prompt="mine"), job_id="shared-id-1"
+    )
+
+    result = intake.resolve_missing(batch_delivery(message.to_body()), message)
+
+    assert result.action is Action.DEAD_LETTER
+    assert result.record is None
+    assert result.error is not None and result.error.code == ErrorCode.INVALID_INPUT.value
+    assert "'shared-id-1' belongs to another owner" in result.error.message
+    after = job_store.get("shared-id-1")
+    assert (after.owner, after.status, after.params.prompt) == (
+        OTHER_OWNER,
+        JobStatus.QUEUED,
+        theirs.params.prompt,
+    )
+
+
+def test_derived_batch_id_of_another_owner_is_dead_lettered(
+    intake: MessageIntake, job_store: JobStore
+) -> None:
+    """The same defence for the id derived from the MessageId (``b-<MessageId>``)."""
+    someone_elses_job(job_store, batch_job_id(MESSAGE_ID))
+    body = JobMessage(version=1, kind=JobKind.TXT2IMG, params=params(prompt="mine")).to_body()
+
+    result = intake.resolve(batch_delivery(body))
+
+    assert result.action is Action.DEAD_LETTER
+    assert job_store.get(batch_job_id(MESSAGE_ID)).owner == OTHER_OWNER
