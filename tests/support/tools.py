@@ -86,3 +86,11 @@ def require_module(name: str, install_hint: str) -> ModuleType:
         return importlib.import_module(name)
     except ImportError as exc:
         missing(f"the Python module {name!r} ({exc})", install_hint)
+
+
+def require_host_without_cuda() -> None:
+    """For tests of the missing-CUDA path: a host with a GPU cannot show it."""
+    import torch
+
+    if torch.cuda.is_available():
+        missing("a host without CUDA", "run the missing-CUDA tests on a CPU-only machine")

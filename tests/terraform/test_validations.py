@@ -45,6 +45,7 @@ GOOD_VALUES: dict[str, dict[str, Any]] = {
         # Created in the copy by the fixture: the root's `lambda_zips` check wants files.
         "ingest_zip_path": "validation-ingest.zip",
         "scaler_zip_path": "validation-scaler.zip",
+        "model_source": "s3://sdfleet-models/sd15/",
     },
     "modules/api": {
         "name_prefix": "sdfleet-test",
@@ -78,6 +79,8 @@ GOOD_VALUES: dict[str, dict[str, Any]] = {
         "queue_arns": QUEUES,
         "dlq_arns": DLQS,
         "jobs_table_arn": TABLE,
+        "idempotency_table_arn": TABLE,
+        "bucket_arn": BUCKET,
         "workers_table_arn": TABLE,
         "ssm_path_arn": SSM_PATH,
         "ssm_parameter_arn_pattern": SSM_PATTERN,
@@ -114,8 +117,26 @@ GOOD_VALUES: dict[str, dict[str, Any]] = {
         "ingest_function_name": "ingest",
         "metrics_namespace": "sdfleet",
     },
-    "modules/queues": {"name_prefix": "sdfleet-test"},
+    "modules/queues": {
+        "name_prefix": "sdfleet-test",
+        "sender_arns": {"interactive": [f"arn:aws:iam::{ACCOUNT}:role/sdfleet-test-ingest"]},
+        "dead_letter_sender_arn_patterns": ["arn:*:iam::*:role/sdfleet-test-worker"],
+    },
     "modules/storage": {"name_prefix": "sdfleet-test", "kms_key_arn": KMS},
+    "modules/worker_ami": {
+        "name_prefix": "sdfleet-test",
+        "parent_image": "ami-0123456789abcdef0",
+        "image_version": "1.0.0",
+        "bootstrap_template_path": "../worker_fleet/user_data.sh.tftpl",
+        "wheelhouse_uri": "s3://sdfleet-test/wheelhouse/abc/",
+        "package_source": "sdfleet[worker]==0.1.0",
+        "package_extras": "worker,gpu",
+        "root_device_name": "/dev/sda1",
+        "root_volume_size_gb": 100,
+        "vpc_id": "vpc-0123456789abcdef0",
+        "subnet_id": "subnet-0123456789abcdef0",
+        "kms_key_arn": KMS,
+    },
     "modules/worker_fleet": {
         "name_prefix": "sdfleet-test",
         "asg_name": "sdfleet-test-workers",
@@ -160,6 +181,18 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
         "heartbeat_seconds": [0],
         "record_ttl_days": [0],
         "sender_tenants": ["[1, 2]"],
+        "worker_ami_bake": [True],  # with worker_wheelhouse_uri unset
+        "model_source": ["  ", "tiny"],  # blank; the test model outside a local stack
+        "worker_device": ["tpu"],
+        "batch_senders": [
+            [
+                {
+                    "principal_arn": f"arn:aws:iam::{ACCOUNT}:role/acme",
+                    "sender_id": "AROAEXAMPLE:session",
+                    "tenant": "acme",
+                }
+            ]
+        ],
     },
     "modules/api": {
         "lambda_architecture": ["sparc"],
@@ -212,6 +245,7 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
         "max_receive_count": [0],
         "message_retention_seconds": [59],
         "receive_wait_time_seconds": [21],
+        "sender_arns": [{"batch": ["arn:aws:sqs:us-east-1:123456789012:not-a-principal"]}],
     },
     "modules/storage": {
         "name_prefix": ["Bad_Prefix"],
@@ -235,19 +269,30 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
         "metadata_hop_limit": [3],
         "lifecycle_hook_timeout_seconds": [29],
         "metrics_namespace": ["AWS/EC2"],
+        "root_volume_throughput_mibps": [124],
+        "root_volume_iops": [16001],
+        "model_cache_volume": ["ebs"],
+        "launch_hook_timeout_seconds": [29],
+        "wheelhouse_uri": ["s3://bucket-without-prefix"],
     },
+    "modules/worker_ami": {"image_version": ["1.0"]},
 }
 
 #: Values a bad value needs beside it to be judged (not themselves expected to fail).
 CONTEXT: dict[str, dict[str, dict[str, Any]]] = {".": {"subnet_ids": {"create_network": False}}}
 #: Variables whose condition reads another validated variable: Terraform does not judge a
 #: condition whose inputs failed their own validation, so these get a run of their own.
-ALONE: dict[str, set[str]] = {".": {"max_capacity"}}
+ALONE: dict[str, set[str]] = {".": {"max_capacity", "model_source", "worker_ami_bake"}}
 #: The mocked provider answers data sources with random strings; IAM documents must be JSON.
 MOCK_PROVIDER = """mock_provider "aws" {
   mock_data "aws_iam_policy_document" {
     defaults = {
       json = "{\\"Version\\":\\"2012-10-17\\",\\"Statement\\":[]}"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
     }
   }
 }"""

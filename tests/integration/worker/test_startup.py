@@ -25,6 +25,7 @@ from tests.integration.worker.conftest import (
 )
 from tests.integration.worker.fake_imds import FakeImds
 from tests.support.aws_resources import unique
+from tests.support.tools import require_host_without_cuda
 from worker.startup import EXIT_GAVE_UP, EXIT_MODEL_LOAD_RETRY, LOAD_FAILURE_METRIC
 
 pytestmark = pytest.mark.slow
@@ -79,10 +80,7 @@ def _failed_beat(fleet: FleetResources, worker_id: str) -> Any:
 def test_cuda_requested_without_cuda_stops_at_once_and_replaces_the_instance(
     spawn_worker: Callable[..., WorkerProcess], fleet: FleetResources, tmp_path: Path
 ) -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("this host has CUDA: the missing-CUDA path cannot be shown here")
+    require_host_without_cuda()
     asg, instance_id = _group_with_one_instance(fleet)
     worker = spawn_worker(
         "w-cuda",
