@@ -19,12 +19,12 @@ from tests.conftest import FleetResources
 from tests.integration.worker.conftest import (
     REPO_ROOT,
     WorkerProcess,
-    wait_for,
     wait_status,
     web_job,
 )
 from tests.integration.worker.fake_imds import FakeImds
 from tests.support.aws_resources import unique
+from tests.support.polling import wait_until
 from tests.support.tools import require_host_without_cuda
 from worker.startup import EXIT_GAVE_UP, EXIT_MODEL_LOAD_RETRY, LOAD_FAILURE_METRIC
 
@@ -148,7 +148,7 @@ def test_a_warmed_instance_completes_the_launch_hook_and_never_claims(
         warmup=True,  # the hook is completed only after the warm-up generation
     )
     try:
-        wait_for(lambda: lifecycle_actions, STARTUP_SECONDS, "the launch hook's completion")
+        wait_until(lambda: lifecycle_actions, STARTUP_SECONDS, "the launch hook's completion")
         assert '"warm-up done"' in worker.log()
         assert lifecycle_actions[0] == {
             "LifecycleHookName": "launch-hook",
