@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from moto.sqs.models import DEFAULT_SENDER_ID
 
 from autoscaler.reaper import DeadLetterReaper
 from sdfleet.keys import outputs_prefix
@@ -32,7 +33,10 @@ def test_redriven_message_of_a_reaped_job_is_deleted_and_the_job_stays_failed(
     [message] = sqs.receive_message(QueueUrl=lane, MaxNumberOfMessages=1)["Messages"]
     sqs.send_message(QueueUrl=dlq, MessageBody=message["Body"])
     sqs.delete_message(QueueUrl=lane, ReceiptHandle=message["ReceiptHandle"])
-    reaped = DeadLetterReaper(sqs, job_store, {Lane.INTERACTIVE: dlq}).reap(utcnow())
+    # The emulator's one SenderId is the ingest API's: the interactive lane's only sender.
+    reaped = DeadLetterReaper(
+        sqs, job_store, {Lane.INTERACTIVE: dlq}, ingest_sender_id=DEFAULT_SENDER_ID
+    ).reap(utcnow())
     assert reaped.failed == [job.job_id]
     failed = job_store.get(job.job_id)
 
