@@ -9,6 +9,7 @@ import pytest
 from sdfleet.messages import JobMessage, Lane
 from sdfleet.records import ErrorCode, JobRecord, JobStatus
 from sdfleet.requests import JobKind
+from sdfleet.senders import namespaced_job_id
 from sdfleet.store import JobStore
 from tests.integration.worker.conftest import params
 from worker.intake import Action, MessageIntake
@@ -56,9 +57,11 @@ def intake(job_store: JobStore) -> MessageIntake:
 def test_batch_job_id_of_another_owner_is_dead_lettered_and_their_job_untouched(
     intake: MessageIntake, job_store: JobStore
 ) -> None:
-    """The claim found no record, then another owner's record appeared under the id (a race,
-    or a guessed id): the tenant's message must not adopt that job."""
-    theirs = someone_elses_job(job_store, "shared-id-1")
+    """The claim found no record, then another owner's record appeared under the id the
+    tenant's message names (a race, or a squatted id in the tenant's namespace): the tenant's
+    message must not adopt that job."""
+    squatted = namespaced_job_id(TENANT, "shared-id-1")
+    theirs = someone_elses_job(job_store, squatted)
     message = JobMessage(
         version=1, kind=JobKind.TXT2IMG, params=params(prompt="mine"), job_id="shared-id-1"
     )
@@ -67,14 +70,35 @@ def test_batch_job_id_of_another_owner_is_dead_lettered_and_their_job_untouched(
 
     assert result.action is Action.DEAD_LETTER
     assert result.record is None
-    assert result.error is not None and result.error.code == ErrorCode.INVALID_INPUT.value
-    assert "'shared-id-1' belongs to another owner" in result.error.message
-    after = job_store.get("shared-id-1")
+    assert result.error is not None and result.error.code == ErrorCode.FOREIGN_JOB.value
+    after = job_store.get(squatted)
     assert (after.owner, after.status, after.params.prompt) == (
         OTHER_OWNER,
         JobStatus.QUEUED,
         theirs.params.prompt,
     )
+
+
+def test_a_named_id_of_another_owner_outside_the_namespace_is_never_touched(
+    intake: MessageIntake, job_store: JobStore
+) -> None:
+    """Another owner's plain ``shared-id-2``: the tenant's message names its own namespaced
+    record instead, and theirs stays as it was."""
+    theirs = someone_elses_job(job_store, "shared-id-2")
+    message = JobMessage(
+        version=1, kind=JobKind.TXT2IMG, params=params(prompt="mine"), job_id="shared-id-2"
+    )
+
+    result = intake.resolve_missing(batch_delivery(message.to_body()), message)
+
+    assert result.action is Action.RUN
+    assert result.record is not None
+    assert (result.record.job_id, result.record.owner) == (
+        namespaced_job_id(TENANT, "shared-id-2"),
+        TENANT,
+    )
+    after = job_store.get("shared-id-2")
+    assert (after.owner, after.params.prompt) == (OTHER_OWNER, theirs.params.prompt)
 
 
 def test_derived_batch_id_of_another_owner_is_dead_lettered(
