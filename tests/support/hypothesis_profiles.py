@@ -17,16 +17,14 @@ from typing import Final
 
 from hypothesis import HealthCheck, settings
 
+from tests.support.tools import on_ci
+
 PROFILE_ENV: Final = "HYPOTHESIS_PROFILE"
 DEV: Final = "dev"
 CI: Final = "ci"
 DEEP: Final = "deep"
 #: Examples per test in the deep profile.
 DEEP_EXAMPLES: Final = 10_000
-
-
-def _is_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def register_profiles() -> str:
@@ -39,7 +37,7 @@ def register_profiles() -> str:
         max_examples=DEEP_EXAMPLES,
         suppress_health_check=[HealthCheck.too_slow],
     )
-    name = os.environ.get(PROFILE_ENV) or (CI if _is_ci() else DEV)
+    name = os.environ.get(PROFILE_ENV) or (CI if on_ci() else DEV)
     settings.load_profile(name)
     return name
 
