@@ -84,10 +84,37 @@ def add_missing_operations() -> None:
         AutoScalingResponse.complete_lifecycle_action = complete_lifecycle_action  # type: ignore[attr-defined]
 
 
+def keep_queue_policy_on_other_attribute_writes() -> None:
+    """SetQueueAttributes changes only the attributes it names, as SQS does.
+
+    moto (5.x) clears a queue's ``Policy`` on every SetQueueAttributes that does not name it.
+    Terraform sets a lane's queue policy and its redrive policy as two resources; when the
+    redrive write lands second the policy vanishes and the provider's propagation wait for
+    it never ends (an apply that hangs until the caller's timeout, depending on the race).
+    """
+    from moto.sqs.models import Queue
+
+    if getattr(Queue._set_attributes, "_sdfleet_keeps_policy", False):
+        return
+    original = Queue._set_attributes
+
+    @functools.wraps(original)
+    def set_attributes(self: Queue, attributes: dict[str, Any], now: float | None = None) -> None:
+        kept = getattr(self, "policy", None)
+        original(self, attributes, now)
+        if "Policy" not in attributes:
+            self.policy = kept
+
+    set_attributes._sdfleet_keeps_policy = True  # type: ignore[attr-defined]
+    Queue._set_attributes = set_attributes  # type: ignore[method-assign]
+
+
 def prepare_emulator() -> None:
-    """Everything sdfleet changes in moto before serving: atomic writes, missing operations."""
+    """Everything sdfleet changes in moto before serving: atomic writes, missing operations,
+    SQS attribute writes that leave other attributes alone."""
     make_dynamodb_writes_atomic()
     add_missing_operations()
+    keep_queue_policy_on_other_attribute_writes()
 
 
 def start_emulator(host: str = "127.0.0.1", port: int = 5000) -> ThreadedMotoServer:
