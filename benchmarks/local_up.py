@@ -27,6 +27,11 @@ TIMEOUT_SECONDS = 900
 
 
 def one_run(command: list[str], repo: Path) -> dict[str, Any]:
+    # What this run had to build: a first run in a fresh clone builds both.
+    built = {
+        "venv_built": not (repo / ".venv").exists(),
+        "web_app_built": not (repo / "frontend" / "dist").exists(),
+    }
     with tempfile.NamedTemporaryFile("w+", suffix=".log") as log:
         started = time.monotonic()
         process = subprocess.Popen(
@@ -44,6 +49,7 @@ def one_run(command: list[str], repo: Path) -> dict[str, Any]:
         text = Path(log.name).read_text(errors="replace")
     match = READY.search(text)
     return {
+        **built,
         "ready_seconds": round(ready_at - started, 1) if ready_at else None,
         "sdfleet_up_seconds": float(match.group(1)) if match else None,
         "replayed": "replayed the last apply" in text,
@@ -70,6 +76,11 @@ def main() -> None:
     result = {
         "command": args.command,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        # Empty caches make the first run download what a new laptop downloads.
+        "caches": {
+            name: os.environ.get(name, "")
+            for name in ("UV_CACHE_DIR", "PIP_NO_CACHE_DIR", "npm_config_cache")
+        },
         "runs": runs,
     }
     out = Path(__file__).resolve().parent / "results" / "local_up.json"

@@ -1,4 +1,5 @@
-"""The embedded AWS emulator (moto server) with atomic DynamoDB writes.
+"""The embedded AWS emulator (moto server) with atomic DynamoDB writes, and closer to AWS
+where sdfleet's code depends on it (see :func:`prepare_emulator`).
 
 Real DynamoDB evaluates a condition and applies the write atomically; moto's server handles
 requests on several threads without a lock, so two racing conditional writes can both pass
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -109,12 +111,39 @@ def keep_queue_policy_on_other_attribute_writes() -> None:
     Queue._set_attributes = set_attributes  # type: ignore[method-assign]
 
 
+def sse_kms_etags_are_not_md5() -> None:
+    """An SSE-KMS object's ETag is not the MD5 of its body, as on S3.
+
+    moto (5.x) gives every single-part object the MD5 of its body as ETag, so code that takes
+    an ETag for a checksum passes here and fails on the fleet's SSE-KMS bucket in AWS. Here an
+    SSE-KMS object's ETag is another stable digest (still unique per body, so ``If-Match``
+    keeps working); multipart ETags (``…-N``) are left as they are.
+    """
+    from moto.s3.models import FakeKey
+
+    original = FakeKey.etag
+    if getattr(original.fget, "_sdfleet_sse_kms", False):
+        return
+    assert original.fget is not None
+
+    def etag(self: FakeKey) -> str:
+        value: str = original.fget(self)  # type: ignore[misc]
+        if self.encryption != "aws:kms" or "-" in value:
+            return value
+        digest = hashlib.md5(b"sse-kms:" + value.strip('"').encode(), usedforsecurity=False)
+        return f'"{digest.hexdigest()}"'
+
+    etag._sdfleet_sse_kms = True  # type: ignore[attr-defined]
+    FakeKey.etag = property(etag)  # type: ignore[method-assign,assignment]
+
+
 def prepare_emulator() -> None:
     """Everything sdfleet changes in moto before serving: atomic writes, missing operations,
-    SQS attribute writes that leave other attributes alone."""
+    SQS attribute writes that leave other attributes alone, S3 ETags of SSE-KMS objects."""
     make_dynamodb_writes_atomic()
     add_missing_operations()
     keep_queue_policy_on_other_attribute_writes()
+    sse_kms_etags_are_not_md5()
 
 
 def start_emulator(host: str = "127.0.0.1", port: int = 5000) -> ThreadedMotoServer:

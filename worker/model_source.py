@@ -1,11 +1,12 @@
 """Where the model comes from: ``tiny``, a local directory, an ``s3://`` prefix or a hub id.
 
-An S3 prefix is downloaded once into the model cache and verified before use:
-- if the prefix holds ``sdfleet-manifest.json`` (``{"version": 1, "files": {path: {"size": n,
-  "sha256": hex}}}``, written by ``python -m worker.model_source publish``), every listed file
-  must be present with that size and SHA-256;
-- otherwise every object's size must match its listing, and single-part uploads (whose ETag is
-  the MD5 of the body) must match their ETag.
+An S3 prefix is downloaded once into the model cache and verified before use. The prefix must
+hold ``sdfleet-manifest.json`` (``{"version": 1, "files": {path: {"size": n, "sha256": hex}}}``,
+written by ``sdfleet models publish``): exactly the files it lists are downloaded, and each must
+have that size and SHA-256. A prefix without a manifest is refused with the command to run. An
+ETag is never taken for a checksum: it is the body's MD5 only for single-part uploads without
+SSE-KMS, and the fleet's bucket is SSE-KMS by default. Objects uploaded with an S3 additional
+checksum (``publish`` asks for SHA-256) are also checked by botocore as they download.
 The download goes to a scratch directory that is renamed into place only when verified, so a
 crash never leaves a half model behind. A marker records the listing it was made from: a
 worker restart reuses the cache while the listing is unchanged, and re-downloads when the
@@ -42,7 +43,9 @@ MANIFEST_VERSION: Final = 1
 DOWNLOAD_MARKER: Final = ".sdfleet-download.json"
 _HASH_CHUNK: Final = 8 * 1024 * 1024
 _HUB_ID: Final = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_SINGLE_PART_ETAG: Final = re.compile(r"^[0-9a-f]{32}$")
+#: The S3 additional checksum ``publish`` asks for (S3 stores it; downloads verify it).
+UPLOAD_CHECKSUM_ALGORITHM: Final = "SHA256"
+PUBLISH_COMMAND: Final = "sdfleet models publish"
 
 
 @dataclass(frozen=True)
@@ -90,14 +93,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def list_model_objects(s3: S3Client, bucket: str, prefix: str, source: str) -> list[S3Object]:
     objects: list[S3Object] = []
     paginator = s3.get_paginator("list_objects_v2")
@@ -113,57 +108,72 @@ def list_model_objects(s3: S3Client, bucket: str, prefix: str, source: str) -> l
     return objects
 
 
-def _verify(directory: Path, objects: list[S3Object], source: str) -> None:
-    manifest_path = directory / MANIFEST_NAME
-    if manifest_path.is_file():
-        _verify_manifest(directory, manifest_path, source)
-        return
-    for obj in objects:
-        path = directory / obj.relative
-        size = path.stat().st_size
-        if size != obj.size:
-            raise ModelLoadError(
-                f"model_source: {source!r}: {obj.relative} is {size} bytes, listing says {obj.size}"
-            )
-        if _SINGLE_PART_ETAG.match(obj.etag) and _md5(path) != obj.etag:
-            raise ModelLoadError(
-                f"model_source: {source!r}: {obj.relative} does not match its ETag {obj.etag}"
-            )
+def _manifest_missing(uri: str) -> ModelLoadError:
+    return ModelLoadError(
+        f"model_source: {uri!r} has no valid {MANIFEST_NAME}; publish the model with "
+        f"`{PUBLISH_COMMAND} <local diffusers folder> {uri}` (a plain copy such as `aws s3 sync` "
+        "carries no checksum the worker can trust: an ETag is not an MD5 on an SSE-KMS bucket)"
+    )
 
 
-def _verify_manifest(directory: Path, manifest_path: Path, source: str) -> None:
+def read_manifest(path: Path, uri: str) -> dict[str, dict[str, Any]]:
+    """The manifest's ``files`` map, each entry with an int ``size`` and a hex ``sha256``."""
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
         version = manifest["version"]
         files: dict[str, dict[str, Any]] = manifest["files"]
-    except (ValueError, KeyError, TypeError) as exc:
+        if not isinstance(files, dict) or not files:
+            raise TypeError("files must be a non-empty object")
+        for relative, entry in files.items():
+            if not isinstance(entry.get("size"), int) or not isinstance(entry.get("sha256"), str):
+                raise TypeError(f"{relative}: needs an integer size and a sha256 string")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelLoadError(
-            f"model_source: {source!r}: unreadable {MANIFEST_NAME}: {exc}"
+            f"model_source: {uri!r}: unreadable {MANIFEST_NAME} ({exc}); publish it again with "
+            f"`{PUBLISH_COMMAND} <local diffusers folder> {uri}`"
         ) from exc
     if version != MANIFEST_VERSION:
         raise ModelLoadError(
-            f"model_source: {source!r}: {MANIFEST_NAME} version {version!r} is not "
-            f"{MANIFEST_VERSION}"
+            f"model_source: {uri!r}: {MANIFEST_NAME} version {version!r} is not "
+            f"{MANIFEST_VERSION}; publish it again with `{PUBLISH_COMMAND}`"
         )
+    return {_safe_relative(relative, uri): entry for relative, entry in files.items()}
+
+
+def _check_listing(files: dict[str, dict[str, Any]], objects: list[S3Object], uri: str) -> None:
+    """Fails before any download when a manifest file is absent or of another size."""
+    listed = {obj.relative: obj for obj in objects}
     for relative, expected in sorted(files.items()):
-        path = directory / _safe_relative(relative, source)
-        if not path.is_file():
+        obj = listed.get(relative)
+        if obj is None:
             raise ModelLoadError(
-                f"model_source: {source!r}: {relative} is in the manifest but missing"
+                f"model_source: {uri!r}: {relative} is in the manifest but missing"
             )
+        if obj.size != expected["size"]:
+            raise ModelLoadError(
+                f"model_source: {uri!r}: {relative} is {obj.size} bytes, "
+                f"manifest says {expected['size']}"
+            )
+
+
+def _verify_files(directory: Path, files: dict[str, dict[str, Any]], uri: str) -> None:
+    for relative, expected in sorted(files.items()):
+        path = directory / relative
         size = path.stat().st_size
-        if size != expected.get("size"):
+        if size != expected["size"]:
             raise ModelLoadError(
-                f"model_source: {source!r}: {relative} is {size} bytes, "
-                f"manifest says {expected.get('size')}"
+                f"model_source: {uri!r}: {relative} is {size} bytes, "
+                f"manifest says {expected['size']}"
             )
-        if _sha256(path) != expected.get("sha256"):
+        if _sha256(path) != expected["sha256"]:
             raise ModelLoadError(
-                f"model_source: {source!r}: {relative} does not match its manifest SHA-256"
+                f"model_source: {uri!r}: {relative} does not match its manifest SHA-256"
             )
 
 
 def _listing(objects: list[S3Object]) -> list[dict[str, Any]]:
+    """What the cache marker compares: a changed key, size or ETag means a re-published model
+    (the ETag only tells versions apart here; the manifest's SHA-256 is the integrity check)."""
     return [{"key": o.key, "size": o.size, "etag": o.etag} for o in objects]
 
 
@@ -188,17 +198,27 @@ def download_s3_model(s3: S3Client, uri: str, cache_dir: Path) -> Path:
                 return target
             raise ModelLoadError(f"model_source: cannot list {uri!r}: {exc}") from exc
         if not objects:
-            raise ModelLoadError(f"model_source: {uri!r} holds no objects")
+            raise ModelLoadError(
+                f"model_source: {uri!r} holds no objects; publish a model there with "
+                f"`{PUBLISH_COMMAND} <local diffusers folder> {uri}`"
+            )
+        manifest_object = next((o for o in objects if o.relative == MANIFEST_NAME), None)
+        if manifest_object is None:
+            raise _manifest_missing(uri)
         listing = _listing(objects)
         if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == listing:
             return target
         scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=cache_dir))
         try:
-            for obj in objects:
-                path = scratch / obj.relative
+            s3.download_file(bucket, manifest_object.key, str(scratch / MANIFEST_NAME))
+            files = read_manifest(scratch / MANIFEST_NAME, uri)
+            _check_listing(files, objects, uri)
+            # Exactly the manifest's files: anything else under the prefix is not the model.
+            for relative in sorted(files):
+                path = scratch / relative
                 path.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(bucket, obj.key, str(path))
-            _verify(scratch, objects, uri)
+                s3.download_file(bucket, prefix + relative, str(path))
+            _verify_files(scratch, files, uri)
             (scratch / DOWNLOAD_MARKER).write_text(json.dumps(listing), encoding="utf-8")
             if target.exists():
                 shutil.rmtree(target)
@@ -250,35 +270,52 @@ def write_manifest(directory: Path) -> dict[str, Any]:
 
 
 def publish(s3: S3Client, directory: Path, uri: str) -> int:
-    """Uploads a model folder with its manifest; returns the number of files uploaded."""
+    """Uploads a model folder with its manifest; returns the number of files uploaded.
+
+    Every object is uploaded with S3's SHA-256 additional checksum, and the manifest goes last,
+    so a worker never sees a manifest whose files are not all in place.
+    """
+    if not (directory / "model_index.json").is_file():
+        raise ModelLoadError(
+            f"publish: {str(directory)!r} has no model_index.json "
+            "(expected a diffusers save_pretrained folder)"
+        )
+    if not uri.startswith("s3://"):
+        raise ModelLoadError(f"publish: {uri!r} must be an s3://bucket/prefix/ URI")
     bucket, prefix = parse_s3_uri(uri)
     manifest = write_manifest(directory)
     names = [*manifest["files"], MANIFEST_NAME]
     for relative in names:
-        s3.upload_file(str(directory / relative), bucket, prefix + relative)
+        s3.upload_file(
+            str(directory / relative),
+            bucket,
+            prefix + relative,
+            ExtraArgs={"ChecksumAlgorithm": UPLOAD_CHECKSUM_ALGORITHM},
+        )
     return len(names)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m worker.model_source publish DIR URI``: the same as ``sdfleet models publish``
+    for a host with only the worker installed."""
     from sdfleet.aws import AwsClients
     from sdfleet.settings import WorkerSettings
 
     parser = argparse.ArgumentParser(
         prog="python -m worker.model_source",
-        description="Publish a diffusers model folder to S3 with a SHA-256 manifest.",
+        description=f"Publish a diffusers model folder to S3 with a SHA-256 manifest "
+        f"(also `{PUBLISH_COMMAND}`).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     publish_cmd = commands.add_parser("publish", help="upload DIRECTORY to s3://bucket/prefix/")
     publish_cmd.add_argument("directory", type=Path)
     publish_cmd.add_argument("uri")
     args = parser.parse_args(argv)
-    directory: Path = args.directory
-    if not (directory / "model_index.json").is_file():
-        parser.error(f"directory {str(directory)!r} has no model_index.json")
-    if not args.uri.startswith("s3://"):
-        parser.error(f"uri {args.uri!r} must start with s3://")
     s3 = AwsClients.from_settings(WorkerSettings()).s3()
-    count = publish(s3, directory, args.uri)
+    try:
+        count = publish(s3, args.directory, args.uri)
+    except ModelLoadError as exc:
+        parser.error(str(exc))
     print(f"uploaded {count} files to {args.uri}")
     return 0
 
