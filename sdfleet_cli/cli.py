@@ -1,6 +1,7 @@
-"""The ``sdfleet`` command: ``up``, ``token``, ``submit``, ``status``, ``logs``, ``simulate``.
+"""The ``sdfleet`` command: ``up``, ``token``, ``submit``, ``status``, ``logs``, ``simulate``,
+``models publish``, ``dlq show`` / ``dlq redrive``.
 
-``submit``, ``status``, ``token`` and ``logs`` talk to the local stack through
+``submit``, ``status``, ``token``, ``models``, ``dlq`` and ``logs`` talk to the local stack through
 ``.sdfleet/local.json`` (``--state-dir`` or ``SDFLEET_LOCAL_STATE_DIR`` move it); with ``--aws``
 they use the regular settings instead (``SDFLEET_*`` environment, then SSM).
 """
@@ -393,6 +394,25 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- models ------------------------------------------------------------------------------------
+def cmd_models_publish(args: argparse.Namespace) -> int:
+    from worker.errors import ModelLoadError
+    from worker.model_source import publish
+
+    folder = Path(args.folder)
+    config = _client_config(args)
+    uri = args.uri or f"s3://{config.bucket}/models/{folder.resolve().name}/"
+    try:
+        count = publish(_clients(config).s3(), folder, uri)
+    except ModelLoadError as exc:
+        _console(stderr=True).print(f"sdfleet models publish: {exc}")
+        return EXIT_USAGE
+    console = _console()
+    console.print(f"uploaded {count} files (SHA-256 manifest last) to {uri}")
+    console.print(f"set model_source = {uri!r} (tfvars) or SDFLEET_MODEL_SOURCE={uri}")
+    return EXIT_OK
+
+
 # -- simulate ----------------------------------------------------------------------------------
 def cmd_simulate(args: argparse.Namespace) -> int:
     from autoscaler.cli import run_simulate
@@ -487,6 +507,20 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=20)
     logs.add_argument("--component", help="emulator, up, terraform, model or worker")
     logs.set_defaults(func=cmd_logs)
+
+    models = commands.add_parser("models", help="publish a model for the workers")
+    model_commands = models.add_subparsers(dest="models_command", required=True)
+    publish = model_commands.add_parser(
+        "publish",
+        parents=[common, remote],
+        help="upload a diffusers folder with its SHA-256 manifest (the only S3 layout "
+        "workers load)",
+    )
+    publish.add_argument("folder", help="a diffusers save_pretrained folder (model_index.json)")
+    publish.add_argument(
+        "uri", nargs="?", help="s3://bucket/prefix/ (default: s3://<bucket>/models/<folder name>/)"
+    )
+    publish.set_defaults(func=cmd_models_publish)
 
     simulate = commands.add_parser(
         "simulate", help="preview what scaler settings do to cost and wait time"

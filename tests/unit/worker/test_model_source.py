@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -11,12 +12,15 @@ import pytest
 
 from sdfleet.aws import AwsClients
 from sdfleet.settings import WorkerSettings
+from sdfleet_cli.cli import EXIT_OK, EXIT_USAGE
+from sdfleet_cli.cli import main as sdfleet_main
 from tests.conftest import FleetResources
 from worker.errors import ModelLoadError
 from worker.generation import Generator
 from worker.model_source import (
     DOWNLOAD_MARKER,
     MANIFEST_NAME,
+    PUBLISH_COMMAND,
     parse_s3_uri,
     publish,
     resolve_model,
@@ -39,6 +43,38 @@ def upload_plain(s3: Any, folder: Path, bucket: str, prefix: str) -> None:
     for path in sorted(folder.rglob("*")):
         if path.is_file():
             s3.upload_file(str(path), bucket, prefix + path.relative_to(folder).as_posix())
+
+
+@pytest.fixture()
+def kms_bucket(fleet: FleetResources) -> str:
+    """A bucket encrypted with SSE-KMS by default, as Terraform makes the fleet's bucket."""
+    key_id = fleet.clients.client("kms").create_key()["KeyMetadata"]["KeyId"]
+    name = f"{fleet.bucket}-kms"
+    s3 = fleet.clients.s3()
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": key_id,
+                    }
+                }
+            ]
+        },
+    )
+    return name
+
+
+def md5_of(path: Path) -> str:
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+def listed_etags(s3: Any, bucket: str, prefix: str) -> dict[str, str]:
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    return {item["Key"][len(prefix) :]: item["ETag"].strip('"') for item in listing}
 
 
 def count_downloads(s3: Any) -> list[str]:
@@ -109,17 +145,115 @@ def test_a_tampered_file_fails_the_manifest_and_leaves_no_model(
     assert [p for p in cache.iterdir() if p.is_dir()] == []
 
 
-def test_without_a_manifest_sizes_and_etags_are_checked(
+def test_the_emulator_gives_sse_kms_objects_etags_that_are_not_their_md5(
+    fleet: FleetResources, kms_bucket: str, tmp_path: Path
+) -> None:
+    """S3's behaviour the old ETag check broke on; the tests below rely on it."""
+    s3 = fleet.clients.s3()
+    body = tmp_path / "body.bin"
+    body.write_bytes(b"weights" * 100)
+    s3.upload_file(str(body), kms_bucket, "k/body.bin")
+    s3.upload_file(str(body), fleet.bucket, "k/body.bin")
+    assert listed_etags(s3, kms_bucket, "k/")["body.bin"] != md5_of(body)
+    assert listed_etags(s3, fleet.bucket, "k/")["body.bin"] == md5_of(body)  # no SSE-KMS
+
+
+def test_a_prefix_without_a_manifest_is_refused_with_the_command_to_run(
+    fleet: FleetResources, kms_bucket: str, tiny_copy: Path, tmp_path: Path
+) -> None:
+    """What `aws s3 sync` leaves on the fleet's bucket: the worker names the command to run."""
+    s3 = fleet.clients.s3()
+    upload_plain(s3, tiny_copy, kms_bucket, "synced/")
+    uri = f"s3://{kms_bucket}/synced/"
+    fetched = count_downloads(s3)
+    cache = tmp_path / "cache"
+    with pytest.raises(ModelLoadError) as refused:
+        resolve_model(uri, cache, s3)
+    assert f"no valid {MANIFEST_NAME}" in str(refused.value)
+    assert f"`{PUBLISH_COMMAND} <local diffusers folder> {uri}`" in str(refused.value)
+    assert fetched == []
+    assert not s3_cache_dir(cache, uri).exists()
+
+
+def test_a_published_model_loads_where_etags_are_not_md5s(
+    fleet: FleetResources, kms_bucket: str, tiny_copy: Path, tmp_path: Path
+) -> None:
+    """SSE-KMS single-part ETags and a multipart upload's ETag: none is an MD5, all load."""
+    s3 = fleet.clients.s3()
+    # Above boto3's 8 MiB multipart threshold: uploaded in parts, its ETag ends in "-2".
+    large = tiny_copy / "text_encoder" / "large-extra.bin"
+    large.write_bytes(bytes(range(256)) * (9 * 4096))
+    uri = f"s3://{kms_bucket}/models/sd/"
+    publish(s3, tiny_copy, uri)
+    etags = listed_etags(s3, kms_bucket, "models/sd/")
+    assert etags["text_encoder/large-extra.bin"].endswith("-2")
+    for relative, etag in etags.items():
+        assert etag != md5_of(tiny_copy / relative), relative
+    head = s3.head_object(
+        Bucket=kms_bucket, Key="models/sd/model_index.json", ChecksumMode="ENABLED"
+    )
+    assert head["ChecksumSHA256"]  # S3's own checksum, set at upload
+    cache = tmp_path / "cache"
+    settings = WorkerSettings(model_source=uri, model_cache_dir=str(cache), device="cpu")
+    assert Generator.load(settings, s3).model_name == uri
+    local = s3_cache_dir(cache, uri)
+    assert (local / "text_encoder" / "large-extra.bin").read_bytes() == large.read_bytes()
+
+
+def test_only_the_manifests_files_are_downloaded(
     fleet: FleetResources, tiny_copy: Path, tmp_path: Path
 ) -> None:
     s3 = fleet.clients.s3()
-    upload_plain(s3, tiny_copy, fleet.bucket, "plain/")
-    uri = f"s3://{fleet.bucket}/plain"
+    uri = f"s3://{fleet.bucket}/models/extra/"
+    publish(s3, tiny_copy, uri)
+    s3.put_object(Bucket=fleet.bucket, Key="models/extra/unet/stray.bin", Body=b"not the model")
     local = Path(resolve_model(uri, tmp_path / "cache", s3).location)
-    assert (local / "model_index.json").read_bytes() == (
-        tiny_copy / "model_index.json"
-    ).read_bytes()
-    assert not (local / MANIFEST_NAME).exists()
+    assert (local / "unet" / "config.json").is_file()
+    assert not (local / "unet" / "stray.bin").exists()
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        b"not json",
+        json.dumps({"version": 1, "files": {}}).encode(),
+        json.dumps({"version": 1, "files": {"model_index.json": {"size": "1"}}}).encode(),
+        json.dumps(
+            {"version": 2, "files": {"model_index.json": {"size": 1, "sha256": "0"}}}
+        ).encode(),
+    ],
+)
+def test_an_unusable_manifest_is_refused_with_the_command_to_run(
+    fleet: FleetResources, tiny_copy: Path, tmp_path: Path, manifest: bytes
+) -> None:
+    s3 = fleet.clients.s3()
+    uri = f"s3://{fleet.bucket}/models/broken/"
+    publish(s3, tiny_copy, uri)
+    s3.put_object(Bucket=fleet.bucket, Key=f"models/broken/{MANIFEST_NAME}", Body=manifest)
+    with pytest.raises(ModelLoadError, match=PUBLISH_COMMAND):
+        resolve_model(uri, tmp_path / "cache", s3)
+
+
+def test_sdfleet_models_publish_uploads_what_the_worker_loads(
+    fleet: FleetResources,
+    kms_bucket: str,
+    tiny_copy: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in fleet.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SDFLEET_BUCKET", kms_bucket)
+    assert sdfleet_main(["models", "publish", str(tiny_copy), "--aws"]) == EXIT_OK
+    uri = f"s3://{kms_bucket}/models/{tiny_copy.name}/"
+    assert uri in capsys.readouterr().out
+    local = Path(resolve_model(uri, tmp_path / "cache", fleet.clients.s3()).location)
+    assert (local / MANIFEST_NAME).is_file()
+    empty = tmp_path / "not-a-model"
+    empty.mkdir()
+    assert sdfleet_main(["models", "publish", str(empty), uri, "--aws"]) == EXIT_USAGE
+    assert "no model_index.json" in capsys.readouterr().err
 
 
 def test_a_manifest_listing_a_missing_file_fails(
