@@ -32,6 +32,7 @@ def one_run(command: list[str], repo: Path) -> dict[str, Any]:
         "venv_built": not (repo / ".venv").exists(),
         "web_app_built": not (repo / "frontend" / "dist").exists(),
     }
+    load_before = os.getloadavg()[0]
     with tempfile.NamedTemporaryFile("w+", suffix=".log") as log:
         started = time.monotonic()
         process = subprocess.Popen(
@@ -56,6 +57,9 @@ def one_run(command: list[str], repo: Path) -> dict[str, Any]:
         # make itself dies of the SIGINT (-2); the stack's own "stopped" line is what counts.
         "stopped_cleanly": text.rstrip().endswith("stopped") or "\nstopped\n" in text,
         "exit_status": status,
+        # The build machine is shared: its load says how much of the time was waiting.
+        "load_average_1m_before": round(load_before, 2),
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
     }
 
 

@@ -6,7 +6,9 @@ message delete and the worker's own bookkeeping. Measured against the embedded e
 separate ``python -m sdfleet_cli.emulator`` process, so it talks HTTP over loopback like AWS) with
 the tiny model on CPU. Goal: median <= 50 ms per job.
 
-    python benchmarks/worker_overhead.py [--jobs 40] [--batch-sizes 1,4]
+    python benchmarks/worker_overhead.py [--jobs 40] [--batch-sizes 1,4] [--receive-ahead 0.5,0]
+
+Each batch size runs with each receive-ahead setting (0: receive only after a call ends).
 
 Prints a table and writes benchmarks/results/worker_overhead.json.
 """
@@ -94,7 +96,9 @@ def _enqueue(store: JobStore, clients: AwsClients, queue_url: str, count: int) -
     return ids
 
 
-def _run(endpoint: str, model_dir: str, batch_size: int, jobs: int) -> dict[str, Any]:
+def _run(
+    endpoint: str, model_dir: str, batch_size: int, jobs: int, receive_ahead: float
+) -> dict[str, Any]:
     # The test harness's creators give the resources the shapes Terraform gives them.
     resources: Any = importlib.import_module("tests.support.aws_resources")
     create_lane_queues = resources.create_lane_queues
@@ -116,6 +120,7 @@ def _run(endpoint: str, model_dir: str, batch_size: int, jobs: int) -> dict[str,
         device="cpu",
         max_batch_size=batch_size,
         wait_time_seconds=0,
+        receive_ahead_seconds=receive_ahead,
     )
     from worker.generation import Generator
 
@@ -145,6 +150,7 @@ def _run(endpoint: str, model_dir: str, batch_size: int, jobs: int) -> dict[str,
     pipeline = [r.pipeline_seconds / r.messages for r in worker.stats.receives if r.messages]
     per_job.sort()
     return {
+        "receive_ahead_seconds": receive_ahead,
         "batch_size": batch_size,
         "jobs": jobs,
         "receives": len(per_job),
@@ -165,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=40)
     parser.add_argument("--batch-sizes", default="1,4")
+    parser.add_argument(
+        "--receive-ahead", default="0.5,0", help="SDFLEET_RECEIVE_AHEAD_SECONDS values to run"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
     args = parser.parse_args(argv)
     for name, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}.items():
@@ -174,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     model_dir = os.environ.get("SDFLEET_MODEL_CACHE_DIR") or tempfile.mkdtemp(prefix="sdfleet-")
     try:
         rows = [
-            _run(endpoint, model_dir, int(size), args.jobs) for size in args.batch_sizes.split(",")
+            _run(endpoint, model_dir, int(size), args.jobs, float(ahead))
+            for ahead in args.receive_ahead.split(",")
+            for size in args.batch_sizes.split(",")
         ]
     finally:
         emulator.kill()
@@ -184,7 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "worker orchestration overhead per job (time not inside the pipeline call)",
         "goal": {"overhead_median_ms_max": GOAL_MEDIAN_SECONDS * 1000},
-        "passed": all(r["overhead_median_ms"] <= GOAL_MEDIAN_SECONDS * 1000 for r in rows),
+        # The goal is for the default setting; the other rows show what receiving ahead buys.
+        "passed": all(
+            r["overhead_median_ms"] <= GOAL_MEDIAN_SECONDS * 1000
+            for r in rows
+            if r["receive_ahead_seconds"]
+            == WorkerSettings.model_fields["receive_ahead_seconds"].default
+        ),
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
@@ -199,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     table = Table(title="worker orchestration overhead per job, ms (goal: median <= 50)")
     columns = (
+        "receive ahead s",
         "batch",
         "jobs",
         "median ms",
@@ -212,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column(column, justify="right")
     for row in rows:
         table.add_row(
+            f"{row['receive_ahead_seconds']:g}",
             str(row["batch_size"]),
             str(row["jobs"]),
             f"{row['overhead_median_ms']:.1f}",
