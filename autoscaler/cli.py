@@ -46,6 +46,12 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         "cost-versus-wait frontier at our interactive p95 (slower)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    parser.add_argument(
+        "--monthly-cost",
+        action="store_true",
+        help="also estimate a month of our policy on each trace, by part (GPU-hours by spot "
+        "share, root volumes, NAT, scaler Lambda, CloudWatch, storage; autoscaler/cost.py)",
+    )
 
 
 def run_simulate(args: argparse.Namespace) -> int:
@@ -75,6 +81,11 @@ def run_simulate(args: argparse.Namespace) -> int:
             env = replace(env, boot_median_seconds=args.boot_median)
         scenario = replace(scenario, environment=env)
         traces = [load(name) for name in (args.trace or list(BUILT_IN))]
+        cost_inputs = None
+        if getattr(args, "monthly_cost", False):
+            from autoscaler.cost import read_inputs
+
+            cost_inputs = read_inputs(args.tfvars)
     except ScalerError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return EXIT_USAGE
@@ -83,6 +94,11 @@ def run_simulate(args: argparse.Namespace) -> int:
         comparison = compare(trace, scenario, args.seed, frontiers=args.frontier)
         comparisons.append(comparison)
         console.print(rich_table(comparison))
+        if cost_inputs is not None:
+            from autoscaler.cost import estimate_monthly, monthly_cost_table
+
+            monthly = estimate_monthly(comparison.runs["ours"], trace.duration, cost_inputs)
+            console.print(monthly_cost_table(monthly))
         if args.frontier:
             console.print(frontier_table(comparison))
         if args.plot:
