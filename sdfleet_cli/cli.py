@@ -413,6 +413,54 @@ def cmd_models_publish(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- dlq ---------------------------------------------------------------------------------------
+def _dead_letter_queue(args: argparse.Namespace) -> Any:
+    from sdfleet.errors import ConfigurationError
+    from sdfleet_cli.dlq import DeadLetterQueue
+
+    config = _client_config(args)
+    dlq_url = config.batch_dlq_url if args.lane == "batch" else config.interactive_dlq_url
+    if not dlq_url:
+        raise ConfigurationError(f"no dead-letter queue URL configured for the {args.lane} lane")
+    return DeadLetterQueue(_clients(config).sqs(), dlq_url, config.queue_url(args.lane), args.lane)
+
+
+def cmd_dlq_show(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    letters = _dead_letter_queue(args).show(args.max)
+    if args.json:
+        print(json.dumps([{**vars(letter)} for letter in letters]))
+        return EXIT_OK
+    table = Table(title=f"{args.lane} DLQ: {len(letters)} message(s) shown (none moved)")
+    for column in ("message", "sender", "receives", "sent", "reason", "body"):
+        table.add_column(column)
+    for letter in letters:
+        sent = datetime.fromtimestamp(letter.sent_at_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+        reason = (
+            f"{letter.error_code}: {letter.error}"
+            if letter.error_code
+            else f"failed {letter.receive_count - 1 or 'every'} deliveries"
+        )
+        sender = letter.sender_id
+        if letter.original_sender_id:
+            sender += f" (sent by {letter.original_sender_id})"
+        table.add_row(
+            letter.message_id, sender, str(letter.receive_count), sent, reason, letter.body_excerpt
+        )
+    _console().print(table)
+    return EXIT_OK
+
+
+def cmd_dlq_redrive(args: argparse.Namespace) -> int:
+    moved = _dead_letter_queue(args).redrive(args.max)
+    console = _console()
+    for item in moved:
+        console.print(f"{item.old_message_id} -> {item.new_message_id} (job {item.job_id})")
+    console.print(f"redrove {len(moved)} message(s) to the {args.lane} lane")
+    return EXIT_OK
+
+
 # -- simulate ----------------------------------------------------------------------------------
 def cmd_simulate(args: argparse.Namespace) -> int:
     from autoscaler.cli import run_simulate
@@ -521,6 +569,25 @@ def build_parser() -> argparse.ArgumentParser:
         "uri", nargs="?", help="s3://bucket/prefix/ (default: s3://<bucket>/models/<folder name>/)"
     )
     publish.set_defaults(func=cmd_models_publish)
+
+    dlq = commands.add_parser("dlq", help="inspect a lane's dead letters, or redrive batch ones")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_show = dlq_commands.add_parser(
+        "show", parents=[common, remote], help="list dead letters with their reasons (moves none)"
+    )
+    dlq_show.add_argument("--lane", choices=["batch", "interactive"], default="batch")
+    dlq_show.add_argument("--max", type=int, default=20, help="most messages shown (default 20)")
+    dlq_show.add_argument("--json", action="store_true")
+    dlq_show.set_defaults(func=cmd_dlq_show)
+    dlq_redrive = dlq_commands.add_parser(
+        "redrive",
+        parents=[common, remote],
+        help="send batch dead letters through the batch lane again, as the caller "
+        "(run it with the submitter's role)",
+    )
+    dlq_redrive.add_argument("--lane", choices=["batch", "interactive"], default="batch")
+    dlq_redrive.add_argument("--max", type=int, default=100, help="most messages (default 100)")
+    dlq_redrive.set_defaults(func=cmd_dlq_redrive)
 
     simulate = commands.add_parser(
         "simulate", help="preview what scaler settings do to cost and wait time"
