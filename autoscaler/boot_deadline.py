@@ -79,6 +79,19 @@ def overdue(
     return sorted(late, key=lambda i: (launch_times[i], i))
 
 
+def abandoned(
+    waiting_on_hook: Iterable[str],
+    launch_times: Mapping[str, float],
+    ready: Iterable[str],
+    now: float,
+    deadline_seconds: float,
+) -> list[str]:
+    """Instances held by the termination hook (``Terminating:Wait``) that no worker will
+    release: past the deadline and never ready, so there is nothing to drain. Completing their
+    hook saves its whole timeout of billing per replacement."""
+    return overdue(waiting_on_hook, launch_times, ready, now, deadline_seconds)
+
+
 def is_ready(beat: WorkerHeartbeat, now: datetime) -> bool:
     return beat.state in READY_STATES and not beat.is_stale(now)
 
@@ -86,11 +99,21 @@ def is_ready(beat: WorkerHeartbeat, now: datetime) -> bool:
 class BootDeadline:
     """Finds the group's overdue instances and marks them unhealthy."""
 
-    def __init__(self, ec2: Any, autoscaling: AutoScalingClient, deadline_seconds: float) -> None:
+    def __init__(
+        self,
+        ec2: Any,
+        autoscaling: AutoScalingClient,
+        deadline_seconds: float,
+        group_name: str,
+        hook_name: str | None = None,
+    ) -> None:
         # ec2: a boto3 EC2 client (typed Any: only DescribeInstances is used).
         self._ec2 = ec2
         self._autoscaling = autoscaling
         self.deadline_seconds = deadline_seconds
+        self.group_name = group_name
+        self.hook_name = hook_name
+        self.hook_errors: list[str] = []
 
     def launch_times(self, instance_ids: list[str]) -> dict[str, float]:
         times: dict[str, float] = {}
@@ -119,11 +142,17 @@ class BootDeadline:
             return []
         by_instance = {b.instance_id: b for b in beats if b.instance_id is not None}
         ready = [i for i, beat in by_instance.items() if is_ready(beat, now)]
+        ready_ids = set(ready)
         in_service = [i for i, state in lifecycle.items() if state.startswith("InService")]
-        waiting = [i for i in in_service if i not in set(ready)]
-        if not waiting:
+        held = [i for i, state in lifecycle.items() if state == "Terminating:Wait"]
+        waiting = [i for i in in_service if i not in ready_ids]
+        held = [i for i in held if i not in ready_ids] if self.hook_name else []
+        if not waiting and not held:
             return []  # the usual case: no EC2 call
-        launched = self.launch_times(waiting)
+        launched = self.launch_times(waiting + held)
+        self._release_hooks(
+            abandoned(held, launched, ready, now.timestamp(), self.deadline_seconds)
+        )
         found = overdue(waiting, launched, ready, now.timestamp(), self.deadline_seconds)
         replaced: list[Overdue] = []
         for instance_id in found:
@@ -148,3 +177,17 @@ class BootDeadline:
                 )
             )
         return replaced
+
+    def _release_hooks(self, instance_ids: list[str]) -> None:
+        """CONTINUE the termination of instances no worker will drain; a refusal (the action
+        already completed or timed out) is only logged: the next run tries again."""
+        for instance_id in instance_ids:
+            try:
+                self._autoscaling.complete_lifecycle_action(
+                    LifecycleHookName=self.hook_name or "",
+                    AutoScalingGroupName=self.group_name,
+                    InstanceId=instance_id,
+                    LifecycleActionResult="CONTINUE",
+                )
+            except (ClientError, BotoCoreError) as exc:
+                self.hook_errors.append(f"{instance_id}: {exc}")

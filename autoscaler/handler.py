@@ -203,12 +203,18 @@ class ScalerRun:
             return []
         now = self.clock()
         deadline = BootDeadline(
-            self.clients.client("ec2"), self.clients.autoscaling(), settings.boot_deadline_seconds
+            self.clients.client("ec2"),
+            self.clients.autoscaling(),
+            settings.boot_deadline_seconds,
+            settings.asg_name,
+            settings.lifecycle_hook_name,
         )
         beats = HeartbeatStore(self.clients.dynamodb(), settings.workers_table).list(
             include_stale=True, now=now
         )
         replaced = deadline.enforce(observer.group().lifecycle, beats, now)
+        for problem in deadline.hook_errors:
+            logger.warning("could not complete the termination hook", extra={"error": problem})
         for instance in replaced:
             logger.error(
                 "instance past the boot deadline marked unhealthy; the group replaces it",

@@ -546,6 +546,13 @@ class ScalerSettings(FleetSettings):
         description="share of the target wait the ready fleet's backlog may take before scale-out",
     )
 
+    lifecycle_hook_name: str | None = _env(
+        env.LIFECYCLE_HOOK_NAME,
+        "lifecycle_hook_name",
+        "ASG termination lifecycle hook; the scaler completes it for instances replaced past "
+        "the boot deadline (no worker there to drain)",
+    )
+
     @model_validator(mode="after")
     def _min_not_above_max(self) -> ScalerSettings:
         if self.min_capacity > self.max_capacity:

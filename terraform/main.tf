@@ -220,6 +220,7 @@ module "autoscaler" {
     SDFLEET_IDEMPOTENCY_TABLE = module.storage.idempotency_table
   })
   asg_name                  = module.worker_fleet.asg_name
+  lifecycle_hook_name       = module.worker_fleet.lifecycle_hook_name
   ssm_path                  = local.ssm_path
   kms_key_arn               = module.config.kms_key_arn
   queue_arns                = values(module.queues.queue_arns)

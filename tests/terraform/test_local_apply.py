@@ -424,7 +424,7 @@ ROLE_ACTIONS = {
         "autoscaling:DescribeAutoScalingGroups", "autoscaling:SetDesiredCapacity",
         "autoscaling:SetInstanceProtection", "autoscaling:TerminateInstanceInAutoScalingGroup",
         "autoscaling:CreateOrUpdateTags", "autoscaling:SetInstanceHealth",
-        "ec2:DescribeInstances",
+        "autoscaling:CompleteLifecycleAction", "ec2:DescribeInstances",
         "ssm:GetParametersByPath", "ssm:GetParameters", "kms:Decrypt",
         "xray:PutTraceSegments", "xray:PutTelemetryRecords",
     },

@@ -69,7 +69,8 @@ def test_every_scaler_knob_reaches_ssm_and_none_the_lambda_environment() -> None
     knob_fields = {
         name
         for name, info in ScalerSettings.model_fields.items()
-        if name not in FleetSettings.model_fields and name != "asg_name"
+        if name not in FleetSettings.model_fields
+        and name not in {"asg_name", "lifecycle_hook_name"}
     }
     assert set(SCALER_KNOBS.values()) == knob_fields
     module = (TERRAFORM_DIR / "modules" / "autoscaler" / "main.tf").read_text()

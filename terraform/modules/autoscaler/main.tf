@@ -28,6 +28,9 @@ locals {
     SDFLEET_ASG_NAME             = var.asg_name
     POWERTOOLS_SERVICE_NAME      = "sdfleet-scaler"
     POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
+    }, var.lifecycle_hook_name == null ? {} : {
+    # The boot deadline completes the hook of instances no worker will drain.
+    SDFLEET_LIFECYCLE_HOOK_NAME = var.lifecycle_hook_name
   })
 }
 
@@ -115,8 +118,10 @@ data "aws_iam_policy_document" "scaler" {
       "autoscaling:SetDesiredCapacity",
       "autoscaling:SetInstanceProtection",
       "autoscaling:TerminateInstanceInAutoScalingGroup",
-      # An instance with no ready worker past boot_deadline_seconds (autoscaler/boot_deadline.py).
+      # An instance with no ready worker past boot_deadline_seconds (autoscaler/boot_deadline.py),
+      # and its termination hook, which no worker will complete.
       "autoscaling:SetInstanceHealth",
+      "autoscaling:CompleteLifecycleAction",
     ]
     resources = [local.asg_arn]
   }

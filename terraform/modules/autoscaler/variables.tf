@@ -162,6 +162,12 @@ variable "ssm_path" {
   }
 }
 
+variable "lifecycle_hook_name" {
+  description = "The group's termination lifecycle hook (null: none); the scaler completes it for instances it replaced past the boot deadline."
+  type        = string
+  default     = null
+}
+
 variable "kms_key_arn" {
   description = "KMS key of the tables, settings and Lambda environment."
   type        = string

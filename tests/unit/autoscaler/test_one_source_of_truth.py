@@ -27,7 +27,11 @@ REPO = Path(__file__).resolve().parents[3]
 ROOT_VARIABLES = REPO / "terraform" / "variables.tf"
 MODULE = REPO / "terraform" / "modules" / "autoscaler"
 #: Every scaler knob: the settings model's own fields (not where AWS is, not the ASG name).
-KNOBS = sorted(set(ScalerSettings.model_fields) - set(FleetSettings.model_fields) - {"asg_name"})
+KNOBS = sorted(
+    set(ScalerSettings.model_fields)
+    - set(FleetSettings.model_fields)
+    - {"asg_name", "lifecycle_hook_name"}
+)
 _BLOCK = re.compile(r'^variable "(\w+)" \{\n(.*?)^\}', re.MULTILINE | re.DOTALL)
 
 
