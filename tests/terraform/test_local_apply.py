@@ -550,3 +550,28 @@ def test_only_the_worker_may_decrypt_sender_tenants_and_sign_up_is_a_switch(
     )["UserPool"]
     # Terraform sends false by leaving the field out; AWS's default for it is false too.
     assert pool["AdminCreateUserConfig"].get("AllowAdminCreateUserOnly", False) is False
+
+
+def test_boot_deadline_and_configuration_alarms_watch_the_metrics_the_code_sends(
+    applied_stack: AppliedStack, clients: AwsClients
+) -> None:
+    """The alarms' metric names and `service` dimensions are the ones the scaler (EMF,
+    autoscaler/handler.py) and the worker (PutMetricData, worker/stop_report.py) publish."""
+    from worker.stop_report import CONFIG_ERROR_METRIC
+
+    scaler_env = _lambda_environment(clients, applied_stack.outputs["scaler_function_name"])
+    alarms = {
+        a["MetricName"]: a
+        for a in clients.cloudwatch().describe_alarms(AlarmNamePrefix="sdfleet-local-")[
+            "MetricAlarms"
+        ]
+    }
+    deadline = alarms["InstancesPastBootDeadline"]
+    assert deadline["Namespace"] == scaler_env[env.POWERTOOLS_METRICS_NAMESPACE]
+    assert deadline["Dimensions"] == [
+        {"Name": "service", "Value": scaler_env[env.POWERTOOLS_SERVICE_NAME]}
+    ]
+    assert (deadline["Statistic"], deadline["Threshold"]) == ("Sum", 0.0)
+    assert deadline["ComparisonOperator"] == "GreaterThanThreshold"
+    configuration = alarms[CONFIG_ERROR_METRIC]
+    assert configuration["Dimensions"] == [{"Name": "service", "Value": "sdfleet-worker"}]

@@ -20,6 +20,7 @@ from autoscaler.simulator.compare import (
     TERRAFORM_ON_DEMAND_PERCENTAGE_ABOVE_BASE,
     Scenario,
 )
+from autoscaler.simulator.broken_boot import default_deadline
 from autoscaler.simulator.tfvars import POLICY_KNOBS, scenario_from_tfvars
 from sdfleet.settings import FleetSettings, ScalerSettings, WorkerSettings
 
@@ -69,7 +70,10 @@ def test_every_default_agrees_with_the_settings(name: str, tmp_path: Path) -> No
     empty.write_text("# sets nothing\n")
     previews = [Scenario(), scenario_from_tfvars(empty)]
     for scenario in previews:
-        if name == "boot_seconds":
+        if name == "boot_deadline_seconds":
+            # The broken-boot scenario runs the deadline Terraform deploys by default.
+            assert default_deadline() == pytest.approx(expected)
+        elif name == "boot_seconds":
             assert scenario.environment.warmup_seconds == pytest.approx(expected)
         elif name == "samples_per_invocation":
             assert scenario.samples_per_invocation == expected
