@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from autoscaler.policy import PolicyConfig, knob_limits
+from autoscaler.simulator.broken_boot import default_deadline
 from autoscaler.simulator.compare import (
     TERRAFORM_ON_DEMAND_BASE_CAPACITY,
     TERRAFORM_ON_DEMAND_PERCENTAGE_ABOVE_BASE,
     Scenario,
 )
-from autoscaler.simulator.broken_boot import default_deadline
 from autoscaler.simulator.tfvars import POLICY_KNOBS, scenario_from_tfvars
 from sdfleet.settings import FleetSettings, ScalerSettings, WorkerSettings
 

@@ -73,7 +73,9 @@ def _run_wrapper(tmp_path: Path, mirror: Path | None) -> dict[str, str]:
     fake.write_text(
         "#!/usr/bin/env bash\n"
         'echo "config_file=${TF_CLI_CONFIG_FILE:-}"\n'
-        'if [ -n "${TF_CLI_CONFIG_FILE:-}" ]; then echo "config=$(tr "\\n" " " < "$TF_CLI_CONFIG_FILE")"; fi\n'
+        'if [ -n "${TF_CLI_CONFIG_FILE:-}" ]; then\n'
+        '  echo "config=$(tr "\\n" " " < "$TF_CLI_CONFIG_FILE")"\n'
+        "fi\n"
     )
     fake.chmod(0o755)
     environ = {
