@@ -66,9 +66,6 @@ def test_prod_knobs_reach_the_scaler_settings(
     tfvars = read_scalars(PROD_TFVARS)
     for knob, field in SCALER_KNOBS.items():
         assert getattr(settings, field) == tfvars[knob], knob
-    function = planned["module.autoscaler.module.function.aws_lambda_function.this"]
-    planned_env = function["environment"][0]["variables"] or {}
-    assert not [name for name in planned_env if name.startswith("SDFLEET_SCALER_")]
 
 
 def test_prod_group_bounds_and_spot_mix(planned: dict[str, dict[str, Any]]) -> None:
