@@ -33,3 +33,45 @@ def test_healthy_boots_are_never_replaced() -> None:
     row = run(TRACE, 11, 0.0, DEADLINE, Scenario())
     assert row.replaced == 0 and row.broken_launches == 0
     assert row.stats.jobs_unfinished == 0
+
+
+def test_the_readme_and_docs_quote_the_committed_result() -> None:
+    """README and docs/scaling.md figures are the means of benchmarks/results/broken_boot.json."""
+    import json
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    rows = json.loads((repo / "benchmarks/results/broken_boot.json").read_text())["rows"]
+
+    def mean_hours(share: float, deadline: float) -> str:
+        chosen = [
+            r
+            for r in rows
+            if r["trace"] == "diurnal"
+            and r["broken_share"] == share
+            and r["deadline_seconds"] == deadline
+        ]
+        assert len(chosen) == 3
+        return f"{sum(r['window_gpu_hours'] for r in chosen) / 3:.1f}"
+
+    def done_share(share: float, deadline: float) -> str:
+        chosen = [
+            r
+            for r in rows
+            if r["trace"] == "diurnal"
+            and r["broken_share"] == share
+            and r["deadline_seconds"] == deadline
+        ]
+        done = sum(r["jobs"] - r["jobs_unfinished"] - r["jobs_lost"] for r in chosen)
+        return f"{done / sum(r['jobs'] for r in chosen):.0%}"
+
+    readme = " ".join((repo / "README.md").read_text().split())
+    expected = (
+        f"{mean_hours(0.2, 0.0)} GPU-hours and {done_share(0.2, 0.0)} of jobs done without the "
+        f"deadline, {mean_hours(0.2, 600.0)} and {done_share(0.2, 600.0)} with it "
+        f"({mean_hours(0.0, 0.0)} with no broken boot)"
+    )
+    assert expected in readme
+    scaling = (repo / "docs/scaling.md").read_text()
+    assert f"| diurnal | 20% | none | {mean_hours(0.2, 0.0)} | {done_share(0.2, 0.0)} |" in scaling
+    assert f"| diurnal | 20% | 600 s | {mean_hours(0.2, 600.0)} |" in scaling
