@@ -23,7 +23,7 @@ TEST_TARGETS :=
 BENCH_TARGETS :=
 LINT_PATHS := sdfleet sdfleet_cli ingest_lambda worker autoscaler benchmarks
 
-.PHONY: help venv lint test pytest bench test-deep
+.PHONY: help venv lint test pytest bench test-deep prereqs prereqs-up prereqs-test
 
 help:
 	@echo "make up     run the whole fleet locally (emulator, terraform, API, scaler, workers)"
@@ -31,6 +31,18 @@ help:
 	@echo "make lint   ruff + mypy + import rules (.importlinter)"
 	@echo "make bench  every benchmark (tables printed, JSON in benchmarks/results/)"
 	@echo "make test-deep  every property test with 10,000 examples (slow; not in make test)"
+	@echo "make prereqs    check Python 3.11, Terraform, Node.js/npm and Chromium (how to install each)"
+
+# What `make up` and `make test` need, each missing one named with how to install it
+# (mk/check_prereqs.sh; versions from terraform/versions.tf and frontend/package.json).
+CHECK_PREREQS := PYTHON="$(PYTHON)" mk/check_prereqs.sh
+prereqs:
+	@$(CHECK_PREREQS) --require "python terraform node" --optional "chromium"
+prereqs-up:
+	@$(CHECK_PREREQS) --require "python terraform" --optional "node"
+# Locally the web app and browser tests skip without node and chromium; with CI=true they fail.
+prereqs-test:
+	@$(CHECK_PREREQS) --require "python terraform" --optional "node chromium"
 
 # torch comes through pip, which honours the machine's pip configuration (where a local
 # wheel of the CPU build lies); everything else through uv, which resolves, downloads and
@@ -53,7 +65,7 @@ include $(wildcard mk/*.mk)
 pytest: $(STAMP)
 	$(VENV_BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint $(TEST_TARGETS) pytest
+test: prereqs-test lint $(TEST_TARGETS) pytest
 
 # Every hypothesis test with the deep profile (tests/support/hypothesis_profiles.py): 10,000
 # examples each (fewer for the emulator-backed ones). Finds rare counterexamples; ~25 min here.

@@ -21,6 +21,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from autoscaler.actuate import Applied, GroupActuator
+from autoscaler.boot_deadline import BootDeadline, Overdue
 from autoscaler.observe import FleetObserver
 from autoscaler.policy import SAMPLING_WINDOW_SECONDS, Decision, PolicyConfig, decide
 from autoscaler.reaper import DeadLetterReaper, ReapResult
@@ -77,6 +78,8 @@ class ScalerResult:
     dead_letters: ReapResult | None = None
     #: User ids whose DELETE /me purge this run completed, or "error: <type>" when it failed.
     deletions_completed: list[str] | str = field(default_factory=list)
+    #: Instances marked unhealthy this run: no ready worker by the boot deadline.
+    past_boot_deadline: tuple[Overdue, ...] = ()
 
     @property
     def last(self) -> SampleRecord:
@@ -116,6 +119,7 @@ class ScalerResult:
         if self.dead_letters is not None:
             document["dead_letters"] = self.dead_letters.as_dict()
         document["deletions_completed"] = self.deletions_completed
+        document["past_boot_deadline"] = [o.as_dict() for o in self.past_boot_deadline]
         return document
 
 
@@ -139,6 +143,8 @@ class ScalerRun:
         )
         actuator = GroupActuator(self.clients.autoscaling())
         config = PolicyConfig.from_settings(settings)
+        # First, so the samples below already see the replacements the group starts.
+        past_deadline = self._enforce_boot_deadline(settings, observer)
         samples: list[SampleRecord] = []
         spacing = SAMPLING_WINDOW_SECONDS / settings.samples_per_invocation
         memory = None
@@ -183,9 +189,41 @@ class ScalerRun:
             tuple(samples),
             dead_letters,
             deletions_completed=self._purge_deletions(settings),
+            past_boot_deadline=tuple(past_deadline),
         )
         logger.info("scaler decision", extra={"scaler": result.as_dict()})
         return result
+
+    def _enforce_boot_deadline(
+        self, settings: ScalerSettings, observer: FleetObserver
+    ) -> list[Overdue]:
+        """Marks instances with no ready worker past the boot deadline unhealthy (the group
+        replaces them), each with an ERROR log line naming what its worker last reported."""
+        if settings.boot_deadline_seconds <= 0:
+            return []
+        now = self.clock()
+        deadline = BootDeadline(
+            self.clients.client("ec2"),
+            self.clients.autoscaling(),
+            settings.boot_deadline_seconds,
+            settings.asg_name,
+            settings.lifecycle_hook_name,
+        )
+        beats = HeartbeatStore(self.clients.dynamodb(), settings.workers_table).list(
+            include_stale=True, now=now
+        )
+        replaced = deadline.enforce(observer.group().lifecycle, beats, now)
+        for problem in deadline.hook_errors:
+            logger.warning("could not complete the termination hook", extra={"error": problem})
+        for instance in replaced:
+            logger.error(
+                "instance past the boot deadline marked unhealthy; the group replaces it",
+                extra={
+                    "boot_deadline_seconds": settings.boot_deadline_seconds,
+                    **instance.as_dict(),
+                },
+            )
+        return replaced
 
     def _purge_deletions(self, settings: ScalerSettings) -> list[str] | str:
         """A pass of every pending DELETE /me (sdfleet/deletion.py); never stops the scaling."""
@@ -217,6 +255,10 @@ def publish_metrics(result: ScalerResult) -> None:
     metrics.add_metric("InstancesTerminated", MetricUnit.Count, len(result.terminated))
     reaped = result.dead_letters.failed if result.dead_letters is not None else []
     metrics.add_metric("DeadLetterJobsFailed", MetricUnit.Count, len(reaped))
+    # Alarmed in Terraform (modules/observability): a boot that never yields a worker.
+    metrics.add_metric(
+        "InstancesPastBootDeadline", MetricUnit.Count, len(result.past_boot_deadline)
+    )
 
 
 @metrics.log_metrics

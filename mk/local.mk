@@ -3,7 +3,7 @@
 UP_ARGS ?=
 
 .PHONY: up
-up: $(STAMP) frontend
+up: prereqs-up $(STAMP) frontend
 	$(VENV_BIN)/sdfleet up $(UP_ARGS)
 
 # Time `make up` to "ready" twice (first and warm); table + benchmarks/results/local_up.json.

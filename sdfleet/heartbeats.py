@@ -32,7 +32,8 @@ class WorkerState(StrEnum):
     BUSY = "busy"
     DRAINING = "draining"
     STOPPED = "stopped"
-    #: The model could not be loaded; ``load_error`` says why. Not capacity.
+    #: The model could not be loaded (``load_error``) or a setting is invalid (``stop_reason``);
+    #: the process exited with ``exit_status``. Not capacity.
     FAILED = "failed"
 
 
@@ -47,6 +48,10 @@ class WorkerHeartbeat(BaseModel):
     attention_backend: str | None = None
     load_error: str | None = None
     load_attempts: int | None = None
+    #: Why the worker process stopped before serving (a configuration problem), and its exit
+    #: status (75, 78 or 79: worker/__main__.py); the scaler logs it when it replaces the instance.
+    stop_reason: str | None = None
+    exit_status: int | None = None
     started_at: datetime = Field(default_factory=utcnow)
     idle_since: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)

@@ -520,6 +520,17 @@ class ScalerSettings(FleetSettings):
         description="expected launch-to-first-image time of a new worker (plain AMI + "
         "wheelhouse ~150 s, baked AMI ~100 s, warm pool ~50 s: docs/worker-install.md)",
     )
+    boot_deadline_seconds: float = Field(
+        # 3x boot_seconds, rounded up: one start path's measured starts vary 2.6x (50-130 s,
+        # benchmarks/results/worker_cold_start.json), so a slow healthy boot is not replaced.
+        default=600.0,
+        ge=0,
+        le=7200,
+        validation_alias=AliasChoices("boot_deadline_seconds", env.SCALER_BOOT_DEADLINE_SECONDS),
+        description="an in-service instance whose worker has not reported ready (an idle, busy "
+        "or draining heartbeat) this long after launch is marked unhealthy, so the Auto Scaling "
+        "group replaces it (0: never); must exceed boot_seconds",
+    )
     samples_per_invocation: int = Field(
         default=12,
         ge=1,
@@ -535,11 +546,24 @@ class ScalerSettings(FleetSettings):
         description="share of the target wait the ready fleet's backlog may take before scale-out",
     )
 
+    lifecycle_hook_name: str | None = _env(
+        env.LIFECYCLE_HOOK_NAME,
+        "lifecycle_hook_name",
+        "ASG termination lifecycle hook; the scaler completes it for instances replaced past "
+        "the boot deadline (no worker there to drain)",
+    )
+
     @model_validator(mode="after")
     def _min_not_above_max(self) -> ScalerSettings:
         if self.min_capacity > self.max_capacity:
             raise ValueError(
                 f"min_capacity ({self.min_capacity}) must not exceed "
                 f"max_capacity ({self.max_capacity})"
+            )
+        if self.boot_deadline_seconds and self.boot_deadline_seconds <= self.boot_seconds:
+            raise ValueError(
+                f"boot_deadline_seconds ({self.boot_deadline_seconds:g}) must exceed "
+                f"boot_seconds ({self.boot_seconds:g}) or be 0 (off): a healthy worker would be "
+                "replaced while it boots"
             )
         return self

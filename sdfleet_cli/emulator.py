@@ -137,13 +137,38 @@ def sse_kms_etags_are_not_md5() -> None:
     FakeKey.etag = property(etag)  # type: ignore[method-assign,assignment]
 
 
+def replace_unhealthy_instances() -> None:
+    """``SetInstanceHealth(Unhealthy)`` makes the group replace the instance, as AWS does.
+
+    moto (5.x) only records the status. An Auto Scaling group terminates an unhealthy
+    instance (scale-in protection does not stop it) and launches another to keep its desired
+    capacity; the worker's give-up path and the scaler's boot deadline rely on that.
+    """
+    from moto.autoscaling.models import AutoScalingBackend
+
+    if getattr(AutoScalingBackend.set_instance_health, "_sdfleet_replaces", False):
+        return
+    original = AutoScalingBackend.set_instance_health
+
+    @functools.wraps(original)
+    def set_instance_health(self: AutoScalingBackend, instance_id: str, health_status: str) -> None:
+        original(self, instance_id, health_status)
+        if health_status == "Unhealthy":
+            self.terminate_instance(instance_id, should_decrement=False)
+
+    set_instance_health._sdfleet_replaces = True  # type: ignore[attr-defined]
+    AutoScalingBackend.set_instance_health = set_instance_health  # type: ignore[method-assign]
+
+
 def prepare_emulator() -> None:
     """Everything sdfleet changes in moto before serving: atomic writes, missing operations,
-    SQS attribute writes that leave other attributes alone, S3 ETags of SSE-KMS objects."""
+    SQS attribute writes that leave other attributes alone, S3 ETags of SSE-KMS objects,
+    unhealthy instances replaced."""
     make_dynamodb_writes_atomic()
     add_missing_operations()
     keep_queue_policy_on_other_attribute_writes()
     sse_kms_etags_are_not_md5()
+    replace_unhealthy_instances()
 
 
 def start_emulator(host: str = "127.0.0.1", port: int = 5000) -> ThreadedMotoServer:

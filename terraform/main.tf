@@ -26,7 +26,6 @@ locals {
       SDFLEET_BATCH_QUEUE_URL       = module.queues.queue_urls["batch"]
       SDFLEET_INTERACTIVE_DLQ_URL   = module.queues.dlq_urls["interactive"]
       SDFLEET_BATCH_DLQ_URL         = module.queues.dlq_urls["batch"]
-      SDFLEET_RECORD_TTL_DAYS       = tostring(var.record_ttl_days)
     },
     local.local_mode ? { SDFLEET_AWS_ENDPOINT_URL = var.aws_endpoint_url } : {},
   )
@@ -76,6 +75,7 @@ module "config" {
 
   name_prefix = local.name_prefix
   ssm_path    = local.ssm_path
+  # Settings an operator may change live: SSM, below the environment (README "Configuration").
   parameters = {
     max_active_jobs_per_user = tostring(var.max_active_jobs_per_user)
     record_ttl_days          = tostring(var.record_ttl_days)
@@ -213,12 +213,15 @@ module "autoscaler" {
   max_step                     = var.max_step
   default_seconds_per_job      = var.default_seconds_per_job
   boot_seconds                 = var.boot_seconds
+  boot_deadline_seconds        = var.boot_deadline_seconds
   samples_per_invocation       = var.samples_per_invocation
   backlog_tolerance            = var.backlog_tolerance
   resource_environment = merge(local.resource_environment, local.ingest_sender_environment, {
     SDFLEET_IDEMPOTENCY_TABLE = module.storage.idempotency_table
   })
   asg_name                  = module.worker_fleet.asg_name
+  lifecycle_hook_name       = module.worker_fleet.lifecycle_hook_name
+  ssm_path                  = local.ssm_path
   kms_key_arn               = module.config.kms_key_arn
   queue_arns                = values(module.queues.queue_arns)
   dlq_arns                  = values(module.queues.dlq_arns)

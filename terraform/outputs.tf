@@ -104,8 +104,8 @@ output "worker_knobs" {
 }
 
 output "scaler_knobs" {
-  description = "The scaling knobs exactly as the scaler Lambda receives them (SDFLEET_SCALER_*); known at plan time."
-  value       = module.autoscaler.knob_environment
+  description = "The scaling knobs as Terraform writes them to SSM under ssm_path (ScalerSettings field name => value); known at plan time."
+  value       = module.autoscaler.knob_parameters
 }
 
 output "worker_environment" {

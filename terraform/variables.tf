@@ -144,6 +144,16 @@ variable "boot_seconds" {
   }
 }
 
+variable "boot_deadline_seconds" {
+  description = "An in-service worker instance whose worker has not reported ready (idle, busy or draining heartbeat) this long after launch is marked unhealthy and replaced, and counted in the InstancesPastBootDeadline metric (SDFLEET_SCALER_BOOT_DEADLINE_SECONDS). 0 = never. Default 600: 3x boot_seconds, rounded up (docs/scaling.md)."
+  type        = number
+  default     = 600
+  validation {
+    condition     = var.boot_deadline_seconds >= 0 && var.boot_deadline_seconds <= 7200 && (var.boot_deadline_seconds == 0 || var.boot_deadline_seconds > var.boot_seconds)
+    error_message = "boot_deadline_seconds must be 0 (off) or above boot_seconds, and at most 7200."
+  }
+}
+
 variable "samples_per_invocation" {
   description = "Queue samples the scaler takes per one-minute run (SDFLEET_SCALER_SAMPLES_PER_INVOCATION)."
   type        = number

@@ -6,7 +6,8 @@ instance waits here, never claiming, until it is in service), then the loop. Exi
 
 * 0: drained cleanly;
 * 75 (:data:`~worker.startup.EXIT_MODEL_LOAD_RETRY`): the model did not load; restart;
-* 78 (:data:`EXIT_CONFIG`): a setting is invalid; restarting cannot help;
+* 78 (:data:`EXIT_CONFIG`): a setting is invalid; restarting cannot help (reported first:
+  log line, ``failed`` heartbeat with ``stop_reason``, ``WorkerConfigurationErrors`` metric);
 * 79 (:data:`~worker.startup.EXIT_GAVE_UP`): no usable GPU, or too many failed loads; the
   instance was marked unhealthy for the Auto Scaling group to replace.
 """
@@ -28,6 +29,7 @@ from worker.errors import ModelLoadError
 from worker.lifecycle import Drain, LaunchGate, complete_lifecycle_action, install_signal_handlers
 from worker.metadata import InstanceMetadata
 from worker.startup import LoadFailureHandler, resolve_identity
+from worker.stop_report import StopReport
 
 #: Exit status for a configuration problem (systemd's Restart=on-failure would only loop).
 EXIT_CONFIG: Final = 78
@@ -64,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = WorkerSettings()
     except ValidationError as exc:
-        for problem in describe_validation_error(exc):
-            logger.error("invalid setting", extra={"problem": problem.message})
+        problems = [problem.message for problem in describe_validation_error(exc)]
+        for problem in problems:
+            logger.error("invalid setting", extra={"problem": problem})
+        StopReport.from_environment().configuration_problem(problems, EXIT_CONFIG)
         return EXIT_CONFIG
     from worker.generation import Generator
 
@@ -99,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     except SdfleetError as exc:
         logger.error("worker could not start", extra={"error": str(exc)})
+        StopReport.from_settings(settings, worker_id, instance_id).configuration_problem(
+            [str(exc)], EXIT_CONFIG
+        )
         return EXIT_CONFIG
     return worker.run()
 

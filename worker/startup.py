@@ -111,20 +111,22 @@ class LoadFailureHandler:
                 "giving_up": give_up,
             },
         )
-        self._report_heartbeat(message, attempts)
+        status = EXIT_GAVE_UP if give_up else EXIT_MODEL_LOAD_RETRY
+        self._report_heartbeat(message, attempts, status)
         self._report_metric()
         if not give_up:
             return EXIT_MODEL_LOAD_RETRY
         self._mark_unhealthy(message)
         return EXIT_GAVE_UP
 
-    def _report_heartbeat(self, message: str, attempts: int) -> None:
+    def _report_heartbeat(self, message: str, attempts: int, exit_status: int) -> None:
         beat = WorkerHeartbeat(
             worker_id=self._worker_id,
             instance_id=self._instance_id,
             state=WorkerState.FAILED,
             load_error=message,
             load_attempts=attempts,
+            exit_status=exit_status,
         )
         try:
             HeartbeatStore(self._clients.dynamodb(), self._settings.workers_table).put(beat)

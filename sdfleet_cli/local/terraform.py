@@ -1,4 +1,5 @@
-"""Terraform against the emulator: ``init`` from the offline provider mirror, ``apply`` of
+"""Terraform against the emulator: ``init`` (from the offline provider mirror when one is
+configured or found, else from the public registry), ``apply`` of
 ``environments/local.tfvars`` with the emulator's endpoint, and the outputs.
 
 Terraform's own files (data dir, CLI config, state) live under the state directory, never in
@@ -33,8 +34,15 @@ EMULATOR_CREDENTIALS: Final = {
 }
 
 
-def find_provider_mirror(environ: Mapping[str, str] | None = None) -> Path:
-    """``$SDFLEET_TF_PROVIDER_MIRROR``, or a mirror found on this machine with ``find``."""
+def find_provider_mirror(
+    environ: Mapping[str, str] | None = None,
+    search_roots: tuple[Path, ...] = (Path("/"),),
+) -> Path | None:
+    """``$SDFLEET_TF_PROVIDER_MIRROR``, else a mirror found under ``search_roots`` with
+    ``find``, else None: Terraform then installs from the public registry.
+
+    A mirror named in the environment that is not one is an error, never searched past.
+    """
     environ = os.environ if environ is None else environ
     configured = environ.get(env.TF_PROVIDER_MIRROR)
     if configured:
@@ -44,39 +52,56 @@ def find_provider_mirror(environ: Mapping[str, str] | None = None) -> Path:
                 f"{env.TF_PROVIDER_MIRROR}={configured!r} has no {MIRROR_MARKER}/ inside"
             )
         return path
-    found = subprocess.run(
-        [
-            "find",
-            "/",
-            "-maxdepth",
-            str(MIRROR_SEARCH_DEPTH),
-            "-type",
-            "d",
-            "-path",
-            f"*/{MIRROR_MARKER}",
-            "-not",
-            "-path",
-            "/proc/*",
-            "-not",
-            "-path",
-            "*/.terraform/*",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.split()
-    if not found:
-        raise TerraformError(
-            f"no Terraform provider mirror: set {env.TF_PROVIDER_MIRROR} to a directory "
-            f"containing {MIRROR_MARKER}/ (e.g. made with `terraform providers mirror DIR`)"
-        )
-    return Path(found[0]).parents[2]
+    for root in search_roots:
+        found = subprocess.run(
+            [
+                "find",
+                str(root),
+                "-maxdepth",
+                str(MIRROR_SEARCH_DEPTH),
+                "-type",
+                "d",
+                "-path",
+                f"*/{MIRROR_MARKER}",
+                "-not",
+                "-path",
+                "/proc/*",
+                "-not",
+                "-path",
+                "*/.terraform/*",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
+        if found:
+            return Path(found[0]).parents[2]
+    return None
+
+
+def cli_config(mirror: Path | None, plugin_cache: Path) -> str:
+    """The Terraform CLI configuration: the filesystem mirror as the only provider source when
+    there is one (offline), else Terraform's default installation (the public registry)."""
+    lines = []
+    if mirror is not None:
+        lines += [
+            "provider_installation {",
+            "  filesystem_mirror {",
+            f"    path = {json.dumps(str(mirror.resolve()))}",
+            "  }",
+            "}",
+        ]
+    # The cache makes re-inits link, not copy (or download).
+    lines.append(f"plugin_cache_dir = {json.dumps(str(plugin_cache.resolve()))}")
+    return "\n".join(lines) + "\n"
 
 
 def terraform_binary() -> str:
     path = shutil.which("terraform")
     if path is None:
-        raise TerraformError("terraform is not on PATH: install Terraform >= 1.6")
+        raise TerraformError(
+            "terraform is not on PATH: install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install)"
+        )
     return path
 
 
@@ -84,7 +109,11 @@ class LocalTerraform:
     """Runs the root configuration in ``source_dir`` with its files under ``work_dir``."""
 
     def __init__(
-        self, source_dir: Path, work_dir: Path, mirror: Path, log: IO[str] | None = None
+        self,
+        source_dir: Path,
+        work_dir: Path,
+        mirror: Path | None,
+        log: IO[str] | None = None,
     ) -> None:
         self.source_dir = source_dir
         self.work_dir = work_dir
@@ -96,15 +125,9 @@ class LocalTerraform:
     def _environment(self) -> dict[str, str]:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         config = self.work_dir / "terraformrc"
-        # Offline: only the filesystem mirror; the cache makes re-inits link, not copy.
         cache = self.work_dir / "plugin-cache"
         cache.mkdir(exist_ok=True)
-        config.write_text(
-            "provider_installation {\n"
-            f"  filesystem_mirror {{\n    path = {json.dumps(str(self.mirror.resolve()))}\n  }}\n"
-            "}\n"
-            f"plugin_cache_dir = {json.dumps(str(cache.resolve()))}\n"
-        )
+        config.write_text(cli_config(self.mirror, cache))
         return {
             **os.environ,
             **EMULATOR_CREDENTIALS,
@@ -136,6 +159,10 @@ class LocalTerraform:
 
     def init(self) -> None:
         # The lock file stays read-only: the committed one pins the provider versions.
+        source = f"the mirror {self.mirror}" if self.mirror else "the public registry"
+        if self.log is not None:
+            self.log.write(f"terraform init: providers from {source}\n")
+            self.log.flush()
         locked = (self.source_dir / ".terraform.lock.hcl").exists()
         lock = ["-lockfile=readonly"] if locked else []
         self._run(

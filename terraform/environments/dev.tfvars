@@ -23,6 +23,7 @@ quiet_seconds_before_zero    = 120
 max_step                     = 2
 default_seconds_per_job      = 8
 boot_seconds                 = 240
+boot_deadline_seconds        = 900
 samples_per_invocation       = 12
 backlog_tolerance            = 0.75
 

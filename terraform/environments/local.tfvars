@@ -21,6 +21,7 @@ quiet_seconds_before_zero    = 40
 max_step                     = 2
 default_seconds_per_job      = 5
 boot_seconds                 = 5
+boot_deadline_seconds        = 600
 samples_per_invocation       = 1
 backlog_tolerance            = 0.75
 

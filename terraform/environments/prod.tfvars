@@ -27,6 +27,7 @@ quiet_seconds_before_zero    = 300
 max_step                     = 4
 default_seconds_per_job      = 6
 boot_seconds                 = 180
+boot_deadline_seconds        = 600
 samples_per_invocation       = 12
 backlog_tolerance            = 0.75
 

@@ -2,7 +2,7 @@
 # Runs terraform in terraform/ (or in SDFLEET_TF_DIR, relative to the repository root) with
 # providers from the offline mirror named by SDFLEET_TF_PROVIDER_MIRROR (a directory holding
 # registry.terraform.io/...). Without the variable, terraform uses its normal installation
-# (the public registry).
+# (the public registry). An invalid SDFLEET_TF_PROVIDER_MIRROR is an error, never skipped.
 # Generated files live under build/terraform/ (ignored): the CLI config and the data dir.
 #   terraform/scripts/terraform.sh init
 #   terraform/scripts/terraform.sh plan -var-file=environments/prod.tfvars

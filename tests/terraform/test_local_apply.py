@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from sdfleet import env
 from sdfleet.aws import AwsClients
 from sdfleet.settings import IngestSettings, ScalerSettings
 from tests.terraform.conftest import LOCAL_TFVARS, AppliedStack
@@ -271,15 +273,88 @@ def test_scaler_settings_equal_the_tfvars_knobs(
     tfvars: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """tfvars -> SSM parameters -> ScalerSettings loaded from the Lambda's environment."""
     variables = _lambda_environment(clients, applied_stack.outputs["scaler_function_name"])
-    # The plan-time `scaler_knobs` output is exactly the knob part of the Lambda's environment.
-    assert applied_stack.outputs["scaler_knobs"].items() <= variables.items()
+    # No knob in the environment: it would outrank SSM and make an SSM override do nothing.
+    assert not [name for name in variables if name.startswith("SDFLEET_SCALER_")]
+    assert env.RECORD_TTL_DAYS not in variables
+    ssm_path = applied_stack.outputs["ssm_path"]
+    assert variables[env.SSM_PATH] == ssm_path
+    # The plan-time `scaler_knobs` output is exactly what SSM holds.
+    for field, value in applied_stack.outputs["scaler_knobs"].items():
+        stored = _parameter(clients, f"{ssm_path}{field}")
+        assert (stored["Type"], stored["Value"]) == ("SecureString", value), field
     _use_environment(monkeypatch, variables)
     settings = ScalerSettings()
     for knob, field in SCALER_KNOBS.items():
         assert getattr(settings, field) == tfvars[knob], knob
     assert settings.asg_name == applied_stack.outputs["asg_name"]
     assert settings.interactive_queue_url == applied_stack.outputs["interactive_queue_url"]
+
+
+def _parameter(clients: AwsClients, name: str) -> dict[str, Any]:
+    return dict(clients.ssm().get_parameter(Name=name, WithDecryption=True)["Parameter"])
+
+
+@pytest.fixture()
+def ssm_override(
+    applied_stack: AppliedStack, clients: AwsClients
+) -> Iterator[Callable[[str, str], None]]:
+    """Overwrites a deployed parameter as an operator would; puts Terraform's value back."""
+    ssm_path = applied_stack.outputs["ssm_path"]
+    saved: dict[str, dict[str, Any]] = {}
+
+    def override(field: str, value: str) -> None:
+        name = f"{ssm_path}{field}"
+        saved.setdefault(name, _parameter(clients, name))
+        clients.ssm().put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+
+    yield override
+    for name, parameter in saved.items():
+        clients.ssm().put_parameter(
+            Name=name, Value=parameter["Value"], Type="SecureString", Overwrite=True
+        )
+
+
+def test_an_ssm_override_of_a_scaler_knob_takes_effect_below_the_environment(
+    applied_stack: AppliedStack,
+    clients: AwsClients,
+    tfvars: dict[str, Any],
+    ssm_override: Callable[[str, str], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """README "Configuration": default < SSM (Terraform writes the knobs there) < environment.
+    An operator's `aws ssm put-parameter --overwrite .../max_capacity` reaches the scaler at
+    its next run (settings are loaded per invocation); an environment variable still wins."""
+    from autoscaler.policy import PolicyConfig
+
+    variables = _lambda_environment(clients, applied_stack.outputs["scaler_function_name"])
+    _use_environment(monkeypatch, variables)
+    assert ScalerSettings().max_capacity == tfvars["max_capacity"]
+    override = tfvars["max_capacity"] - 1
+    ssm_override("max_capacity", str(override))
+    settings = ScalerSettings()
+    assert settings.max_capacity == override
+    # What the handler builds its decisions from (autoscaler/handler.py lambda_handler).
+    assert PolicyConfig.from_settings(settings).max_capacity == override
+    monkeypatch.setenv(env.SCALER_MAX_CAPACITY, str(tfvars["max_capacity"]))
+    assert ScalerSettings().max_capacity == tfvars["max_capacity"]
+
+
+def test_record_ttl_days_is_read_from_ssm(
+    applied_stack: AppliedStack,
+    clients: AwsClients,
+    tfvars: dict[str, Any],
+    ssm_override: Callable[[str, str], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The parameter Terraform writes is the one the components read (it used to be shadowed
+    by an environment variable)."""
+    variables = _lambda_environment(clients, applied_stack.outputs["ingest_function_name"])
+    _use_environment(monkeypatch, variables)
+    assert IngestSettings().record_ttl_days == tfvars.get("record_ttl_days", 30)
+    ssm_override("record_ttl_days", "7")
+    assert IngestSettings().record_ttl_days == 7
 
 
 def test_ingest_settings_come_from_its_environment_and_ssm(
@@ -348,7 +423,8 @@ ROLE_ACTIONS = {
         "dynamodb:DeleteItem", "dynamodb:Query", "s3:DeleteObject", "s3:ListBucket",
         "autoscaling:DescribeAutoScalingGroups", "autoscaling:SetDesiredCapacity",
         "autoscaling:SetInstanceProtection", "autoscaling:TerminateInstanceInAutoScalingGroup",
-        "autoscaling:CreateOrUpdateTags",
+        "autoscaling:CreateOrUpdateTags", "autoscaling:SetInstanceHealth",
+        "autoscaling:CompleteLifecycleAction", "ec2:DescribeInstances",
         "ssm:GetParametersByPath", "ssm:GetParameters", "kms:Decrypt",
         "xray:PutTraceSegments", "xray:PutTelemetryRecords",
     },
@@ -474,3 +550,28 @@ def test_only_the_worker_may_decrypt_sender_tenants_and_sign_up_is_a_switch(
     )["UserPool"]
     # Terraform sends false by leaving the field out; AWS's default for it is false too.
     assert pool["AdminCreateUserConfig"].get("AllowAdminCreateUserOnly", False) is False
+
+
+def test_boot_deadline_and_configuration_alarms_watch_the_metrics_the_code_sends(
+    applied_stack: AppliedStack, clients: AwsClients
+) -> None:
+    """The alarms' metric names and `service` dimensions are the ones the scaler (EMF,
+    autoscaler/handler.py) and the worker (PutMetricData, worker/stop_report.py) publish."""
+    from worker.stop_report import CONFIG_ERROR_METRIC
+
+    scaler_env = _lambda_environment(clients, applied_stack.outputs["scaler_function_name"])
+    alarms = {
+        a["MetricName"]: a
+        for a in clients.cloudwatch().describe_alarms(AlarmNamePrefix="sdfleet-local-")[
+            "MetricAlarms"
+        ]
+    }
+    deadline = alarms["InstancesPastBootDeadline"]
+    assert deadline["Namespace"] == scaler_env[env.POWERTOOLS_METRICS_NAMESPACE]
+    assert deadline["Dimensions"] == [
+        {"Name": "service", "Value": scaler_env[env.POWERTOOLS_SERVICE_NAME]}
+    ]
+    assert (deadline["Statistic"], deadline["Threshold"]) == ("Sum", 0.0)
+    assert deadline["ComparisonOperator"] == "GreaterThanThreshold"
+    configuration = alarms[CONFIG_ERROR_METRIC]
+    assert configuration["Dimensions"] == [{"Name": "service", "Value": "sdfleet-worker"}]

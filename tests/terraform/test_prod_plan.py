@@ -49,22 +49,23 @@ def planned(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_prod_knobs_reach_the_scaler_settings(
-    plan: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    plan: dict[str, Any], planned: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The Lambda's whole environment is unknown until the queues exist; the knob part of it is
-    # the `scaler_knobs` output (the same map the Lambda gets merged with resource names).
+    # The knobs go to SSM (`scaler_knobs`: field name => value, each one parameter under the
+    # SSM path), where the scaler's settings source reads them by their last path segment.
     knobs = plan["planned_values"]["outputs"]["scaler_knobs"]["value"]
     for name in list(os.environ):
         if name.startswith("SDFLEET_"):
             monkeypatch.delenv(name)
-    for name, value in knobs.items():
-        monkeypatch.setenv(name, value)
+    for field in knobs:
+        parameter = planned[f'module.autoscaler.aws_ssm_parameter.knob["{field}"]']
+        assert parameter["name"] == f"/sdfleet/prod/{field}"
+        assert parameter["type"] == "SecureString"
 
-    settings = ScalerSettings()
+    settings = ScalerSettings(**knobs, asg_name="sdfleet-prod-workers")
     tfvars = read_scalars(PROD_TFVARS)
     for knob, field in SCALER_KNOBS.items():
         assert getattr(settings, field) == tfvars[knob], knob
-    assert settings.asg_name == "sdfleet-prod-workers"
 
 
 def test_prod_group_bounds_and_spot_mix(planned: dict[str, dict[str, Any]]) -> None:

@@ -63,20 +63,23 @@ def test_scaler_knob_defaults_are_the_settings_defaults() -> None:
         assert defaults[knob] == fields[field].default, knob
 
 
-def test_every_scaler_knob_reaches_the_lambda_environment() -> None:
-    """Each ScalerSettings knob field is a Terraform variable set on the scaler Lambda."""
+def test_every_scaler_knob_reaches_ssm_and_none_the_lambda_environment() -> None:
+    """Each ScalerSettings knob field is a Terraform variable written to SSM under its field
+    name; none is an environment variable of the scaler (the environment outranks SSM)."""
     knob_fields = {
         name
         for name, info in ScalerSettings.model_fields.items()
-        if name not in FleetSettings.model_fields and name != "asg_name"
+        if name not in FleetSettings.model_fields
+        and name not in {"asg_name", "lifecycle_hook_name"}
     }
     assert set(SCALER_KNOBS.values()) == knob_fields
     module = (TERRAFORM_DIR / "modules" / "autoscaler" / "main.tf").read_text()
+    parameters = module[module.index("knob_parameters = {") : module.index("environment = merge")]
     for knob, field in SCALER_KNOBS.items():
-        alias = ScalerSettings.model_fields[field].validation_alias
-        names = [c for c in getattr(alias, "choices", []) if str(c).startswith("SDFLEET_")]
-        assert names, field
-        assert re.search(rf"\b{names[0]}\s*=\s*tostring\(var\.{knob}\)", module), names[0]
+        assert re.search(rf"^\s*{field}\s*=\s*tostring\(var\.{knob}\)", parameters, re.M), field
+    assert "SDFLEET_SCALER_" not in module
+    root = (TERRAFORM_DIR / "main.tf").read_text()
+    assert "SDFLEET_SCALER_" not in root and "SDFLEET_RECORD_TTL_DAYS" not in root
     for path in (TERRAFORM_DIR / "environments").glob("*.tfvars"):
         assert set(SCALER_KNOBS) <= set(read_scalars(path)), f"{path.name} misses a knob"
 

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-#: tfvars knob -> ScalerSettings field (the scaler reads SDFLEET_SCALER_* from its environment).
+#: tfvars knob -> ScalerSettings field (Terraform writes each to SSM as <ssm_path><field>).
 SCALER_KNOBS = {
     "min_capacity": "min_capacity",
     "max_capacity": "max_capacity",
@@ -20,6 +20,7 @@ SCALER_KNOBS = {
     "max_step": "max_step",
     "default_seconds_per_job": "default_seconds_per_job",
     "boot_seconds": "boot_seconds",
+    "boot_deadline_seconds": "boot_deadline_seconds",
     "samples_per_invocation": "samples_per_invocation",
     "backlog_tolerance": "backlog_tolerance",
 }

@@ -85,6 +85,7 @@ module "autoscaler" {
   max_step                     = 2
   default_seconds_per_job      = 6
   boot_seconds                 = 120
+  boot_deadline_seconds        = 600
   samples_per_invocation       = 12
   backlog_tolerance            = 0.75
   # The names the scaler reads (sdfleet/env.py).
@@ -101,6 +102,7 @@ module "autoscaler" {
     SDFLEET_IDEMPOTENCY_TABLE     = module.storage.idempotency_table
   }
   asg_name                  = var.asg_name
+  ssm_path                  = module.config.ssm_path
   idempotency_table_arn     = module.storage.idempotency_table_arn
   bucket_arn                = module.storage.bucket_arn
   kms_key_arn               = module.config.kms_key_arn
@@ -119,8 +121,8 @@ output "scaler_function_name" {
 }
 
 output "scaler_knobs" {
-  description = "The SDFLEET_SCALER_* settings the scaler runs with."
-  value       = module.autoscaler.knob_environment
+  description = "The scaling knobs as written to SSM (field name => value); an override there wins until the next apply."
+  value       = module.autoscaler.knob_parameters
 }
 
 output "interactive_queue_url" {

@@ -7,23 +7,42 @@ data "aws_region" "current" {}
 locals {
   function_name = "${var.name_prefix}-scaler"
   asg_arn       = "arn:${data.aws_partition.current.partition}:autoscaling:${data.aws_region.current.name}:*:autoScalingGroup:*:autoScalingGroupName/${var.asg_name}"
-  # Knob values pass through unchanged: these names are sdfleet/env.py's SCALER_* constants.
-  knob_environment = {
-    SDFLEET_SCALER_MIN_CAPACITY                 = tostring(var.min_capacity)
-    SDFLEET_SCALER_MAX_CAPACITY                 = tostring(var.max_capacity)
-    SDFLEET_SCALER_TARGET_WAIT_SECONDS          = tostring(var.target_wait_seconds)
-    SDFLEET_SCALER_IDLE_SECONDS_BEFORE_SCALE_IN = tostring(var.idle_seconds_before_scale_in)
-    SDFLEET_SCALER_QUIET_SECONDS_BEFORE_ZERO    = tostring(var.quiet_seconds_before_zero)
-    SDFLEET_SCALER_MAX_STEP                     = tostring(var.max_step)
-    SDFLEET_SCALER_DEFAULT_SECONDS_PER_JOB      = tostring(var.default_seconds_per_job)
-    SDFLEET_SCALER_BOOT_SECONDS                 = tostring(var.boot_seconds)
-    SDFLEET_SCALER_SAMPLES_PER_INVOCATION       = tostring(var.samples_per_invocation)
-    SDFLEET_SCALER_BACKLOG_TOLERANCE            = tostring(var.backlog_tolerance)
-    SDFLEET_ASG_NAME                            = var.asg_name
-    POWERTOOLS_SERVICE_NAME                     = "sdfleet-scaler"
-    POWERTOOLS_METRICS_NAMESPACE                = var.metrics_namespace
+  # The knobs are SSM parameters under ssm_path, named after the ScalerSettings fields they
+  # fill, so an operator's override in SSM takes effect at the next run (the environment
+  # outranks SSM, so no knob may be set there: README "Configuration").
+  knob_parameters = {
+    min_capacity                 = tostring(var.min_capacity)
+    max_capacity                 = tostring(var.max_capacity)
+    target_wait_seconds          = tostring(var.target_wait_seconds)
+    idle_seconds_before_scale_in = tostring(var.idle_seconds_before_scale_in)
+    quiet_seconds_before_zero    = tostring(var.quiet_seconds_before_zero)
+    max_step                     = tostring(var.max_step)
+    default_seconds_per_job      = tostring(var.default_seconds_per_job)
+    boot_seconds                 = tostring(var.boot_seconds)
+    boot_deadline_seconds        = tostring(var.boot_deadline_seconds)
+    samples_per_invocation       = tostring(var.samples_per_invocation)
+    backlog_tolerance            = tostring(var.backlog_tolerance)
   }
-  environment = merge(var.resource_environment, local.knob_environment)
+  environment = merge(var.resource_environment, {
+    SDFLEET_SSM_PATH             = var.ssm_path
+    SDFLEET_ASG_NAME             = var.asg_name
+    POWERTOOLS_SERVICE_NAME      = "sdfleet-scaler"
+    POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
+    }, var.lifecycle_hook_name == null ? {} : {
+    # The boot deadline completes the hook of instances no worker will drain.
+    SDFLEET_LIFECYCLE_HOOK_NAME = var.lifecycle_hook_name
+  })
+}
+
+# SecureString like every sdfleet setting (modules/config): one type, one grant, one key.
+resource "aws_ssm_parameter" "knob" {
+  for_each = local.knob_parameters
+
+  name   = "${var.ssm_path}${each.key}"
+  type   = "SecureString"
+  key_id = var.kms_key_arn
+  value  = each.value
+  tags   = var.tags
 }
 
 # Exactly what autoscaler/ calls (observe.py, actuate.py, reaper.py, sdfleet/heartbeats.py,
@@ -87,12 +106,22 @@ data "aws_iam_policy_document" "scaler" {
     actions   = ["autoscaling:DescribeAutoScalingGroups"]
     resources = ["*"]
   }
+  # The boot deadline reads launch times; Describe* of EC2 has no resource-level permissions.
+  statement {
+    sid       = "LaunchTimes"
+    actions   = ["ec2:DescribeInstances"]
+    resources = ["*"]
+  }
   statement {
     sid = "DriveFleet"
     actions = [
       "autoscaling:SetDesiredCapacity",
       "autoscaling:SetInstanceProtection",
       "autoscaling:TerminateInstanceInAutoScalingGroup",
+      # An instance with no ready worker past boot_deadline_seconds (autoscaler/boot_deadline.py),
+      # and its termination hook, which no worker will complete.
+      "autoscaling:SetInstanceHealth",
+      "autoscaling:CompleteLifecycleAction",
     ]
     resources = [local.asg_arn]
   }
@@ -181,6 +210,8 @@ resource "aws_cloudwatch_event_rule" "schedule" {
 resource "aws_cloudwatch_event_target" "scaler" {
   rule = aws_cloudwatch_event_rule.schedule.name
   arn  = module.function.arn
+  # The first run must find its knobs, not fall back to the defaults.
+  depends_on = [aws_ssm_parameter.knob]
 }
 
 resource "aws_lambda_permission" "schedule" {

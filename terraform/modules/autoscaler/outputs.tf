@@ -9,11 +9,11 @@ output "function_arn" {
 }
 
 output "environment" {
-  description = "The scaler's environment as configured (knobs + resource names)."
+  description = "The scaler's environment as configured (resource names and the SSM path; no knobs)."
   value       = local.environment
 }
 
-output "knob_environment" {
-  description = "The scaling knobs as the scaler's environment variables (known at plan time)."
-  value       = local.knob_environment
+output "knob_parameters" {
+  description = "The scaling knobs as written to SSM under ssm_path: ScalerSettings field name => value (known at plan time)."
+  value       = local.knob_parameters
 }

@@ -116,6 +116,15 @@ variable "boot_seconds" {
   }
 }
 
+variable "boot_deadline_seconds" {
+  description = "SDFLEET_SCALER_BOOT_DEADLINE_SECONDS: an in-service instance with no ready worker this long after launch is marked unhealthy and replaced (0: never)."
+  type        = number
+  validation {
+    condition     = var.boot_deadline_seconds >= 0 && var.boot_deadline_seconds <= 7200
+    error_message = "boot_deadline_seconds must be between 0 and 7200."
+  }
+}
+
 variable "samples_per_invocation" {
   description = "SDFLEET_SCALER_SAMPLES_PER_INVOCATION: queue samples per scheduled run."
   type        = number
@@ -142,6 +151,21 @@ variable "resource_environment" {
 variable "asg_name" {
   description = "Name of the worker Auto Scaling Group the scaler drives."
   type        = string
+}
+
+variable "ssm_path" {
+  description = "SSM path of the stack's settings (ends with /); the knobs are written under it and the scaler reads it."
+  type        = string
+  validation {
+    condition     = can(regex("^/([A-Za-z0-9_.-]+/)+$", var.ssm_path))
+    error_message = "ssm_path must look like /sdfleet/prod/ (leading and trailing slash)."
+  }
+}
+
+variable "lifecycle_hook_name" {
+  description = "The group's termination lifecycle hook (null: none); the scaler completes it for instances it replaced past the boot deadline."
+  type        = string
+  default     = null
 }
 
 variable "kms_key_arn" {

@@ -150,3 +150,41 @@ resource "aws_cloudwatch_metric_alarm" "scaler_errors" {
   ok_actions          = var.alarm_actions
   tags                = var.tags
 }
+
+# A worker instance with no ready worker past boot_deadline_seconds was replaced (the scaler's
+# InstancesPastBootDeadline). One is a flaky boot; a stream of them is a broken build that
+# replacing cannot fix: every new instance is billed until someone fixes it.
+resource "aws_cloudwatch_metric_alarm" "boot_deadline" {
+  alarm_name          = "${var.name_prefix}-instances-past-boot-deadline"
+  alarm_description   = "The scaler replaced worker instances whose worker never reported ready within boot_deadline_seconds; its log line names each with what the worker last reported (docs/scaling.md)."
+  namespace           = var.metrics_namespace
+  metric_name         = "InstancesPastBootDeadline"
+  dimensions          = { service = var.scaler_service_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+  tags                = var.tags
+}
+
+# A worker stopped on an invalid setting (exit 78, never restarted: docs/worker.md).
+resource "aws_cloudwatch_metric_alarm" "worker_configuration_errors" {
+  alarm_name          = "${var.name_prefix}-worker-configuration-errors"
+  alarm_description   = "A worker stopped on an invalid setting; its heartbeat record's stop_reason says which."
+  namespace           = var.metrics_namespace
+  metric_name         = "WorkerConfigurationErrors"
+  dimensions          = { service = var.worker_service_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+  tags                = var.tags
+}

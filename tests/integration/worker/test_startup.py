@@ -26,7 +26,9 @@ from tests.integration.worker.fake_imds import FakeImds
 from tests.support.aws_resources import unique
 from tests.support.polling import wait_until
 from tests.support.tools import require_host_without_cuda
+from worker.__main__ import EXIT_CONFIG
 from worker.startup import EXIT_GAVE_UP, EXIT_MODEL_LOAD_RETRY, LOAD_FAILURE_METRIC
+from worker.stop_report import CONFIG_ERROR_METRIC
 
 pytestmark = pytest.mark.slow
 
@@ -66,10 +68,12 @@ def _group_with_one_instance(fleet: FleetResources) -> tuple[str, str]:
 
 
 def _health(fleet: FleetResources, instance_id: str) -> str:
+    """HEALTHY, or REPLACED once the group has terminated it for being unhealthy (the
+    emulator replaces an unhealthy instance as AWS does: sdfleet_cli/emulator.py)."""
     described = fleet.clients.autoscaling().describe_auto_scaling_instances(
         InstanceIds=[instance_id]
-    )
-    return str(described["AutoScalingInstances"][0]["HealthStatus"]).upper()
+    )["AutoScalingInstances"]
+    return str(described[0]["HealthStatus"]).upper() if described else "REPLACED"
 
 
 def _failed_beat(fleet: FleetResources, worker_id: str) -> Any:
@@ -99,7 +103,7 @@ def test_cuda_requested_without_cuda_stops_at_once_and_replaces_the_instance(
     beat = _failed_beat(fleet, "w-cuda")
     assert beat.state is WorkerState.FAILED
     assert beat.load_error is not None and "CUDA" in beat.load_error
-    assert _health(fleet, instance_id) == "UNHEALTHY"
+    assert _health(fleet, instance_id) == "REPLACED"
 
 
 def test_a_model_that_will_not_load_is_retried_then_the_instance_is_replaced(
@@ -124,11 +128,36 @@ def test_a_model_that_will_not_load_is_retried_then_the_instance_is_replaced(
     second = spawn_worker("w-load", **settings)
     assert second.wait(timeout=FAIL_FAST_SECONDS) == EXIT_GAVE_UP, second.log()
     assert _failed_beat(fleet, "w-load").load_attempts == 2
-    assert _health(fleet, instance_id) == "UNHEALTHY"
+    assert _health(fleet, instance_id) == "REPLACED"
     metrics = fleet.clients.cloudwatch().list_metrics(
         Namespace="sdfleet", MetricName=LOAD_FAILURE_METRIC
     )["Metrics"]
     assert metrics, "no ModelLoadFailures metric was sent"
+
+
+def test_an_invalid_setting_is_reported_before_the_worker_stops(
+    spawn_worker: Callable[..., WorkerProcess], fleet: FleetResources
+) -> None:
+    """Exit 78 is never restarted, so the worker says why first: a log line, a failed
+    heartbeat record with the reason and status (what the scaler logs when it replaces the
+    instance at the boot deadline), and a metric."""
+    worker = spawn_worker("w-config", instance_id="i-0config", max_batch_size=500)
+    status = worker.wait(timeout=FAIL_FAST_SECONDS)
+
+    assert status == EXIT_CONFIG, worker.log()
+    assert status in _unit_no_restart_statuses()
+    assert "worker stopped: configuration problem" in worker.log()
+    beat = _failed_beat(fleet, "w-config")
+    assert (beat.state, beat.exit_status, beat.instance_id) == (
+        WorkerState.FAILED,
+        EXIT_CONFIG,
+        "i-0config",
+    )
+    assert "max_batch_size" in (beat.stop_reason or "") and "500" in (beat.stop_reason or "")
+    metrics = fleet.clients.cloudwatch().list_metrics(
+        Namespace="sdfleet", MetricName=CONFIG_ERROR_METRIC
+    )["Metrics"]
+    assert metrics, "no WorkerConfigurationErrors metric was sent"
 
 
 def test_a_warmed_instance_completes_the_launch_hook_and_never_claims(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from autoscaler.policy import PolicyConfig, knob_limits
+from autoscaler.simulator.broken_boot import default_deadline
 from autoscaler.simulator.compare import (
     TERRAFORM_ON_DEMAND_BASE_CAPACITY,
     TERRAFORM_ON_DEMAND_PERCENTAGE_ABOVE_BASE,
@@ -27,7 +28,11 @@ REPO = Path(__file__).resolve().parents[3]
 ROOT_VARIABLES = REPO / "terraform" / "variables.tf"
 MODULE = REPO / "terraform" / "modules" / "autoscaler"
 #: Every scaler knob: the settings model's own fields (not where AWS is, not the ASG name).
-KNOBS = sorted(set(ScalerSettings.model_fields) - set(FleetSettings.model_fields) - {"asg_name"})
+KNOBS = sorted(
+    set(ScalerSettings.model_fields)
+    - set(FleetSettings.model_fields)
+    - {"asg_name", "lifecycle_hook_name"}
+)
 _BLOCK = re.compile(r'^variable "(\w+)" \{\n(.*?)^\}', re.MULTILINE | re.DOTALL)
 
 
@@ -52,9 +57,10 @@ def settings_default(name: str) -> float:
 
 
 def test_the_knob_list_is_the_one_everyone_uses() -> None:
-    assert len(KNOBS) == 10
+    assert len(KNOBS) == 11
     assert set(POLICY_KNOBS) == {f.name for f in fields(PolicyConfig)}
-    assert set(POLICY_KNOBS) | {"boot_seconds", "samples_per_invocation"} == set(KNOBS)
+    others = {"boot_seconds", "boot_deadline_seconds", "samples_per_invocation"}
+    assert set(POLICY_KNOBS) | others == set(KNOBS)
 
 
 @pytest.mark.parametrize("name", KNOBS)
@@ -64,7 +70,10 @@ def test_every_default_agrees_with_the_settings(name: str, tmp_path: Path) -> No
     empty.write_text("# sets nothing\n")
     previews = [Scenario(), scenario_from_tfvars(empty)]
     for scenario in previews:
-        if name == "boot_seconds":
+        if name == "boot_deadline_seconds":
+            # The broken-boot scenario runs the deadline Terraform deploys by default.
+            assert default_deadline() == pytest.approx(expected)
+        elif name == "boot_seconds":
             assert scenario.environment.warmup_seconds == pytest.approx(expected)
         elif name == "samples_per_invocation":
             assert scenario.samples_per_invocation == expected
@@ -90,9 +99,9 @@ def test_every_limit_agrees_with_the_settings(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", KNOBS)
-def test_the_module_passes_every_knob_to_the_lambda(name: str) -> None:
+def test_the_module_writes_every_knob_to_ssm(name: str) -> None:
     main = (MODULE / "main.tf").read_text()
-    assert re.search(rf"SDFLEET_SCALER_{name.upper()}\s*=\s*tostring\(var\.{name}\)", main)
+    assert re.search(rf"^\s*{name}\s*=\s*tostring\(var\.{name}\)", main, re.MULTILINE)
 
 
 def test_an_empty_tfvars_previews_what_terraform_deploys(tmp_path: Path) -> None:
