@@ -26,11 +26,16 @@ LINT_PATHS := sdfleet sdfleet_cli ingest_lambda worker autoscaler benchmarks
 .PHONY: help venv lint test pytest bench test-deep
 
 help:
-	@echo "make up     run the whole fleet locally (emulator, terraform, API, scaler, workers)"
-	@echo "make test   set up and run every test (lint, unit, emulator, terraform, browser)"
-	@echo "make lint   ruff + mypy + import rules (.importlinter)"
-	@echo "make bench  every benchmark (tables printed, JSON in benchmarks/results/)"
-	@echo "make test-deep  every property test with 10,000 examples (slow; not in make test)"
+	@echo "make up            run the whole fleet locally (emulator, terraform, API, scaler, workers, web app)"
+	@echo "make test          lint, Lambda zips, tf-check, web app build, then every pytest test (unit,"
+	@echo "                   emulator, terraform, end to end; browser tests need Chromium: skipped without, failed under CI=true)"
+	@echo "make lint          ruff + mypy + import rules (.importlinter)"
+	@echo "make tf-check      terraform fmt, validate, examples, module docs, checkov, offline prod plan"
+	@echo "make test-browser  the browser tests alone (Debian's Chromium)"
+	@echo "make bench         the benchmarks in BENCH_TARGETS (tables printed, JSON in benchmarks/results/):"
+	@echo "                   $(BENCH_TARGETS)"
+	@echo "make mutation      mutation testing of the core modules (slow; not in make bench)"
+	@echo "make test-deep     every property test with 10,000 examples (slow; not in make test)"
 
 # torch comes through pip, which honours the machine's pip configuration (where a local
 # wheel of the CPU build lies); everything else through uv, which resolves, downloads and
