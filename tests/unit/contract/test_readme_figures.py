@@ -90,15 +90,19 @@ def _local_up_runs() -> tuple[dict[str, Any], dict[str, Any]]:
 def _local_up_table() -> str:
     first, later = _local_up_runs()
     setup = first["ready_seconds"] - first["sdfleet_up_seconds"]
+    # The goals the README's table states: < 3 min first, < 30 s after.
+    met = first["ready_seconds"] < 180 and later["ready_seconds"] < 30
+    verdict = "met" if met else "**not met** on this shared machine"
     return (
         f"{first['ready_seconds']:.1f} s ({setup:.0f} s building `.venv` and the web app, "
         f"{first['sdfleet_up_seconds']:.0f} s of `sdfleet up`); after: "
-        f"{later['ready_seconds']:.1f} s"
+        f"{later['ready_seconds']:.1f} s: {verdict} (load average "
+        f"{first['load_average_1m_before']:g} to {first['load_average_1m_after']:g} on 2 cores"
     )
 
 
 def _local_up_prose() -> str:
-    first, later = _local_up_runs()
+    first = _local_up_runs()[0]
     return f"**{first['ready_seconds']:.1f} s** the first time"
 
 
