@@ -26,12 +26,17 @@ LINT_PATHS := sdfleet sdfleet_cli ingest_lambda worker autoscaler benchmarks
 .PHONY: help venv lint test pytest bench test-deep prereqs prereqs-up prereqs-test
 
 help:
-	@echo "make up     run the whole fleet locally (emulator, terraform, API, scaler, workers)"
-	@echo "make test   set up and run every test (lint, unit, emulator, terraform, browser)"
-	@echo "make lint   ruff + mypy + import rules (.importlinter)"
-	@echo "make bench  every benchmark (tables printed, JSON in benchmarks/results/)"
-	@echo "make test-deep  every property test with 10,000 examples (slow; not in make test)"
-	@echo "make prereqs    check Python 3.11, Terraform, Node.js/npm and Chromium (how to install each)"
+	@echo "make up            run the whole fleet locally (emulator, terraform, API, scaler, workers, web app)"
+	@echo "make test          lint, Lambda zips, tf-check, web app build, then every pytest test (unit,"
+	@echo "                   emulator, terraform, end to end; browser tests need Chromium: skipped without, failed under CI=true)"
+	@echo "make lint          ruff + mypy + import rules (.importlinter)"
+	@echo "make tf-check      terraform fmt, validate, examples, module docs, checkov, offline prod plan"
+	@echo "make test-browser  the browser tests alone (Debian's Chromium)"
+	@echo "make bench         the benchmarks in BENCH_TARGETS (tables printed, JSON in benchmarks/results/):"
+	@echo "                   $(BENCH_TARGETS)"
+	@echo "make mutation      mutation testing of the core modules (slow; not in make bench)"
+	@echo "make test-deep     every property test with 10,000 examples (slow; not in make test)"
+	@echo "make prereqs       check Python 3.11, Terraform, Node.js/npm and Chromium (how to install each)"
 
 # What `make up` and `make test` need, each missing one named with how to install it
 # (mk/check_prereqs.sh; versions from terraform/versions.tf and frontend/package.json).

@@ -108,8 +108,13 @@ def _run(
     clients = AwsClients(endpoint_url=endpoint)
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     queues = create_lane_queues(clients, prefix, visibility_timeout=60)
+    from moto.sqs.models import DEFAULT_SENDER_ID
+
     settings = WorkerSettings(
         aws_endpoint_url=endpoint,
+        # The emulator stamps every message with one SenderId: it stands for the ingest API's
+        # role, the only sender the interactive lane honours.
+        ingest_sender_id=DEFAULT_SENDER_ID,
         jobs_table=create_jobs_table(clients, f"{prefix}-jobs"),
         workers_table=create_workers_table(clients, f"{prefix}-workers"),
         bucket=create_bucket(clients, f"{prefix}-bucket"),
@@ -129,7 +134,10 @@ def _run(
     worker.start_background()
     store = worker.store
     _enqueue(store, clients, queues.interactive_url, WARMUP_JOBS)
+    warmup_deadline = time.monotonic() + 300
     while worker.stats.jobs_succeeded < WARMUP_JOBS:
+        if time.monotonic() > warmup_deadline:
+            raise SystemExit("the warm-up jobs did not succeed within 300 s (see the log above)")
         if worker.run_once(long_poll=False) == 0:
             worker.wait_for_completions()
     worker.wait_for_completions()

@@ -306,7 +306,7 @@ variable "package_version" {
 }
 
 variable "model_source" {
-  description = "Model the workers load (SDFLEET_MODEL_SOURCE): an s3:// prefix (published with `python -m worker.model_source`), a local path or a hub id. Required; `tiny` (the random-weight test model) only in local mode."
+  description = "Model the workers load (SDFLEET_MODEL_SOURCE): an s3:// prefix published with `sdfleet models publish` (workers refuse a prefix without its SHA-256 manifest), a local path or a hub id. Required; `tiny` (the random-weight test model) only in local mode."
   type        = string
   validation {
     condition     = trimspace(var.model_source) != ""

@@ -35,10 +35,13 @@ def result(name: str) -> Any:
     return json.loads((RESULTS / name).read_text(encoding="utf-8"))
 
 
-def _overhead(receive_ahead: float, batch: int) -> float:
-    rows = result("worker_overhead.json")["results"]
+def _overhead(name: str, receive_ahead: float, batch: int) -> float:
+    """A row's median; rows without ``receive_ahead_seconds`` ran the default, 0.5 s."""
+    rows = result(name)["results"]
     row = next(
-        r for r in rows if r["receive_ahead_seconds"] == receive_ahead and r["batch_size"] == batch
+        r
+        for r in rows
+        if r.get("receive_ahead_seconds", 0.5) == receive_ahead and r["batch_size"] == batch
     )
     return float(row["overhead_median_ms"])
 
@@ -54,10 +57,15 @@ def _ingest() -> str:
 
 
 def _worker_overhead() -> str:
+    goal = "worker_overhead.json"
+    both = "worker_overhead-receive-ahead.json"
+    ratios = [_overhead(both, 0.0, b) / _overhead(both, 0.5, b) for b in (1, 4)]
+    load = result(both)["machine"]["load_average_1m_before"]
     return (
-        f"{_overhead(0.5, 1):.1f} ms (batch 1), {_overhead(0.5, 4):.1f} ms (batch 4): met, "
-        "by receiving and claiming the next jobs while a call finishes; "
-        f"{_overhead(0.0, 1):.0f} / {_overhead(0.0, 4):.0f} ms with that turned off"
+        f"{_overhead(goal, 0.5, 1):.1f} ms (batch 1), {_overhead(goal, 0.5, 4):.1f} ms (batch 4): "
+        "met, by receiving and claiming the next jobs while a call finishes; turned off, the "
+        f"median was {ratios[0]:.1f}x (batch 1) and {ratios[1]:.1f}x (batch 4) as long in one run "
+        f"comparing both (`--receive-ahead 0.5,0`, `{both}`, taken at load average {load:.0f}"
     )
 
 
@@ -90,15 +98,19 @@ def _local_up_runs() -> tuple[dict[str, Any], dict[str, Any]]:
 def _local_up_table() -> str:
     first, later = _local_up_runs()
     setup = first["ready_seconds"] - first["sdfleet_up_seconds"]
+    # The goals the README's table states: < 3 min first, < 30 s after.
+    met = first["ready_seconds"] < 180 and later["ready_seconds"] < 30
+    verdict = "met" if met else "**not met** on this shared machine"
     return (
         f"{first['ready_seconds']:.1f} s ({setup:.0f} s building `.venv` and the web app, "
         f"{first['sdfleet_up_seconds']:.0f} s of `sdfleet up`); after: "
-        f"{later['ready_seconds']:.1f} s"
+        f"{later['ready_seconds']:.1f} s: {verdict} (load average "
+        f"{first['load_average_1m_before']:g} to {first['load_average_1m_after']:g} on 2 cores"
     )
 
 
 def _local_up_prose() -> str:
-    first, later = _local_up_runs()
+    first = _local_up_runs()[0]
     return f"**{first['ready_seconds']:.1f} s** the first time"
 
 

@@ -156,6 +156,11 @@ def test_the_emulator_gives_sse_kms_objects_etags_that_are_not_their_md5(
     s3.upload_file(str(body), fleet.bucket, "k/body.bin")
     assert listed_etags(s3, kms_bucket, "k/")["body.bin"] != md5_of(body)
     assert listed_etags(s3, fleet.bucket, "k/")["body.bin"] == md5_of(body)  # no SSE-KMS
+    # Still one ETag per body, so conditional writes (the worker's output replacement) work.
+    etag = s3.head_object(Bucket=kms_bucket, Key="k/body.bin")["ETag"]
+    assert etag.strip('"') == listed_etags(s3, kms_bucket, "k/")["body.bin"]
+    s3.put_object(Bucket=kms_bucket, Key="k/body.bin", Body=b"replaced", IfMatch=etag)
+    assert s3.head_object(Bucket=kms_bucket, Key="k/body.bin")["ETag"] != etag
 
 
 def test_a_prefix_without_a_manifest_is_refused_with_the_command_to_run(
