@@ -149,9 +149,10 @@ variable "boot_deadline_seconds" {
   type        = number
   default     = 600
   validation {
-    condition     = var.boot_deadline_seconds >= 0 && var.boot_deadline_seconds <= 7200 && (var.boot_deadline_seconds == 0 || var.boot_deadline_seconds > var.boot_seconds)
-    error_message = "boot_deadline_seconds must be 0 (off) or above boot_seconds, and at most 7200."
+    condition     = var.boot_deadline_seconds >= 0 && var.boot_deadline_seconds <= 7200
+    error_message = "boot_deadline_seconds must be between 0 and 7200."
   }
+  # Above boot_seconds (or 0): a precondition in modules/autoscaler checks it at plan time.
 }
 
 variable "samples_per_invocation" {

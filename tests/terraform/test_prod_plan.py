@@ -90,3 +90,22 @@ def test_self_sign_up_follows_tfvars(planned: dict[str, dict[str, Any]]) -> None
     pool = planned["module.api.aws_cognito_user_pool.users"]
     expected = not read_scalars(PROD_TFVARS).get("allow_self_sign_up", False)
     assert pool["admin_create_user_config"][0]["allow_admin_create_user_only"] is expected
+
+
+def test_a_boot_deadline_within_the_boot_is_refused_at_plan(terraform: Terraform) -> None:
+    """A deadline at or below boot_seconds would replace healthy workers while they boot."""
+    result = terraform.attempt(
+        "plan",
+        "-input=false",
+        "-no-color",
+        "-lock=false",
+        "-refresh=false",
+        f"-var-file={PROD_TFVARS.relative_to(TERRAFORM_DIR)}",
+        "-var=offline_plan=true",
+        "-var=frontend_access_token=plan-only",
+        "-var=boot_deadline_seconds=100",
+    )
+    assert result.returncode != 0
+    assert "boot_deadline_seconds must be 0 (off) or above boot_seconds" in " ".join(
+        result.stderr.split()
+    )

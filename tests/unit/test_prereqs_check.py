@@ -88,3 +88,13 @@ def test_python_other_than_311_is_refused(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "is Python 3.12.1, not 3.11" in result.stderr
+
+
+def test_the_readme_names_the_pinned_versions() -> None:
+    readme = (REPO / "README.md").read_text()
+    quick_start = readme[readme.index("## Quick start") : readme.index("## Architecture")]
+    engines = re.search(r'"node":\s*">=([0-9.]+)"', (REPO / "frontend/package.json").read_text())
+    assert engines
+    assert f"| Terraform | `>= {_pinned_terraform()}`" in quick_start
+    assert f"| Node.js + npm | `>= {engines.group(1)}`" in quick_start
+    assert "| Python | 3.11" in quick_start and "make prereqs" in quick_start

@@ -43,6 +43,14 @@ resource "aws_ssm_parameter" "knob" {
   key_id = var.kms_key_arn
   value  = each.value
   tags   = var.tags
+
+  lifecycle {
+    # ScalerSettings refuses it too, but at run time: the scaler would fail every minute.
+    precondition {
+      condition     = var.boot_deadline_seconds == 0 || var.boot_deadline_seconds > var.boot_seconds
+      error_message = "boot_deadline_seconds must be 0 (off) or above boot_seconds: a shorter deadline replaces healthy workers while they boot."
+    }
+  }
 }
 
 # Exactly what autoscaler/ calls (observe.py, actuate.py, reaper.py, sdfleet/heartbeats.py,
