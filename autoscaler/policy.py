@@ -43,6 +43,15 @@ MEMORY_BUCKETS: Final = 8
 #: A worker must have been idle this long before it can be removed, so one that is merely
 #: between two jobs is never picked.
 MIN_IDLE_BEFORE_REMOVAL_SECONDS: Final = 10.0
+#: The load (in-flight jobs) is smoothed over about this long: long enough that a fleet of 4
+#: at 3.2 busy GPUs on average reads 3.2, not 4 whenever all 4 happen to be busy.
+LOAD_SMOOTHING_SECONDS: Final = 180.0
+#: Scale-in holds the smoothed load rounded up after subtracting this: a load of 3.2 holds 3
+#: workers (a small queue forms and is absorbed), a load of 3.3 holds 4.
+LOAD_SLACK: Final = 0.25
+#: A booting worker counts as this share of a ready one when sizing the backlog's drain:
+#: it will serve the backlog soon, so a burst is not answered twice (once per sample).
+PENDING_WEIGHT: Final = 0.5
 
 
 class InstanceState(StrEnum):
@@ -101,6 +110,8 @@ class Memory:
     typical_gap: float | None = None
     #: (bucket start, largest need seen in that bucket), oldest first.
     peaks: tuple[tuple[float, int], ...] = ()
+    #: The load: in-flight jobs smoothed over ``LOAD_SMOOTHING_SECONDS`` (busy GPUs on average).
+    load: float | None = None
 
     def to_compact(self) -> str:
         def number(value: float | None) -> str:
@@ -108,6 +119,8 @@ class Memory:
 
         parts = [number(self.last_work_at), number(self.last_seen), number(self.typical_gap)]
         parts += [f"{int(start)}:{need}" for start, need in self.peaks]
+        if self.load is not None:
+            parts.append(f"L{round(self.load, 2)}")
         return " ".join(parts)
 
     @classmethod
@@ -118,7 +131,11 @@ class Memory:
         try:
             last, seen, gap, *rest = text.split()
             peaks = []
+            load = None
             for part in rest:
+                if part.startswith("L"):
+                    load = float(part[1:])
+                    continue
                 start, need = part.split(":")
                 peaks.append((float(start), int(need)))
             return cls(
@@ -126,6 +143,7 @@ class Memory:
                 last_seen=None if seen == "-" else float(seen),
                 typical_gap=None if gap == "-" else float(gap),
                 peaks=tuple(peaks),
+                load=load,
             )
         except ValueError:
             return cls()
@@ -226,19 +244,52 @@ def seconds_per_job(observation: Observation, config: PolicyConfig) -> float:
     return (measured[middle - 1] + measured[middle]) / 2
 
 
+def backlog_workers(observation: Observation, config: PolicyConfig, per_job: float) -> float:
+    """Workers that drain, within the target wait, the backlog the ready fleet cannot absorb
+    within ``backlog_tolerance`` x the target wait."""
+    target = config.target_wait_seconds
+    pending = sum(1 for i in observation.instances if i.state is InstanceState.PENDING)
+    capacity = observation.ready + PENDING_WEIGHT * pending
+    absorbed = capacity * config.backlog_tolerance * target / per_job
+    excess = max(0.0, observation.visible - absorbed)
+    return excess * per_job / target
+
+
 def workers_needed(observation: Observation, config: PolicyConfig, per_job: float) -> int:
     """Busy workers plus those needed to drain the backlog the fleet cannot absorb in time."""
-    target = config.target_wait_seconds
-    # Jobs the ready fleet drains within the tolerated part of the target wait.
-    absorbed = observation.ready * config.backlog_tolerance * target / per_job
-    excess = max(0.0, observation.visible - absorbed)
-    need = math.ceil(observation.in_flight + excess * per_job / target - 1e-9)
+    need = math.ceil(observation.in_flight + backlog_workers(observation, config, per_job) - 1e-9)
     if observation.visible > 0:
         need = max(need, 1)
     return need
 
 
-def _remember(memory: Memory, now: float, need: int, window: float, has_work: bool) -> Memory:
+def workers_to_hold(
+    observation: Observation, config: PolicyConfig, per_job: float, load: float
+) -> int:
+    """What scale-in keeps: the smoothed load less ``LOAD_SLACK``, plus the backlog's drain.
+
+    Busy workers right now overstate the need: at 3.2 busy GPUs on average a fleet of 4 is
+    often all busy, so holding every busy worker holds 4. Holding the load rounded down
+    (within ``LOAD_SLACK``) lets a small queue form; the backlog term adds a worker back
+    when it grows past what the fleet absorbs, and the interactive lane is served first.
+    """
+    hold = math.ceil(load - LOAD_SLACK + backlog_workers(observation, config, per_job) - 1e-9)
+    if observation.visible > 0 or observation.in_flight > 0:
+        hold = max(hold, 1)
+    return max(hold, 0)
+
+
+def smoothed_load(memory: Memory, now: float, in_flight: int) -> float:
+    """In-flight jobs, exponentially smoothed over ``LOAD_SMOOTHING_SECONDS``."""
+    if memory.load is None or memory.last_seen is None:
+        return float(in_flight)
+    weight = 1.0 - math.exp(-max(now - memory.last_seen, 0.0) / LOAD_SMOOTHING_SECONDS)
+    return memory.load + weight * (in_flight - memory.load)
+
+
+def _remember(
+    memory: Memory, now: float, need: int, window: float, has_work: bool, load: float
+) -> Memory:
     bucket = max(window / MEMORY_BUCKETS, 1.0)
     start = math.floor(now / bucket) * bucket
     peaks = [p for p in memory.peaks if p[0] > now - window - bucket and p[0] <= now]
@@ -260,6 +311,7 @@ def _remember(memory: Memory, now: float, need: int, window: float, has_work: bo
         last_seen=now,
         typical_gap=typical_gap,
         peaks=tuple(peaks[-MEMORY_BUCKETS - 1 :]),
+        load=load,
     )
 
 
@@ -268,7 +320,9 @@ def decide(observation: Observation, memory: Memory, config: PolicyConfig) -> De
     per_job = seconds_per_job(observation, config)
     need = workers_needed(observation, config, per_job)
     has_work = observation.visible > 0 or observation.in_flight > 0 or observation.busy > 0
-    memory = _remember(memory, now, need, config.idle_seconds_before_scale_in, has_work)
+    load = smoothed_load(memory, now, observation.in_flight)
+    hold = workers_to_hold(observation, config, per_job, load)
+    memory = _remember(memory, now, hold, config.idle_seconds_before_scale_in, has_work, load)
     capacity = observation.capacity
 
     # Keeping the last worker warm only pays when work tends to come back within the quiet
@@ -295,8 +349,8 @@ def decide(observation: Observation, memory: Memory, config: PolicyConfig) -> De
         keep = floor
         reason = "quiet"
     else:
-        recent = max((p[1] for p in memory.peaks), default=need)
-        keep = min(config.max_capacity, max(floor, need, recent))
+        recent = max((p[1] for p in memory.peaks), default=hold)
+        keep = min(config.max_capacity, max(floor, hold, recent))
         reason = "scale-in"
     surplus = capacity - keep
     if surplus <= 0:
