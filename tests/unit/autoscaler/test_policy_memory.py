@@ -24,18 +24,26 @@ HALF_STEP: Final = 0.05
     st.none() | st.floats(0, 2e9),
     st.none() | st.floats(1, 1e6),
     st.lists(st.tuples(st.integers(0, 2_000_000_000), st.integers(0, 1000)), max_size=9),
+    st.none() | st.floats(0, 1000),
 )
-@example(0.75, 0.75, 1.05, [])
-@example(1.05, 12.35, 0.25, [(0, 1)])
-@example(0.65, None, None, [])
+@example(0.75, 0.75, 1.05, [], None)
+@example(1.05, 12.35, 0.25, [(0, 1)], 3.14159)
+@example(0.65, None, None, [], 0.0)
 def test_memory_round_trips_within_a_tag_value(
-    last: float | None, seen: float | None, gap: float | None, peaks: list[tuple[int, int]]
+    last: float | None,
+    seen: float | None,
+    gap: float | None,
+    peaks: list[tuple[int, int]],
+    load: float | None,
 ) -> None:
-    memory = Memory(last, seen, gap, tuple((float(s), n) for s, n in peaks))
+    memory = Memory(last, seen, gap, tuple((float(s), n) for s, n in peaks), load)
     text = memory.to_compact()
     assert len(text) <= 256
     back = Memory.from_compact(text)
     assert back.peaks == memory.peaks
+    assert (back.load is None) == (load is None)
+    if back.load is not None and load is not None:
+        assert abs(back.load - load) <= 0.005 + 2 * math.ulp(max(abs(load), 1.0))
     for a, b in ((back.last_work_at, last), (back.last_seen, seen), (back.typical_gap, gap)):
         assert (a is None) == (b is None)
         if a is not None and b is not None:
@@ -83,3 +91,39 @@ def test_rare_work_is_not_kept_warm_but_frequent_work_is() -> None:
     assert held.terminate == () and held.desired_capacity == 1
     gone = _step(t + 200, False, held.memory, config, t - 35)
     assert gone.desired_capacity == 0
+
+
+def _three_busy_one_idle(now: float) -> Observation:
+    busy = tuple(InstanceView(f"i-{n}", InstanceState.BUSY) for n in range(3))
+    idle = InstanceView("i-3", InstanceState.IDLE, idle_since=now - 30)
+    return Observation(now=now, visible=0, in_flight=3, desired_capacity=4, instances=(*busy, idle))
+
+
+def test_scale_in_holds_the_smoothed_load_not_the_busy_workers_of_the_moment() -> None:
+    config = PolicyConfig(max_capacity=10)
+    # 3.1 busy GPUs on average: 3 workers are held and the idle fourth goes.
+    low = decide(
+        _three_busy_one_idle(NOW), Memory(last_work_at=NOW - 5, last_seen=NOW - 5, load=3.1), config
+    )
+    assert low.terminate == ("i-3",) and low.desired_capacity == 3
+    assert low.memory.load is not None and 3.0 < low.memory.load < 3.1
+    # 3.4 on average: the fourth is kept although only 3 are busy right now.
+    high = decide(
+        _three_busy_one_idle(NOW), Memory(last_work_at=NOW - 5, last_seen=NOW - 5, load=3.4), config
+    )
+    assert high.terminate == () and high.desired_capacity == 4
+
+
+def test_a_booting_worker_counts_toward_draining_the_backlog() -> None:
+    config = PolicyConfig(max_capacity=10, target_wait_seconds=60, default_seconds_per_job=6)
+    booting = tuple(InstanceView(f"i-{n}", InstanceState.PENDING) for n in range(2))
+    observation = Observation(
+        now=NOW, visible=25, in_flight=0, desired_capacity=2, instances=booting
+    )
+    # Two booting workers will absorb 2 x 0.5 x 0.75 x 60 s / 6 s = 7.5 of the 25 jobs: the
+    # remaining 17.5 need 1.75 workers, which the two cover; counted as nothing, 25 would need 3.
+    assert decide(observation, Memory(), config).desired_capacity == 2
+    observation = Observation(
+        now=NOW, visible=40, in_flight=0, desired_capacity=2, instances=booting
+    )
+    assert decide(observation, Memory(), config).desired_capacity == 4
