@@ -7,20 +7,23 @@ so the Lambda handler, the simulator and the property tests all run exactly this
 How it sizes the fleet:
 
 * **Scale out at once.** Workers needed = busy workers + the workers that would drain, in
-  the target wait, the part of the backlog the ready fleet cannot drain within
-  ``backlog_tolerance`` x the target wait. Anything visible with no capacity at all means
-  at least one worker (0 -> 1).
+  the target wait, the part of the backlog the ready fleet (booting workers counted as
+  ``PENDING_WEIGHT`` of one) cannot drain within ``backlog_tolerance`` x the target wait.
+  Anything visible with no capacity at all means at least one worker (0 -> 1).
   Launching is capped at ``max_step`` per decision and ``max_capacity`` overall.
-* **Scale in slowly, and only idle workers.** The fleet shrinks only to the largest need seen
+* **Scale in slowly, and only idle workers.** The fleet shrinks only to the largest hold seen
   during the last ``idle_seconds_before_scale_in`` seconds (so a steady load never flaps),
+  where the hold is the load (in-flight jobs smoothed over ``LOAD_SMOOTHING_SECONDS``) less
+  ``LOAD_SLACK``, rounded up, plus the backlog's drain (not every worker busy right now),
   and only by terminating instances whose worker reports idle (longest idle first). The
   caller terminates them with ``ShouldDecrementDesiredCapacity``, so a busy worker is never
   picked by the Auto Scaling group.
-* **Zero after quiet.** While there was work in the last ``quiet_seconds_before_zero``
-  seconds one worker stays warm (unless ``max_capacity`` is 0); after that the floor is
-  ``min_capacity``. When the recent gaps between bursts of work were longer than the quiet
-  time (a geometric average of them is remembered), keeping a worker warm would not have
-  caught the next job, so the fleet goes to ``min_capacity`` as soon as it is idle.
+* **Zero after quiet.** After work stops one worker stays warm (unless ``max_capacity`` is
+  0) for ``quiet_seconds_before_zero``, or longer when the recent gaps between bursts of work
+  (a geometric average of them is remembered) say the next job is likely to come later:
+  ``WARM_GAP_FACTOR`` typical gaps, so a trickle of web jobs does not meet cold starts. When
+  that would exceed ``WARM_LIMIT_FACTOR`` quiet times, work is too rare for a warm worker to
+  pay, and the fleet goes to ``min_capacity`` as soon as it is idle.
 """
 
 from __future__ import annotations
@@ -49,6 +52,13 @@ LOAD_SMOOTHING_SECONDS: Final = 180.0
 #: Scale-in holds the smoothed load rounded up after subtracting this: a load of 3.2 holds 3
 #: workers (a small queue forms and is absorbed), a load of 3.3 holds 4.
 LOAD_SLACK: Final = 0.25
+#: The last worker stays warm for this many typical gaps between bursts of work...
+WARM_GAP_FACTOR: Final = 10.0
+#: ... unless that is more than this many quiet times (``quiet_seconds_before_zero``).
+WARM_LIMIT_FACTOR: Final = 10.0
+#: Weight of the newest gap in the typical gap (a geometric moving average): one long lull
+#: must not send a busy trickle of web jobs to cold starts.
+GAP_WEIGHT: Final = 0.25
 #: A booting worker counts as this share of a ready one when sizing the backlog's drain:
 #: it will serve the backlog soon, so a burst is not answered twice (once per sample).
 PENDING_WEIGHT: Final = 0.5
@@ -287,6 +297,22 @@ def smoothed_load(memory: Memory, now: float, in_flight: int) -> float:
     return memory.load + weight * (in_flight - memory.load)
 
 
+def keep_warm_seconds(typical_gap: float | None, quiet_seconds: float) -> float:
+    """How long the last worker stays warm after work stops.
+
+    With no gap learned yet: ``quiet_seconds``. Otherwise long enough to catch the next job
+    after almost every gap (``WARM_GAP_FACTOR`` x the typical gap: for Poisson arrivals the
+    geometric average of the gaps is 0.56 x their mean, so 10 x covers all but ~0.4% of them),
+    never less than ``quiet_seconds``; but when that would exceed ``WARM_LIMIT_FACTOR`` x
+    ``quiet_seconds``, work is too rare for a warm worker to pay and the fleet goes to
+    ``min_capacity`` as soon as it is idle.
+    """
+    if typical_gap is None:
+        return quiet_seconds
+    covering = max(quiet_seconds, WARM_GAP_FACTOR * typical_gap)
+    return 0.0 if covering > WARM_LIMIT_FACTOR * quiet_seconds else covering
+
+
 def _remember(
     memory: Memory, now: float, need: int, window: float, has_work: bool, load: float
 ) -> Memory:
@@ -305,7 +331,11 @@ def _remember(
     )
     if has_work and previous_was_quiet and memory.last_work_at is not None:
         gap = max(now - memory.last_work_at, 1.0)
-        typical_gap = gap if typical_gap is None else math.sqrt(typical_gap * gap)
+        typical_gap = (
+            gap
+            if typical_gap is None
+            else math.exp((1 - GAP_WEIGHT) * math.log(typical_gap) + GAP_WEIGHT * math.log(gap))
+        )
     return Memory(
         last_work_at=now if has_work else memory.last_work_at,
         last_seen=now,
@@ -325,11 +355,7 @@ def decide(observation: Observation, memory: Memory, config: PolicyConfig) -> De
     memory = _remember(memory, now, hold, config.idle_seconds_before_scale_in, has_work, load)
     capacity = observation.capacity
 
-    # Keeping the last worker warm only pays when work tends to come back within the quiet
-    # time; when the recent gaps were longer, it would idle for nothing.
-    keep_warm = config.quiet_seconds_before_zero
-    if memory.typical_gap is not None and memory.typical_gap > keep_warm:
-        keep_warm = 0.0
+    keep_warm = keep_warm_seconds(memory.typical_gap, config.quiet_seconds_before_zero)
     quiet = not has_work and (memory.last_work_at is None or now - memory.last_work_at >= keep_warm)
     floor = config.min_capacity if quiet else max(config.min_capacity, 1)
     floor = min(floor, config.max_capacity)

@@ -8,7 +8,15 @@ from typing import Final
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from autoscaler.policy import InstanceState, InstanceView, Memory, Observation, PolicyConfig, decide
+from autoscaler.policy import (
+    InstanceState,
+    InstanceView,
+    Memory,
+    Observation,
+    PolicyConfig,
+    decide,
+    keep_warm_seconds,
+)
 
 NOW = 1_800_000_000.0
 
@@ -79,18 +87,28 @@ def test_rare_work_is_not_kept_warm_but_frequent_work_is() -> None:
     decision = _step(NOW + 3620, False, memory, config, NOW + 3605)
     assert decision.terminate == ("i-1",) and decision.desired_capacity == 0
 
-    # Gaps of 40 s: the last worker is kept warm through the quiet time.
+    # Gaps of 40 s: the last worker is kept warm for 10 typical gaps (400 s), beyond the
+    # 120 s quiet time, so that a longer lull in the trickle does not meet a cold start.
     memory = Memory()
     t = NOW
     for _ in range(5):
         memory = _step(t, True, memory, config, t).memory
         memory = _step(t + 20, False, memory, config, t + 5).memory
         t += 40
-    assert memory.typical_gap is not None and memory.typical_gap < 120
-    held = _step(t + 60, False, memory, config, t - 35)
+    assert memory.typical_gap is not None and 39 < memory.typical_gap < 41
+    last_work = t - 40
+    held = _step(last_work + 350, False, memory, config, t - 35)
     assert held.terminate == () and held.desired_capacity == 1
-    gone = _step(t + 200, False, held.memory, config, t - 35)
+    gone = _step(last_work + 410, False, held.memory, config, t - 35)
     assert gone.desired_capacity == 0
+
+
+def test_keep_warm_covers_the_gaps_unless_work_is_too_rare_to_pay() -> None:
+    assert keep_warm_seconds(None, 120) == 120
+    assert keep_warm_seconds(5, 120) == 120
+    assert keep_warm_seconds(60, 120) == 600
+    assert keep_warm_seconds(120, 120) == 1200
+    assert keep_warm_seconds(121, 120) == 0
 
 
 def _three_busy_one_idle(now: float) -> Observation:
