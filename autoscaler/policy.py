@@ -11,6 +11,9 @@ How it sizes the fleet:
   ``PENDING_WEIGHT`` of one) cannot drain within ``backlog_tolerance`` x the target wait.
   Anything visible with no capacity at all means at least one worker (0 -> 1).
   Launching is capped at ``max_step`` per decision and ``max_capacity`` overall.
+* **Start ahead of a burst.** The arrival rate is estimated from the change in queued and
+  in-flight jobs plus the jobs finished; when it calls for ``BURST_FACTOR`` x the current
+  capacity while a backlog forms, the workers for the whole rate launch at once.
 * **Scale in slowly, and only idle workers.** The fleet shrinks only to the largest hold seen
   during the last ``idle_seconds_before_scale_in`` seconds (so a steady load never flaps),
   where the hold is the load (in-flight jobs smoothed over ``LOAD_SMOOTHING_SECONDS``) less
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any, Final
 
@@ -52,6 +55,11 @@ LOAD_SMOOTHING_SECONDS: Final = 180.0
 #: Scale-in holds the smoothed load rounded up after subtracting this: a load of 3.2 holds 3
 #: workers (a small queue forms and is absorbed), a load of 3.3 holds 4.
 LOAD_SLACK: Final = 0.25
+#: The arrival rate is smoothed over about this long: short, so a burst is seen in seconds.
+RATE_SMOOTHING_SECONDS: Final = 15.0
+#: A burst: arrivals that call for at least this many times the current capacity while a
+#: backlog is already forming. The fleet is then sized for the arrival rate at once.
+BURST_FACTOR: Final = 2.0
 #: The last worker stays warm for this many typical gaps between bursts of work...
 WARM_GAP_FACTOR: Final = 10.0
 #: ... unless that is more than this many quiet times (``quiet_seconds_before_zero``).
@@ -122,6 +130,9 @@ class Memory:
     peaks: tuple[tuple[float, int], ...] = ()
     #: The load: in-flight jobs smoothed over ``LOAD_SMOOTHING_SECONDS`` (busy GPUs on average).
     load: float | None = None
+    #: Visible + in-flight jobs at the last decision, and the arrival rate (jobs per second).
+    total: int | None = None
+    rate: float | None = None
 
     def to_compact(self) -> str:
         def number(value: float | None) -> str:
@@ -131,6 +142,10 @@ class Memory:
         parts += [f"{int(start)}:{need}" for start, need in self.peaks]
         if self.load is not None:
             parts.append(f"L{round(self.load, 2)}")
+        if self.total is not None:
+            parts.append(f"T{self.total}")
+        if self.rate is not None:
+            parts.append(f"R{round(self.rate, 3)}")
         return " ".join(parts)
 
     @classmethod
@@ -141,10 +156,17 @@ class Memory:
         try:
             last, seen, gap, *rest = text.split()
             peaks = []
-            load = None
+            load = rate = None
+            total = None
             for part in rest:
                 if part.startswith("L"):
                     load = float(part[1:])
+                    continue
+                if part.startswith("T"):
+                    total = int(part[1:])
+                    continue
+                if part.startswith("R"):
+                    rate = float(part[1:])
                     continue
                 start, need = part.split(":")
                 peaks.append((float(start), int(need)))
@@ -154,6 +176,8 @@ class Memory:
                 typical_gap=None if gap == "-" else float(gap),
                 peaks=tuple(peaks),
                 load=load,
+                total=total,
+                rate=rate,
             )
         except ValueError:
             return cls()
@@ -289,6 +313,36 @@ def workers_to_hold(
     return max(hold, 0)
 
 
+def arrival_rate(memory: Memory, observation: Observation, per_job: float) -> float | None:
+    """Jobs arriving per second: the change in visible + in-flight jobs since the last
+    decision plus the jobs finished meanwhile (busy workers / seconds per job), smoothed over
+    ``RATE_SMOOTHING_SECONDS``. None until two decisions have been seen."""
+    if memory.total is None or memory.last_seen is None or observation.now <= memory.last_seen:
+        return memory.rate
+    elapsed = observation.now - memory.last_seen
+    total = observation.visible + observation.in_flight
+    latest = max(0.0, (total - memory.total) / elapsed + observation.busy / per_job)
+    if memory.rate is None:
+        return latest
+    weight = 1.0 - math.exp(-elapsed / RATE_SMOOTHING_SECONDS)
+    return memory.rate + weight * (latest - memory.rate)
+
+
+def workers_ahead(
+    observation: Observation, config: PolicyConfig, per_job: float, rate: float | None
+) -> int:
+    """Starting ahead of a burst: when the arrivals call for ``BURST_FACTOR`` x the capacity
+    and a backlog is forming, the workers for the whole arrival rate are launched now, one
+    boot earlier than the backlog alone would ask for them. Otherwise 0."""
+    if rate is None:
+        return 0
+    ahead = rate * per_job
+    bursting = ahead >= BURST_FACTOR * max(observation.capacity, 1)
+    if bursting and backlog_workers(observation, config, per_job) > 0:
+        return math.ceil(ahead - 1e-9)
+    return 0
+
+
 def smoothed_load(memory: Memory, now: float, in_flight: int) -> float:
     """In-flight jobs, exponentially smoothed over ``LOAD_SMOOTHING_SECONDS``."""
     if memory.load is None or memory.last_seen is None:
@@ -348,11 +402,19 @@ def _remember(
 def decide(observation: Observation, memory: Memory, config: PolicyConfig) -> Decision:
     now = observation.now
     per_job = seconds_per_job(observation, config)
-    need = workers_needed(observation, config, per_job)
+    rate = arrival_rate(memory, observation, per_job)
+    need = max(
+        workers_needed(observation, config, per_job),
+        workers_ahead(observation, config, per_job, rate),
+    )
     has_work = observation.visible > 0 or observation.in_flight > 0 or observation.busy > 0
     load = smoothed_load(memory, now, observation.in_flight)
     hold = workers_to_hold(observation, config, per_job, load)
-    memory = _remember(memory, now, hold, config.idle_seconds_before_scale_in, has_work, load)
+    memory = replace(
+        _remember(memory, now, hold, config.idle_seconds_before_scale_in, has_work, load),
+        total=observation.visible + observation.in_flight,
+        rate=rate,
+    )
     capacity = observation.capacity
 
     keep_warm = keep_warm_seconds(memory.typical_gap, config.quiet_seconds_before_zero)
