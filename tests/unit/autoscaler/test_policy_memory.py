@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Final
 
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from autoscaler.policy import (
+    Decision,
     InstanceState,
     InstanceView,
     Memory,
@@ -33,22 +35,30 @@ HALF_STEP: Final = 0.05
     st.none() | st.floats(1, 1e6),
     st.lists(st.tuples(st.integers(0, 2_000_000_000), st.integers(0, 1000)), max_size=9),
     st.none() | st.floats(0, 1000),
+    st.none() | st.integers(0, 10**9),
+    st.none() | st.floats(0, 10_000),
 )
-@example(0.75, 0.75, 1.05, [], None)
-@example(1.05, 12.35, 0.25, [(0, 1)], 3.14159)
-@example(0.65, None, None, [], 0.0)
+@example(0.75, 0.75, 1.05, [], None, None, None)
+@example(1.05, 12.35, 0.25, [(0, 1)], 3.14159, 12, 1.2345)
+@example(0.65, None, None, [], 0.0, 0, 0.0)
 def test_memory_round_trips_within_a_tag_value(
     last: float | None,
     seen: float | None,
     gap: float | None,
     peaks: list[tuple[int, int]],
     load: float | None,
+    total: int | None,
+    rate: float | None,
 ) -> None:
-    memory = Memory(last, seen, gap, tuple((float(s), n) for s, n in peaks), load)
+    memory = Memory(last, seen, gap, tuple((float(s), n) for s, n in peaks), load, total, rate)
     text = memory.to_compact()
     assert len(text) <= 256
     back = Memory.from_compact(text)
     assert back.peaks == memory.peaks
+    assert back.total == total
+    assert (back.rate is None) == (rate is None)
+    if back.rate is not None and rate is not None:
+        assert abs(back.rate - rate) <= 0.0005 + 2 * math.ulp(max(abs(rate), 1.0))
     assert (back.load is None) == (load is None)
     if back.load is not None and load is not None:
         assert abs(back.load - load) <= 0.005 + 2 * math.ulp(max(abs(load), 1.0))
@@ -145,3 +155,25 @@ def test_a_booting_worker_counts_toward_draining_the_backlog() -> None:
         now=NOW, visible=40, in_flight=0, desired_capacity=2, instances=booting
     )
     assert decide(observation, Memory(), config).desired_capacity == 4
+
+
+def _burst(now: float, visible: int, memory: Memory) -> Decision:
+    ready = InstanceView("i-0", InstanceState.BUSY)
+    observation = Observation(
+        now=now, visible=visible, in_flight=1, desired_capacity=1, instances=(ready,)
+    )
+    return decide(observation, memory, PolicyConfig(max_capacity=20, max_step=20))
+
+
+def test_a_burst_is_met_with_workers_for_its_whole_arrival_rate() -> None:
+    # One busy worker; jobs arrive at 1.5/s (6 s each: 9 workers' worth), the queue grows.
+    memory = _burst(NOW, 0, Memory()).memory
+    memory = _burst(NOW + 4, 6, memory).memory
+    burst = _burst(NOW + 8, 12, memory)
+    assert burst.memory.rate is not None and 1.2 < burst.memory.rate < 1.8
+    # The backlog alone (12 jobs, 7.5 absorbed by the ready worker) asks for 1 more; the
+    # arrival rate asks for its 8-11.
+    assert burst.desired_capacity >= 8
+    # The same backlog with no trend (a queue that stands still) launches for the backlog only.
+    still = _burst(NOW + 8, 12, replace(memory, total=13, rate=0.0))
+    assert still.desired_capacity <= 2
