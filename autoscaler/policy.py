@@ -57,6 +57,8 @@ LOAD_SMOOTHING_SECONDS: Final = 180.0
 LOAD_SLACK: Final = 0.25
 #: The arrival rate is smoothed over about this long: short, so a burst is seen in seconds.
 RATE_SMOOTHING_SECONDS: Final = 15.0
+#: The shortest interval a change in the job count is read over (the handler's 4 s spacing).
+MIN_RATE_INTERVAL_SECONDS: Final = 4.0
 #: A burst: arrivals that call for at least this many times the current capacity while a
 #: backlog is already forming. The fleet is then sized for the arrival rate at once.
 BURST_FACTOR: Final = 2.0
@@ -319,7 +321,9 @@ def arrival_rate(memory: Memory, observation: Observation, per_job: float) -> fl
     ``RATE_SMOOTHING_SECONDS``. None until two decisions have been seen."""
     if memory.total is None or memory.last_seen is None or observation.now <= memory.last_seen:
         return memory.rate
-    elapsed = observation.now - memory.last_seen
+    # Two decisions closer than the handler's sample spacing (a retry, a manual invocation)
+    # must not turn one new message into a burst.
+    elapsed = max(observation.now - memory.last_seen, MIN_RATE_INTERVAL_SECONDS)
     total = observation.visible + observation.in_flight
     latest = max(0.0, (total - memory.total) / elapsed + observation.busy / per_job)
     if memory.rate is None:

@@ -177,3 +177,11 @@ def test_a_burst_is_met_with_workers_for_its_whole_arrival_rate() -> None:
     # The same backlog with no trend (a queue that stands still) launches for the backlog only.
     still = _burst(NOW + 8, 12, replace(memory, total=13, rate=0.0))
     assert still.desired_capacity <= 2
+
+
+def test_one_message_moments_after_the_last_decision_is_not_a_burst() -> None:
+    memory = decide(
+        Observation(now=NOW, visible=0, in_flight=0, desired_capacity=0), Memory(), PolicyConfig()
+    ).memory
+    soon = Observation(now=NOW + 0.2, visible=1, in_flight=0, desired_capacity=0)
+    assert decide(soon, memory, PolicyConfig()).desired_capacity == 1
