@@ -7,27 +7,33 @@ so the Lambda handler, the simulator and the property tests all run exactly this
 How it sizes the fleet:
 
 * **Scale out at once.** Workers needed = busy workers + the workers that would drain, in
-  the target wait, the part of the backlog the ready fleet cannot drain within
-  ``backlog_tolerance`` x the target wait. Anything visible with no capacity at all means
-  at least one worker (0 -> 1).
+  the target wait, the part of the backlog the ready fleet (booting workers counted as
+  ``PENDING_WEIGHT`` of one) cannot drain within ``backlog_tolerance`` x the target wait.
+  Anything visible with no capacity at all means at least one worker (0 -> 1).
   Launching is capped at ``max_step`` per decision and ``max_capacity`` overall.
-* **Scale in slowly, and only idle workers.** The fleet shrinks only to the largest need seen
+* **Start ahead of a burst.** The arrival rate is estimated from the change in queued and
+  in-flight jobs plus the jobs finished; when it calls for ``BURST_FACTOR`` x the current
+  capacity while a backlog forms, the workers for the whole rate launch at once.
+* **Scale in slowly, and only idle workers.** The fleet shrinks only to the largest hold seen
   during the last ``idle_seconds_before_scale_in`` seconds (so a steady load never flaps),
+  where the hold is the load (in-flight jobs smoothed over ``LOAD_SMOOTHING_SECONDS``) less
+  ``LOAD_SLACK``, rounded up, plus the backlog's drain (not every worker busy right now),
   and only by terminating instances whose worker reports idle (longest idle first). The
   caller terminates them with ``ShouldDecrementDesiredCapacity``, so a busy worker is never
   picked by the Auto Scaling group.
-* **Zero after quiet.** While there was work in the last ``quiet_seconds_before_zero``
-  seconds one worker stays warm (unless ``max_capacity`` is 0); after that the floor is
-  ``min_capacity``. When the recent gaps between bursts of work were longer than the quiet
-  time (a geometric average of them is remembered), keeping a worker warm would not have
-  caught the next job, so the fleet goes to ``min_capacity`` as soon as it is idle.
+* **Zero after quiet.** After work stops one worker stays warm (unless ``max_capacity`` is
+  0) for ``quiet_seconds_before_zero``, or longer when the recent gaps between bursts of work
+  (a geometric average of them is remembered) say the next job is likely to come later:
+  ``WARM_GAP_FACTOR`` typical gaps, so a trickle of web jobs does not meet cold starts. When
+  that would exceed ``WARM_LIMIT_FACTOR`` quiet times, work is too rare for a warm worker to
+  pay, and the fleet goes to ``min_capacity`` as soon as it is idle.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any, Final
 
@@ -43,6 +49,29 @@ MEMORY_BUCKETS: Final = 8
 #: A worker must have been idle this long before it can be removed, so one that is merely
 #: between two jobs is never picked.
 MIN_IDLE_BEFORE_REMOVAL_SECONDS: Final = 10.0
+#: The load (in-flight jobs) is smoothed over about this long: long enough that a fleet of 4
+#: at 3.2 busy GPUs on average reads 3.2, not 4 whenever all 4 happen to be busy.
+LOAD_SMOOTHING_SECONDS: Final = 180.0
+#: Scale-in holds the smoothed load rounded up after subtracting this: a load of 3.2 holds 3
+#: workers (a small queue forms and is absorbed), a load of 3.3 holds 4.
+LOAD_SLACK: Final = 0.25
+#: The arrival rate is smoothed over about this long: short, so a burst is seen in seconds.
+RATE_SMOOTHING_SECONDS: Final = 15.0
+#: The shortest interval a change in the job count is read over (the handler's 4 s spacing).
+MIN_RATE_INTERVAL_SECONDS: Final = 4.0
+#: A burst: arrivals that call for at least this many times the current capacity while a
+#: backlog is already forming. The fleet is then sized for the arrival rate at once.
+BURST_FACTOR: Final = 2.0
+#: The last worker stays warm for this many typical gaps between bursts of work...
+WARM_GAP_FACTOR: Final = 10.0
+#: ... unless that is more than this many quiet times (``quiet_seconds_before_zero``).
+WARM_LIMIT_FACTOR: Final = 10.0
+#: Weight of the newest gap in the typical gap (a geometric moving average): one long lull
+#: must not send a busy trickle of web jobs to cold starts.
+GAP_WEIGHT: Final = 0.25
+#: A booting worker counts as this share of a ready one when sizing the backlog's drain:
+#: it will serve the backlog soon, so a burst is not answered twice (once per sample).
+PENDING_WEIGHT: Final = 0.5
 
 
 class InstanceState(StrEnum):
@@ -101,6 +130,11 @@ class Memory:
     typical_gap: float | None = None
     #: (bucket start, largest need seen in that bucket), oldest first.
     peaks: tuple[tuple[float, int], ...] = ()
+    #: The load: in-flight jobs smoothed over ``LOAD_SMOOTHING_SECONDS`` (busy GPUs on average).
+    load: float | None = None
+    #: Visible + in-flight jobs at the last decision, and the arrival rate (jobs per second).
+    total: int | None = None
+    rate: float | None = None
 
     def to_compact(self) -> str:
         def number(value: float | None) -> str:
@@ -108,6 +142,12 @@ class Memory:
 
         parts = [number(self.last_work_at), number(self.last_seen), number(self.typical_gap)]
         parts += [f"{int(start)}:{need}" for start, need in self.peaks]
+        if self.load is not None:
+            parts.append(f"L{round(self.load, 2)}")
+        if self.total is not None:
+            parts.append(f"T{self.total}")
+        if self.rate is not None:
+            parts.append(f"R{round(self.rate, 3)}")
         return " ".join(parts)
 
     @classmethod
@@ -118,7 +158,18 @@ class Memory:
         try:
             last, seen, gap, *rest = text.split()
             peaks = []
+            load = rate = None
+            total = None
             for part in rest:
+                if part.startswith("L"):
+                    load = float(part[1:])
+                    continue
+                if part.startswith("T"):
+                    total = int(part[1:])
+                    continue
+                if part.startswith("R"):
+                    rate = float(part[1:])
+                    continue
                 start, need = part.split(":")
                 peaks.append((float(start), int(need)))
             return cls(
@@ -126,6 +177,9 @@ class Memory:
                 last_seen=None if seen == "-" else float(seen),
                 typical_gap=None if gap == "-" else float(gap),
                 peaks=tuple(peaks),
+                load=load,
+                total=total,
+                rate=rate,
             )
         except ValueError:
             return cls()
@@ -226,19 +280,100 @@ def seconds_per_job(observation: Observation, config: PolicyConfig) -> float:
     return (measured[middle - 1] + measured[middle]) / 2
 
 
+def backlog_workers(observation: Observation, config: PolicyConfig, per_job: float) -> float:
+    """Workers that drain, within the target wait, the backlog the ready fleet cannot absorb
+    within ``backlog_tolerance`` x the target wait."""
+    target = config.target_wait_seconds
+    pending = sum(1 for i in observation.instances if i.state is InstanceState.PENDING)
+    capacity = observation.ready + PENDING_WEIGHT * pending
+    absorbed = capacity * config.backlog_tolerance * target / per_job
+    excess = max(0.0, observation.visible - absorbed)
+    return excess * per_job / target
+
+
 def workers_needed(observation: Observation, config: PolicyConfig, per_job: float) -> int:
     """Busy workers plus those needed to drain the backlog the fleet cannot absorb in time."""
-    target = config.target_wait_seconds
-    # Jobs the ready fleet drains within the tolerated part of the target wait.
-    absorbed = observation.ready * config.backlog_tolerance * target / per_job
-    excess = max(0.0, observation.visible - absorbed)
-    need = math.ceil(observation.in_flight + excess * per_job / target - 1e-9)
+    need = math.ceil(observation.in_flight + backlog_workers(observation, config, per_job) - 1e-9)
     if observation.visible > 0:
         need = max(need, 1)
     return need
 
 
-def _remember(memory: Memory, now: float, need: int, window: float, has_work: bool) -> Memory:
+def workers_to_hold(
+    observation: Observation, config: PolicyConfig, per_job: float, load: float
+) -> int:
+    """What scale-in keeps: the smoothed load less ``LOAD_SLACK``, plus the backlog's drain.
+
+    Busy workers right now overstate the need: at 3.2 busy GPUs on average a fleet of 4 is
+    often all busy, so holding every busy worker holds 4. Holding the load rounded down
+    (within ``LOAD_SLACK``) lets a small queue form; the backlog term adds a worker back
+    when it grows past what the fleet absorbs, and the interactive lane is served first.
+    """
+    hold = math.ceil(load - LOAD_SLACK + backlog_workers(observation, config, per_job) - 1e-9)
+    if observation.visible > 0 or observation.in_flight > 0:
+        hold = max(hold, 1)
+    return max(hold, 0)
+
+
+def arrival_rate(memory: Memory, observation: Observation, per_job: float) -> float | None:
+    """Jobs arriving per second: the change in visible + in-flight jobs since the last
+    decision plus the jobs finished meanwhile (busy workers / seconds per job), smoothed over
+    ``RATE_SMOOTHING_SECONDS``. None until two decisions have been seen."""
+    if memory.total is None or memory.last_seen is None or observation.now <= memory.last_seen:
+        return memory.rate
+    # Two decisions closer than the handler's sample spacing (a retry, a manual invocation)
+    # must not turn one new message into a burst.
+    elapsed = max(observation.now - memory.last_seen, MIN_RATE_INTERVAL_SECONDS)
+    total = observation.visible + observation.in_flight
+    latest = max(0.0, (total - memory.total) / elapsed + observation.busy / per_job)
+    if memory.rate is None:
+        return latest
+    weight = 1.0 - math.exp(-elapsed / RATE_SMOOTHING_SECONDS)
+    return memory.rate + weight * (latest - memory.rate)
+
+
+def workers_ahead(
+    observation: Observation, config: PolicyConfig, per_job: float, rate: float | None
+) -> int:
+    """Starting ahead of a burst: when the arrivals call for ``BURST_FACTOR`` x the capacity
+    and a backlog is forming, the workers for the whole arrival rate are launched now, one
+    boot earlier than the backlog alone would ask for them. Otherwise 0."""
+    if rate is None:
+        return 0
+    ahead = rate * per_job
+    bursting = ahead >= BURST_FACTOR * max(observation.capacity, 1)
+    if bursting and backlog_workers(observation, config, per_job) > 0:
+        return math.ceil(ahead - 1e-9)
+    return 0
+
+
+def smoothed_load(memory: Memory, now: float, in_flight: int) -> float:
+    """In-flight jobs, exponentially smoothed over ``LOAD_SMOOTHING_SECONDS``."""
+    if memory.load is None or memory.last_seen is None:
+        return float(in_flight)
+    weight = 1.0 - math.exp(-max(now - memory.last_seen, 0.0) / LOAD_SMOOTHING_SECONDS)
+    return memory.load + weight * (in_flight - memory.load)
+
+
+def keep_warm_seconds(typical_gap: float | None, quiet_seconds: float) -> float:
+    """How long the last worker stays warm after work stops.
+
+    With no gap learned yet: ``quiet_seconds``. Otherwise long enough to catch the next job
+    after almost every gap (``WARM_GAP_FACTOR`` x the typical gap: for Poisson arrivals the
+    geometric average of the gaps is 0.56 x their mean, so 10 x covers all but ~0.4% of them),
+    never less than ``quiet_seconds``; but when that would exceed ``WARM_LIMIT_FACTOR`` x
+    ``quiet_seconds``, work is too rare for a warm worker to pay and the fleet goes to
+    ``min_capacity`` as soon as it is idle.
+    """
+    if typical_gap is None:
+        return quiet_seconds
+    covering = max(quiet_seconds, WARM_GAP_FACTOR * typical_gap)
+    return 0.0 if covering > WARM_LIMIT_FACTOR * quiet_seconds else covering
+
+
+def _remember(
+    memory: Memory, now: float, need: int, window: float, has_work: bool, load: float
+) -> Memory:
     bucket = max(window / MEMORY_BUCKETS, 1.0)
     start = math.floor(now / bucket) * bucket
     peaks = [p for p in memory.peaks if p[0] > now - window - bucket and p[0] <= now]
@@ -254,28 +389,39 @@ def _remember(memory: Memory, now: float, need: int, window: float, has_work: bo
     )
     if has_work and previous_was_quiet and memory.last_work_at is not None:
         gap = max(now - memory.last_work_at, 1.0)
-        typical_gap = gap if typical_gap is None else math.sqrt(typical_gap * gap)
+        typical_gap = (
+            gap
+            if typical_gap is None
+            else math.exp((1 - GAP_WEIGHT) * math.log(typical_gap) + GAP_WEIGHT * math.log(gap))
+        )
     return Memory(
         last_work_at=now if has_work else memory.last_work_at,
         last_seen=now,
         typical_gap=typical_gap,
         peaks=tuple(peaks[-MEMORY_BUCKETS - 1 :]),
+        load=load,
     )
 
 
 def decide(observation: Observation, memory: Memory, config: PolicyConfig) -> Decision:
     now = observation.now
     per_job = seconds_per_job(observation, config)
-    need = workers_needed(observation, config, per_job)
+    rate = arrival_rate(memory, observation, per_job)
+    need = max(
+        workers_needed(observation, config, per_job),
+        workers_ahead(observation, config, per_job, rate),
+    )
     has_work = observation.visible > 0 or observation.in_flight > 0 or observation.busy > 0
-    memory = _remember(memory, now, need, config.idle_seconds_before_scale_in, has_work)
+    load = smoothed_load(memory, now, observation.in_flight)
+    hold = workers_to_hold(observation, config, per_job, load)
+    memory = replace(
+        _remember(memory, now, hold, config.idle_seconds_before_scale_in, has_work, load),
+        total=observation.visible + observation.in_flight,
+        rate=rate,
+    )
     capacity = observation.capacity
 
-    # Keeping the last worker warm only pays when work tends to come back within the quiet
-    # time; when the recent gaps were longer, it would idle for nothing.
-    keep_warm = config.quiet_seconds_before_zero
-    if memory.typical_gap is not None and memory.typical_gap > keep_warm:
-        keep_warm = 0.0
+    keep_warm = keep_warm_seconds(memory.typical_gap, config.quiet_seconds_before_zero)
     quiet = not has_work and (memory.last_work_at is None or now - memory.last_work_at >= keep_warm)
     floor = config.min_capacity if quiet else max(config.min_capacity, 1)
     floor = min(floor, config.max_capacity)
@@ -295,8 +441,8 @@ def decide(observation: Observation, memory: Memory, config: PolicyConfig) -> De
         keep = floor
         reason = "quiet"
     else:
-        recent = max((p[1] for p in memory.peaks), default=need)
-        keep = min(config.max_capacity, max(floor, need, recent))
+        recent = max((p[1] for p in memory.peaks), default=hold)
+        keep = min(config.max_capacity, max(floor, hold, recent))
         reason = "scale-in"
     surplus = capacity - keep
     if surplus <= 0:

@@ -493,7 +493,8 @@ class ScalerSettings(FleetSettings):
         validation_alias=AliasChoices(
             "quiet_seconds_before_zero", env.SCALER_QUIET_SECONDS_BEFORE_ZERO
         ),
-        description="time with no work before the fleet goes to min",
+        description="least time with no work before the fleet goes to min (up to 10x as long "
+        "when the recent gaps between work were longer)",
     )
     max_step: int = Field(
         default=4,

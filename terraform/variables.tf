@@ -105,7 +105,7 @@ variable "idle_seconds_before_scale_in" {
 }
 
 variable "quiet_seconds_before_zero" {
-  description = "Time with no work before the fleet drops to min_capacity (SDFLEET_SCALER_QUIET_SECONDS_BEFORE_ZERO)."
+  description = "Least time with no work before the fleet drops to min_capacity, up to 10x as long when the recent gaps between work were longer (SDFLEET_SCALER_QUIET_SECONDS_BEFORE_ZERO)."
   type        = number
   default     = 120
   validation {

@@ -81,7 +81,7 @@ variable "idle_seconds_before_scale_in" {
 }
 
 variable "quiet_seconds_before_zero" {
-  description = "SDFLEET_SCALER_QUIET_SECONDS_BEFORE_ZERO: time with no work before the fleet goes to min."
+  description = "SDFLEET_SCALER_QUIET_SECONDS_BEFORE_ZERO: least time with no work before the fleet goes to min (up to 10x when the recent gaps between work were longer)."
   type        = number
   validation {
     condition     = var.quiet_seconds_before_zero >= 0 && var.quiet_seconds_before_zero <= 86400
