@@ -110,6 +110,7 @@ variable "routes" {
     "DELETE /jobs/{job_id}",
     "DELETE /me",
     "GET /me/deletion",
+    "POST /me/webhook-secret",
   ]
   validation {
     condition     = alltrue([for r in var.routes : can(regex("^(GET|POST|PUT|PATCH|DELETE) /", r))])
