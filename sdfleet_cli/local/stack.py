@@ -81,7 +81,11 @@ OPTIONAL_OUTPUTS: Final = frozenset(
     {"interactive_dlq_url", "batch_dlq_url", "idempotency_table", "lifecycle_hook_name", "ssm_path"}
 )
 #: The zips `make lambda-zips` builds -> the Terraform variables naming them.
-LAMBDA_ZIPS: Final = {"ingest.zip": "ingest_zip_path", "autoscaler.zip": "scaler_zip_path"}
+LAMBDA_ZIPS: Final = {
+    "ingest.zip": "ingest_zip_path",
+    "autoscaler.zip": "scaler_zip_path",
+    "notifier.zip": "notifier_zip_path",
+}
 FRONTEND_BUILD_DIRS: Final = ("dist", "build", "out")
 MODEL_BUILD_TIMEOUT_SECONDS: Final = 600
 LAMBDA_ZIPS_TIMEOUT_SECONDS: Final = 600

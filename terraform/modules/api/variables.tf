@@ -201,3 +201,9 @@ variable "allow_self_sign_up" {
   type        = bool
   default     = false
 }
+
+variable "webhook_secrets_arn_pattern" {
+  description = "ARN pattern of the owners' webhook signing secrets in SSM (the notifier module's output); null: no webhook secrets."
+  type        = string
+  default     = null
+}
