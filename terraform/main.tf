@@ -156,6 +156,8 @@ module "notifier" {
   kms_key_arn                     = module.config.kms_key_arn
   resource_environment            = local.resource_environment
   log_retention_days              = var.log_retention_days
+  # The emulator runs no Lambdas: locally `sdfleet up` reads the stream and the retry queue.
+  create_event_source_mappings = !local.local_mode
 }
 
 module "worker_ami" {

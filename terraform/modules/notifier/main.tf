@@ -130,6 +130,8 @@ module "function" {
 # Every write of the jobs table, in order per job; a failed record is retried (bisecting the
 # batch) until the stream's 24 h retention, so no transition is skipped.
 resource "aws_lambda_event_source_mapping" "stream" {
+  count = var.create_event_source_mappings ? 1 : 0
+
   event_source_arn               = var.jobs_stream_arn
   function_name                  = module.function.arn
   starting_position              = "TRIM_HORIZON"
@@ -140,6 +142,8 @@ resource "aws_lambda_event_source_mapping" "stream" {
 }
 
 resource "aws_lambda_event_source_mapping" "retries" {
+  count = var.create_event_source_mappings ? 1 : 0
+
   event_source_arn        = aws_sqs_queue.retry.arn
   function_name           = module.function.arn
   batch_size              = 10

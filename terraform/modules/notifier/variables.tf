@@ -102,6 +102,12 @@ variable "log_retention_days" {
   default     = 30
 }
 
+variable "create_event_source_mappings" {
+  description = "Connect the stream and the retry queue to the function. Off in local mode: the emulator cannot run Lambdas and would drain both; `sdfleet up` polls them instead."
+  type        = bool
+  default     = true
+}
+
 variable "tags" {
   description = "Tags of every resource."
   type        = map(string)
