@@ -41,3 +41,11 @@ bench-ingest: $(STAMP) lambda-zips
 
 TEST_TARGETS += lambda-zips
 BENCH_TARGETS += bench-ingest
+
+# Transition -> webhook delivered (median/p95, emulator) and the notifier's cold import:
+# table + benchmarks/results/notifier.json.
+.PHONY: bench-notifier
+bench-notifier: $(STAMP)
+	$(VENV_BIN)/python benchmarks/notifier_bench.py
+
+BENCH_TARGETS += bench-notifier

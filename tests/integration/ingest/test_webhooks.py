@@ -65,6 +65,7 @@ def test_rotation_shows_a_new_secret_that_signs_from_then_on(api: IngestApi) -> 
     path = WebhookPolicySettings().webhook_secrets_path
     stored = WebhookSecrets(api.fleet.clients.ssm(), path).get_or_create(USER_A)
     assert stored == second.body["secret"]
-    assert json.dumps(api.call(event("get_job", path_params={"job_id": "x"})).body).count(
-        "whsec_"
-    ) == 0
+    assert (
+        json.dumps(api.call(event("get_job", path_params={"job_id": "x"})).body).count("whsec_")
+        == 0
+    )

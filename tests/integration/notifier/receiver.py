@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +29,8 @@ class Receiver:
     answer: Callable[[str, int], tuple[int, dict[str, str]]] = lambda path, n: (200, {})
     deliveries: list[Delivery] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    #: time.time() of each delivery's arrival (same order as ``deliveries``).
+    arrivals: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         receiver = self
@@ -42,7 +45,9 @@ class Receiver:
                     ok = True
                 except SignatureInvalid:
                     ok = False
+                arrived = time.time()
                 with lock:
+                    receiver.arrivals.append(arrived)
                     n = receiver.counts.get(self.path, 0) + 1
                     receiver.counts[self.path] = n
                     receiver.deliveries.append(
