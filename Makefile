@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 
 TEST_TARGETS :=
 BENCH_TARGETS :=
-LINT_PATHS := sdfleet sdfleet_cli ingest_lambda worker autoscaler benchmarks
+LINT_PATHS := sdfleet sdfleet_cli ingest_lambda worker autoscaler notifier_lambda benchmarks
 
 .PHONY: help venv lint test pytest bench test-deep prereqs prereqs-up prereqs-test
 

@@ -18,6 +18,7 @@ from ingest_lambda.models import (
     JobView,
     UploadRequest,
     UploadTicket,
+    WebhookSecretIssued,
 )
 from ingest_lambda.parsing import IDEMPOTENCY_HEADER
 from sdfleet.requests import JobRequest
@@ -183,5 +184,19 @@ ROUTES: tuple[RouteSpec, ...] = (
         status=HTTPStatus.OK,
         response_model=DeletionView,
         errors=(*_COMMON_ERRORS, HTTPStatus.NOT_FOUND),
+    ),
+    RouteSpec(
+        operation_id="rotateWebhookSecret",
+        method="POST",
+        path="/me/webhook-secret",
+        summary="Create or replace my webhook signing secret",
+        description=(
+            "Returns a new secret (`whsec_...`), shown this once, and replaces the old one at "
+            "once: every later webhook of mine is signed with it (HMAC-SHA256 over "
+            "`{webhook-id}.{webhook-timestamp}.{body}`, header `webhook-signature: v1,<base64>`)."
+        ),
+        status=HTTPStatus.CREATED,
+        response_model=WebhookSecretIssued,
+        errors=_COMMON_ERRORS,
     ),
 )

@@ -13,12 +13,19 @@ from sdfleet.deletion import DeletionStore
 from sdfleet.heartbeats import HeartbeatStore
 from sdfleet.settings import IngestSettings
 from sdfleet.store import JobStore
+from sdfleet.webhook_secrets import WebhookSecrets
+from sdfleet.webhook_settings import WebhookPolicySettings
 
 
 def build_service(
     settings: IngestSettings, clients: AwsClients, delete_batch_size: int = DELETE_BATCH_SIZE
 ) -> IngestService:
     dynamodb = clients.dynamodb()
+    webhooks = WebhookPolicySettings(
+        aws_endpoint_url=settings.aws_endpoint_url,
+        aws_region=settings.aws_region,
+        ssm_path=settings.ssm_path,
+    )
     return IngestService(
         settings,
         s3=clients.s3(),
@@ -27,6 +34,8 @@ def build_service(
         heartbeats=HeartbeatStore(dynamodb, settings.workers_table),
         deletions=DeletionStore(dynamodb, settings.jobs_table),
         delete_batch_size=delete_batch_size,
+        webhooks=webhooks,
+        webhook_secrets=WebhookSecrets(clients.ssm(), webhooks.webhook_secrets_path),
     )
 
 

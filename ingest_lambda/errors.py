@@ -25,6 +25,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_ACTIVE_JOBS = "too_many_active_jobs"
     UNAVAILABLE = "unavailable"
     DELETION_IN_PROGRESS = "deletion_in_progress"
+    WEBHOOK_URL_REFUSED = "webhook_url_refused"
     INTERNAL = "internal"
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sdfleet.records import JobStatus
 from sdfleet.requests import JobKind, JobParams
+from sdfleet.webhook_attempts import WebhookAttempt
 
 #: The upload types ``sdfleet.keys.INPUT_EXTENSIONS`` maps (a unit test keeps them equal).
 ContentType = Literal["image/png", "image/jpeg", "image/webp"]
@@ -82,6 +83,16 @@ class JobView(JobSummary):
     eta_seconds: int | None = Field(
         default=None, description="Estimated seconds until it finishes (active jobs only)."
     )
+    webhook_url: str | None = Field(default=None, description="Where its events are posted.")
+    webhook_attempts: list[WebhookAttempt] = Field(
+        default_factory=list, description="Every webhook delivery attempt, oldest first."
+    )
+
+
+class WebhookSecretIssued(BaseModel):
+    """Body of ``POST /me/webhook-secret``: the new signing secret, shown this once."""
+
+    secret: str = Field(description="`whsec_` + base64 key; HMAC-SHA256 signs every webhook.")
 
 
 class JobList(BaseModel):

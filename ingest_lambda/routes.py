@@ -119,6 +119,10 @@ def register_routes(
         owner = caller_sub(event().raw_event)
         return json_response(HTTPStatus.OK, service.get_deletion(owner))
 
+    def rotate_webhook_secret() -> Response[str]:
+        owner = caller_sub(event().raw_event)
+        return json_response(HTTPStatus.CREATED, service.rotate_webhook_secret(owner))
+
     handlers: dict[str, Callable[..., Response[str]]] = {
         "createUpload": create_upload,
         "createJob": create_job,
@@ -127,6 +131,7 @@ def register_routes(
         "deleteJob": delete_job,
         "deleteMe": delete_me,
         "getDeletion": get_deletion,
+        "rotateWebhookSecret": rotate_webhook_secret,
     }
     for spec in ROUTES:
         app.route(spec.powertools_path, method=spec.method)(handlers[spec.operation_id])

@@ -41,6 +41,7 @@ from ingest_lambda.models import (
     UploadRequest,
     UploadTicket,
     UserDataDeleted,
+    WebhookSecretIssued,
 )
 from sdfleet.deletion import Deletion, DeletionStore
 from sdfleet.errors import ActiveJobLimit, JobNotFound, OwnerDataDeleted, TransitionRejected
@@ -61,6 +62,9 @@ from sdfleet.records import JobError, JobRecord, JobStatus
 from sdfleet.requests import JobKind, JobRequest
 from sdfleet.settings import IngestSettings
 from sdfleet.store import JobStore
+from sdfleet.webhook_secrets import WebhookSecrets
+from sdfleet.webhook_settings import WebhookPolicySettings
+from sdfleet.webhook_urls import Resolver, WebhookUrlRefused, check_webhook_url, resolve_host
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -89,6 +93,9 @@ class IngestService:
         heartbeats: HeartbeatStore,
         deletions: DeletionStore | None = None,
         delete_batch_size: int = DELETE_BATCH_SIZE,
+        webhooks: WebhookPolicySettings | None = None,
+        webhook_secrets: WebhookSecrets | None = None,
+        resolve: Resolver = resolve_host,
     ) -> None:
         if not 1 <= delete_batch_size <= DELETE_BATCH_SIZE:
             raise ValueError(
@@ -102,6 +109,9 @@ class IngestService:
         self._deletions = deletions
         self._bucket = settings.bucket
         self._delete_batch_size = delete_batch_size
+        self._webhooks = webhooks or WebhookPolicySettings()
+        self._webhook_secrets = webhook_secrets
+        self._resolve = resolve
 
     # -- uploads -------------------------------------------------------------------------------
     def create_upload(self, owner: str, request: UploadRequest) -> UploadTicket:
@@ -184,10 +194,32 @@ class IngestService:
                 code=ErrorCode.INVALID_INPUT_KEY,
             )
 
+    def check_webhook(self, owner: str, request: JobRequest) -> None:
+        """The SSRF rules at submission (the notifier checks again at every send), and the
+        owner's signing secret exists before the first event is signed with it."""
+        if request.webhook_url is None:
+            return
+        try:
+            check_webhook_url(request.webhook_url, self._webhooks.policy_for(owner), self._resolve)
+        except WebhookUrlRefused as exc:
+            raise BadRequest(
+                str(exc), field="webhook_url", code=ErrorCode.WEBHOOK_URL_REFUSED
+            ) from exc
+        if self._webhook_secrets is not None:
+            self._webhook_secrets.get_or_create(owner)
+
+    def rotate_webhook_secret(self, owner: str) -> WebhookSecretIssued:
+        if self._webhook_secrets is None:
+            raise ServiceUnavailable(
+                "webhook secrets are not configured here", retry_after_seconds=60
+            )
+        return WebhookSecretIssued(secret=self._webhook_secrets.rotate(owner))
+
     def accept_job(self, owner: str, request: JobRequest) -> JobAccepted:
         """The input check, then :meth:`submit_job`: what one ``POST /jobs`` does. Under an
         Idempotency-Key this runs at most once, so a replay does not re-check an input that
         has since been deleted."""
+        self.check_webhook(owner, request)
         self.check_input(owner, request)
         return self.submit_job(owner, request)
 
@@ -201,6 +233,7 @@ class IngestService:
             kind=request.kind,
             params=request.params(),
             lane=JOB_LANE,
+            webhook_url=request.webhook_url,
         )
         try:
             # One transaction takes a slot of the owner's active-job counter (conditional on a
@@ -243,6 +276,7 @@ class IngestService:
             job_id=record.job_id,
             lane=JOB_LANE,
             submitted_at=record.created_at,
+            webhook_url=record.webhook_url,
         )
         try:
             self._sqs.send_message(
@@ -292,7 +326,13 @@ class IngestService:
                 progress_step=record.progress_step,
                 progress_total=record.progress_total,
             )
-        return JobView(**summary.model_dump(), queue_position=queue_position, eta_seconds=eta)
+        return JobView(
+            **summary.model_dump(),
+            queue_position=queue_position,
+            eta_seconds=eta,
+            webhook_url=record.webhook_url,
+            webhook_attempts=record.webhook_attempts,
+        )
 
     def list_jobs(self, owner: str, limit: int, cursor: str | None) -> JobList:
         try:

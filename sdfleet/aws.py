@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
@@ -80,3 +82,9 @@ class AwsClients:
 
     def cognito_idp(self) -> CognitoIdentityProviderClient:
         return self.client("cognito-idp")  # type: ignore[no-any-return]
+
+    def events(self) -> EventBridgeClient:
+        return self.client("events")  # type: ignore[no-any-return]
+
+    def dynamodbstreams(self) -> DynamoDBStreamsClient:
+        return self.client("dynamodbstreams")  # type: ignore[no-any-return]

@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from sdfleet.requests import JobKind, JobParams
+from sdfleet.webhook_urls import WebhookUrl
 
 MESSAGE_VERSION: Final = 1
 #: SQS's hard limit is 256 KiB; queues are created with this size and bodies are checked.
@@ -81,6 +82,7 @@ class JobMessage(BaseModel):
         max_length=256,
         description="Free text the submitter uses to match results (e.g. a line number).",
     )
+    webhook_url: WebhookUrl | None = None
 
     @model_validator(mode="after")
     def _kind_rules(self) -> JobMessage:

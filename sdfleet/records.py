@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sdfleet.messages import Lane
 from sdfleet.requests import JobKind, JobParams
+from sdfleet.webhook_attempts import WebhookAttempt
 
 
 class JobStatus(StrEnum):
@@ -112,4 +113,10 @@ class JobRecord(BaseModel):
     )
     cost_units: int = Field(
         default=0, ge=0, description="Cost units it holds in its owner's active-cost counter."
+    )
+    webhook_url: str | None = Field(
+        default=None, description="Where this job's events are posted (signed), if anywhere."
+    )
+    webhook_attempts: list[WebhookAttempt] = Field(
+        default_factory=list, description="Every webhook delivery attempt, oldest first."
     )

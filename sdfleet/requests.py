@@ -10,6 +10,8 @@ from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sdfleet.webhook_urls import WebhookUrl
+
 PROMPT_MAX_CHARS: Final = 2000
 SIZE_MIN: Final = 64
 SIZE_MAX: Final = 1024
@@ -135,6 +137,7 @@ class JobRequest(JobParams):
     """The HTTP API's job body: the kind plus the parameters, flat."""
 
     kind: JobKind = JobKind.TXT2IMG
+    webhook_url: WebhookUrl | None = None
 
     @model_validator(mode="after")
     def _kind_rules(self) -> JobRequest:
@@ -142,4 +145,6 @@ class JobRequest(JobParams):
         return self
 
     def params(self) -> JobParams:
-        return JobParams.model_validate(self.model_dump(exclude={"kind"}, exclude_none=True))
+        return JobParams.model_validate(
+            self.model_dump(exclude={"kind", "webhook_url"}, exclude_none=True)
+        )

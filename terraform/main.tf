@@ -30,7 +30,9 @@ locals {
     local.local_mode ? { SDFLEET_AWS_ENDPOINT_URL = var.aws_endpoint_url } : {},
   )
 
+  webhook_secrets_path = "/${local.name_prefix}/webhook-secrets/"
   ingest_environment = merge(local.resource_environment, {
+    SDFLEET_WEBHOOK_SECRETS_PATH = local.webhook_secrets_path
     SDFLEET_IDEMPOTENCY_TABLE    = module.storage.idempotency_table
     POWERTOOLS_SERVICE_NAME      = "sdfleet-ingest"
     POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
@@ -137,6 +139,25 @@ module "api" {
   log_retention_days            = var.log_retention_days
   user_pool_deletion_protection = !var.force_destroy
   allow_self_sign_up            = var.allow_self_sign_up
+  webhook_secrets_arn_pattern   = module.notifier.secrets_parameter_arn_pattern
+}
+
+module "notifier" {
+  source = "./modules/notifier"
+
+  name_prefix                     = local.name_prefix
+  lambda_zip_path                 = var.notifier_zip_path
+  lambda_architecture             = var.lambda_architecture
+  webhook_retry_base_seconds      = var.webhook_retry_base_seconds
+  webhook_delivery_window_seconds = var.webhook_delivery_window_seconds
+  jobs_table_arn                  = module.storage.jobs_table_arn
+  jobs_stream_arn                 = module.storage.jobs_stream_arn
+  secrets_path                    = local.webhook_secrets_path
+  kms_key_arn                     = module.config.kms_key_arn
+  resource_environment            = local.resource_environment
+  log_retention_days              = var.log_retention_days
+  # The emulator runs no Lambdas: locally `sdfleet up` reads the stream and the retry queue.
+  create_event_source_mappings = !local.local_mode
 }
 
 module "worker_ami" {
@@ -270,7 +291,7 @@ module "observability" {
 
 check "lambda_zips" {
   assert {
-    condition     = fileexists(var.ingest_zip_path) && fileexists(var.scaler_zip_path)
-    error_message = "Lambda zips missing (${var.ingest_zip_path}, ${var.scaler_zip_path}): run `make lambda-zips` before apply."
+    condition     = fileexists(var.ingest_zip_path) && fileexists(var.scaler_zip_path) && fileexists(var.notifier_zip_path)
+    error_message = "Lambda zips missing (${var.ingest_zip_path}, ${var.scaler_zip_path}, ${var.notifier_zip_path}): run `make lambda-zips` before apply."
   }
 }

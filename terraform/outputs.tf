@@ -122,3 +122,18 @@ output "frontend_origin" {
   description = "Web app origin (null without the frontend)."
   value       = var.enable_frontend ? module.frontend[0].origin : null
 }
+
+output "event_bus_name" {
+  description = "EventBridge bus of job events (source sdfleet.jobs, detail-type job.<status>)."
+  value       = module.notifier.event_bus_name
+}
+
+output "webhook_retry_queue_url" {
+  description = "SQS queue of webhook deliveries waiting for their next attempt."
+  value       = module.notifier.retry_queue_url
+}
+
+output "webhook_dlq_url" {
+  description = "SQS queue of webhook deliveries given up on, each with its reason."
+  value       = module.notifier.dlq_url
+}

@@ -447,6 +447,32 @@ variable "scaler_zip_path" {
   default     = "../build/lambda/autoscaler.zip"
 }
 
+variable "notifier_zip_path" {
+  description = "Notifier Lambda zip (relative to terraform/)."
+  type        = string
+  default     = "../build/lambda/notifier.zip"
+}
+
+variable "webhook_retry_base_seconds" {
+  description = "First webhook retry delay in seconds; each later one doubles, with jitter."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.webhook_retry_base_seconds >= 0 && var.webhook_retry_base_seconds <= 3600
+    error_message = "webhook_retry_base_seconds must be in 0..3600."
+  }
+}
+
+variable "webhook_delivery_window_seconds" {
+  description = "How long a webhook is retried before it is dead-lettered (at most 86400, a day)."
+  type        = number
+  default     = 86400
+  validation {
+    condition     = var.webhook_delivery_window_seconds >= 60 && var.webhook_delivery_window_seconds <= 86400
+    error_message = "webhook_delivery_window_seconds must be in 60..86400."
+  }
+}
+
 variable "log_retention_days" {
   description = "Retention of Lambda and API logs."
   type        = number

@@ -159,6 +159,7 @@ class MessageIntake:
             lane=Lane.BATCH,
             created_at=_sent_at(message),
             client_ref=parsed.client_ref,
+            webhook_url=parsed.webhook_url,
             sender=sender_key(message.sender_id),
             source_message_id=message.message_id,
         )

@@ -36,6 +36,7 @@ from sdfleet_cli.local.jwt_authorizer import JwtAuthorizer, cognito_issuer, emul
 from sdfleet_cli.local.processes import ChildProcess
 from sdfleet_cli.local.scaler_timer import ScalerTimer
 from sdfleet_cli.local.state import LocalState, StateDir
+from sdfleet_cli.local.stream_poller import StreamPoller
 from sdfleet_cli.local.terraform import EMULATOR_CREDENTIALS, LocalTerraform, find_provider_mirror
 from sdfleet_cli.local.web_app import CONFIG_NAME, web_app_server, web_config, write_web_config
 
@@ -76,12 +77,28 @@ OUTPUT_NAMES: Final = (
     "asg_name",
     "lifecycle_hook_name",
     "ssm_path",
+    "event_bus_name",
+    "webhook_retry_queue_url",
+    "webhook_dlq_url",
 )
 OPTIONAL_OUTPUTS: Final = frozenset(
-    {"interactive_dlq_url", "batch_dlq_url", "idempotency_table", "lifecycle_hook_name", "ssm_path"}
+    {
+        "interactive_dlq_url",
+        "batch_dlq_url",
+        "idempotency_table",
+        "lifecycle_hook_name",
+        "ssm_path",
+        "event_bus_name",
+        "webhook_retry_queue_url",
+        "webhook_dlq_url",
+    }
 )
 #: The zips `make lambda-zips` builds -> the Terraform variables naming them.
-LAMBDA_ZIPS: Final = {"ingest.zip": "ingest_zip_path", "autoscaler.zip": "scaler_zip_path"}
+LAMBDA_ZIPS: Final = {
+    "ingest.zip": "ingest_zip_path",
+    "autoscaler.zip": "scaler_zip_path",
+    "notifier.zip": "notifier_zip_path",
+}
 FRONTEND_BUILD_DIRS: Final = ("dist", "build", "out")
 MODEL_BUILD_TIMEOUT_SECONDS: Final = 600
 LAMBDA_ZIPS_TIMEOUT_SECONDS: Final = 600
@@ -148,6 +165,7 @@ class LocalStack:
         self.api: ApiServer | None = None
         self.frontend: ThreadingHTTPServer | None = None
         self.scaler: ScalerTimer | None = None
+        self.notifier: StreamPoller | None = None
         self.fleet: WorkerFleet | None = None
         self.state: LocalState | None = None
         self.timings: dict[str, float] = {}
@@ -313,6 +331,9 @@ class LocalStack:
             # The emulator's indexes are consistent at once: a DELETE /me purge need not wait
             # out DynamoDB's index lag (LOCAL_DELETION_SETTLE_SECONDS instead of the default).
             env.DELETION_SETTLE_SECONDS: str(LOCAL_DELETION_SETTLE_SECONDS),
+            # Local receivers are plain http; loopback ones stay refused unless the user sets
+            # SDFLEET_WEBHOOK_ALLOW_LOOPBACK=true themselves.
+            env.WEBHOOK_ALLOW_HTTP: "true",
             "AWS_REGION": outputs["region"],
             "AWS_DEFAULT_REGION": outputs["region"],
             **EMULATOR_CREDENTIALS,
@@ -322,6 +343,9 @@ class LocalStack:
             (env.BATCH_DLQ_URL, "batch_dlq_url"),
             (env.IDEMPOTENCY_TABLE, "idempotency_table"),
             (env.LIFECYCLE_HOOK_NAME, "lifecycle_hook_name"),
+            (env.EVENT_BUS_NAME, "event_bus_name"),
+            (env.WEBHOOK_RETRY_QUEUE_URL, "webhook_retry_queue_url"),
+            (env.WEBHOOK_DLQ_URL, "webhook_dlq_url"),
         ):
             if key in outputs:
                 fleet[name] = outputs[key]
@@ -439,6 +463,14 @@ class LocalStack:
         scaler_handler()
         self.scaler = ScalerTimer(scaler_handler, outputs["region"], self.options.scaler_interval)
         self.scaler.start()
+        if "webhook_retry_queue_url" in outputs:
+            # The notifier's stream and retry-queue mappings, as the scaler's schedule: the
+            # real handler on a timer (the emulator runs no Lambdas).
+            from sdfleet.webhook_settings import NotifierSettings
+            from sdfleet_cli.local.notifier_process import build_poller
+
+            self.notifier = build_poller(NotifierSettings(), checkpoint=None)
+            self.notifier.start()
         worker_env = {
             **os.environ,
             **environment_output(self.raw_outputs, "worker_environment"),
@@ -490,6 +522,9 @@ class LocalStack:
         if self.scaler is not None:
             self.scaler.stop()
             self.scaler = None
+        if self.notifier is not None:
+            self.notifier.stop()
+            self.notifier = None
         if self.frontend is not None:
             self.frontend.shutdown()
             self.frontend.server_close()

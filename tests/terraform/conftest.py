@@ -28,6 +28,7 @@ APPLY_TIMEOUT_SECONDS = 600
 LAMBDA_ZIPS = {
     "ingest": REPO / "build/lambda/ingest.zip",
     "scaler": REPO / "build/lambda/autoscaler.zip",
+    "notifier": REPO / "build/lambda/notifier.zip",
 }
 
 
@@ -100,7 +101,7 @@ def _lambda_zips(tmp: Path) -> dict[str, Path]:
     stub = tmp / "stub.zip"
     with zipfile.ZipFile(stub, "w") as archive:
         archive.writestr("stub.py", "def lambda_handler(event, context):\n    return None\n")
-    return {"ingest": stub, "scaler": stub}
+    return {"ingest": stub, "scaler": stub, "notifier": stub}
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ def applied_stack(
         f"-var=aws_endpoint_url={moto_endpoint}",
         f"-var=ingest_zip_path={zips['ingest']}",
         f"-var=scaler_zip_path={zips['scaler']}",
+        f"-var=notifier_zip_path={zips['notifier']}",
     ]
     terraform.run("apply", "-auto-approve", "-parallelism=20", *common)
     raw = json.loads(terraform.run("output", "-json", "-no-color", f"-state={state}"))

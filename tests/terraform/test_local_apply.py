@@ -415,6 +415,17 @@ ROLE_ACTIONS = {
         "s3:ListBucket",
         "ssm:GetParametersByPath", "ssm:GetParameters", "kms:Decrypt", "kms:GenerateDataKey",
         "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+        # Webhook signing secrets: created on first need, rotated by POST /me/webhook-secret.
+        "ssm:GetParameter", "ssm:PutParameter", "kms:Encrypt",
+    },
+    "notifier": {
+        "logs:CreateLogStream", "logs:PutLogEvents",
+        "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams", "dynamodb:GetItem", "dynamodb:UpdateItem",
+        "events:PutEvents", "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes", "ssm:GetParameter", "ssm:PutParameter",
+        "kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt",
+        "xray:PutTraceSegments", "xray:PutTelemetryRecords",
     },
     "scaler": {
         "logs:CreateLogStream", "logs:PutLogEvents",
@@ -468,6 +479,7 @@ def test_roles_grant_exactly_what_the_code_calls(
         "ingest": _statements(clients, f"{prefix}-ingest-role", "ingest"),
         "scaler": _statements(clients, f"{prefix}-scaler-role", "scaler"),
         "worker": _statements(clients, f"{prefix}-worker-role", "worker"),
+        "notifier": _statements(clients, f"{prefix}-notifier-role", "notifier"),
     }
     for name, statements in roles.items():
         assert {a for s in statements for a in s["Action"]} == ROLE_ACTIONS[name], name
@@ -525,6 +537,20 @@ def test_roles_grant_exactly_what_the_code_calls(
     assert hook.endswith(f":autoScalingGroupName/{outputs['asg_name']}")
     (health,) = _resources_of(worker, "autoscaling:SetInstanceHealth")
     assert health.endswith(f":autoScalingGroupName/{outputs['asg_name']}")
+
+    notifier = roles["notifier"]
+    stream = db.describe_table(TableName=outputs["jobs_table"])["Table"]["LatestStreamArn"]
+    bus = clients.events().describe_event_bus(Name=outputs["event_bus_name"])["Arn"]
+    retry = _queue_attributes(clients, outputs["webhook_retry_queue_url"])["QueueArn"]
+    dead = _queue_attributes(clients, outputs["webhook_dlq_url"])["QueueArn"]
+    assert _resources_of(notifier, "dynamodb:GetRecords") == {stream}
+    assert _resources_of(notifier, "dynamodb:UpdateItem") == {jobs_table}
+    assert _resources_of(notifier, "events:PutEvents") == {bus}
+    assert _resources_of(notifier, "sqs:SendMessage") == {retry, dead}
+    assert _resources_of(notifier, "sqs:ReceiveMessage") == {retry}
+    (secrets,) = _resources_of(notifier, "ssm:PutParameter")
+    assert secrets.endswith(":parameter/sdfleet-local/webhook-secrets/*")
+    assert _resources_of(ingest, "ssm:PutParameter") == {secrets}
 
 
 def test_only_the_worker_may_decrypt_sender_tenants_and_sign_up_is_a_switch(

@@ -19,6 +19,8 @@ EXAMPLES = {
     "ingest-api": {"api"},
     "worker-fleet": {"worker_fleet"},
     "scaler": {"autoscaler"},
+    # A rule on an existing fleet's job events bus: it calls no module.
+    "events-to-tenant-queue": set(),
 }
 
 

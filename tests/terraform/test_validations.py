@@ -45,6 +45,7 @@ GOOD_VALUES: dict[str, dict[str, Any]] = {
         # Created in the copy by the fixture: the root's `lambda_zips` check wants files.
         "ingest_zip_path": "validation-ingest.zip",
         "scaler_zip_path": "validation-scaler.zip",
+        "notifier_zip_path": "validation-notifier.zip",
         "model_source": "s3://sdfleet-models/sd15/",
     },
     "modules/api": {
@@ -125,6 +126,14 @@ GOOD_VALUES: dict[str, dict[str, Any]] = {
         "dead_letter_sender_arn_patterns": ["arn:*:iam::*:role/sdfleet-test-worker"],
     },
     "modules/storage": {"name_prefix": "sdfleet-test", "kms_key_arn": KMS},
+    "modules/notifier": {
+        "name_prefix": "sdfleet-test",
+        "lambda_zip_path": "missing.zip",
+        "jobs_table_arn": TABLE,
+        "jobs_stream_arn": f"{TABLE}/stream/2026-01-01T00:00:00.000",
+        "secrets_path": "/sdfleet-test/webhook-secrets/",
+        "kms_key_arn": KMS,
+    },
     "modules/worker_ami": {
         "name_prefix": "sdfleet-test",
         "parent_image": "ami-0123456789abcdef0",
@@ -183,6 +192,8 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
         "backlog_tolerance": [1.5],
         "heartbeat_seconds": [0],
         "record_ttl_days": [0],
+        "webhook_retry_base_seconds": [-1],
+        "webhook_delivery_window_seconds": [86401],
         "sender_tenants": ["[1, 2]"],
         "worker_ami_bake": [True],  # with worker_wheelhouse_uri unset
         "model_source": ["  ", "tiny"],  # blank; the test model outside a local stack
@@ -281,6 +292,13 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
         "wheelhouse_uri": ["s3://bucket-without-prefix"],
     },
     "modules/worker_ami": {"image_version": ["1.0"]},
+    "modules/notifier": {
+        "lambda_timeout_seconds": [29],
+        "webhook_timeout_seconds": [31],
+        "webhook_retry_base_seconds": [3601],
+        "webhook_delivery_window_seconds": [59],
+        "secrets_path": ["webhook-secrets"],
+    },
 }
 
 #: Values a bad value needs beside it to be judged (not themselves expected to fail).
@@ -393,7 +411,7 @@ def terraform_copy(
     # The root reads the worker's systemd unit from beside terraform/.
     systemd = TERRAFORM_DIR.parent / "worker" / "systemd"
     shutil.copytree(systemd, base / "worker" / "systemd")
-    for name in ("ingest_zip_path", "scaler_zip_path"):
+    for name in ("ingest_zip_path", "scaler_zip_path", "notifier_zip_path"):
         (copy / GOOD_VALUES["."][name]).write_bytes(b"PK\x05\x06" + b"\x00" * 18)
     config = base / "terraformrc"
     config.write_text(

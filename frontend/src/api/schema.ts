@@ -92,6 +92,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/me/webhook-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create or replace my webhook signing secret
+         * @description Returns a new secret (`whsec_...`), shown this once, and replaces the old one at once: every later webhook of mine is signed with it (HMAC-SHA256 over `{webhook-id}.{webhook-timestamp}.{body}`, header `webhook-signature: v1,<base64>`).
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/uploads": {
         parameters: {
             query?: never;
@@ -116,6 +136,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AttemptOutcome
+         * @enum {string}
+         */
+        AttemptOutcome: "delivered" | "retrying" | "rejected" | "redirect_refused" | "refused" | "gave_up";
         /**
          * DeletionView
          * @description Body of ``DELETE /me`` (202) and ``GET /me/deletion`` (200): a deletion of all my data.
@@ -369,6 +394,11 @@ export interface components {
              */
             strength?: number | null;
             /**
+             * Webhook Url
+             * @default null
+             */
+            webhook_url?: string | null;
+            /**
              * Width
              * @description Pixels; a multiple of 8 in 64..1024.
              * @default 512
@@ -465,6 +495,17 @@ export interface components {
              */
             started_at?: string | null;
             status: components["schemas"]["JobStatus"];
+            /**
+             * Webhook Attempts
+             * @description Every webhook delivery attempt, oldest first.
+             */
+            webhook_attempts?: components["schemas"]["WebhookAttempt"][];
+            /**
+             * Webhook Url
+             * @description Where its events are posted.
+             * @default null
+             */
+            webhook_url?: string | null;
         };
         /** OutputLink */
         OutputLink: {
@@ -533,6 +574,48 @@ export interface components {
             max_bytes: number;
             /** Url */
             url: string;
+        };
+        /** WebhookAttempt */
+        WebhookAttempt: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Attempt */
+            attempt: number;
+            /**
+             * Detail
+             * @description Refusal rule or error, when any.
+             * @default null
+             */
+            detail?: string | null;
+            /** Event Id */
+            event_id: string;
+            /** Event Type */
+            event_type: string;
+            /**
+             * Latency Ms
+             * @default null
+             */
+            latency_ms?: number | null;
+            outcome: components["schemas"]["AttemptOutcome"];
+            /**
+             * Status Code
+             * @default null
+             */
+            status_code?: number | null;
+        };
+        /**
+         * WebhookSecretIssued
+         * @description Body of ``POST /me/webhook-secret``: the new signing secret, shown this once.
+         */
+        WebhookSecretIssued: {
+            /**
+             * Secret
+             * @description `whsec_` + base64 key; HMAC-SHA256 signs every webhook.
+             */
+            secret: string;
         };
     };
     responses: never;
@@ -846,6 +929,35 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSecretIssued"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -141,6 +141,29 @@ data "aws_iam_policy_document" "ingest" {
       values   = var.denied_parameter_arn_patterns
     }
   }
+  # POST /me/webhook-secret rotates the caller's signing secret; a job with a webhook_url
+  # creates it on first need (sdfleet/webhook_secrets.py).
+  dynamic "statement" {
+    for_each = var.webhook_secrets_arn_pattern == null ? [] : [var.webhook_secrets_arn_pattern]
+    content {
+      sid       = "SigningSecrets"
+      actions   = ["ssm:GetParameter", "ssm:PutParameter"]
+      resources = [statement.value]
+    }
+  }
+  dynamic "statement" {
+    for_each = var.webhook_secrets_arn_pattern == null ? [] : [var.webhook_secrets_arn_pattern]
+    content {
+      sid       = "EncryptSigningSecrets"
+      actions   = ["kms:Encrypt"]
+      resources = [var.kms_key_arn]
+      condition {
+        test     = "StringLike"
+        variable = "kms:EncryptionContext:PARAMETER_ARN"
+        values   = [statement.value]
+      }
+    }
+  }
   # Active tracing: X-Ray has no resource-level permissions for these two actions.
   statement {
     sid       = "Tracing"

@@ -110,6 +110,7 @@ variable "routes" {
     "DELETE /jobs/{job_id}",
     "DELETE /me",
     "GET /me/deletion",
+    "POST /me/webhook-secret",
   ]
   validation {
     condition     = alltrue([for r in var.routes : can(regex("^(GET|POST|PUT|PATCH|DELETE) /", r))])
@@ -199,4 +200,10 @@ variable "allow_self_sign_up" {
   description = "Whether anyone may sign up through the app client; false: administrators create users."
   type        = bool
   default     = false
+}
+
+variable "webhook_secrets_arn_pattern" {
+  description = "ARN pattern of the owners' webhook signing secrets in SSM (the notifier module's output); null: no webhook secrets."
+  type        = string
+  default     = null
 }

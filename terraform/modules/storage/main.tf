@@ -187,6 +187,11 @@ resource "aws_dynamodb_table" "jobs" {
     kms_key_arn = var.kms_key_arn
   }
 
+  # Every write, old and new image: the notifier turns status changes into events (an outbox
+  # that no process can forget to send).
+  stream_enabled   = true
+  stream_view_type = "NEW_AND_OLD_IMAGES"
+
   tags = var.tags
 }
 

@@ -37,3 +37,8 @@ output "idempotency_table_arn" {
   description = "Powertools idempotency table ARN."
   value       = aws_dynamodb_table.idempotency.arn
 }
+
+output "jobs_stream_arn" {
+  description = "ARN of the jobs table's stream (NEW_AND_OLD_IMAGES), read by the notifier."
+  value       = aws_dynamodb_table.jobs.stream_arn
+}

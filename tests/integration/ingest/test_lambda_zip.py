@@ -28,12 +28,17 @@ pytestmark = pytest.mark.emulator
 ROOT = Path(__file__).resolve().parents[3]
 INGEST_ZIP = ROOT / "build" / "lambda" / "ingest.zip"
 AUTOSCALER_ZIP = ROOT / "build" / "lambda" / "autoscaler.zip"
+NOTIFIER_ZIP = ROOT / "build" / "lambda" / "notifier.zip"
 FORBIDDEN = ("torch/", "diffusers/", "transformers/", "xformers/", "boto3/", "botocore/")
 #: Our top-level packages; each zip carries the contract and its own package, nothing else.
-FIRST_PARTY = ("sdfleet", "sdfleet_cli", "ingest_lambda", "worker", "autoscaler")
+FIRST_PARTY = ("sdfleet", "sdfleet_cli", "ingest_lambda", "worker", "autoscaler", "notifier_lambda")
 #: Developer tooling and the GPU stack, as top-level names in a zip (files or dist-info).
 DEVELOPER_ONLY = ("sdfleet_cli", "moto", "jwt", "pyjwt", "torch", "diffusers", "transformers")
-ZIP_PACKAGES = {INGEST_ZIP: {"sdfleet", "ingest_lambda"}, AUTOSCALER_ZIP: {"sdfleet", "autoscaler"}}
+ZIP_PACKAGES = {
+    INGEST_ZIP: {"sdfleet", "ingest_lambda"},
+    AUTOSCALER_ZIP: {"sdfleet", "autoscaler"},
+    NOTIFIER_ZIP: {"sdfleet", "notifier_lambda"},
+}
 
 # Runs inside the unpacked zip with no site-packages: prints the response and module origins.
 _PROBE = """

@@ -37,6 +37,7 @@ def test_document_lists_every_route_with_its_statuses() -> None:
         ("DELETE", "/jobs/{job_id}"),
         ("DELETE", "/me"),
         ("GET", "/me/deletion"),
+        ("POST", "/me/webhook-secret"),
     }
     # DELETE /me answers at once with the deletion; the web app polls GET /me/deletion.
     assert "202" in operations[("DELETE", "/me")]["responses"]
