@@ -20,7 +20,7 @@ from ingest_lambda.models import (
     UploadTicket,
 )
 from ingest_lambda.parsing import IDEMPOTENCY_HEADER
-from sdfleet.requests import JobRequest
+from sdfleet.job_kinds import AnyJobRequest
 from sdfleet.settings import IngestSettings
 
 _DEFAULTS = {name: info.default for name, info in IngestSettings.model_fields.items()}
@@ -80,7 +80,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         operation_id="createJob",
         method="POST",
         path="/jobs",
-        summary="Submit a generation job",
+        summary="Submit a generation or LoRA training job",
         description=(
             "Validates the request, writes the job record (queued) and sends it to the "
             "interactive lane. With `Idempotency-Key`, a retry with the same body returns the "
@@ -89,7 +89,7 @@ ROUTES: tuple[RouteSpec, ...] = (
             "queued or running jobs per user; beyond, 429 with `Retry-After`."
         ),
         status=HTTPStatus.ACCEPTED,
-        request_model=JobRequest,
+        request_model=AnyJobRequest,
         response_model=JobAccepted,
         parameters=(
             Parameter(

@@ -10,8 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sdfleet.job_kinds import AnyParams
 from sdfleet.records import JobStatus
-from sdfleet.requests import JobKind, JobParams
+from sdfleet.requests import JobKind
 
 #: The upload types ``sdfleet.keys.INPUT_EXTENSIONS`` maps (a unit test keeps them equal).
 ContentType = Literal["image/png", "image/jpeg", "image/webp"]
@@ -43,8 +44,9 @@ class JobAccepted(BaseModel):
 
 
 class Progress(BaseModel):
-    step: int = Field(description="Denoising steps done.")
-    total: int = Field(description="Denoising steps in all.")
+    step: int = Field(description="Denoising (or training) steps done.")
+    total: int = Field(description="Denoising (or training) steps in all.")
+    loss: float | None = Field(default=None, description="A training's recent loss.")
 
 
 class OutputLink(BaseModel):
@@ -63,7 +65,7 @@ class JobSummary(BaseModel):
     job_id: str
     kind: JobKind
     status: JobStatus
-    params: JobParams
+    params: AnyParams
     progress: Progress | None = None
     cancel_requested: bool = False
     outputs: list[OutputLink] = Field(default_factory=list)
@@ -71,6 +73,12 @@ class JobSummary(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    adapter_id: str | None = Field(
+        default=None, description="A succeeded training's model (GET /models/{adapter_id})."
+    )
+    loss_curve: list[float] | None = Field(
+        default=None, description="A finished training's loss, one point per few steps."
+    )
 
 
 class JobView(JobSummary):

@@ -33,7 +33,7 @@ from ingest_lambda.parsing import (
     parse_model,
 )
 from ingest_lambda.services import IngestService
-from sdfleet.requests import JobRequest
+from sdfleet.job_kinds import AnyJobRequest
 
 logger = Logger(service=SERVICE_NAME, child=True)
 
@@ -86,7 +86,7 @@ def register_routes(
     def create_job() -> Response[str]:
         current = event()
         owner = caller_sub(current.raw_event)
-        request = parse_model(_body_bytes(current), JobRequest)
+        request = parse_model(_body_bytes(current), AnyJobRequest).root
         key = parse_idempotency_key(current.headers.get(IDEMPOTENCY_HEADER))
         if key is None:
             return json_response(HTTPStatus.ACCEPTED, service.accept_job(owner, request))

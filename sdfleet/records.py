@@ -13,8 +13,9 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sdfleet.job_kinds import AnyParams
 from sdfleet.messages import Lane
-from sdfleet.requests import JobKind, JobParams
+from sdfleet.requests import JobKind
 
 
 class JobStatus(StrEnum):
@@ -78,7 +79,7 @@ class JobRecord(BaseModel):
     job_id: str
     owner: str
     kind: JobKind
-    params: JobParams
+    params: AnyParams
     lane: Lane = Lane.INTERACTIVE
     status: JobStatus = JobStatus.QUEUED
     created_at: datetime = Field(default_factory=utcnow)
@@ -112,4 +113,16 @@ class JobRecord(BaseModel):
     )
     cost_units: int = Field(
         default=0, ge=0, description="Cost units it holds in its owner's active-cost counter."
+    )
+    progress_loss: float | None = Field(
+        default=None, description="A running training's recent loss (smoothed)."
+    )
+    progress_eta_seconds: float | None = Field(
+        default=None, description="A running training's own estimate of the time left."
+    )
+    loss_curve: list[float] = Field(
+        default_factory=list, description="A finished training's loss, one point per few steps."
+    )
+    adapter_id: str | None = Field(
+        default=None, description="The adapter a succeeded training produced (GET /models)."
     )

@@ -299,6 +299,9 @@ class Generator:
             params.guidance_scale,
             strength,
             params.scheduler.value,
+            # One adapter state per pipeline call: jobs with different adapters never share one.
+            params.adapter_id,
+            params.effective_adapter_scale if params.adapter_id else None,
         )
 
     def generate(

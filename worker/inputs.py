@@ -40,6 +40,10 @@ class InputLoader:
         from worker.generation import GenerationJob
 
         params = record.params
+        if not isinstance(params, JobParams):
+            raise InvalidJobInput(
+                ErrorCode.INVALID_INPUT.value, f"kind: {record.kind.value} is not a generation"
+            )
         if params.seed is None:
             params = params.model_copy(update={"seed": derived_seed(record.job_id)})
         init_image = None

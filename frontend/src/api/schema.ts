@@ -18,7 +18,7 @@ export interface paths {
         get: operations["listJobs"];
         put?: never;
         /**
-         * Submit a generation job
+         * Submit a generation or LoRA training job
          * @description Validates the request, writes the job record (queued) and sends it to the interactive lane. With `Idempotency-Key`, a retry with the same body returns the same job and a different body is refused with 409. At most `max_active_jobs_per_user` (20 by default) queued or running jobs per user; beyond, 429 with `Retry-After`.
          */
         post: operations["createJob"];
@@ -116,6 +116,12 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AnyJobRequest
+         * @description ``POST /jobs``'s body: a generation (:class:`JobRequest`) or a training
+         *     (:class:`TrainRequest`, ``kind: "train"``).
+         */
+        AnyJobRequest: components["schemas"]["JobRequest"] | components["schemas"]["TrainRequest"];
         /**
          * DeletionView
          * @description Body of ``DELETE /me`` (202) and ``GET /me/deletion`` (200): a deletion of all my data.
@@ -234,7 +240,7 @@ export interface components {
          * JobKind
          * @enum {string}
          */
-        JobKind: "txt2img" | "img2img";
+        JobKind: "txt2img" | "img2img" | "train";
         /**
          * JobList
          * @description Body of ``GET /jobs``: newest first.
@@ -254,6 +260,18 @@ export interface components {
          * @description Generation parameters shared by every job kind (the message's ``params``).
          */
         JobParams: {
+            /**
+             * Adapter Id
+             * @description One of the owner's trained adapters (GET /models) to generate with.
+             * @default null
+             */
+            adapter_id?: string | null;
+            /**
+             * Adapter Scale
+             * @description How strongly the adapter applies, 0..2 (default 1); only with adapter_id.
+             * @default null
+             */
+            adapter_scale?: number | null;
             /**
              * Guidance Scale
              * @default 7.5
@@ -316,6 +334,18 @@ export interface components {
          * @description The HTTP API's job body: the kind plus the parameters, flat.
          */
         JobRequest: {
+            /**
+             * Adapter Id
+             * @description One of the owner's trained adapters (GET /models) to generate with.
+             * @default null
+             */
+            adapter_id?: string | null;
+            /**
+             * Adapter Scale
+             * @description How strongly the adapter applies, 0..2 (default 1); only with adapter_id.
+             * @default null
+             */
+            adapter_scale?: number | null;
             /**
              * Guidance Scale
              * @default 7.5
@@ -386,6 +416,12 @@ export interface components {
          */
         JobSummary: {
             /**
+             * Adapter Id
+             * @description A succeeded training's model (GET /models/{adapter_id}).
+             * @default null
+             */
+            adapter_id?: string | null;
+            /**
              * Cancel Requested
              * @default false
              */
@@ -405,9 +441,16 @@ export interface components {
             /** Job Id */
             job_id: string;
             kind: components["schemas"]["JobKind"];
+            /**
+             * Loss Curve
+             * @description A finished training's loss, one point per few steps.
+             * @default null
+             */
+            loss_curve?: number[] | null;
             /** Outputs */
             outputs?: components["schemas"]["OutputLink"][];
-            params: components["schemas"]["JobParams"];
+            /** Params */
+            params: components["schemas"]["JobParams"] | components["schemas"]["TrainParams"];
             /** @default null */
             progress?: components["schemas"]["Progress"] | null;
             /**
@@ -422,6 +465,12 @@ export interface components {
          * @description One job as ``GET /jobs/{job_id}`` returns it.
          */
         JobView: {
+            /**
+             * Adapter Id
+             * @description A succeeded training's model (GET /models/{adapter_id}).
+             * @default null
+             */
+            adapter_id?: string | null;
             /**
              * Cancel Requested
              * @default false
@@ -448,9 +497,16 @@ export interface components {
             /** Job Id */
             job_id: string;
             kind: components["schemas"]["JobKind"];
+            /**
+             * Loss Curve
+             * @description A finished training's loss, one point per few steps.
+             * @default null
+             */
+            loss_curve?: number[] | null;
             /** Outputs */
             outputs?: components["schemas"]["OutputLink"][];
-            params: components["schemas"]["JobParams"];
+            /** Params */
+            params: components["schemas"]["JobParams"] | components["schemas"]["TrainParams"];
             /** @default null */
             progress?: components["schemas"]["Progress"] | null;
             /**
@@ -479,13 +535,19 @@ export interface components {
         /** Progress */
         Progress: {
             /**
+             * Loss
+             * @description A training's recent loss.
+             * @default null
+             */
+            loss?: number | null;
+            /**
              * Step
-             * @description Denoising steps done.
+             * @description Denoising (or training) steps done.
              */
             step: number;
             /**
              * Total
-             * @description Denoising steps in all.
+             * @description Denoising (or training) steps in all.
              */
             total: number;
         };
@@ -495,6 +557,123 @@ export interface components {
          * @enum {string}
          */
         Scheduler: "default" | "dpmpp_2m" | "euler_a" | "ddim";
+        /**
+         * TrainParams
+         * @description A LoRA training's parameters (the message's ``params`` when ``kind`` is ``train``).
+         */
+        TrainParams: {
+            /**
+             * Captions
+             * @description Optional: one caption per instance image, in the same order.
+             * @default null
+             */
+            captions?: string[] | null;
+            /**
+             * Instance Images
+             * @description 3..50 keys of the owner's uploads (users/<owner>/inputs/), each at most once.
+             */
+            instance_images: string[];
+            /**
+             * Instance Prompt
+             * @description The trigger phrase every image is trained with (unless it has a caption).
+             */
+            instance_prompt: string;
+            /**
+             * Learning Rate
+             * @default 0.0001
+             */
+            learning_rate?: number;
+            /**
+             * Rank
+             * @description LoRA rank.
+             * @default 16
+             */
+            rank?: number;
+            /**
+             * Resolution
+             * @description Training pixels (square); a multiple of 8 in 64..1024.
+             * @default 512
+             */
+            resolution?: number;
+            /**
+             * Seed
+             * @description Fixes the initialisation and data order.
+             * @default null
+             */
+            seed?: number | null;
+            /**
+             * Steps
+             * @default 1000
+             */
+            steps?: number;
+            /**
+             * Train Text Encoder
+             * @description Also train LoRA layers on the text encoder.
+             * @default false
+             */
+            train_text_encoder?: boolean;
+        };
+        /**
+         * TrainRequest
+         * @description The HTTP API's body for a training: ``kind: "train"`` plus the parameters, flat.
+         */
+        TrainRequest: {
+            /**
+             * Captions
+             * @description Optional: one caption per instance image, in the same order.
+             * @default null
+             */
+            captions?: string[] | null;
+            /**
+             * Instance Images
+             * @description 3..50 keys of the owner's uploads (users/<owner>/inputs/), each at most once.
+             */
+            instance_images: string[];
+            /**
+             * Instance Prompt
+             * @description The trigger phrase every image is trained with (unless it has a caption).
+             */
+            instance_prompt: string;
+            /**
+             * Kind
+             * @constant
+             */
+            kind: "train";
+            /**
+             * Learning Rate
+             * @default 0.0001
+             */
+            learning_rate?: number;
+            /**
+             * Rank
+             * @description LoRA rank.
+             * @default 16
+             */
+            rank?: number;
+            /**
+             * Resolution
+             * @description Training pixels (square); a multiple of 8 in 64..1024.
+             * @default 512
+             */
+            resolution?: number;
+            /**
+             * Seed
+             * @description Fixes the initialisation and data order.
+             * @default null
+             */
+            seed?: number | null;
+            /**
+             * Steps
+             * @default 1000
+             */
+            steps?: number;
+            /**
+             * Train Text Encoder
+             * @description Also train LoRA layers on the text encoder.
+             * @default false
+             */
+            train_text_encoder?: boolean;
+        };
         /**
          * UploadRequest
          * @description Body of ``POST /uploads``.
@@ -598,7 +777,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["JobRequest"];
+                "application/json": components["schemas"]["AnyJobRequest"];
             };
         };
         responses: {
