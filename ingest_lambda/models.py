@@ -150,3 +150,38 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+class ModelSummary(BaseModel):
+    """One trained adapter (LoRA) of mine, as ``GET /models`` lists it."""
+
+    adapter_id: str = Field(description="Use it as `adapter_id` of a txt2img or img2img job.")
+    base_model: str | None = Field(default=None, description="The model it was trained on.")
+    rank: int | None = None
+    steps: int | None = None
+    instance_prompt: str | None = Field(default=None, description="The trigger phrase.")
+    created_at: str | None = Field(default=None, description="ISO 8601, UTC.")
+    size_bytes: int
+
+
+class ModelList(BaseModel):
+    """Body of ``GET /models``: newest first."""
+
+    items: list[ModelSummary]
+
+
+class ModelView(ModelSummary):
+    """Body of ``GET /models/{adapter_id}``."""
+
+    download_url: str = Field(
+        description="Presigned GET of the `.safetensors` file, valid for `expires_in` seconds."
+    )
+    expires_in: int
+    loss_curve: list[float] = Field(default_factory=list)
+
+
+class ModelDeleted(BaseModel):
+    """Body of ``DELETE /models/{adapter_id}``."""
+
+    adapter_id: str
+    objects_deleted: int

@@ -19,7 +19,7 @@ export interface paths {
         put?: never;
         /**
          * Submit a generation or LoRA training job
-         * @description Validates the request, writes the job record (queued) and sends it to the interactive lane. With `Idempotency-Key`, a retry with the same body returns the same job and a different body is refused with 409. At most `max_active_jobs_per_user` (20 by default) queued or running jobs per user; beyond, 429 with `Retry-After`.
+         * @description Validates the request, writes the job record (queued) and sends it to the interactive lane. `kind: train` starts a LoRA training on 3..50 of my uploads (another user's upload or model is 404). With `Idempotency-Key`, a retry with the same body returns the same job and a different body is refused with 409. At most `max_active_jobs_per_user` (20 by default) queued or running jobs per user; beyond, 429 with `Retry-After`.
          */
         post: operations["createJob"];
         delete?: never;
@@ -87,6 +87,50 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List my trained models (LoRA adapters), newest first
+         * @description Every adapter a succeeded training of mine produced and I have not deleted.
+         */
+        get: operations["listModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/models/{adapter_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one of my models with a download link
+         * @description Its metadata, loss curve and a presigned GET of its `.safetensors` file (valid for `output_url_expires_seconds`). Another user's model is 404.
+         */
+        get: operations["getModel"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete one of my models
+         * @description Deletes the adapter, its metadata and any checkpoint. Another user's is 404.
+         */
+        delete: operations["deleteModel"];
         options?: never;
         head?: never;
         patch?: never;
@@ -522,6 +566,115 @@ export interface components {
             started_at?: string | null;
             status: components["schemas"]["JobStatus"];
         };
+        /**
+         * ModelDeleted
+         * @description Body of ``DELETE /models/{adapter_id}``.
+         */
+        ModelDeleted: {
+            /** Adapter Id */
+            adapter_id: string;
+            /** Objects Deleted */
+            objects_deleted: number;
+        };
+        /**
+         * ModelList
+         * @description Body of ``GET /models``: newest first.
+         */
+        ModelList: {
+            /** Items */
+            items: components["schemas"]["ModelSummary"][];
+        };
+        /**
+         * ModelSummary
+         * @description One trained adapter (LoRA) of mine, as ``GET /models`` lists it.
+         */
+        ModelSummary: {
+            /**
+             * Adapter Id
+             * @description Use it as `adapter_id` of a txt2img or img2img job.
+             */
+            adapter_id: string;
+            /**
+             * Base Model
+             * @description The model it was trained on.
+             * @default null
+             */
+            base_model?: string | null;
+            /**
+             * Created At
+             * @description ISO 8601, UTC.
+             * @default null
+             */
+            created_at?: string | null;
+            /**
+             * Instance Prompt
+             * @description The trigger phrase.
+             * @default null
+             */
+            instance_prompt?: string | null;
+            /**
+             * Rank
+             * @default null
+             */
+            rank?: number | null;
+            /** Size Bytes */
+            size_bytes: number;
+            /**
+             * Steps
+             * @default null
+             */
+            steps?: number | null;
+        };
+        /**
+         * ModelView
+         * @description Body of ``GET /models/{adapter_id}``.
+         */
+        ModelView: {
+            /**
+             * Adapter Id
+             * @description Use it as `adapter_id` of a txt2img or img2img job.
+             */
+            adapter_id: string;
+            /**
+             * Base Model
+             * @description The model it was trained on.
+             * @default null
+             */
+            base_model?: string | null;
+            /**
+             * Created At
+             * @description ISO 8601, UTC.
+             * @default null
+             */
+            created_at?: string | null;
+            /**
+             * Download Url
+             * @description Presigned GET of the `.safetensors` file, valid for `expires_in` seconds.
+             */
+            download_url: string;
+            /** Expires In */
+            expires_in: number;
+            /**
+             * Instance Prompt
+             * @description The trigger phrase.
+             * @default null
+             */
+            instance_prompt?: string | null;
+            /** Loss Curve */
+            loss_curve?: number[];
+            /**
+             * Rank
+             * @default null
+             */
+            rank?: number | null;
+            /** Size Bytes */
+            size_bytes: number;
+            /**
+             * Steps
+             * @default null
+             */
+            steps?: number | null;
+        };
         /** OutputLink */
         OutputLink: {
             /** Key */
@@ -810,6 +963,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Conflict */
             409: {
                 headers: {
@@ -1012,6 +1174,117 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeletionView"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's id (the id of the training job that made it). */
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelView"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    deleteModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's id (the id of the training job that made it). */
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelDeleted"];
                 };
             };
             /** @description Unauthorized */

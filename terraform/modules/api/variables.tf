@@ -110,6 +110,9 @@ variable "routes" {
     "DELETE /jobs/{job_id}",
     "DELETE /me",
     "GET /me/deletion",
+    "GET /models",
+    "GET /models/{adapter_id}",
+    "DELETE /models/{adapter_id}",
   ]
   validation {
     condition     = alltrue([for r in var.routes : can(regex("^(GET|POST|PUT|PATCH|DELETE) /", r))])
