@@ -83,7 +83,7 @@ class LoraTrainer:
         import torch
         from diffusers import DDPMScheduler
         from diffusers.optimization import get_scheduler
-        from peft import LoraConfig
+        from peft import LoraConfig, inject_adapter_in_model
 
         if not examples:
             raise ValueError("examples: at least one image is needed")
@@ -109,13 +109,15 @@ class LoraTrainer:
             )
         )
         if config.train_text_encoder:
-            self.text_encoder.add_adapter(
+            # peft directly: transformers' own add_adapter wants a newer peft than diffusers.
+            self.text_encoder = inject_adapter_in_model(
                 LoraConfig(
                     r=config.rank,
                     lora_alpha=config.rank,
                     init_lora_weights="gaussian",
                     target_modules=list(TEXT_ENCODER_TARGET_MODULES),
-                )
+                ),
+                self.text_encoder,
             )
         self._autocast = device.startswith("cuda")
         if self._autocast:
