@@ -16,12 +16,15 @@ from ingest_lambda.models import (
     JobDeleted,
     JobList,
     JobView,
+    ModelDeleted,
+    ModelList,
+    ModelView,
     UploadRequest,
     UploadTicket,
     WebhookSecretIssued,
 )
 from ingest_lambda.parsing import IDEMPOTENCY_HEADER
-from sdfleet.requests import JobRequest
+from sdfleet.job_kinds import AnyJobRequest
 from sdfleet.settings import IngestSettings
 
 _DEFAULTS = {name: info.default for name, info in IngestSettings.model_fields.items()}
@@ -58,6 +61,13 @@ class RouteSpec:
 
 
 _JOB_ID = Parameter("job_id", "path", "The job's id.", {"type": "string"}, required=True)
+_ADAPTER_ID = Parameter(
+    "adapter_id",
+    "path",
+    "The model's id (the id of the training job that made it).",
+    {"type": "string"},
+    required=True,
+)
 _COMMON_ERRORS = (HTTPStatus.UNAUTHORIZED,)
 
 ROUTES: tuple[RouteSpec, ...] = (
@@ -81,16 +91,17 @@ ROUTES: tuple[RouteSpec, ...] = (
         operation_id="createJob",
         method="POST",
         path="/jobs",
-        summary="Submit a generation job",
+        summary="Submit a generation or LoRA training job",
         description=(
             "Validates the request, writes the job record (queued) and sends it to the "
-            "interactive lane. With `Idempotency-Key`, a retry with the same body returns the "
-            "same job and a different body is refused with 409. At most "
+            "interactive lane. `kind: train` starts a LoRA training on 3..50 of my uploads "
+            "(another user's upload or model is 404). With `Idempotency-Key`, a retry with the "
+            "same body returns the same job and a different body is refused with 409. At most "
             f"`max_active_jobs_per_user` ({_DEFAULTS['max_active_jobs_per_user']} by default) "
             "queued or running jobs per user; beyond, 429 with `Retry-After`."
         ),
         status=HTTPStatus.ACCEPTED,
-        request_model=JobRequest,
+        request_model=AnyJobRequest,
         response_model=JobAccepted,
         parameters=(
             Parameter(
@@ -103,6 +114,8 @@ ROUTES: tuple[RouteSpec, ...] = (
         errors=(
             *_COMMON_ERRORS,
             HTTPStatus.BAD_REQUEST,
+            # A training image or an adapter that is not the caller's own.
+            HTTPStatus.NOT_FOUND,
             HTTPStatus.CONFLICT,
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             HTTPStatus.TOO_MANY_REQUESTS,
@@ -198,5 +211,40 @@ ROUTES: tuple[RouteSpec, ...] = (
         status=HTTPStatus.CREATED,
         response_model=WebhookSecretIssued,
         errors=_COMMON_ERRORS,
+    ),
+    RouteSpec(
+        operation_id="listModels",
+        method="GET",
+        path="/models",
+        summary="List my trained models (LoRA adapters), newest first",
+        description="Every adapter a succeeded training of mine produced and I have not deleted.",
+        status=HTTPStatus.OK,
+        response_model=ModelList,
+        errors=_COMMON_ERRORS,
+    ),
+    RouteSpec(
+        operation_id="getModel",
+        method="GET",
+        path="/models/{adapter_id}",
+        summary="Get one of my models with a download link",
+        description=(
+            "Its metadata, loss curve and a presigned GET of its `.safetensors` file (valid for "
+            "`output_url_expires_seconds`). Another user's model is 404."
+        ),
+        status=HTTPStatus.OK,
+        response_model=ModelView,
+        parameters=(_ADAPTER_ID,),
+        errors=(*_COMMON_ERRORS, HTTPStatus.NOT_FOUND),
+    ),
+    RouteSpec(
+        operation_id="deleteModel",
+        method="DELETE",
+        path="/models/{adapter_id}",
+        summary="Delete one of my models",
+        description="Deletes the adapter, its metadata and any checkpoint. Another user's is 404.",
+        status=HTTPStatus.OK,
+        response_model=ModelDeleted,
+        parameters=(_ADAPTER_ID,),
+        errors=(*_COMMON_ERRORS, HTTPStatus.NOT_FOUND),
     ),
 )

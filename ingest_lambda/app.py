@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
+from ingest_lambda.adapters import AdapterService
 from ingest_lambda.idempotency import IdempotentJobSubmitter
 from ingest_lambda.limits import DELETE_BATCH_SIZE
 from ingest_lambda.routes import register_routes
@@ -48,5 +49,5 @@ def build_app(
         clients.dynamodb(), settings.idempotency_table, service.accept_job
     )
     app = APIGatewayHttpResolver()
-    register_routes(app, service, submitter)
+    register_routes(app, service, submitter, AdapterService(settings, clients.s3()))
     return app

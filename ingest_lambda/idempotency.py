@@ -27,7 +27,7 @@ from ingest_lambda.limits import IDEMPOTENCY_TTL_SECONDS, UNAVAILABLE_RETRY_AFTE
 from ingest_lambda.models import JobAccepted
 from ingest_lambda.parsing import IDEMPOTENCY_HEADER
 from sdfleet.deletion import IDEMPOTENCY_KEY_PREFIX, idempotency_owner_prefix
-from sdfleet.requests import JobRequest
+from sdfleet.job_kinds import AnyRequest
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
@@ -55,7 +55,7 @@ class IdempotentJobSubmitter:
         self,
         dynamodb: DynamoDBClient,
         table_name: str,
-        submit: Callable[[str, JobRequest], JobAccepted],
+        submit: Callable[[str, AnyRequest], JobAccepted],
         expires_after_seconds: int = IDEMPOTENCY_TTL_SECONDS,
     ) -> None:
         self._submit = submit
@@ -87,11 +87,11 @@ class IdempotentJobSubmitter:
         )
         return run
 
-    def _submit_once(self, *, payload: dict[str, Any], request: JobRequest) -> dict[str, Any]:
+    def _submit_once(self, *, payload: dict[str, Any], request: AnyRequest) -> dict[str, Any]:
         return self._submit(payload["owner"], request).model_dump(mode="json")
 
     def submit(
-        self, owner: str, key: str, request: JobRequest, lambda_context: Any = None
+        self, owner: str, key: str, request: AnyRequest, lambda_context: Any = None
     ) -> tuple[JobAccepted, bool]:
         """(the response, whether it was replayed from an earlier request).
 

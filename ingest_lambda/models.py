@@ -10,8 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sdfleet.job_kinds import AnyParams
 from sdfleet.records import JobStatus
-from sdfleet.requests import JobKind, JobParams
+from sdfleet.requests import JobKind
 from sdfleet.webhook_attempts import WebhookAttempt
 
 #: The upload types ``sdfleet.keys.INPUT_EXTENSIONS`` maps (a unit test keeps them equal).
@@ -44,8 +45,9 @@ class JobAccepted(BaseModel):
 
 
 class Progress(BaseModel):
-    step: int = Field(description="Denoising steps done.")
-    total: int = Field(description="Denoising steps in all.")
+    step: int = Field(description="Denoising (or training) steps done.")
+    total: int = Field(description="Denoising (or training) steps in all.")
+    loss: float | None = Field(default=None, description="A training's recent loss.")
 
 
 class OutputLink(BaseModel):
@@ -64,7 +66,7 @@ class JobSummary(BaseModel):
     job_id: str
     kind: JobKind
     status: JobStatus
-    params: JobParams
+    params: AnyParams
     progress: Progress | None = None
     cancel_requested: bool = False
     outputs: list[OutputLink] = Field(default_factory=list)
@@ -72,6 +74,12 @@ class JobSummary(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    adapter_id: str | None = Field(
+        default=None, description="A succeeded training's model (GET /models/{adapter_id})."
+    )
+    loss_curve: list[float] | None = Field(
+        default=None, description="A finished training's loss, one point per few steps."
+    )
 
 
 class JobView(JobSummary):
@@ -153,3 +161,38 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+class ModelSummary(BaseModel):
+    """One trained adapter (LoRA) of mine, as ``GET /models`` lists it."""
+
+    adapter_id: str = Field(description="Use it as `adapter_id` of a txt2img or img2img job.")
+    base_model: str | None = Field(default=None, description="The model it was trained on.")
+    rank: int | None = None
+    steps: int | None = None
+    instance_prompt: str | None = Field(default=None, description="The trigger phrase.")
+    created_at: str | None = Field(default=None, description="ISO 8601, UTC.")
+    size_bytes: int
+
+
+class ModelList(BaseModel):
+    """Body of ``GET /models``: newest first."""
+
+    items: list[ModelSummary]
+
+
+class ModelView(ModelSummary):
+    """Body of ``GET /models/{adapter_id}``."""
+
+    download_url: str = Field(
+        description="Presigned GET of the `.safetensors` file, valid for `expires_in` seconds."
+    )
+    expires_in: int
+    loss_curve: list[float] = Field(default_factory=list)
+
+
+class ModelDeleted(BaseModel):
+    """Body of ``DELETE /models/{adapter_id}``."""
+
+    adapter_id: str
+    objects_deleted: int

@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
+from ingest_lambda.adapters import AdapterService
 from ingest_lambda.api_spec import ROUTES
 from ingest_lambda.auth import caller_sub
 from ingest_lambda.errors import ApiError, BadRequest, ErrorCode, NotFound
@@ -33,7 +34,7 @@ from ingest_lambda.parsing import (
     parse_model,
 )
 from ingest_lambda.services import IngestService
-from sdfleet.requests import JobRequest
+from sdfleet.job_kinds import AnyJobRequest
 
 logger = Logger(service=SERVICE_NAME, child=True)
 
@@ -73,7 +74,10 @@ def _body_bytes(event: APIGatewayProxyEventV2) -> bytes:
 
 
 def register_routes(
-    app: APIGatewayHttpResolver, service: IngestService, submitter: IdempotentJobSubmitter
+    app: APIGatewayHttpResolver,
+    service: IngestService,
+    submitter: IdempotentJobSubmitter,
+    adapters: AdapterService,
 ) -> None:
     def event() -> APIGatewayProxyEventV2:
         return app.current_event
@@ -86,7 +90,7 @@ def register_routes(
     def create_job() -> Response[str]:
         current = event()
         owner = caller_sub(current.raw_event)
-        request = parse_model(_body_bytes(current), JobRequest)
+        request = parse_model(_body_bytes(current), AnyJobRequest).root
         key = parse_idempotency_key(current.headers.get(IDEMPOTENCY_HEADER))
         if key is None:
             return json_response(HTTPStatus.ACCEPTED, service.accept_job(owner, request))
@@ -123,6 +127,18 @@ def register_routes(
         owner = caller_sub(event().raw_event)
         return json_response(HTTPStatus.CREATED, service.rotate_webhook_secret(owner))
 
+    def list_models() -> Response[str]:
+        owner = caller_sub(event().raw_event)
+        return json_response(HTTPStatus.OK, adapters.list_models(owner))
+
+    def get_model(adapter_id: str) -> Response[str]:
+        owner = caller_sub(event().raw_event)
+        return json_response(HTTPStatus.OK, adapters.get_model(owner, adapter_id))
+
+    def delete_model(adapter_id: str) -> Response[str]:
+        owner = caller_sub(event().raw_event)
+        return json_response(HTTPStatus.OK, adapters.delete_model(owner, adapter_id))
+
     handlers: dict[str, Callable[..., Response[str]]] = {
         "createUpload": create_upload,
         "createJob": create_job,
@@ -132,6 +148,9 @@ def register_routes(
         "deleteMe": delete_me,
         "getDeletion": get_deletion,
         "rotateWebhookSecret": rotate_webhook_secret,
+        "listModels": list_models,
+        "getModel": get_model,
+        "deleteModel": delete_model,
     }
     for spec in ROUTES:
         app.route(spec.powertools_path, method=spec.method)(handlers[spec.operation_id])

@@ -46,9 +46,11 @@ from ingest_lambda.models import (
 from sdfleet.deletion import Deletion, DeletionStore
 from sdfleet.errors import ActiveJobLimit, JobNotFound, OwnerDataDeleted, TransitionRejected
 from sdfleet.heartbeats import HeartbeatStore
+from sdfleet.job_kinds import AnyRequest
 from sdfleet.keys import (
     INPUT_EXTENSIONS,
     INPUT_TAGGING_XML,
+    adapter_key,
     inputs_prefix,
     is_input_of,
     is_owned_by,
@@ -59,9 +61,10 @@ from sdfleet.keys import (
 from sdfleet.messages import MESSAGE_VERSION, JobMessage, Lane
 from sdfleet.records import ErrorCode as JobErrorCode
 from sdfleet.records import JobError, JobRecord, JobStatus
-from sdfleet.requests import JobKind, JobRequest
+from sdfleet.requests import JobKind
 from sdfleet.settings import IngestSettings
 from sdfleet.store import JobStore
+from sdfleet.training import TrainRequest
 from sdfleet.webhook_secrets import WebhookSecrets
 from sdfleet.webhook_settings import WebhookPolicySettings
 from sdfleet.webhook_urls import Resolver, WebhookUrlRefused, check_webhook_url, resolve_host
@@ -151,20 +154,51 @@ class IngestService:
         )
 
     # -- job creation --------------------------------------------------------------------------
-    def check_input(self, owner: str, request: JobRequest) -> None:
+    def check_input(self, owner: str, request: AnyRequest) -> None:
         """img2img: the input must be one of the caller's uploads, present, and within limits.
 
         S3 itself does not check a presigned POST's size in the emulator, so the size and
-        type are checked here again before any job is written.
+        type are checked here again before any job is written. A training's images and a
+        generation's adapter must be the caller's own: anything else is "not found".
         """
+        if isinstance(request, TrainRequest):
+            for index, image in enumerate(request.instance_images):
+                self._check_own_input(owner, image, f"instance_images[{index}]")
+            return
+        if request.adapter_id is not None:
+            self._check_own_adapter(owner, request.adapter_id)
         if request.kind is not JobKind.IMG2IMG or request.input_key is None:
             return
-        key = request.input_key
+        self._check_upload(owner, request.input_key, "input_key")
+
+    def _check_own_input(self, owner: str, key: str, field: str) -> None:
+        if not is_input_of(key, owner) or not self._exists(key):
+            raise NotFound(
+                f"{field}: no upload of yours at {key[:120]!r} (upload it with POST /uploads)",
+                field=field,
+            )
+        self._check_upload(owner, key, field)
+
+    def _check_own_adapter(self, owner: str, adapter_id: str) -> None:
+        if not self._exists(adapter_key(owner, adapter_id)):
+            raise NotFound(
+                f"adapter_id: you have no model {adapter_id!r} (GET /models)", field="adapter_id"
+            )
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING_OBJECT_CODES:
+                return False
+            raise
+        return True
+
+    def _check_upload(self, owner: str, key: str, field: str) -> None:
         if not is_input_of(key, owner):
             raise BadRequest(
-                f"input_key: {key[:120]!r} is not under your uploads prefix "
-                f"{inputs_prefix(owner)!r}",
-                field="input_key",
+                f"{field}: {key[:120]!r} is not under your uploads prefix {inputs_prefix(owner)!r}",
+                field=field,
                 code=ErrorCode.INVALID_INPUT_KEY,
             )
         try:
@@ -172,8 +206,8 @@ class IngestService:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in _MISSING_OBJECT_CODES:
                 raise BadRequest(
-                    f"input_key: no uploaded object at {key!r} (upload it with POST /uploads)",
-                    field="input_key",
+                    f"{field}: no uploaded object at {key!r} (upload it with POST /uploads)",
+                    field=field,
                     code=ErrorCode.INVALID_INPUT_KEY,
                 ) from exc
             raise
@@ -181,23 +215,23 @@ class IngestService:
         limit = self._settings.upload_max_bytes
         if not 1 <= size <= limit:
             raise BadRequest(
-                f"input_key: the object is {size} bytes; uploads must be 1..{limit} bytes",
-                field="input_key",
+                f"{field}: the object is {size} bytes; uploads must be 1..{limit} bytes",
+                field=field,
                 code=ErrorCode.INVALID_INPUT_KEY,
             )
         content_type = head.get("ContentType")
         if content_type not in INPUT_EXTENSIONS:
             allowed = ", ".join(sorted(INPUT_EXTENSIONS))
             raise BadRequest(
-                f"input_key: the object's content type {content_type!r} is not one of {allowed}",
-                field="input_key",
+                f"{field}: the object's content type {content_type!r} is not one of {allowed}",
+                field=field,
                 code=ErrorCode.INVALID_INPUT_KEY,
             )
 
-    def check_webhook(self, owner: str, request: JobRequest) -> None:
+    def check_webhook(self, owner: str, request: AnyRequest) -> None:
         """The SSRF rules at submission (the notifier checks again at every send), and the
         owner's signing secret exists before the first event is signed with it."""
-        if request.webhook_url is None:
+        if isinstance(request, TrainRequest) or request.webhook_url is None:
             return
         try:
             check_webhook_url(request.webhook_url, self._webhooks.policy_for(owner), self._resolve)
@@ -215,7 +249,7 @@ class IngestService:
             )
         return WebhookSecretIssued(secret=self._webhook_secrets.rotate(owner))
 
-    def accept_job(self, owner: str, request: JobRequest) -> JobAccepted:
+    def accept_job(self, owner: str, request: AnyRequest) -> JobAccepted:
         """The input check, then :meth:`submit_job`: what one ``POST /jobs`` does. Under an
         Idempotency-Key this runs at most once, so a replay does not re-check an input that
         has since been deleted."""
@@ -223,7 +257,7 @@ class IngestService:
         self.check_input(owner, request)
         return self.submit_job(owner, request)
 
-    def submit_job(self, owner: str, request: JobRequest) -> JobAccepted:
+    def submit_job(self, owner: str, request: AnyRequest) -> JobAccepted:
         """Quota check, then the record (queued), then the message. If the message cannot be
         sent the record is withdrawn, so a job is either fully accepted or not at all."""
         limit = self._settings.max_active_jobs_per_user
@@ -233,7 +267,7 @@ class IngestService:
             kind=request.kind,
             params=request.params(),
             lane=JOB_LANE,
-            webhook_url=request.webhook_url,
+            webhook_url=None if isinstance(request, TrainRequest) else request.webhook_url,
         )
         try:
             # One transaction takes a slot of the owner's active-job counter (conditional on a
@@ -326,6 +360,9 @@ class IngestService:
                 progress_step=record.progress_step,
                 progress_total=record.progress_total,
             )
+            if record.progress_eta_seconds is not None:
+                # A training knows its own pace better than the fleet's per-image estimate.
+                eta = round(record.progress_eta_seconds)
         return JobView(
             **summary.model_dump(),
             queue_position=queue_position,
@@ -428,7 +465,9 @@ class IngestService:
             and record.progress_step is not None
             and record.progress_total
         ):
-            progress = Progress(step=record.progress_step, total=record.progress_total)
+            progress = Progress(
+                step=record.progress_step, total=record.progress_total, loss=record.progress_loss
+            )
         return JobSummary(
             job_id=record.job_id,
             kind=record.kind,
@@ -448,6 +487,8 @@ class IngestService:
             created_at=record.created_at,
             started_at=record.started_at,
             finished_at=record.finished_at,
+            adapter_id=record.adapter_id,
+            loss_curve=record.loss_curve or None,
         )
 
     def _presign_get(self, key: str) -> str:

@@ -22,3 +22,9 @@ tiny-model: $(STAMP)
 	$(VENV_BIN)/python -m worker.tiny_model $(TINY_MODEL_DIR)
 
 BENCH_TARGETS += bench-worker-gpu-smoke
+
+# LoRA training steps/s with the tiny model on CPU (benchmarks/results/train_steps.json).
+.PHONY: bench-train-steps
+bench-train-steps: $(STAMP)
+	$(VENV_BIN)/python benchmarks/train_steps.py $(BENCH_ARGS)
+BENCH_TARGETS += bench-train-steps

@@ -55,6 +55,29 @@ def models_prefix(owner: str, adapter_id: str) -> str:
     return f"{user_prefix(owner)}models/{adapter_id}/"
 
 
+#: A trained adapter's files under its models/<adapter_id>/ prefix.
+ADAPTER_FILE: Final = "adapter.safetensors"
+ADAPTER_METADATA_FILE: Final = "metadata.json"
+#: The latest training checkpoint (adapter, optimizer, scheduler, RNG state, step).
+CHECKPOINT_FILE: Final = "checkpoint/latest.pt"
+
+
+def models_root(owner: str) -> str:
+    return f"{user_prefix(owner)}models/"
+
+
+def adapter_key(owner: str, adapter_id: str) -> str:
+    return f"{models_prefix(owner, adapter_id)}{ADAPTER_FILE}"
+
+
+def adapter_metadata_key(owner: str, adapter_id: str) -> str:
+    return f"{models_prefix(owner, adapter_id)}{ADAPTER_METADATA_FILE}"
+
+
+def checkpoint_key(owner: str, adapter_id: str) -> str:
+    return f"{models_prefix(owner, adapter_id)}{CHECKPOINT_FILE}"
+
+
 def is_owned_by(key: str, owner: str) -> bool:
     """True when ``key`` lies under the owner's prefix (no ``..`` tricks)."""
     if ".." in key.split("/") or "//" in key:

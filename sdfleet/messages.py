@@ -15,7 +15,8 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-from sdfleet.requests import JobKind, JobParams
+from sdfleet.job_kinds import AnyParams, params_match_kind
+from sdfleet.requests import JobKind
 from sdfleet.webhook_urls import WebhookUrl
 
 MESSAGE_VERSION: Final = 1
@@ -51,6 +52,10 @@ KIND_RULES: Final[list[JsonValue]] = [
             {"properties": {"input_key": {"type": "null"}, "strength": {"type": "null"}}}
         ),
     },
+    {
+        "if": {"properties": {"kind": {"const": JobKind.TRAIN.value}}, "required": ["kind"]},
+        "then": _params_rule({"required": ["instance_images", "instance_prompt"]}),
+    },
 ]
 
 
@@ -69,7 +74,7 @@ class JobMessage(BaseModel):
 
     version: Literal[1] = Field(description="Message format version; always 1.")
     kind: JobKind
-    params: JobParams
+    params: AnyParams
     job_id: str | None = Field(
         default=None,
         pattern=JOB_ID_PATTERN,
@@ -86,7 +91,7 @@ class JobMessage(BaseModel):
 
     @model_validator(mode="after")
     def _kind_rules(self) -> JobMessage:
-        self.params.check_kind(self.kind)
+        params_match_kind(self.kind, self.params)
         return self
 
     def to_body(self) -> str:

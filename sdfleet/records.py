@@ -13,8 +13,9 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sdfleet.job_kinds import AnyParams
 from sdfleet.messages import Lane
-from sdfleet.requests import JobKind, JobParams
+from sdfleet.requests import JobKind
 from sdfleet.webhook_attempts import WebhookAttempt
 
 
@@ -79,7 +80,7 @@ class JobRecord(BaseModel):
     job_id: str
     owner: str
     kind: JobKind
-    params: JobParams
+    params: AnyParams
     lane: Lane = Lane.INTERACTIVE
     status: JobStatus = JobStatus.QUEUED
     created_at: datetime = Field(default_factory=utcnow)
@@ -119,4 +120,16 @@ class JobRecord(BaseModel):
     )
     webhook_attempts: list[WebhookAttempt] = Field(
         default_factory=list, description="Every webhook delivery attempt, oldest first."
+    )
+    progress_loss: float | None = Field(
+        default=None, description="A running training's recent loss (smoothed)."
+    )
+    progress_eta_seconds: float | None = Field(
+        default=None, description="A running training's own estimate of the time left."
+    )
+    loss_curve: list[float] = Field(
+        default_factory=list, description="A finished training's loss, one point per few steps."
+    )
+    adapter_id: str | None = Field(
+        default=None, description="The adapter a succeeded training produced (GET /models)."
     )

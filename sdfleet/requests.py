@@ -5,6 +5,7 @@ Limits are named constants so error messages, the JSON Schema and the docs agree
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Final
 
@@ -26,11 +27,28 @@ SEED_MAX: Final = 2**32 - 1
 INPUT_KEY_MAX_CHARS: Final = 1024
 #: JSON Schema form of "not blank" (patterns search, so one non-space character anywhere).
 NOT_BLANK_PATTERN: Final = r"\S"
+ADAPTER_SCALE_MIN: Final = 0.0
+ADAPTER_SCALE_MAX: Final = 2.0
+ADAPTER_SCALE_DEFAULT: Final = 1.0
+#: An adapter's id is the id of the training job that made it: a web id, ``b-<MessageId>`` or a
+#: batch tenant's ``<tenant>.<id>``. It becomes an S3 key segment: no ``/``, no ``..``.
+ADAPTER_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}(\.[A-Za-z0-9][A-Za-z0-9_-]{0,63})?$"
+_ADAPTER_ID: Final = re.compile(ADAPTER_ID_PATTERN.removeprefix("^").removesuffix("$"))
+
+
+def is_adapter_id(value: str) -> bool:
+    return bool(_ADAPTER_ID.fullmatch(value))
 
 
 class JobKind(StrEnum):
     TXT2IMG = "txt2img"
     IMG2IMG = "img2img"
+    #: A LoRA training (:mod:`sdfleet.training`); its parameters are :class:`TrainParams`.
+    TRAIN = "train"
+
+    @property
+    def is_generation(self) -> bool:
+        return self is not JobKind.TRAIN
 
 
 class Scheduler(StrEnum):
@@ -95,6 +113,19 @@ class JobParams(BaseModel):
         max_length=INPUT_KEY_MAX_CHARS,
         description="img2img only: the S3 key of the input image, under the owner's inputs/.",
     )
+    adapter_id: str | None = Field(
+        default=None,
+        pattern=ADAPTER_ID_PATTERN,
+        description="One of the owner's trained adapters (GET /models) to generate with.",
+    )
+    adapter_scale: float | None = Field(
+        default=None,
+        ge=ADAPTER_SCALE_MIN,
+        le=ADAPTER_SCALE_MAX,
+        description="How strongly the adapter applies, "
+        f"{ADAPTER_SCALE_MIN:g}..{ADAPTER_SCALE_MAX:g} (default {ADAPTER_SCALE_DEFAULT:g}); "
+        "only with adapter_id.",
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -119,6 +150,12 @@ class JobParams(BaseModel):
 
     def check_kind(self, kind: JobKind) -> None:
         """Kind-specific rules; raises ValueError naming the field."""
+        if kind is JobKind.TRAIN:
+            raise ValueError(
+                "kind: train takes instance_images and instance_prompt, not generation parameters"
+            )
+        if self.adapter_scale is not None and self.adapter_id is None:
+            raise ValueError("adapter_scale: only allowed with adapter_id")
         if kind is JobKind.IMG2IMG:
             if self.input_key is None:
                 raise ValueError("input_key: required for img2img")
@@ -131,6 +168,10 @@ class JobParams(BaseModel):
     @property
     def effective_strength(self) -> float:
         return 0.8 if self.strength is None else self.strength
+
+    @property
+    def effective_adapter_scale(self) -> float:
+        return ADAPTER_SCALE_DEFAULT if self.adapter_scale is None else self.adapter_scale
 
 
 class JobRequest(JobParams):

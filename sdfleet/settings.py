@@ -351,6 +351,24 @@ class WorkerSettings(FleetSettings):
         validation_alias=AliasChoices("max_input_pixels", env.MAX_INPUT_PIXELS),
         description="decompression-bomb limit for input images",
     )
+    train_checkpoint_every_steps: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        validation_alias=AliasChoices(
+            "train_checkpoint_every_steps", env.TRAIN_CHECKPOINT_EVERY_STEPS
+        ),
+        description="a training writes its checkpoint to S3 every this many steps (a preempted "
+        "training resumes from the last one)",
+    )
+    adapter_cache_size: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        validation_alias=AliasChoices("adapter_cache_size", env.ADAPTER_CACHE_SIZE),
+        description="trained adapters a worker keeps loaded on its pipeline (least recently "
+        "used dropped first)",
+    )
     visibility_timeout_seconds: int = Field(
         default=120,
         ge=10,

@@ -348,6 +348,8 @@ class JobStore:
         *,
         progress_step: int | None = None,
         progress_total: int | None = None,
+        progress_loss: float | None = None,
+        progress_eta_seconds: float | None = None,
         now: datetime | None = None,
     ) -> JobRecord:
         """Extends the lease (and records progress); returns the record so the caller sees
@@ -358,6 +360,13 @@ class JobStore:
         if progress_step is not None and progress_total is not None:
             sets += ["progress_step = :step", "progress_total = :total"]
             values |= {":step": progress_step, ":total": progress_total}
+        # A training's loss and ETA ride along with its progress.
+        if progress_loss is not None:
+            sets.append("progress_loss = :loss")
+            values[":loss"] = progress_loss
+        if progress_eta_seconds is not None:
+            sets.append("progress_eta_seconds = :eta")
+            values[":eta"] = progress_eta_seconds
         return self._update(
             job_id,
             "renew lease",
@@ -379,6 +388,8 @@ class JobStore:
         queue_wait_seconds: float | None = None,
         model_seconds: float | None = None,
         total_seconds: float | None = None,
+        loss_curve: list[float] | None = None,
+        adapter_id: str | None = None,
         now: datetime | None = None,
     ) -> JobRecord:
         """running -> succeeded, only by the worker holding the lease and only while no cancel
@@ -406,6 +417,8 @@ class JobStore:
             "queue_wait_seconds": queue_wait_seconds,
             "model_seconds": model_seconds,
             "total_seconds": total_seconds,
+            "loss_curve": loss_curve,
+            "adapter_id": adapter_id,
         }
         for name, value in optional.items():
             if value is not None:

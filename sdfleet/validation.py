@@ -8,6 +8,8 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from sdfleet.job_kinds import UNION_TAGS
+
 _MAX_SHOWN_INPUT: Final = 60
 _FIELD_PREFIX: Final = re.compile(
     r"^(?:Value error, )?(?P<field>[a-z_][a-z0-9_.]*): (?P<rest>.*)$", re.S
@@ -32,7 +34,8 @@ def describe_validation_error(exc: ValidationError) -> list[FieldProblem]:
     """One problem per pydantic error, e.g. ``steps: must be <= 100 (got 500)``."""
     problems: list[FieldProblem] = []
     for error in exc.errors(include_url=False):
-        location = ".".join(str(part) for part in error["loc"])
+        # A job-kind union adds its tag (``train``) to the location: not a field the user wrote.
+        location = ".".join(str(part) for part in error["loc"] if part not in UNION_TAGS)
         field: str | None
         kind = error["type"]
         context = error.get("ctx") or {}

@@ -309,7 +309,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             "status": record.status.value,
             "owner": record.owner,
             "kind / lane": f"{record.kind.value} / {record.lane.value}",
-            "prompt": record.params.prompt,
+            "prompt": getattr(record.params, "prompt", None)
+            or getattr(record.params, "instance_prompt", ""),
             "queued ahead": str(ahead) if record.status is JobStatus.QUEUED else "",
             "progress": (
                 f"{record.progress_step}/{record.progress_total}" if record.progress_total else ""

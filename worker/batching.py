@@ -24,9 +24,13 @@ def group_by_shape(
     open_groups: dict[Hashable, list[list[Accepted]]] = {}
     order: list[list[Accepted]] = []
     for job in accepted:
+        if not isinstance(job.params, JobParams):
+            # A training occupies the worker for its whole run: always a group of its own.
+            order.append([job])
+            continue
         chunks = open_groups.setdefault(batch_key(job.kind, job.params), [])
         images = job.params.num_images
-        if chunks and sum(a.params.num_images for a in chunks[-1]) + images <= max_images:
+        if chunks and sum(_images(a) for a in chunks[-1]) + images <= max_images:
             chunks[-1].append(job)
         else:
             chunk = [job]
@@ -39,5 +43,15 @@ def split_by_record(claimed: list[Running], batch_key: BatchKey) -> list[list[Ru
     """One pipeline call per record shape among a group's claimed jobs."""
     calls: dict[Hashable, list[Running]] = {}
     for running in claimed:
-        calls.setdefault(batch_key(running.record.kind, running.record.params), []).append(running)
+        params = running.record.params
+        key = (
+            batch_key(running.record.kind, params)
+            if isinstance(params, JobParams)
+            else ("train", running.record.job_id)
+        )
+        calls.setdefault(key, []).append(running)
     return list(calls.values())
+
+
+def _images(job: Accepted) -> int:
+    return job.params.num_images if isinstance(job.params, JobParams) else 1

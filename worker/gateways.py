@@ -44,6 +44,8 @@ class JobGateway(Protocol):
         *,
         progress_step: int | None = None,
         progress_total: int | None = None,
+        progress_loss: float | None = None,
+        progress_eta_seconds: float | None = None,
     ) -> JobRecord: ...
 
     def finish(
@@ -58,6 +60,8 @@ class JobGateway(Protocol):
         queue_wait_seconds: float | None = None,
         model_seconds: float | None = None,
         total_seconds: float | None = None,
+        loss_curve: list[float] | None = None,
+        adapter_id: str | None = None,
     ) -> JobRecord: ...
 
     def fail(self, job_id: str, error: JobError, *, worker_id: str | None = None) -> JobRecord: ...

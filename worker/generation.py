@@ -57,6 +57,9 @@ class GenerationJob:
     kind: JobKind
     params: JobParams
     init_image: Image.Image | None = None
+    #: The owner's adapter (``params.adapter_id``) as a local file and its cache name.
+    adapter_path: str | None = None
+    adapter_name: str | None = None
 
     def __post_init__(self) -> None:
         params = self.params
@@ -154,8 +157,11 @@ class Generator:
         attention_reason: str = "",
         speed_options: Sequence[str] = (),
         vae_tiling_min_pixels: int = 0,
+        adapter_cache_size: int = 4,
     ) -> None:
         from diffusers import StableDiffusionImg2ImgPipeline
+
+        from worker.adapter_cache import AdapterCache
 
         self.txt2img = txt2img
         # The constructor (not from_pipe, which casts to fp32 unless told) shares every module.
@@ -177,6 +183,8 @@ class Generator:
         # A compiled UNet specialises on shapes: pad batches to few sizes (worker/speed.py).
         self.pad_batches = any(option.startswith("torch_compile") for option in speed_options)
         self.vae_tiling_min_pixels = vae_tiling_min_pixels
+        # img2img shares the UNet and text encoder: adapters loaded here apply to both.
+        self.adapters = AdapterCache(txt2img, adapter_cache_size)
 
     @classmethod
     def load(cls, settings: WorkerSettings, s3: S3Client | None = None) -> Generator:
@@ -259,6 +267,7 @@ class Generator:
             max_batch_size=settings.max_batch_size,
             speed_options=speed,
             vae_tiling_min_pixels=settings.vae_tiling_min_pixels,
+            adapter_cache_size=settings.adapter_cache_size,
         )
 
     def warm_up(self, steps: int = WARMUP_STEPS) -> float:
@@ -299,6 +308,9 @@ class Generator:
             params.guidance_scale,
             strength,
             params.scheduler.value,
+            # One adapter state per pipeline call: jobs with different adapters never share one.
+            params.adapter_id,
+            params.effective_adapter_scale if params.adapter_id else None,
         )
 
     def generate(
@@ -361,6 +373,13 @@ class Generator:
 
         params = chunk[0].job.params
         kind = chunk[0].job.kind
+        first = chunk[0].job
+        if first.adapter_name and first.adapter_path:
+            self.adapters.activate(
+                first.adapter_name, first.adapter_path, params.effective_adapter_scale
+            )
+        else:
+            self.adapters.deactivate()
         scheduler = self.schedulers.get(params.scheduler)
         self.txt2img.scheduler = scheduler
         self.img2img.scheduler = scheduler

@@ -14,10 +14,11 @@ from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
+from sdfleet.requests import JobKind
 from worker.accept import Acceptor
 from worker.batching import group_by_shape, split_by_record
 from worker.claim import Claimer
-from worker.jobs import Accepted, ClaimedGroup, Fetched, Group, PendingGroup
+from worker.jobs import Accepted, ClaimedGroup, Fetched, Group, PendingGroup, Running
 from worker.lanes import ReceivedMessage
 from worker.lease_keeper import LeaseKeeper
 from worker.lifecycle import Drain
@@ -27,6 +28,12 @@ from worker.settle import Settler
 from worker.settle_policy import Returned
 
 logger = Logger(service="sdfleet-worker", child=True)
+
+
+class Trainer(Protocol):
+    """Runs one claimed training to its end (:class:`worker.train_run.TrainingRunner`)."""
+
+    def run(self, running: Running) -> None: ...
 
 
 class Receiver(Protocol):
@@ -48,11 +55,13 @@ class GroupRunner:
         drain: Drain,
         max_batch_size: int,
         receive_ahead_seconds: float,
+        trainer: Trainer | None = None,
     ) -> None:
         self._poller = poller
         self._acceptor = acceptor
         self._claimer = claimer
         self._runner = runner
+        self._trainer = trainer
         self._settler = settler
         self._keeper = keeper
         self._drain = drain
@@ -90,9 +99,21 @@ class GroupRunner:
             claimed = self._claimer.claim_group(group.accepted, received_at)
         calls = split_by_record(claimed, self._runner.generator.batch_key)
         for index, runs in enumerate(calls):
+            if runs[0].record.kind is JobKind.TRAIN:
+                # split_by_record gives a training a call of its own.
+                self._train(runs[0])
+                continue
             # The last call of a receive starts the next receive shortly before it ends.
             receive_ahead = last and index == len(calls) - 1
             self._runner.run(runs, self.ahead if receive_ahead else None)
+
+    def _train(self, running: Running) -> None:
+        if self._trainer is None:
+            self._settler.retry(
+                running.message, running, RuntimeError("this worker cannot run trainings")
+            )
+            return
+        self._trainer.run(running)
 
     def hand_back(self, group: Group) -> None:
         """Returns a group that never started: its claims expire at once (the next delivery

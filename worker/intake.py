@@ -42,6 +42,7 @@ from sdfleet.records import ErrorCode, JobError, JobRecord, JobStatus, utcnow
 from sdfleet.requests import JobKind
 from sdfleet.senders import is_ingest_sender, namespaced_job_id, sender_key
 from sdfleet.store import check_binding
+from sdfleet.training import TrainParams
 from sdfleet.validation import describe_validation_error
 from worker.errors import UnknownSender
 from worker.gateways import JobGateway
@@ -247,8 +248,19 @@ def _loads(body: str) -> dict[str, Any] | None:
 
 def input_problem(record: JobRecord) -> JobError | None:
     """Checks the worker makes before claiming (the ingest API checks them too)."""
+    params = record.params
+    if isinstance(params, TrainParams):
+        # Another user's key fails the job: the owner is the record's, never the body's.
+        for index, image in enumerate(params.instance_images):
+            if not is_input_of(image, record.owner):
+                return JobError(
+                    code=ErrorCode.INVALID_INPUT.value,
+                    message=f"instance_images[{index}]: {image[:120]!r} is not under the "
+                    "owner's inputs/ prefix",
+                )
+        return None
     if record.kind is JobKind.IMG2IMG:
-        key = record.params.input_key
+        key = params.input_key
         if key is None or not is_input_of(key, record.owner):
             return JobError(
                 code=ErrorCode.INVALID_INPUT.value,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sdfleet.records import JobRecord
 from sdfleet.requests import JobKind, JobParams
+from sdfleet.training import TrainParams
 from worker.lanes import ReceivedMessage
 from worker.lease_keeper import JobLease
 
@@ -18,7 +19,7 @@ class Accepted:
     message: ReceivedMessage
     job_id: str
     kind: JobKind
-    params: JobParams
+    params: JobParams | TrainParams
     #: The owner the record must have (a batch sender's tenant); None: any (interactive).
     owner: str | None = None
 

@@ -51,6 +51,14 @@ class JobLease:
     cancel_requested: bool = False
     lost: bool = False
     wake: threading.Event | None = field(default=None, repr=False, compare=False)
+    #: A training's recent loss and its own estimate of the seconds left (written with progress).
+    loss: float | None = None
+    eta_seconds: float | None = None
+
+    def report_training(self, step: int, total: int, loss: float, eta_seconds: float) -> None:
+        self.loss = loss
+        self.eta_seconds = eta_seconds
+        self.report_progress(step, total)
 
     def report_progress(self, step: int, total: int) -> None:
         first = self.progress is None
@@ -177,6 +185,8 @@ class LeaseKeeper:
                 self._lease_seconds,
                 progress_step=step if write_progress else None,
                 progress_total=total if write_progress else None,
+                progress_loss=lease.loss if write_progress else None,
+                progress_eta_seconds=lease.eta_seconds if write_progress else None,
             )
         except (LeaseLost, JobNotFound) as exc:
             lease.lost = True

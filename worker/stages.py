@@ -32,6 +32,8 @@ from worker.settle import Settler
 from worker.settle_policy import SettlePolicy
 from worker.stats import WorkerStats
 from worker.tenants import TenantMap
+from worker.train_run import TrainingRunner
+from worker.training_model import base_components
 
 
 def lanes_of(settings: WorkerSettings) -> list[tuple[Lane, str]]:
@@ -140,11 +142,30 @@ class Stages:
         )
         self.runner = CallRunner(
             generator,
-            InputLoader(s3, settings.bucket, settings.max_input_pixels),
+            InputLoader(
+                s3,
+                settings.bucket,
+                settings.max_input_pixels,
+                adapter_dir=f"{settings.model_cache_dir}/adapters",
+            ),
             self.settler,
             self.completer,
             stats,
             drain,
+            report_busy=lambda job_id: self.reporter.update(WorkerState.BUSY, current_job=job_id),
+        )
+        self.trainer = TrainingRunner(
+            s3=s3,
+            bucket=settings.bucket,
+            jobs=self.store,
+            settler=self.settler,
+            load_components=lambda: base_components(settings, s3),
+            base_model=settings.model_source,
+            worker_id=worker_id,
+            device=settings.device,
+            checkpoint_every_steps=settings.train_checkpoint_every_steps,
+            max_input_pixels=settings.max_input_pixels,
+            stats=stats,
             report_busy=lambda job_id: self.reporter.update(WorkerState.BUSY, current_job=job_id),
         )
         acceptor = Acceptor(
@@ -167,6 +188,7 @@ class Stages:
                 lease_seconds=settings.lease_seconds,
             ),
             runner=self.runner,
+            trainer=self.trainer,
             settler=self.settler,
             keeper=self.lease_keeper,
             drain=drain,

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useState, type MouseEvent } from "react";
-import { Api, onConnectionChange, onSessionExpired, type JobRequest } from "./api/client";
+import { Api, generationParams, onConnectionChange, onSessionExpired, type JobRequest } from "./api/client";
 import { currentUser, signOutEverywhere } from "./auth";
 import { AuthPanel } from "./components/AuthPanel";
 import { DeleteAllData } from "./components/DeleteAllData";
@@ -74,7 +74,7 @@ export function App({ config }: { config: AppConfig }) {
 
   const useSettings = useCallback(
     (job: Job) => {
-      setForm(fromParams(job.params, true));
+      setForm(fromParams(generationParams(job.params), true));
       navigate("/");
       setNotice("The form now holds that job's settings (input images are not reused).");
     },
@@ -85,7 +85,7 @@ export function App({ config }: { config: AppConfig }) {
     async (job: Job) => {
       setNotice(null);
       try {
-        const request = repeatRequest(job.kind, job.params);
+        const request = repeatRequest(job.kind, generationParams(job.params));
         const accepted = await api.createJob(request, crypto.randomUUID());
         watch(accepted.job_id, request);
         navigate("/");

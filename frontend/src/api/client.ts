@@ -3,6 +3,16 @@ import type { components } from "./schema";
 
 export type Schemas = components["schemas"];
 export type JobRequest = Schemas["JobRequest"];
+export type JobParams = Schemas["JobParams"];
+export type TrainParams = Schemas["TrainParams"];
+
+/** A generation's parameters; a training's shown as the nearest generation fields. */
+export function generationParams(params: JobParams | TrainParams): JobParams {
+  if ("instance_images" in params) {
+    return { prompt: params.instance_prompt, steps: params.steps, seed: params.seed };
+  }
+  return params;
+}
 export type JobView = Schemas["JobView"];
 export type JobSummary = Schemas["JobSummary"];
 export type JobList = Schemas["JobList"];

@@ -18,8 +18,8 @@ export interface paths {
         get: operations["listJobs"];
         put?: never;
         /**
-         * Submit a generation job
-         * @description Validates the request, writes the job record (queued) and sends it to the interactive lane. With `Idempotency-Key`, a retry with the same body returns the same job and a different body is refused with 409. At most `max_active_jobs_per_user` (20 by default) queued or running jobs per user; beyond, 429 with `Retry-After`.
+         * Submit a generation or LoRA training job
+         * @description Validates the request, writes the job record (queued) and sends it to the interactive lane. `kind: train` starts a LoRA training on 3..50 of my uploads (another user's upload or model is 404). With `Idempotency-Key`, a retry with the same body returns the same job and a different body is refused with 409. At most `max_active_jobs_per_user` (20 by default) queued or running jobs per user; beyond, 429 with `Retry-After`.
          */
         post: operations["createJob"];
         delete?: never;
@@ -112,6 +112,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List my trained models (LoRA adapters), newest first
+         * @description Every adapter a succeeded training of mine produced and I have not deleted.
+         */
+        get: operations["listModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/models/{adapter_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one of my models with a download link
+         * @description Its metadata, loss curve and a presigned GET of its `.safetensors` file (valid for `output_url_expires_seconds`). Another user's model is 404.
+         */
+        get: operations["getModel"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete one of my models
+         * @description Deletes the adapter, its metadata and any checkpoint. Another user's is 404.
+         */
+        delete: operations["deleteModel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/uploads": {
         parameters: {
             query?: never;
@@ -136,6 +180,12 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AnyJobRequest
+         * @description ``POST /jobs``'s body: a generation (:class:`JobRequest`) or a training
+         *     (:class:`TrainRequest`, ``kind: "train"``).
+         */
+        AnyJobRequest: components["schemas"]["JobRequest"] | components["schemas"]["TrainRequest"];
         /**
          * AttemptOutcome
          * @enum {string}
@@ -259,7 +309,7 @@ export interface components {
          * JobKind
          * @enum {string}
          */
-        JobKind: "txt2img" | "img2img";
+        JobKind: "txt2img" | "img2img" | "train";
         /**
          * JobList
          * @description Body of ``GET /jobs``: newest first.
@@ -279,6 +329,18 @@ export interface components {
          * @description Generation parameters shared by every job kind (the message's ``params``).
          */
         JobParams: {
+            /**
+             * Adapter Id
+             * @description One of the owner's trained adapters (GET /models) to generate with.
+             * @default null
+             */
+            adapter_id?: string | null;
+            /**
+             * Adapter Scale
+             * @description How strongly the adapter applies, 0..2 (default 1); only with adapter_id.
+             * @default null
+             */
+            adapter_scale?: number | null;
             /**
              * Guidance Scale
              * @default 7.5
@@ -341,6 +403,18 @@ export interface components {
          * @description The HTTP API's job body: the kind plus the parameters, flat.
          */
         JobRequest: {
+            /**
+             * Adapter Id
+             * @description One of the owner's trained adapters (GET /models) to generate with.
+             * @default null
+             */
+            adapter_id?: string | null;
+            /**
+             * Adapter Scale
+             * @description How strongly the adapter applies, 0..2 (default 1); only with adapter_id.
+             * @default null
+             */
+            adapter_scale?: number | null;
             /**
              * Guidance Scale
              * @default 7.5
@@ -416,6 +490,12 @@ export interface components {
          */
         JobSummary: {
             /**
+             * Adapter Id
+             * @description A succeeded training's model (GET /models/{adapter_id}).
+             * @default null
+             */
+            adapter_id?: string | null;
+            /**
              * Cancel Requested
              * @default false
              */
@@ -435,9 +515,16 @@ export interface components {
             /** Job Id */
             job_id: string;
             kind: components["schemas"]["JobKind"];
+            /**
+             * Loss Curve
+             * @description A finished training's loss, one point per few steps.
+             * @default null
+             */
+            loss_curve?: number[] | null;
             /** Outputs */
             outputs?: components["schemas"]["OutputLink"][];
-            params: components["schemas"]["JobParams"];
+            /** Params */
+            params: components["schemas"]["JobParams"] | components["schemas"]["TrainParams"];
             /** @default null */
             progress?: components["schemas"]["Progress"] | null;
             /**
@@ -452,6 +539,12 @@ export interface components {
          * @description One job as ``GET /jobs/{job_id}`` returns it.
          */
         JobView: {
+            /**
+             * Adapter Id
+             * @description A succeeded training's model (GET /models/{adapter_id}).
+             * @default null
+             */
+            adapter_id?: string | null;
             /**
              * Cancel Requested
              * @default false
@@ -478,9 +571,16 @@ export interface components {
             /** Job Id */
             job_id: string;
             kind: components["schemas"]["JobKind"];
+            /**
+             * Loss Curve
+             * @description A finished training's loss, one point per few steps.
+             * @default null
+             */
+            loss_curve?: number[] | null;
             /** Outputs */
             outputs?: components["schemas"]["OutputLink"][];
-            params: components["schemas"]["JobParams"];
+            /** Params */
+            params: components["schemas"]["JobParams"] | components["schemas"]["TrainParams"];
             /** @default null */
             progress?: components["schemas"]["Progress"] | null;
             /**
@@ -507,6 +607,115 @@ export interface components {
              */
             webhook_url?: string | null;
         };
+        /**
+         * ModelDeleted
+         * @description Body of ``DELETE /models/{adapter_id}``.
+         */
+        ModelDeleted: {
+            /** Adapter Id */
+            adapter_id: string;
+            /** Objects Deleted */
+            objects_deleted: number;
+        };
+        /**
+         * ModelList
+         * @description Body of ``GET /models``: newest first.
+         */
+        ModelList: {
+            /** Items */
+            items: components["schemas"]["ModelSummary"][];
+        };
+        /**
+         * ModelSummary
+         * @description One trained adapter (LoRA) of mine, as ``GET /models`` lists it.
+         */
+        ModelSummary: {
+            /**
+             * Adapter Id
+             * @description Use it as `adapter_id` of a txt2img or img2img job.
+             */
+            adapter_id: string;
+            /**
+             * Base Model
+             * @description The model it was trained on.
+             * @default null
+             */
+            base_model?: string | null;
+            /**
+             * Created At
+             * @description ISO 8601, UTC.
+             * @default null
+             */
+            created_at?: string | null;
+            /**
+             * Instance Prompt
+             * @description The trigger phrase.
+             * @default null
+             */
+            instance_prompt?: string | null;
+            /**
+             * Rank
+             * @default null
+             */
+            rank?: number | null;
+            /** Size Bytes */
+            size_bytes: number;
+            /**
+             * Steps
+             * @default null
+             */
+            steps?: number | null;
+        };
+        /**
+         * ModelView
+         * @description Body of ``GET /models/{adapter_id}``.
+         */
+        ModelView: {
+            /**
+             * Adapter Id
+             * @description Use it as `adapter_id` of a txt2img or img2img job.
+             */
+            adapter_id: string;
+            /**
+             * Base Model
+             * @description The model it was trained on.
+             * @default null
+             */
+            base_model?: string | null;
+            /**
+             * Created At
+             * @description ISO 8601, UTC.
+             * @default null
+             */
+            created_at?: string | null;
+            /**
+             * Download Url
+             * @description Presigned GET of the `.safetensors` file, valid for `expires_in` seconds.
+             */
+            download_url: string;
+            /** Expires In */
+            expires_in: number;
+            /**
+             * Instance Prompt
+             * @description The trigger phrase.
+             * @default null
+             */
+            instance_prompt?: string | null;
+            /** Loss Curve */
+            loss_curve?: number[];
+            /**
+             * Rank
+             * @default null
+             */
+            rank?: number | null;
+            /** Size Bytes */
+            size_bytes: number;
+            /**
+             * Steps
+             * @default null
+             */
+            steps?: number | null;
+        };
         /** OutputLink */
         OutputLink: {
             /** Key */
@@ -520,13 +729,19 @@ export interface components {
         /** Progress */
         Progress: {
             /**
+             * Loss
+             * @description A training's recent loss.
+             * @default null
+             */
+            loss?: number | null;
+            /**
              * Step
-             * @description Denoising steps done.
+             * @description Denoising (or training) steps done.
              */
             step: number;
             /**
              * Total
-             * @description Denoising steps in all.
+             * @description Denoising (or training) steps in all.
              */
             total: number;
         };
@@ -536,6 +751,123 @@ export interface components {
          * @enum {string}
          */
         Scheduler: "default" | "dpmpp_2m" | "euler_a" | "ddim";
+        /**
+         * TrainParams
+         * @description A LoRA training's parameters (the message's ``params`` when ``kind`` is ``train``).
+         */
+        TrainParams: {
+            /**
+             * Captions
+             * @description Optional: one caption per instance image, in the same order.
+             * @default null
+             */
+            captions?: string[] | null;
+            /**
+             * Instance Images
+             * @description 3..50 keys of the owner's uploads (users/<owner>/inputs/), each at most once.
+             */
+            instance_images: string[];
+            /**
+             * Instance Prompt
+             * @description The trigger phrase every image is trained with (unless it has a caption).
+             */
+            instance_prompt: string;
+            /**
+             * Learning Rate
+             * @default 0.0001
+             */
+            learning_rate?: number;
+            /**
+             * Rank
+             * @description LoRA rank.
+             * @default 16
+             */
+            rank?: number;
+            /**
+             * Resolution
+             * @description Training pixels (square); a multiple of 8 in 64..1024.
+             * @default 512
+             */
+            resolution?: number;
+            /**
+             * Seed
+             * @description Fixes the initialisation and data order.
+             * @default null
+             */
+            seed?: number | null;
+            /**
+             * Steps
+             * @default 1000
+             */
+            steps?: number;
+            /**
+             * Train Text Encoder
+             * @description Also train LoRA layers on the text encoder.
+             * @default false
+             */
+            train_text_encoder?: boolean;
+        };
+        /**
+         * TrainRequest
+         * @description The HTTP API's body for a training: ``kind: "train"`` plus the parameters, flat.
+         */
+        TrainRequest: {
+            /**
+             * Captions
+             * @description Optional: one caption per instance image, in the same order.
+             * @default null
+             */
+            captions?: string[] | null;
+            /**
+             * Instance Images
+             * @description 3..50 keys of the owner's uploads (users/<owner>/inputs/), each at most once.
+             */
+            instance_images: string[];
+            /**
+             * Instance Prompt
+             * @description The trigger phrase every image is trained with (unless it has a caption).
+             */
+            instance_prompt: string;
+            /**
+             * Kind
+             * @constant
+             */
+            kind: "train";
+            /**
+             * Learning Rate
+             * @default 0.0001
+             */
+            learning_rate?: number;
+            /**
+             * Rank
+             * @description LoRA rank.
+             * @default 16
+             */
+            rank?: number;
+            /**
+             * Resolution
+             * @description Training pixels (square); a multiple of 8 in 64..1024.
+             * @default 512
+             */
+            resolution?: number;
+            /**
+             * Seed
+             * @description Fixes the initialisation and data order.
+             * @default null
+             */
+            seed?: number | null;
+            /**
+             * Steps
+             * @default 1000
+             */
+            steps?: number;
+            /**
+             * Train Text Encoder
+             * @description Also train LoRA layers on the text encoder.
+             * @default false
+             */
+            train_text_encoder?: boolean;
+        };
         /**
          * UploadRequest
          * @description Body of ``POST /uploads``.
@@ -681,7 +1013,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["JobRequest"];
+                "application/json": components["schemas"]["AnyJobRequest"];
             };
         };
         responses: {
@@ -707,6 +1039,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -958,6 +1299,117 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's id (the id of the training job that made it). */
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelView"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    deleteModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's id (the id of the training job that made it). */
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelDeleted"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,5 +1,5 @@
 import { useCallback, useState } from "react";
-import { ApiError, NetworkError, type Api, type JobSummary, type JobView } from "../api/client";
+import { ApiError, NetworkError, generationParams, type Api, type JobSummary, type JobView } from "../api/client";
 import { usePolling } from "../polling";
 
 export type Job = JobSummary & Partial<Pick<JobView, "queue_position" | "eta_seconds">>;
@@ -107,7 +107,7 @@ export function JobCard({ api, job: initial, onUseSettings, onRunAgain, onChange
       update(await api.getJob(job.job_id));
     });
 
-  const params = job.params;
+  const params = generationParams(job.params);
   const outputs = job.outputs ?? [];
   const titleId = `job-${job.job_id}-title`;
   return (

@@ -111,6 +111,9 @@ variable "routes" {
     "DELETE /me",
     "GET /me/deletion",
     "POST /me/webhook-secret",
+    "GET /models",
+    "GET /models/{adapter_id}",
+    "DELETE /models/{adapter_id}",
   ]
   validation {
     condition     = alltrue([for r in var.routes : can(regex("^(GET|POST|PUT|PATCH|DELETE) /", r))])

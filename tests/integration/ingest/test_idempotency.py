@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
+from ingest_lambda.adapters import AdapterService
 from ingest_lambda.app import build_service
 from ingest_lambda.idempotency import (
     EXPIRY_ATTR,
@@ -128,6 +129,7 @@ def test_a_retry_while_the_first_is_still_running_is_409_in_progress(api: Ingest
         IdempotentJobSubmitter(
             api.clients.dynamodb(), api.settings.idempotency_table, accept_while_a_retry_arrives
         ),
+        AdapterService(api.settings, api.clients.s3()),
     )
     api_in_flight = copy.copy(api)
     api_in_flight.app = app

@@ -99,6 +99,8 @@ def settings_env(
             "launch_hook_name": env.LAUNCH_HOOK_NAME,
             "attention_backend": env.ATTENTION_BACKEND,
             "warmup": env.WARMUP,
+            "train_checkpoint_every_steps": env.TRAIN_CHECKPOINT_EVERY_STEPS,
+            "adapter_cache_size": env.ADAPTER_CACHE_SIZE,
         }
         for key, value in values.items():
             result[names[key]] = value if isinstance(value, str) else json.dumps(value)

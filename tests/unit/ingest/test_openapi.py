@@ -38,7 +38,11 @@ def test_document_lists_every_route_with_its_statuses() -> None:
         ("DELETE", "/me"),
         ("GET", "/me/deletion"),
         ("POST", "/me/webhook-secret"),
+        ("GET", "/models"),
+        ("GET", "/models/{adapter_id}"),
+        ("DELETE", "/models/{adapter_id}"),
     }
+    assert "404" in operations[("GET", "/models/{adapter_id}")]["responses"]
     # DELETE /me answers at once with the deletion; the web app polls GET /me/deletion.
     assert "202" in operations[("DELETE", "/me")]["responses"]
     assert "404" in operations[("GET", "/me/deletion")]["responses"]
@@ -46,6 +50,7 @@ def test_document_lists_every_route_with_its_statuses() -> None:
         "202",
         "400",
         "401",
+        "404",
         "409",
         "413",
         "429",

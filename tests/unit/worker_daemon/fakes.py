@@ -118,12 +118,18 @@ class MemoryJobs:
         *,
         progress_step: int | None = None,
         progress_total: int | None = None,
+        progress_loss: float | None = None,
+        progress_eta_seconds: float | None = None,
     ) -> JobRecord:
         self._enter("renew_lease", job_id)
         record = self._held_by(job_id, worker_id, "renew lease")
         changes: dict[str, Any] = {"lease_expires_at": utcnow() + timedelta(seconds=lease_seconds)}
         if progress_step is not None and progress_total is not None:
             changes |= {"progress_step": progress_step, "progress_total": progress_total}
+        if progress_loss is not None:
+            changes["progress_loss"] = progress_loss
+        if progress_eta_seconds is not None:
+            changes["progress_eta_seconds"] = progress_eta_seconds
         return self._set(record, **changes)
 
     def finish(
@@ -138,6 +144,8 @@ class MemoryJobs:
         queue_wait_seconds: float | None = None,
         model_seconds: float | None = None,
         total_seconds: float | None = None,
+        loss_curve: list[float] | None = None,
+        adapter_id: str | None = None,
     ) -> JobRecord:
         self._enter("finish", job_id)
         record = self._held_by(job_id, worker_id, "finish")
@@ -155,6 +163,8 @@ class MemoryJobs:
             attention_reason=attention_reason,
             model_seconds=model_seconds,
             total_seconds=total_seconds,
+            loss_curve=loss_curve or [],
+            adapter_id=adapter_id,
             lease_expires_at=None,
         )
 

@@ -1,0 +1,77 @@
+"""``POST /jobs`` with ``kind: train`` and generation with ``adapter_id``: only the caller's
+own uploads and models; anything else is a 404 that writes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from sdfleet.keys import adapter_key
+from sdfleet.training import TRAIN_STEPS_DEFAULT
+from tests.fixtures.apigw.events import event
+from tests.integration.ingest.conftest import USER_A, USER_B, IngestApi
+
+pytestmark = pytest.mark.emulator
+
+
+def _train_body(api: IngestApi, owner: str, **changes: object) -> dict[str, object]:
+    images = [api.put_input(owner) for _ in range(3)]
+    return {"kind": "train", "instance_images": images, "instance_prompt": "sks", **changes}
+
+
+def test_a_training_is_queued_with_its_params(api: IngestApi) -> None:
+    body = _train_body(api, USER_A, steps=20)
+    created = api.call(event("create_job", sub=USER_A, body=body))
+    assert created.status == 202, created.body
+    record = api.store.get(created.body["job_id"])
+    assert record.kind.value == "train" and record.owner == USER_A
+    assert record.cost_units == 20
+    [message] = api.receive(api.fleet.queues.interactive_url)
+    assert message["kind"] == "train"
+    assert message["params"]["instance_images"] == body["instance_images"]
+    view = api.call(event("get_job", sub=USER_A, path_params={"job_id": record.job_id}))
+    assert view.body["params"]["instance_prompt"] == "sks"
+    assert view.body["params"]["steps"] == 20
+
+
+def test_default_steps_apply(api: IngestApi) -> None:
+    created = api.call(event("create_job", sub=USER_A, body=_train_body(api, USER_A)))
+    assert created.status == 202, created.body
+    assert api.store.get(created.body["job_id"]).cost_units == TRAIN_STEPS_DEFAULT
+
+
+def test_another_users_image_is_not_found_and_nothing_is_written(api: IngestApi) -> None:
+    body = _train_body(api, USER_A)
+    images = list(body["instance_images"])  # type: ignore[call-overload]
+    images[1] = api.put_input(USER_B)
+    before = api.state()
+    refused = api.call(event("create_job", sub=USER_A, body={**body, "instance_images": images}))
+    assert refused.status == 404, refused.body
+    assert refused.error["field"] == "instance_images[1]"
+    assert api.state() == before
+
+
+def test_a_missing_image_is_not_found(api: IngestApi) -> None:
+    body = _train_body(api, USER_A)
+    images = [*body["instance_images"][:2], f"users/{USER_A}/inputs/nope.png"]  # type: ignore[index]
+    refused = api.call(event("create_job", sub=USER_A, body={**body, "instance_images": images}))
+    assert refused.status == 404 and refused.error["field"] == "instance_images[2]"
+
+
+def test_a_limit_is_a_400_naming_field_and_limit(api: IngestApi) -> None:
+    refused = api.call(event("create_job", sub=USER_A, body=_train_body(api, USER_A, rank=500)))
+    assert refused.status == 400
+    assert refused.error["message"] == "rank: must be <= 128 (got 500)"
+
+
+def test_generation_with_another_users_adapter_is_not_found(api: IngestApi) -> None:
+    s3 = api.clients.s3()
+    s3.put_object(Bucket=api.settings.bucket, Key=adapter_key(USER_A, "m1"), Body=b"lora")
+    body = {"prompt": "a dog", "steps": 2, "width": 64, "height": 64, "adapter_id": "m1"}
+    before = api.state()
+    refused = api.call(event("create_job", sub=USER_B, body=body))
+    assert refused.status == 404 and refused.error["field"] == "adapter_id"
+    assert api.state() == before
+    accepted = api.call(event("create_job", sub=USER_A, body={**body, "adapter_scale": 0.5}))
+    assert accepted.status == 202, accepted.body
+    params = api.store.get(accepted.body["job_id"]).params
+    assert params.adapter_id == "m1" and params.adapter_scale == 0.5  # type: ignore[union-attr]
