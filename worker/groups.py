@@ -32,7 +32,9 @@ logger = Logger(service="sdfleet-worker", child=True)
 class Receiver(Protocol):
     """Receives from the lanes (:class:`worker.lanes.LanePoller`)."""
 
-    def poll(self, *, long_poll: bool = True) -> list[ReceivedMessage]: ...
+    def poll(
+        self, *, long_poll: bool = True, limit: int | None = None
+    ) -> list[ReceivedMessage]: ...
 
 
 class GroupRunner:
