@@ -65,8 +65,9 @@ from sdfleet_cli.local.cognito import LocalUsers  # noqa: E402
 from sdfleet_cli.local.state import LocalState, StateDir  # noqa: E402
 
 RESULTS_DIR: Final = REPO_ROOT / "benchmarks" / "results"
-#: Fixed ports (when free) so the stack's recorded Terraform apply is replayed between runs.
-STACK_PORTS: Final = (45_671, 45_672, 45_673)
+#: Fixed ports (when free) so the recorded Terraform apply is replayed between runs; below
+#: the ephemeral range, so outgoing connections cannot take them while the stack starts.
+STACK_PORTS: Final = (28_671, 28_672, 28_673)
 READY_TIMEOUT_SECONDS: Final = 420
 TINY: Final = {"width": 64, "height": 64, "steps": 2, "guidance_scale": 1.0}
 #: Worker settings for these runs: short leases so a killed worker's job comes back soon.
@@ -107,7 +108,7 @@ class Counts:
 FULL: Final = Counts(
     chaos_jobs=200,
     kill_every=(20.0, 60.0),
-    workers=2,
+    workers=3,
     fault_jobs=40,
     poison_messages=2000,
     poison_valid_jobs=20,
@@ -118,7 +119,7 @@ FULL: Final = Counts(
 )
 SMOKE: Final = Counts(
     chaos_jobs=12,
-    kill_every=(8.0, 12.0),
+    kill_every=(20.0, 30.0),
     workers=2,
     fault_jobs=6,
     poison_messages=60,
@@ -514,13 +515,14 @@ def chaos(fleet: Fleet, counts: Counts, report: Report) -> None:
     kills: Counter[str] = Counter()
 
     def monkey() -> None:
+        # One worker per event, SIGKILL and SIGTERM in turn: a worker takes ~1 min to start
+        # here, so killing two per event would leave no worker up for long.
         low, high = counts.kill_every
+        signals = (signal.SIGKILL, signal.SIGTERM)
         while not stop.wait(random.uniform(low, high)):
-            killed = fleet.workers.signal_random(signal.SIGKILL)
-            kills["SIGKILL"] += killed is not None
-            kills["SIGTERM"] += (
-                fleet.workers.signal_random(signal.SIGTERM, avoid=killed) is not None
-            )
+            sig = signals[sum(kills.values()) % 2]
+            if fleet.workers.signal_random(sig) is not None:
+                kills[sig.name] += 1
 
     thread = threading.Thread(target=monkey, daemon=True)
     thread.start()
