@@ -19,7 +19,7 @@ one that exits as systemd does on an instance. Then six scenarios:
   cross-user access 0.
 - deletion: ``DELETE /me`` racing the user's running jobs: objects left 0.
 
-    python benchmarks/reliability.py            # full (the counts below; ~25 min on 2 cores)
+    python benchmarks/reliability.py            # full (the counts below; ~30 min on 2 cores)
     python benchmarks/reliability.py --smoke    # CI: small counts, a few minutes
 
 Writes benchmarks/results/reliability.{json,md} (``--smoke``: reliability-smoke.*).
@@ -104,19 +104,22 @@ class Counts:
 
 
 #: The issue's counts are 1,000 chaos jobs, 10,000 poison messages, 60 s load steps and 100
-#: deletions; on the 2-core build machine a worker (tiny model, CPU) starts in 50-70 s and runs
-#: ~1 job/s, so the full run uses the counts below (~25 min). ``--chaos-jobs`` etc. raise them.
+#: deletions. On the 2-core build machine, shared with other builds, a worker (tiny model,
+#: CPU) takes 1-3 min to start and runs about one job a second, and the emulator serves the
+#: poison messages at ~20/s, so the full run uses the counts below (~30 min there);
+#: ``--chaos-jobs``, ``--poison-messages``, ``--deletion-runs`` and ``--load-seconds`` raise
+#: them to the issue's on a bigger machine.
 FULL: Final = Counts(
-    chaos_jobs=200,
+    chaos_jobs=100,
     kill_every=(20.0, 60.0),
     workers=3,
-    fault_jobs=40,
-    poison_messages=2000,
+    fault_jobs=20,
+    poison_messages=1000,
     poison_valid_jobs=20,
-    load_steps=(1, 2, 4, 8, 16),
-    load_seconds=20.0,
+    load_steps=(1, 2, 4, 8),
+    load_seconds=15.0,
     isolation_pairs=10,
-    deletion_runs=30,
+    deletion_runs=20,
 )
 SMOKE: Final = Counts(
     chaos_jobs=12,
@@ -601,6 +604,8 @@ def _poison_bodies(fleet: Fleet, count: int, victims: list[str]) -> list[tuple[s
     kinds: list[Callable[[int], tuple[str, str]]] = [
         lambda i: ("batch", "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 400)))),
         lambda i: ("batch", json.dumps({"version": 1, "pad": "x" * 200_000})),
+        # Over SQS's 256 KiB: refused at the door, counted as refused by SQS.
+        lambda i: ("batch", json.dumps({"version": 1, "pad": "x" * 270_000})),
         lambda i: ("batch", _batch_body(f"v{i}", version=rng.choice([0, 2, 99, -1]))),
         lambda i: ("batch", _batch_body(f"f{i}", job_id=rng.choice(victims))),
         lambda i: ("batch", _batch_body(f"s{i}", job_id=f"b-{uuid.uuid4()}")),
@@ -641,11 +646,10 @@ def poison(fleet: Fleet, counts: Counts, report: Report) -> None:
     drained = fleet.wait_drained(timeout=300 + 0.1 * len(bodies))
     fleet.workers.stop()
     after = {j: fleet.record(j) for j in victim_ids}
+    # A record an attacker names must be exactly as it was: same status, same fields.
     touched = [
-        j for j in victim_ids
-        if before[j] is None or after[j] is None
-        or (before[j].status, before[j].updated_at) != (after[j].status, after[j].updated_at)  # type: ignore[union-attr]
-    ]  # fmt: skip
+        j for j in victim_ids if before[j] is None or after[j] is None or before[j] != after[j]
+    ]
     ok = [r for r in records.values() if r is not None and r.status is JobStatus.SUCCEEDED]
     report.add(
         "poison",
@@ -910,10 +914,15 @@ def run(counts: Counts, mode: str, only: list[str], state_dir: Path, stem: str) 
                 continue
             print(f"-- {name}", flush=True)
             begun = time.monotonic()
-            if name == "faults":
-                faults(fleet, counts, report, logs)
-            else:
-                globals()[name](fleet, counts, report)
+            try:
+                if name == "faults":
+                    faults(fleet, counts, report, logs)
+                else:
+                    globals()[name](fleet, counts, report)
+            except Exception as exc:
+                # A harness failure is a goal not shown met, never a silently missing row.
+                report.add(name, "scenario ran to the end", "yes", f"no: {exc!r}"[:200], False)
+                fleet.workers.stop()
             report.seconds[name] = time.monotonic() - begun
     report.seconds["total"] = time.monotonic() - started
     write(report, stem)
