@@ -788,8 +788,14 @@ def isolation(fleet: Fleet, counts: Counts, report: Report) -> None:
         print("    leaks:", leaks[:10])
 
 
+def _workers_ready(fleet: Fleet) -> None:
+    """One batch job through, so the workers have loaded their model before a race."""
+    fleet.wait_terminal(fleet.send_batch([_batch_body("warm-up")]), timeout=600)
+
+
 def deletion(fleet: Fleet, counts: Counts, report: Report) -> None:
     fleet.workers.start(counts.workers)
+    _workers_ready(fleet)
     left: dict[str, list[str]] = {}
     raced_running = 0
     incomplete = 0
@@ -801,7 +807,7 @@ def deletion(fleet: Fleet, counts: Counts, report: Report) -> None:
             if status == 202:
                 jobs.append(body["job_id"])
         # Delete while the first job runs (or once it had its chance to start).
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             record = fleet.record(jobs[0]) if jobs else None
             if record is None or record.status is not JobStatus.QUEUED:
