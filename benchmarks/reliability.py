@@ -627,7 +627,12 @@ def poison(fleet: Fleet, counts: Counts, report: Report) -> None:
             victim_ids.append(body["job_id"])
     victim_ids += fleet.send_batch([_batch_body("victim-batch")])
     fleet.workers.start(counts.workers)
-    fleet.wait_terminal(victim_ids, timeout=300)
+    # The snapshot is taken once every victim has finished (workers take minutes to start
+    # here): a victim finishing later would read as "touched".
+    finished = fleet.wait_terminal(victim_ids, timeout=900)
+    if not all(r is not None and r.status.is_terminal for r in finished.values()):
+        raise RuntimeError("the victim jobs did not finish before the poison was sent")
+    time.sleep(3)  # the finishing worker's last writes (progress, lease) have landed
     before = {j: fleet.record(j) for j in victim_ids}
     bodies = _poison_bodies(fleet, counts.poison_messages, victim_ids)
     lanes = {"batch": fleet.state.batch_queue_url, "interactive": fleet.state.interactive_queue_url}
