@@ -45,6 +45,7 @@ from ingest_lambda.models import (
 )
 from sdfleet.deletion import Deletion, DeletionStore
 from sdfleet.errors import ActiveJobLimit, JobNotFound, OwnerDataDeleted, TransitionRejected
+from sdfleet.fairness import fair_key
 from sdfleet.heartbeats import HeartbeatStore
 from sdfleet.job_kinds import AnyRequest
 from sdfleet.keys import (
@@ -314,7 +315,10 @@ class IngestService:
         )
         try:
             self._sqs.send_message(
-                QueueUrl=self._settings.queue_url(JOB_LANE.value), MessageBody=message.to_body()
+                QueueUrl=self._settings.queue_url(JOB_LANE.value),
+                MessageBody=message.to_body(),
+                # Workers take turns between users by this key (sdfleet/fairness.py).
+                MessageGroupId=fair_key(owner),
             )
         except (ClientError, BotoCoreError) as exc:
             logger.exception("could not enqueue job %s; withdrawing its record", record.job_id)

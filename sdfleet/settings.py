@@ -405,6 +405,15 @@ class WorkerSettings(FleetSettings):
         description="receive and claim the next jobs this long before the running pipeline "
         "call is expected to end (0: only after it ends)",
     )
+    fair_window_messages: int = Field(
+        default=24,
+        ge=0,
+        le=120,
+        validation_alias=AliasChoices("fair_window_messages", env.FAIR_WINDOW_MESSAGES),
+        description="interactive messages a worker holds and starts in per-user fair order "
+        "(round robin over users, so one user's backlog does not starve another's job; "
+        "0: first come, first served)",
+    )
     metadata_url: str = Field(
         default="http://169.254.169.254",
         validation_alias=AliasChoices("metadata_url", env.METADATA_URL),

@@ -60,6 +60,7 @@ locals {
     SDFLEET_LEASE_SECONDS              = tostring(var.visibility_timeout_seconds)
     SDFLEET_HEARTBEAT_SECONDS          = tostring(var.heartbeat_seconds)
     SDFLEET_MAX_RECEIVE_COUNT          = tostring(var.max_receive_count)
+    SDFLEET_FAIR_WINDOW_MESSAGES       = tostring(var.fair_window_messages)
     POWERTOOLS_METRICS_NAMESPACE       = local.metrics_namespace
   }
   worker_environment = merge(local.resource_environment, local.ingest_sender_environment, local.worker_knobs, {
@@ -79,8 +80,10 @@ module "config" {
   ssm_path    = local.ssm_path
   # Settings an operator may change live: SSM, below the environment (README "Configuration").
   parameters = {
-    max_active_jobs_per_user = tostring(var.max_active_jobs_per_user)
-    record_ttl_days          = tostring(var.record_ttl_days)
+    max_active_jobs_per_user       = tostring(var.max_active_jobs_per_user)
+    max_active_cost_units_per_user = tostring(var.max_active_cost_units_per_user)
+    max_uploads_per_user_per_day   = tostring(var.max_uploads_per_user_per_day)
+    record_ttl_days                = tostring(var.record_ttl_days)
   }
   secret_parameters = {
     sender_tenants = jsonencode(local.sender_tenants)

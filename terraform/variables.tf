@@ -406,9 +406,43 @@ variable "force_destroy" {
 
 # ---------------------------------------------------------------- API
 variable "max_active_jobs_per_user" {
-  description = "Queued + running jobs one user may have (SSM setting)."
+  description = "Queued + running jobs one user may have; 429 beyond (SSM setting max_active_jobs_per_user, read by the ingest Lambda)."
   type        = number
   default     = 20
+  validation {
+    condition     = var.max_active_jobs_per_user >= 1 && var.max_active_jobs_per_user <= 10000 && floor(var.max_active_jobs_per_user) == var.max_active_jobs_per_user
+    error_message = "max_active_jobs_per_user must be a whole number in 1..10000."
+  }
+}
+
+variable "max_active_cost_units_per_user" {
+  description = "Cost units (images x steps x width x height / 512^2) one user's queued + running jobs may hold; 429 beyond, and one job above it is refused (SSM setting max_active_cost_units_per_user, read by the ingest Lambda)."
+  type        = number
+  default     = 6400
+  validation {
+    condition     = var.max_active_cost_units_per_user >= 1 && var.max_active_cost_units_per_user <= 10000000 && floor(var.max_active_cost_units_per_user) == var.max_active_cost_units_per_user
+    error_message = "max_active_cost_units_per_user must be a whole number in 1..10000000."
+  }
+}
+
+variable "max_uploads_per_user_per_day" {
+  description = "Upload tickets (POST /uploads) one user may get per UTC day; 429 beyond (SSM setting max_uploads_per_user_per_day, read by the ingest Lambda)."
+  type        = number
+  default     = 200
+  validation {
+    condition     = var.max_uploads_per_user_per_day >= 1 && var.max_uploads_per_user_per_day <= 1000000 && floor(var.max_uploads_per_user_per_day) == var.max_uploads_per_user_per_day
+    error_message = "max_uploads_per_user_per_day must be a whole number in 1..1000000."
+  }
+}
+
+variable "fair_window_messages" {
+  description = "Interactive messages a worker holds and starts round robin over users, so one user's backlog does not starve another's job; 0 turns fairness off (SDFLEET_FAIR_WINDOW_MESSAGES). Keep it above max_active_jobs_per_user to see past any one user's backlog."
+  type        = number
+  default     = 24
+  validation {
+    condition     = var.fair_window_messages >= 0 && var.fair_window_messages <= 120 && floor(var.fair_window_messages) == var.fair_window_messages
+    error_message = "fair_window_messages must be a whole number in 0..120."
+  }
 }
 
 variable "api_throttling_burst_limit" {

@@ -185,6 +185,8 @@ class Worker:
         self._stages.groups.release_fetched()
         self._stages.groups.ahead.shutdown()
         self.wait_for_completions()
+        # The fair window's messages are held too, so the loop below returns them.
+        self._stages.forget_window()
         for message in self.lease_keeper.held_messages():
             self._stages.settler.apply(message, Returned(), None)
         self.stop_background()
@@ -210,4 +212,3 @@ class Worker:
             )
         except (ClientError, BotoCoreError) as exc:
             logger.error("complete_lifecycle_action failed", extra={"error": str(exc)})
-

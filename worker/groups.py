@@ -39,7 +39,9 @@ class Trainer(Protocol):
 class Receiver(Protocol):
     """Receives from the lanes (:class:`worker.lanes.LanePoller`)."""
 
-    def poll(self, *, long_poll: bool = True) -> list[ReceivedMessage]: ...
+    def poll(
+        self, *, long_poll: bool = True, limit: int | None = None
+    ) -> list[ReceivedMessage]: ...
 
 
 class GroupRunner:

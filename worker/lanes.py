@@ -35,6 +35,8 @@ class ReceivedMessage:
     sender_id: str | None
     receive_count: int
     sent_timestamp_ms: int | None
+    #: ``MessageGroupId``: the fairness key the ingest API sets (sdfleet/fairness.py).
+    group_id: str | None = None
 
     @classmethod
     def from_sqs(cls, lane: Lane, queue_url: str, message: MessageTypeDef) -> ReceivedMessage:
@@ -49,6 +51,7 @@ class ReceivedMessage:
             sender_id=attributes.get("SenderId"),
             receive_count=int(attributes.get("ApproximateReceiveCount", "1")),
             sent_timestamp_ms=int(sent) if sent else None,
+            group_id=attributes.get("MessageGroupId"),
         )
 
 
@@ -71,6 +74,23 @@ class LanePoller:
         self._wait = wait_time_seconds
         self._max = max(1, min(max_messages, SQS_MAX_MESSAGES))
         self._visibility = visibility_timeout_seconds
+
+    @property
+    def lanes(self) -> list[tuple[Lane, str]]:
+        """The lanes in the order they are tried (interactive first)."""
+        return list(self._lanes)
+
+    @property
+    def max_messages(self) -> int:
+        return self._max
+
+    @property
+    def wait_time_seconds(self) -> int:
+        return self._wait
+
+    def receive(self, lane: Lane, url: str, wait: int, limit: int) -> list[ReceivedMessage]:
+        """One ReceiveMessage call on one lane (``limit`` is capped at SQS's 10)."""
+        return self._receive(lane, url, wait, max(1, min(limit, SQS_MAX_MESSAGES)))
 
     def _receive(self, lane: Lane, url: str, wait: int, limit: int) -> list[ReceivedMessage]:
         response = self._sqs.receive_message(

@@ -6,6 +6,8 @@ gateways and collaborators it needs through its constructor, so its unit tests p
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sdfleet.aws import AwsClients
 from sdfleet.heartbeats import HeartbeatStore, WorkerState
 from sdfleet.messages import Lane
@@ -15,8 +17,9 @@ from worker.accept import Acceptor
 from worker.acks import Acknowledger
 from worker.claim import Claimer
 from worker.complete import Completer
+from worker.fair_window import FairPoller
 from worker.gateways import SqsGateway
-from worker.groups import GroupRunner
+from worker.groups import GroupRunner, Receiver
 from worker.inputs import InputLoader
 from worker.intake import MessageIntake
 from worker.jobs import Group, PendingGroup
@@ -35,6 +38,9 @@ from worker.tenants import TenantMap
 from worker.train_run import TrainingRunner
 from worker.training_model import base_components
 
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
 
 def lanes_of(settings: WorkerSettings) -> list[tuple[Lane, str]]:
     """The configured lanes, interactive first (the order the poller tries them)."""
@@ -43,6 +49,21 @@ def lanes_of(settings: WorkerSettings) -> list[tuple[Lane, str]]:
         (Lane.BATCH, settings.batch_queue_url),
     )
     return [(lane, url) for lane, url in urls if url]
+
+
+def _poller(settings: WorkerSettings, sqs: SQSClient, keeper: LeaseKeeper) -> Receiver:
+    """The lanes, interactive first; the interactive lane through the fair window unless
+    ``fair_window_messages`` is 0."""
+    lanes = LanePoller(
+        sqs,
+        lanes_of(settings),
+        wait_time_seconds=settings.wait_time_seconds,
+        max_messages=settings.max_batch_size,
+        visibility_timeout_seconds=settings.visibility_timeout_seconds,
+    )
+    if settings.fair_window_messages == 0 or not settings.interactive_queue_url:
+        return lanes
+    return FairPoller(lanes, window=settings.fair_window_messages, hold=keeper.hold_messages)
 
 
 class Stages:
@@ -63,13 +84,6 @@ class Stages:
         sqs = clients.sqs()
         queue = SqsGateway(sqs)
         self.store = JobStore(clients.dynamodb(), settings.jobs_table, settings.record_ttl_days)
-        self.poller = LanePoller(
-            sqs,
-            lanes_of(settings),
-            wait_time_seconds=settings.wait_time_seconds,
-            max_messages=settings.max_batch_size,
-            visibility_timeout_seconds=settings.visibility_timeout_seconds,
-        )
         self.reporter = WorkerReporter(
             HeartbeatStore(clients.dynamodb(), settings.workers_table),
             worker_id,
@@ -78,6 +92,7 @@ class Stages:
         )
         self.metrics = JobMetrics(clients.cloudwatch(), settings.metrics_namespace)
         self._wire_settlement(settings, queue, worker_id, stats)
+        self.poller = _poller(settings, sqs, self.lease_keeper)
         self._wire_job_stages(settings, clients, generator, worker_id, drain, stats)
         self._watcher = (
             TerminationWatcher(metadata, drain, settings.metadata_poll_seconds)
@@ -198,6 +213,10 @@ class Stages:
 
     def pending_groups(self, messages: list[ReceivedMessage]) -> list[Group]:
         return [PendingGroup(group) for group in self.groups.groups_of(messages)]
+
+    def forget_window(self) -> list[ReceivedMessage]:
+        """Messages held by the fair window and never handed out (drain returns them)."""
+        return self.poller.forget() if isinstance(self.poller, FairPoller) else []
 
     def start(self) -> None:
         self.lease_keeper.start()

@@ -38,10 +38,14 @@ record_ttl_days            = 30
 user_data_expiry_days      = 30
 input_expiry_days          = 7
 
-model_source               = "s3://example-org-sdfleet-prod-data/models/sd15/"
-hourly_price_per_worker    = 0.55
-max_active_jobs_per_user   = 20
-api_throttling_burst_limit = 200
-api_throttling_rate_limit  = 100
-oldest_message_slo_seconds = { interactive = 120, batch = 3600 }
-log_retention_days         = 90
+model_source             = "s3://example-org-sdfleet-prod-data/models/sd15/"
+hourly_price_per_worker  = 0.55
+max_active_jobs_per_user = 20
+# Per-user quotas (docs/api.md) and the interactive lane's per-user fairness (docs/worker.md).
+max_active_cost_units_per_user = 6400
+max_uploads_per_user_per_day   = 200
+fair_window_messages           = 24
+api_throttling_burst_limit     = 200
+api_throttling_rate_limit      = 100
+oldest_message_slo_seconds     = { interactive = 120, batch = 3600 }
+log_retention_days             = 90

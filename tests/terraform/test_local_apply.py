@@ -368,13 +368,19 @@ def test_ingest_settings_come_from_its_environment_and_ssm(
     assert settings.workers_table == applied_stack.outputs["workers_table"]
 
     ssm_path = applied_stack.outputs["ssm_path"]
-    parameter = clients.ssm().get_parameter(Name=f"{ssm_path}max_active_jobs_per_user")
-    assert parameter["Parameter"]["Type"] == "SecureString"
-    assert settings.max_active_jobs_per_user == int(
-        clients.ssm().get_parameter(
-            Name=f"{ssm_path}max_active_jobs_per_user", WithDecryption=True
-        )["Parameter"]["Value"]
-    )
+    # Every per-user limit is an SSM setting the ingest Lambda reads (terraform/main.tf).
+    for name in (
+        "max_active_jobs_per_user",
+        "max_active_cost_units_per_user",
+        "max_uploads_per_user_per_day",
+    ):
+        parameter = clients.ssm().get_parameter(Name=f"{ssm_path}{name}")
+        assert parameter["Parameter"]["Type"] == "SecureString"
+        assert getattr(settings, name) == int(
+            clients.ssm().get_parameter(Name=f"{ssm_path}{name}", WithDecryption=True)["Parameter"][
+                "Value"
+            ]
+        )
 
 
 def test_scaler_capacity_launches_protected_workers(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sdfleet import env
-from sdfleet.settings import FleetSettings, ScalerSettings
+from sdfleet.settings import FleetSettings, IngestSettings, ScalerSettings, WorkerSettings
 from tests.terraform.conftest import REPO, TERRAFORM_DIR
 from tests.terraform.tfvars import SCALER_KNOBS, read_scalars, variable_defaults
 
@@ -109,3 +109,42 @@ def test_cors_exposes_the_headers_the_api_sends() -> None:
     assert {"authorization", "content-type", IDEMPOTENCY_HEADER.lower()} <= set(
         lists["cors_allow_headers"]
     )
+
+
+#: Per-user limits of issue 14: tfvars variable -> (settings class, field, how it is passed).
+LIMIT_KNOBS = {
+    "max_active_jobs_per_user": (IngestSettings, "ssm"),
+    "max_active_cost_units_per_user": (IngestSettings, "ssm"),
+    "max_uploads_per_user_per_day": (IngestSettings, "ssm"),
+    "fair_window_messages": (WorkerSettings, "env"),
+}
+
+
+def _bounds(settings: type[FleetSettings], field: str) -> tuple[float, float]:
+    metadata = settings.model_fields[field].metadata
+    low = next(m.ge for m in metadata if hasattr(m, "ge"))
+    high = next(m.le for m in metadata if hasattr(m, "le"))
+    return low, high
+
+
+@pytest.mark.parametrize("knob", sorted(LIMIT_KNOBS))
+def test_limit_knobs_are_validated_variables_that_reach_their_component(knob: str) -> None:
+    """Each limit's default and bounds are its setting's, and the value reaches the component
+    that enforces it: the ingest Lambda's SSM settings or the workers' environment."""
+    settings, passed = LIMIT_KNOBS[knob]
+    variables = (TERRAFORM_DIR / "variables.tf").read_text()
+    block = re.split(r'^variable "', variables, flags=re.M)
+    (text,) = [b for b in block if b.startswith(f'{knob}"')]
+    assert variable_defaults(TERRAFORM_DIR / "variables.tf")[knob] == (
+        settings.model_fields[knob].default
+    )
+    low, high = _bounds(settings, knob)
+    assert f"var.{knob} >= {low} && var.{knob} <= {high}" in text, text
+    assert "type        = number" in text and "description" in text
+    main = (TERRAFORM_DIR / "main.tf").read_text()
+    if passed == "ssm":
+        assert re.search(rf"^\s*{knob}\s*=\s*tostring\(var\.{knob}\)", main, re.M), knob
+    else:
+        alias = settings.model_fields[knob].validation_alias
+        name = next(c for c in getattr(alias, "choices", []) if str(c).startswith("SDFLEET_"))
+        assert re.search(rf"\b{name}\s*=\s*tostring\(var\.{knob}\)", main), name

@@ -194,6 +194,10 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
         "record_ttl_days": [0],
         "webhook_retry_base_seconds": [-1],
         "webhook_delivery_window_seconds": [86401],
+        "max_active_jobs_per_user": [0],
+        "max_active_cost_units_per_user": [2.5],
+        "max_uploads_per_user_per_day": [1000001],
+        "fair_window_messages": [121],
         "sender_tenants": ["[1, 2]"],
         "worker_ami_bake": [True],  # with worker_wheelhouse_uri unset
         "model_source": ["  ", "tiny"],  # blank; the test model outside a local stack

@@ -93,6 +93,7 @@ def settings_env(
             "sender_tenants": env.SENDER_TENANTS,
             "max_input_pixels": env.MAX_INPUT_PIXELS,
             "receive_ahead_seconds": env.RECEIVE_AHEAD_SECONDS,
+            "fair_window_messages": env.FAIR_WINDOW_MESSAGES,
             "model_source": env.MODEL_SOURCE,
             "state_dir": env.STATE_DIR,
             "max_model_load_attempts": env.MAX_MODEL_LOAD_ATTEMPTS,
