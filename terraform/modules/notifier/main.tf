@@ -4,11 +4,10 @@
 
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
-data "aws_caller_identity" "current" {}
 
 locals {
   function_name = "${var.name_prefix}-notifier"
-  secrets_arn   = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${var.secrets_path}*"
+  secrets_arn   = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:*:parameter${var.secrets_path}*"
   # Longer than one batch of attempts (10 x the receiver timeout), as Lambda requires.
   retry_visibility_seconds = 6 * var.lambda_timeout_seconds
   environment = merge(var.resource_environment, {
