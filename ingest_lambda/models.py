@@ -6,9 +6,10 @@ The job request itself is the shared :class:`sdfleet.requests.JobRequest`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 from sdfleet.job_kinds import AnyParams
 from sdfleet.records import JobStatus
@@ -44,10 +45,12 @@ class JobAccepted(BaseModel):
     status: JobStatus
 
 
-class Progress(BaseModel):
-    step: int = Field(description="Denoising (or training) steps done.")
-    total: int = Field(description="Denoising (or training) steps in all.")
-    loss: float | None = Field(default=None, description="A training's recent loss.")
+class Progress(TypedDict):
+    """A running job's progress; ``loss`` is there only for a training."""
+
+    step: Annotated[int, Field(description="Denoising (or training) steps done.")]
+    total: Annotated[int, Field(description="Denoising (or training) steps in all.")]
+    loss: NotRequired[Annotated[float, Field(description="A training's recent loss.")]]
 
 
 class OutputLink(BaseModel):

@@ -469,9 +469,9 @@ class IngestService:
             and record.progress_step is not None
             and record.progress_total
         ):
-            progress = Progress(
-                step=record.progress_step, total=record.progress_total, loss=record.progress_loss
-            )
+            progress = Progress(step=record.progress_step, total=record.progress_total)
+            if record.progress_loss is not None:
+                progress["loss"] = record.progress_loss
         return JobSummary(
             job_id=record.job_id,
             kind=record.kind,

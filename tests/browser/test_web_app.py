@@ -415,8 +415,8 @@ def test_delete_all_my_data_behind_a_typed_confirmation(browsing: Browsing, alic
     delete.click()
     # The purge runs in the background (the scaler timer, every 5 s locally).
     expect(page.get_by_text(re.compile(r"Deleting your data"))).to_be_visible()
-    expect(
-        page.get_by_text(re.compile(r"Deleted \d+ job\(s\) and \d+ file\(s\)\."))
-    ).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(re.compile(r"Deleted \d+ job\(s\) and \d+ file\(s\)\."))).to_be_visible(
+        timeout=60_000
+    )
     expect(page.get_by_test_id("history-empty")).to_be_visible()
     browsing.shot(page, "delete-all-done")

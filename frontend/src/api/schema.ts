@@ -726,14 +726,16 @@ export interface components {
              */
             url: string;
         };
-        /** Progress */
+        /**
+         * Progress
+         * @description A running job's progress; ``loss`` is there only for a training.
+         */
         Progress: {
             /**
              * Loss
              * @description A training's recent loss.
-             * @default null
              */
-            loss?: number | null;
+            loss?: number;
             /**
              * Step
              * @description Denoising (or training) steps done.

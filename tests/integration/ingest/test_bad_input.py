@@ -39,7 +39,7 @@ JOB_CASES: list[tuple[str, Any, str, str]] = [
     ("prompt too long", {"prompt": "x" * 2001}, "prompt", "at most 2000 characters"),
     ("prompt wrong type", {"prompt": 5}, "prompt", "valid string"),
     ("unknown field", {**OK, "owner": USER_B}, "owner", "unknown field"),
-    ("unknown kind", {**OK, "kind": "video"}, "kind", "'txt2img' or 'img2img'"),
+    ("unknown kind", {**OK, "kind": "video"}, "kind", "'txt2img', 'img2img' or 'train'"),
     ("strength on txt2img", {**OK, "strength": 0.5}, "strength", "only allowed for img2img"),
     ("img2img without input", {**OK, "kind": "img2img"}, "input_key", "required for img2img"),
     ("not json", "{prompt: cat", "body", "not valid JSON"),

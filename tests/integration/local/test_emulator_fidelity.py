@@ -23,9 +23,7 @@ def test_set_queue_attributes_leaves_the_policy_it_does_not_name(aws: AwsClients
     policy = json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": "*"}
-            ],
+            "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": "*"}],
         }
     )
     sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": policy})
