@@ -513,6 +513,22 @@ variable "log_retention_days" {
   default     = 30
 }
 
+variable "worker_log_retention_days" {
+  description = "Days CloudWatch Logs keeps the workers' logs (the group /sdfleet-<environment>/worker, KMS-encrypted); one of the values CloudWatch Logs accepts."
+  type        = number
+  default     = 30
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.worker_log_retention_days)
+    error_message = "worker_log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (the values CloudWatch Logs accepts)."
+  }
+}
+
+variable "cloudwatch_agent_version" {
+  description = "CloudWatch agent release each worker installs (signature-checked; a baked AMI carries it) to ship its journal to CloudWatch Logs; 1.300070.0 or later (journald collection)."
+  type        = string
+  default     = "1.300071.0b1720"
+}
+
 variable "sender_tenants" {
   description = "JSON map of SQS SenderId -> tenant for batch submitters (stored as a SecureString)."
   type        = string

@@ -73,3 +73,8 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "cloudwatch_agent_version" {
+  description = "CloudWatch agent release baked into the AMI (signature-checked), the one the worker fleet's user data expects."
+  type        = string
+}
