@@ -527,6 +527,10 @@ variable "cloudwatch_agent_version" {
   description = "CloudWatch agent release each worker installs (signature-checked; a baked AMI carries it) to ship its journal to CloudWatch Logs; 1.300070.0 or later (journald collection)."
   type        = string
   default     = "1.300071.0b1720"
+  validation {
+    condition     = can(regex("^1\\.[0-9]+\\.[0-9]+(b[0-9]+)?$", var.cloudwatch_agent_version)) && try(tonumber(split(".", var.cloudwatch_agent_version)[1]) >= 300070, false)
+    error_message = "cloudwatch_agent_version must be a published release such as 1.300071.0b1720, at least 1.300070 (the first with journald collection)."
+  }
 }
 
 variable "sender_tenants" {
