@@ -150,7 +150,11 @@ def dry_run(
         # The bake installed the agent too (the rpm stub leaves what the package would).
         subprocess.run(
             ["bash", str(stub_dir / "rpm")],
-            env={"SDFLEET_BOOTSTRAP_ROOT": str(root), "STUB_LOG": os.devnull, "PATH": "/usr/bin:/bin"},
+            env={
+                "SDFLEET_BOOTSTRAP_ROOT": str(root),
+                "STUB_LOG": os.devnull,
+                "PATH": "/usr/bin:/bin",
+            },
             check=True,
         )
     script_path = tmp_path / "user-data.sh"
@@ -244,7 +248,9 @@ def test_a_failed_install_stops_the_boot_before_the_service(tmp_path: Path) -> N
 def test_boot_ships_the_journal_with_a_pinned_signature_checked_agent(tmp_path: Path) -> None:
     run = dry_run(tmp_path, render())
     assert run.returncode == 0, run.stderr
-    package_url = f"{AGENT_DOWNLOADS}/amazon_linux/amd64/{AGENT_VERSION}/amazon-cloudwatch-agent.rpm"
+    package_url = (
+        f"{AGENT_DOWNLOADS}/amazon_linux/amd64/{AGENT_VERSION}/amazon-cloudwatch-agent.rpm"
+    )
     downloads = [call.split()[-1] for call in run.calls if call.startswith("curl ")]
     assert downloads == [
         package_url,
@@ -270,7 +276,9 @@ def test_boot_ships_the_journal_with_a_pinned_signature_checked_agent(tmp_path: 
         },
     ]
     # Started before the worker's install, so a boot that fails there is in the log group.
-    start = run.calls.index(f"amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:{config_path}")
+    start = run.calls.index(
+        f"amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:{config_path}"
+    )
     first_pip = run.calls.index(next(c for c in run.calls if c.startswith("pip ")))
     assert start < first_pip
     assert run.calls[-1] == "systemctl enable --now sdfleet-worker.service"
