@@ -227,6 +227,8 @@ resource "aws_iam_role_policy" "logs" {
 # ssm:GetParameter(s) on every parameter in the account, Run Command (ec2messages), inventory
 # and patching. These actions have no resource ARNs to scope them to.
 data "aws_iam_policy_document" "session_manager" {
+  #checkov:skip=CKV_AWS_111:Session Manager's instance actions are granted on "*" as in AWS's own AWSCloud9SSMInstanceProfile: the ssmmessages channels have no resource ARNs, and the agent registers the instance it runs on.
+  #checkov:skip=CKV_AWS_356:ssm:UpdateInstanceInformation is called by the SSM agent for its own instance; AWS's minimal Session Manager policy grants it on "*", and a narrower ARN that the agent's call does not match would silently break shell access.
   statement {
     sid = "SessionManager"
     actions = [
