@@ -54,7 +54,7 @@ variable "vpc_id" {
 }
 
 variable "subnet_ids" {
-  description = "Private subnets of the workers, with a NAT gateway or VPC endpoints for SQS, DynamoDB, S3, SSM, KMS, CloudWatch and Auto Scaling (ignored when create_network)."
+  description = "Private subnets of the workers, with a NAT gateway or VPC endpoints for SQS, DynamoDB, S3, SSM and ssmmessages (Session Manager), KMS, CloudWatch, CloudWatch Logs and Auto Scaling (ignored when create_network)."
   type        = list(string)
   default     = []
   validation {
