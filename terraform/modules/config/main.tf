@@ -1,6 +1,7 @@
 # One customer managed key per stack encrypts the settings, the tables, the bucket, the
-# Lambda environments and the worker log group. Settings live in SSM under ssm_path; the parameter's last segment is the
-# pydantic settings field it fills (sdfleet/settings.py SSMParameterSource).
+# Lambda environments and the worker log group. Settings live in SSM under ssm_path; the
+# parameter's last segment is the pydantic settings field it fills (sdfleet/settings.py
+# SSMParameterSource).
 
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
