@@ -169,17 +169,18 @@ module "worker_ami" {
 
   name_prefix = local.name_prefix
   # Launch templates take resolve:ssm:<parameter>; Image Builder takes ssm:<parameter>.
-  parent_image            = replace(var.worker_ami_id, "/^resolve:ssm:/", "ssm:")
-  image_version           = var.worker_ami_version
-  bootstrap_template_path = "${path.module}/modules/worker_fleet/user_data.sh.tftpl"
-  wheelhouse_uri          = coalesce(var.worker_wheelhouse_uri, "s3://unset/unset/")
-  package_source          = local.worker_package_source
-  package_extras          = "worker,gpu"
-  root_device_name        = var.worker_root_device_name
-  root_volume_size_gb     = var.worker_root_volume_size_gb
-  vpc_id                  = local.vpc_id
-  subnet_id               = local.subnet_ids[0]
-  kms_key_arn             = module.config.kms_key_arn
+  parent_image             = replace(var.worker_ami_id, "/^resolve:ssm:/", "ssm:")
+  image_version            = var.worker_ami_version
+  bootstrap_template_path  = "${path.module}/modules/worker_fleet/user_data.sh.tftpl"
+  wheelhouse_uri           = coalesce(var.worker_wheelhouse_uri, "s3://unset/unset/")
+  package_source           = local.worker_package_source
+  package_extras           = "worker,gpu"
+  root_device_name         = var.worker_root_device_name
+  root_volume_size_gb      = var.worker_root_volume_size_gb
+  vpc_id                   = local.vpc_id
+  subnet_id                = local.subnet_ids[0]
+  kms_key_arn              = module.config.kms_key_arn
+  cloudwatch_agent_version = var.cloudwatch_agent_version
 }
 
 module "worker_fleet" {
@@ -220,6 +221,10 @@ module "worker_fleet" {
   bucket_arn                      = module.storage.bucket_arn
   ssm_path_arn                    = module.config.ssm_path_arn
   ssm_parameter_arn_pattern       = module.config.ssm_parameter_arn_pattern
+  log_group_name                  = "${module.config.log_group_name_prefix}worker"
+  logs_kms_key_arn                = module.config.logs_kms_key_arn
+  log_retention_days              = var.worker_log_retention_days
+  cloudwatch_agent_version        = var.cloudwatch_agent_version
 }
 
 module "autoscaler" {

@@ -63,6 +63,11 @@ output "lifecycle_hook_name" {
   value       = module.worker_fleet.lifecycle_hook_name
 }
 
+output "worker_log_group" {
+  description = "CloudWatch Logs group of the workers' journal (streams worker/<instance id> and bootstrap/<instance id>)."
+  value       = module.worker_fleet.log_group_name
+}
+
 output "launch_template_id" {
   description = "Worker launch template."
   value       = module.worker_fleet.launch_template_id

@@ -54,7 +54,7 @@ variable "vpc_id" {
 }
 
 variable "subnet_ids" {
-  description = "Private subnets of the workers, with a NAT gateway or VPC endpoints for SQS, DynamoDB, S3, SSM, KMS, CloudWatch and Auto Scaling (ignored when create_network)."
+  description = "Private subnets of the workers, with a NAT gateway or VPC endpoints for SQS, DynamoDB, S3, SSM and ssmmessages (Session Manager), KMS, CloudWatch, CloudWatch Logs and Auto Scaling (ignored when create_network)."
   type        = list(string)
   default     = []
   validation {
@@ -511,6 +511,26 @@ variable "log_retention_days" {
   description = "Retention of Lambda and API logs."
   type        = number
   default     = 30
+}
+
+variable "worker_log_retention_days" {
+  description = "Days CloudWatch Logs keeps the workers' logs (the group /sdfleet-<environment>/worker, KMS-encrypted); one of the values CloudWatch Logs accepts."
+  type        = number
+  default     = 30
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.worker_log_retention_days)
+    error_message = "worker_log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (the values CloudWatch Logs accepts)."
+  }
+}
+
+variable "cloudwatch_agent_version" {
+  description = "CloudWatch agent release each worker installs (signature-checked; a baked AMI carries it) to ship its journal to CloudWatch Logs; 1.300070.0 or later (journald collection)."
+  type        = string
+  default     = "1.300071.0b1720"
+  validation {
+    condition     = can(regex("^1\\.[0-9]+\\.[0-9]+(b[0-9]+)?$", var.cloudwatch_agent_version)) && try(tonumber(split(".", var.cloudwatch_agent_version)[1]) >= 300070, false)
+    error_message = "cloudwatch_agent_version must be a published release such as 1.300071.0b1720, at least 1.300070 (the first with journald collection)."
+  }
 }
 
 variable "sender_tenants" {

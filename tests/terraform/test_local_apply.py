@@ -13,7 +13,7 @@ from sdfleet import env
 from sdfleet.aws import AwsClients
 from sdfleet.settings import IngestSettings, ScalerSettings
 from tests.terraform.conftest import LOCAL_TFVARS, AppliedStack
-from tests.terraform.policy import denies_insecure_transport
+from tests.terraform.policy import allows, denies_insecure_transport, statements_of
 from tests.terraform.tfvars import SCALER_KNOBS, read_scalars
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
@@ -206,6 +206,7 @@ def test_launch_template_requires_imdsv2_and_encrypts(
     assert metadata["HttpPutResponseHopLimit"] == 1
     assert all(m["Ebs"]["Encrypted"] for m in data["BlockDeviceMappings"])
     assert [n["AssociatePublicIpAddress"] for n in data["NetworkInterfaces"]] == [False]
+    assert "KeyName" not in data  # no SSH key pair: shell access is Session Manager's
 
     user_data = base64.b64decode(data["UserData"]).decode()
     environment = applied_stack.outputs["worker_environment"]
@@ -607,3 +608,73 @@ def test_boot_deadline_and_configuration_alarms_watch_the_metrics_the_code_sends
     assert deadline["ComparisonOperator"] == "GreaterThanThreshold"
     configuration = alarms[CONFIG_ERROR_METRIC]
     assert configuration["Dimensions"] == [{"Name": "service", "Value": "sdfleet-worker"}]
+
+
+def test_worker_logs_go_to_a_kms_encrypted_group_only_the_worker_role_writes(
+    applied_stack: AppliedStack, clients: AwsClients, tfvars: dict[str, Any]
+) -> None:
+    """The worker log group is encrypted with the stack's key, whose policy lets CloudWatch Logs
+    use it for this stack's log groups only; the worker role may create streams in and put
+    events to that group and no other, and holds no managed policy."""
+    outputs = applied_stack.outputs
+    group_name = outputs["worker_log_group"]
+    assert group_name == "/sdfleet-local/worker"
+    logs = clients.client("logs")
+    (group,) = [
+        g
+        for g in logs.describe_log_groups(logGroupNamePrefix=group_name)["logGroups"]
+        if g["logGroupName"] == group_name
+    ]
+    assert group["kmsKeyId"] == outputs["kms_key_arn"]
+    assert group["retentionInDays"] == tfvars.get("worker_log_retention_days", 30)
+
+    region, account = outputs["region"], outputs["kms_key_arn"].split(":")[4]
+    key_policy = clients.client("kms").get_key_policy(
+        KeyId=outputs["kms_key_arn"], PolicyName="default"
+    )["Policy"]
+    (for_logs,) = [
+        s
+        for s in statements_of(key_policy)
+        if s.get("Principal", {}).get("Service") == f"logs.{region}.amazonaws.com"
+    ]
+    assert for_logs["Condition"] == {
+        "ArnLike": {
+            "kms:EncryptionContext:aws:logs:arn": (
+                f"arn:aws:logs:{region}:{account}:log-group:/sdfleet-local/*"
+            )
+        }
+    }
+    (root,) = [s for s in statements_of(key_policy) if s["Action"] == ["kms:*"]]
+    assert root["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+
+    iam = clients.client("iam")
+    role = "sdfleet-local-worker-role"
+    names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    assert sorted(names) == ["logs", "session-manager", "worker"]
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    statements = [s for name in names for s in _statements(clients, role, name)]
+    stream = f"arn:aws:logs:{region}:{account}:log-group:{group_name}:log-stream:worker/i-0abc"
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        assert allows(statements, action, stream)
+        for other in ("/aws/lambda/sdfleet-local-scaler", "/sdfleet-local/worker2"):
+            assert not allows(statements, action, stream.replace(group_name, other)), other
+    for action in ("logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy"):
+        assert not allows(statements, action, f"arn:aws:logs:{region}:{account}:log-group:*")
+
+
+def test_workers_take_no_inbound_traffic_and_have_session_manager(
+    applied_stack: AppliedStack, clients: AwsClients
+) -> None:
+    ec2 = clients.client("ec2")
+    groups = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["sdfleet-local-worker"]}]
+    )["SecurityGroups"]
+    assert [g["IpPermissions"] for g in groups] == [[]]
+    session = _statements(clients, "sdfleet-local-worker-role", "session-manager")
+    assert {a for s in session for a in s["Action"]} == {
+        "ssm:UpdateInstanceInformation",
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+    }

@@ -1,4 +1,5 @@
-"""Plans environments/prod.tfvars offline and checks the planned scaler settings and ASG bounds."""
+"""Plans environments/prod.tfvars offline and checks the planned scaler settings and ASG bounds,
+the workers' log group (KMS, retention) and what the worker role may do with logs and shells."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from sdfleet.settings import ScalerSettings
 from tests.terraform.conftest import TERRAFORM_DIR, Terraform
+from tests.terraform.policy import allows, statements_of
 from tests.terraform.tfvars import SCALER_KNOBS, read_scalars
 
 pytestmark = [pytest.mark.terraform]
@@ -109,3 +111,105 @@ def test_a_boot_deadline_within_the_boot_is_refused_at_plan(terraform: Terraform
     assert "boot_deadline_seconds must be 0 (off) or above boot_seconds" in " ".join(
         result.stderr.split()
     )
+
+
+WORKER_LOG_GROUP = "/sdfleet-prod/worker"
+#: The CloudWatch Logs ARN of a stream in a group, in the plan's region and some account.
+STREAM_ARN = "arn:aws:logs:us-east-1:111122223333:log-group:{group}:log-stream:worker/i-0abc"
+#: What the Session Manager agent calls on the instance's behalf (AWSCloud9SSMInstanceProfile).
+SESSION_MANAGER_ACTIONS = {
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+}
+
+
+def _module_config(plan: dict[str, Any], *path: str) -> dict[str, Any]:
+    """The configuration of a module call chain, e.g. ("worker_fleet",)."""
+    config: dict[str, Any] = plan["configuration"]["root_module"]
+    for name in path:
+        config = config["module_calls"][name]["module"]
+    return config
+
+
+def test_worker_log_group_is_kms_encrypted_with_the_retention(
+    plan: dict[str, Any], planned: dict[str, dict[str, Any]]
+) -> None:
+    address = "module.worker_fleet.aws_cloudwatch_log_group.worker"
+    group = planned[address]
+    assert group["name"] == WORKER_LOG_GROUP
+    assert group["retention_in_days"] == read_scalars(PROD_TFVARS).get(
+        "worker_log_retention_days", 30
+    )
+    # The key's ARN is known only after apply: the plan shows it as set (unknown), not null.
+    (change,) = [c for c in plan["resource_changes"] if c["address"] == address]
+    assert change["change"]["after_unknown"].get("kms_key_id") is True
+    # ... and where it comes from: the stack key, once its policy admits CloudWatch Logs.
+    call = plan["configuration"]["root_module"]["module_calls"]["worker_fleet"]
+    assert "module.config.logs_kms_key_arn" in call["expressions"]["logs_kms_key_arn"]["references"]
+    key_output = _module_config(plan, "config")["outputs"]["logs_kms_key_arn"]
+    assert "aws_kms_key.main.arn" in key_output["expression"]["references"]
+    assert key_output["depends_on"] == ["aws_kms_key_policy.main"]
+    (group_config,) = [
+        r
+        for r in _module_config(plan, "worker_fleet")["resources"]
+        if r["address"] == "aws_cloudwatch_log_group.worker"
+    ]
+    assert "var.logs_kms_key_arn" in group_config["expressions"]["kms_key_id"]["references"]
+
+
+def _worker_role_policies(planned: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        values["name"]: values
+        for address, values in planned.items()
+        if address.startswith("module.worker_fleet.aws_iam_role_policy.")
+    }
+
+
+def test_worker_role_writes_logs_only_to_its_group(planned: dict[str, dict[str, Any]]) -> None:
+    policies = _worker_role_policies(planned)
+    assert set(policies) == {"worker", "logs", "session-manager"}
+    # No managed policy (AmazonSSMManagedInstanceCore and the like) on the worker role.
+    assert not [
+        a for a in planned if a.startswith("module.worker_fleet.aws_iam_role_policy_attachment")
+    ]
+    logs = statements_of(policies["logs"]["policy"])
+    assert {a for s in logs for a in s["Action"]} == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    ours = STREAM_ARN.format(group=WORKER_LOG_GROUP)
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        assert allows(logs, action, ours)
+        for other in (
+            "/aws/lambda/sdfleet-prod-scaler",
+            "/sdfleet-prod/worker2",
+            "/sdfleet-dev/worker",
+        ):
+            assert not allows(logs, action, STREAM_ARN.format(group=other)), other
+    # The Session Manager grant carries no logs action; the main worker policy (unknown until
+    # the queues and tables exist) is checked against the emulator (test_local_apply.py).
+    session = statements_of(policies["session-manager"]["policy"])
+    assert not [a for s in session for a in s["Action"] if a.lower().startswith("logs:")]
+
+
+def test_session_manager_is_the_only_way_in(planned: dict[str, dict[str, Any]]) -> None:
+    session = statements_of(_worker_role_policies(planned)["session-manager"]["policy"])
+    assert {a for s in session for a in s["Action"]} == SESSION_MANAGER_ACTIONS
+    template = planned["module.worker_fleet.aws_launch_template.worker"]
+    assert template.get("key_name") is None
+    # Nothing in the stack opens SSH, and the workers' group has no ingress at all.
+    for address, values in planned.items():
+        if address.endswith(("aws_vpc_security_group_ingress_rule", "aws_security_group_rule")) or (
+            ".aws_vpc_security_group_ingress_rule." in address
+            or ".aws_security_group_rule." in address
+        ):
+            if values.get("type", "ingress") != "ingress":
+                continue
+            assert not address.startswith("module.worker_fleet."), address
+            low, high = values.get("from_port"), values.get("to_port")
+            every_port = values.get("ip_protocol", values.get("protocol")) in ("-1", "all")
+            assert not every_port and not (low is not None and low <= 22 <= high), address
+        if ".aws_security_group." in address or address.startswith("aws_security_group."):
+            for rule in values.get("ingress") or []:
+                assert not rule["from_port"] <= 22 <= rule["to_port"], address
+    assert planned["module.worker_fleet.aws_security_group.worker"].get("ingress") in (None, [])

@@ -147,6 +147,7 @@ GOOD_VALUES: dict[str, dict[str, Any]] = {
         "vpc_id": "vpc-0123456789abcdef0",
         "subnet_id": "subnet-0123456789abcdef0",
         "kms_key_arn": KMS,
+        "cloudwatch_agent_version": "1.300071.0b1720",
     },
     "modules/worker_fleet": {
         "name_prefix": "sdfleet-test",
@@ -169,6 +170,8 @@ GOOD_VALUES: dict[str, dict[str, Any]] = {
         "bucket_arn": BUCKET,
         "ssm_path_arn": SSM_PATH,
         "ssm_parameter_arn_pattern": SSM_PATTERN,
+        "log_group_name": "/sdfleet-test/worker",
+        "logs_kms_key_arn": KMS,
     },
 }
 
@@ -202,6 +205,8 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
         "worker_ami_bake": [True],  # with worker_wheelhouse_uri unset
         "model_source": ["  ", "tiny"],  # blank; the test model outside a local stack
         "worker_device": ["tpu"],
+        "worker_log_retention_days": [BAD_LOG_RETENTION],
+        "cloudwatch_agent_version": ["latest"],
         "batch_senders": [
             [
                 {
@@ -294,6 +299,9 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
         "model_cache_volume": ["ebs"],
         "launch_hook_timeout_seconds": [29],
         "wheelhouse_uri": ["s3://bucket-without-prefix"],
+        "log_group_name": ["worker logs"],
+        "log_retention_days": [BAD_LOG_RETENTION],
+        "cloudwatch_agent_version": ["1.300069.0b1"],  # before journald collection
     },
     "modules/worker_ami": {"image_version": ["1.0"]},
     "modules/notifier": {
@@ -320,6 +328,12 @@ MOCK_PROVIDER = """mock_provider "aws" {
   mock_data "aws_partition" {
     defaults = {
       partition = "aws"
+    }
+  }
+  # The key policy takes the account id from the key's ARN.
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn = "arn:aws:kms:us-east-1:123456789012:key/0e8d3c2a-1111-2222-3333-444455556666"
     }
   }
 }"""

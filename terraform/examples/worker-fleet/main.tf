@@ -120,11 +120,19 @@ module "worker_fleet" {
   bucket_arn                = module.storage.bucket_arn
   ssm_path_arn              = module.config.ssm_path_arn
   ssm_parameter_arn_pattern = module.config.ssm_parameter_arn_pattern
+  # The workers' journal, shipped by the CloudWatch agent, in a group the stack's key encrypts.
+  log_group_name   = "${module.config.log_group_name_prefix}worker"
+  logs_kms_key_arn = module.config.logs_kms_key_arn
 }
 
 output "asg_name" {
   description = "The workers' Auto Scaling Group: its desired capacity is the fleet size."
   value       = module.worker_fleet.asg_name
+}
+
+output "worker_log_group" {
+  description = "The workers' logs: aws logs tail <group> --follow --log-stream-name-prefix worker/."
+  value       = module.worker_fleet.log_group_name
 }
 
 output "interactive_queue_url" {

@@ -3,6 +3,17 @@ output "kms_key_arn" {
   value       = aws_kms_key.main.arn
 }
 
+output "logs_kms_key_arn" {
+  description = "The same key's ARN, available once its policy lets CloudWatch Logs use it for log groups named log_group_name_prefix* (pass it as a log group's kms_key_id)."
+  value       = aws_kms_key.main.arn
+  depends_on  = [aws_kms_key_policy.main]
+}
+
+output "log_group_name_prefix" {
+  description = "Name prefix of the log groups the key may encrypt, e.g. /sdfleet-prod/."
+  value       = local.log_group_name_prefix
+}
+
 output "ssm_path" {
   description = "SSM path of the settings (SDFLEET_SSM_PATH)."
   value       = var.ssm_path

@@ -14,6 +14,9 @@ locals {
     wheelhouse_uri     = var.wheelhouse_uri
     model_cache_volume = "root"
     service_unit       = ""
+    # The bake installs the agent; each instance configures it for its deployment's group.
+    log_group_name           = ""
+    cloudwatch_agent_version = var.cloudwatch_agent_version
   })
   wheelhouse_parts = regex("^s3://([^/]+)/(.*)$", var.wheelhouse_uri)
 }

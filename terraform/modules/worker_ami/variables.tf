@@ -59,7 +59,7 @@ variable "vpc_id" {
 }
 
 variable "subnet_id" {
-  description = "Private subnet (with a NAT or S3/SSM endpoints) the build instance runs in."
+  description = "Private subnet the build instance runs in, with a NAT: the bake reads the wheelhouse from S3 and downloads the CloudWatch agent from AWS's public download bucket."
   type        = string
 }
 
@@ -72,4 +72,9 @@ variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "cloudwatch_agent_version" {
+  description = "CloudWatch agent release baked into the AMI (signature-checked), the one the worker fleet's user data expects."
+  type        = string
 }

@@ -23,12 +23,14 @@ locals {
   model_cache_volume = local.warm_pool && var.model_cache_volume == "auto" ? "root" : var.model_cache_volume
   env_file           = join("\n", [for name in sort(keys(local.environment)) : "${name}=${local.environment[name]}"])
   user_data = templatefile("${path.module}/user_data.sh.tftpl", {
-    env_file           = local.env_file
-    package_source     = var.package_source
-    package_extras     = var.package_extras
-    wheelhouse_uri     = var.wheelhouse_uri == null ? "" : var.wheelhouse_uri
-    model_cache_volume = local.model_cache_volume
-    service_unit       = var.service_unit
+    env_file                 = local.env_file
+    package_source           = var.package_source
+    package_extras           = var.package_extras
+    wheelhouse_uri           = var.wheelhouse_uri == null ? "" : var.wheelhouse_uri
+    model_cache_volume       = local.model_cache_volume
+    service_unit             = var.service_unit
+    log_group_name           = aws_cloudwatch_log_group.worker.name
+    cloudwatch_agent_version = var.cloudwatch_agent_version
   })
   # s3://bucket/prefix/ of the wheelhouse, read by the user data with the instance role.
   wheelhouse_parts = var.wheelhouse_uri == null ? null : regex("^s3://([^/]+)/(.*)$", var.wheelhouse_uri)
@@ -41,6 +43,9 @@ locals {
   }
   # The user data copies an s3:// wheel with the instance role.
   package_s3 = startswith(var.package_source, "s3://") ? trimprefix(var.package_source, "s3://") : null
+  # Built from the name (not the resource's ARN) so the policy is known at plan time; the
+  # account is the role's own (a role cannot write another account's log groups).
+  log_group_arn = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:*:log-group:${var.log_group_name}"
 }
 
 data "aws_iam_policy_document" "assume_ec2" {
@@ -191,12 +196,64 @@ resource "aws_iam_role_policy" "worker" {
   policy = data.aws_iam_policy_document.worker.json
 }
 
+# The CloudWatch agent (user data) ships the worker's journal here: one stream per instance
+# and source (worker/<instance id>, bootstrap/<instance id>).
+resource "aws_cloudwatch_log_group" "worker" {
+  #checkov:skip=CKV_AWS_338:Retention is the SRE knob worker_log_retention_days (30 days by default); worker logs are for debugging, not a year-long audit trail.
+  name              = var.log_group_name
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
+  tags              = var.tags
+}
+
+# What the agent's journald pipeline calls: the group exists (Terraform made it, with its
+# retention), so no CreateLogGroup, PutRetentionPolicy or Describe*.
+data "aws_iam_policy_document" "logs" {
+  statement {
+    sid       = "ShipWorkerLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${local.log_group_arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "logs" {
+  name   = "logs"
+  role   = aws_iam_role.worker.id
+  policy = data.aws_iam_policy_document.logs.json
+}
+
+# Shell access by Session Manager, no SSH: the agent's registration and its session channels,
+# as in AWS's AWSCloud9SSMInstanceProfile. Not AmazonSSMManagedInstanceCore: that also grants
+# ssm:GetParameter(s) on every parameter in the account, Run Command (ec2messages), inventory
+# and patching. These actions have no resource ARNs to scope them to.
+data "aws_iam_policy_document" "session_manager" {
+  #checkov:skip=CKV_AWS_111:Session Manager's instance actions are granted on "*" as in AWS's own AWSCloud9SSMInstanceProfile: the ssmmessages channels have no resource ARNs, and the agent registers the instance it runs on.
+  #checkov:skip=CKV_AWS_356:ssm:UpdateInstanceInformation is called by the SSM agent for its own instance; AWS's minimal Session Manager policy grants it on "*", and a narrower ARN that the agent's call does not match would silently break shell access.
+  statement {
+    sid = "SessionManager"
+    actions = [
+      "ssm:UpdateInstanceInformation",
+      "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+      "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "session_manager" {
+  name   = "session-manager"
+  role   = aws_iam_role.worker.id
+  policy = data.aws_iam_policy_document.session_manager.json
+}
+
 resource "aws_iam_instance_profile" "worker" {
   name = "${var.name_prefix}-worker"
   role = aws_iam_role.worker.name
   tags = var.tags
 }
 
+# No ingress rule, and the launch template names no key pair: shell access is Session
+# Manager's, over the agent's outbound HTTPS channel.
 resource "aws_security_group" "worker" {
   name        = "${var.name_prefix}-worker"
   description = "sdfleet workers: no inbound; HTTPS out to AWS APIs and the package index"

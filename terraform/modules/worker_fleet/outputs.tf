@@ -37,3 +37,8 @@ output "environment" {
   description = "Everything written to /etc/sdfleet/worker.env."
   value       = local.environment
 }
+
+output "log_group_name" {
+  description = "CloudWatch Logs group the workers' journal is shipped to."
+  value       = aws_cloudwatch_log_group.worker.name
+}

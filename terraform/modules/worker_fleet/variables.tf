@@ -272,3 +272,37 @@ variable "wheelhouse_uri" {
     error_message = "wheelhouse_uri must be s3://bucket/prefix/ (ending in /) or null."
   }
 }
+
+variable "log_group_name" {
+  description = "CloudWatch Logs group the workers' journal is shipped to (created here), e.g. /sdfleet-prod/worker."
+  type        = string
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_./#-]{1,512}$", var.log_group_name))
+    error_message = "log_group_name must be 1-512 characters of letters, digits, _ . / # -."
+  }
+}
+
+variable "logs_kms_key_arn" {
+  description = "KMS key that encrypts the log group; its key policy must let logs.<region>.amazonaws.com use it for this group (modules/config's logs_kms_key_arn)."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "Days CloudWatch Logs keeps the worker logs (one of the values CloudWatch Logs accepts)."
+  type        = number
+  default     = 30
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (the values CloudWatch Logs accepts)."
+  }
+}
+
+variable "cloudwatch_agent_version" {
+  description = "CloudWatch agent release the user data installs (signature-checked) to ship the journal; 1.300070.0 or later (journald support). A baked AMI carries it already."
+  type        = string
+  default     = "1.300071.0b1720"
+  validation {
+    condition     = can(regex("^1\\.[0-9]+\\.[0-9]+(b[0-9]+)?$", var.cloudwatch_agent_version)) && try(tonumber(split(".", var.cloudwatch_agent_version)[1]) >= 300070, false)
+    error_message = "cloudwatch_agent_version must be a published release such as 1.300071.0b1720, at least 1.300070 (the first with journald collection)."
+  }
+}
