@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from sdfleet.records import JobRecord
     from sdfleet_cli.local.client_config import ClientConfig
+    from sdfleet_cli.local.event_follow import JobOutcome
     from sdfleet_cli.local.state import StateDir
     from sdfleet_cli.local.submit import SubmittedJob
 
@@ -41,8 +42,6 @@ EXIT_USAGE: Final = 2
 #: ``submit --wait`` gave up before every job finished.
 EXIT_TIMEOUT: Final = 3
 DEFAULT_WAIT_TIMEOUT_SECONDS: Final = 3600.0
-#: ``submit --wait --events-queue-url``: see sdfleet_cli/local/event_follow.py.
-DEFAULT_EVENTS_QUIET_SECONDS: Final = 30.0
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 
 
@@ -187,7 +186,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 def _summary(
     console: Console,
     jobs: list[SubmittedJob],
-    records: dict[str, JobRecord],
+    records: Mapping[str, JobRecord | JobOutcome],
     downloaded: dict[str, list[Path]],
 ) -> int:
     """Prints one row per job; returns how many did not succeed."""
@@ -287,7 +286,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
                     f"no events for a while ({reason}); polling the job table instead"
                 ),
             )
-            records = followed.records
+            records: Mapping[str, JobRecord | JobOutcome] = followed.outcomes
+            if followed.fell_back is None:
+                console.print(f"{followed.consumed} event(s) of these jobs taken from the queue")
         else:
             records = watcher.wait(
                 job_ids,
@@ -505,6 +506,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from sdfleet_cli.local import stack
+    from sdfleet_cli.local.event_follow import DEFAULT_QUIET_SECONDS
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -583,7 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument(
         "--events-quiet-seconds",
         type=float,
-        default=DEFAULT_EVENTS_QUIET_SECONDS,
+        default=DEFAULT_QUIET_SECONDS,
         help="after this long without an event, check the job table; if a job finished "
         "without its event arriving, poll instead (default %(default)s)",
     )

@@ -4,15 +4,18 @@ The queue is fed by an EventBridge rule on the job events bus (as in
 ``terraform/examples/events-to-tenant-queue``). Each message is an EventBridge event whose
 ``detail`` is a job event v1 (a rule with ``InputPath: $.detail`` delivers the bare event; both
 are read). Events of the submitted jobs are taken in and deleted; anything else is left in the
-queue for whoever it belongs to: hidden while the wait lasts (so each receive sees new
-messages), made visible again when it ends. Receiving counts as a receive: on a queue with a
-redrive policy, give the wait a queue of its own (or a rule that matches only its tenant).
+queue for whoever it belongs to: hidden a minute at a time while the wait lasts (so each
+receive sees new messages), made visible again when it ends. Each receive counts towards a
+redrive policy: give the wait a queue of its own (or one fed by a rule for its tenant only).
 
-The events decide when the wait is over; DynamoDB is read once at the end for the summary.
-Where the events stop coming (no rule, a wrong queue, a rule that does not match), the records
-show it: when the queue has been quiet for ``quiet_seconds``, one read of the records checks
-whether a job finished more than ``quiet_seconds`` ago without its final event. If so, the
-follower says why and hands over to polling for the rest of the wait.
+The events decide when the wait is over, and the final events (status, error, output keys,
+timings) make the summary, so a submitter whose role may not read the jobs table (see
+docs/operations.md: records ``b-<MessageId>`` lie outside a tenant's ``LeadingKeys``) can
+still follow its batch. Where the events stop coming (no rule, a wrong queue, a rule that
+does not match), the records show it: when the queue has been quiet for ``quiet_seconds``,
+one read of the records checks whether a job finished more than ``quiet_seconds`` ago without
+its final event. If so, the follower says why and hands over to polling for the rest of the
+wait (where the table cannot be read, the check is skipped and the wait goes on).
 """
 
 from __future__ import annotations
@@ -21,14 +24,15 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
+from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from sdfleet.events import EVENT_SOURCE, SEQUENCE, JobEvent
-from sdfleet.records import JobRecord, JobStatus
+from sdfleet.records import JobError, JobRecord, JobStatus
 from sdfleet_cli.local.waiting import JobWatcher
 
 if TYPE_CHECKING:
@@ -68,14 +72,35 @@ def _finished_at(record: JobRecord) -> datetime:
     return record.finished_at or record.started_at or record.created_at
 
 
+@dataclass(frozen=True)
+class JobOutcome:
+    """What the summary shows of a job, from its latest event (a record has the same fields)."""
+
+    job_id: str
+    status: JobStatus
+    error: JobError | None
+    outputs: list[str]
+    total_seconds: float | None
+
+    @classmethod
+    def of_event(cls, event: JobEvent) -> JobOutcome:
+        return cls(
+            job_id=event.job_id,
+            status=event.status,
+            error=event.error,
+            outputs=list(event.output_keys),
+            total_seconds=event.total_seconds,
+        )
+
+
 @dataclass
 class FollowResult:
-    records: dict[str, JobRecord]
+    #: Per job: its latest event, or its record after a fall-back to polling.
+    outcomes: Mapping[str, JobOutcome | JobRecord]
     #: Why the follower switched to polling; None when the events carried the whole wait.
     fell_back: str | None = None
     #: Messages of the submitted jobs taken from the queue (and deleted).
     consumed: int = 0
-    statuses: dict[str, JobStatus] = field(default_factory=dict)
 
 
 class EventFollower:
@@ -105,8 +130,8 @@ class EventFollower:
         on_update: StatusUpdate | None = None,
         on_fallback: Callable[[str], None] | None = None,
     ) -> FollowResult:
-        """Until every job's final event arrived or ``timeout`` passed; then one read of the
-        records (or, after a fall-back, polling until the same deadline)."""
+        """Until every job's final event arrived or ``timeout`` passed (or, after a fall-back,
+        polling until the same deadline)."""
         self._hidden = {}
         try:
             return self._follow(list(job_ids), timeout, on_update, on_fallback)
@@ -121,18 +146,18 @@ class EventFollower:
         on_fallback: Callable[[str], None] | None,
     ) -> FollowResult:
         wanted = set(job_ids)
-        statuses: dict[str, JobStatus] = {}
+        latest: dict[str, JobEvent] = {}
         consumed = 0
         deadline = self._clock() + timeout
         last_event = self._clock()
         if on_update is not None:
-            on_update(statuses)
-        while not self._all_final(wanted, statuses):
+            on_update({})
+        while not self._all_final(wanted, latest):
             now = self._clock()
             if now >= deadline:
                 break
             if now - last_event >= self._quiet_seconds:
-                reason = self._missed(wanted, statuses)
+                reason = self._missed(wanted, latest)
                 if reason is not None:
                     if on_fallback is not None:
                         on_fallback(reason)
@@ -145,25 +170,25 @@ class EventFollower:
                 last_event = self._clock()
             wait = min(deadline - now, self._quiet_seconds - (now - last_event))
             wait_seconds = max(0, min(MAX_WAIT_SECONDS, math.ceil(wait)))
-            taken = self._receive(wanted, statuses, wait_seconds)
+            taken = self._receive(wanted, latest, wait_seconds)
             if taken:
                 consumed += taken
                 last_event = self._clock()
                 if on_update is not None:
-                    on_update(statuses)
-        if self._all_final(wanted, statuses):
+                    on_update({job_id: event.status for job_id, event in latest.items()})
+        if self._all_final(wanted, latest):
             # Stragglers of ours (SQS does not keep order: a job's running event may come after
             # its final one): take what is already there, without waiting.
-            while taken := self._receive(wanted, statuses, wait_seconds=0):
+            while taken := self._receive(wanted, latest, wait_seconds=0):
                 consumed += taken
-        records = self._watcher.fetch(job_ids)
-        return FollowResult(records, consumed=consumed, statuses=statuses)
+        outcomes = {job_id: JobOutcome.of_event(event) for job_id, event in latest.items()}
+        return FollowResult(outcomes, consumed=consumed)
 
     @staticmethod
-    def _all_final(wanted: set[str], statuses: Mapping[str, JobStatus]) -> bool:
-        return all(job_id in statuses and statuses[job_id].is_terminal for job_id in wanted)
+    def _all_final(wanted: set[str], latest: Mapping[str, JobEvent]) -> bool:
+        return all(job_id in latest and latest[job_id].status.is_terminal for job_id in wanted)
 
-    def _receive(self, wanted: set[str], statuses: dict[str, JobStatus], wait_seconds: int) -> int:
+    def _receive(self, wanted: set[str], latest: dict[str, JobEvent], wait_seconds: int) -> int:
         """One receive; returns how many events of ``wanted`` it took (and deleted)."""
         messages = self._sqs.receive_message(
             QueueUrl=self.queue_url,
@@ -178,9 +203,9 @@ class EventFollower:
                 self._hidden[message["MessageId"]] = message["ReceiptHandle"]
                 continue
             ours.append(message)
-            known = statuses.get(event.job_id)
-            if known is None or SEQUENCE[event.status] > SEQUENCE[known]:
-                statuses[event.job_id] = event.status
+            known = latest.get(event.job_id)
+            if known is None or SEQUENCE[event.status] > SEQUENCE[known.status]:
+                latest[event.job_id] = event
         if ours:
             self._sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
@@ -205,10 +230,18 @@ class EventFollower:
                 ],
             )
 
-    def _missed(self, wanted: set[str], statuses: Mapping[str, JobStatus]) -> str | None:
-        """Why the events seem not to reach the queue, or None while the records agree."""
-        pending = sorted(job_id for job_id in wanted if not self._final(statuses.get(job_id)))
-        records = self._watcher.fetch(pending)
+    def _missed(self, wanted: set[str], latest: Mapping[str, JobEvent]) -> str | None:
+        """Why the events seem not to reach the queue, or None while the records agree (or
+        cannot be read)."""
+        pending = sorted(
+            job_id
+            for job_id in wanted
+            if job_id not in latest or not latest[job_id].status.is_terminal
+        )
+        try:
+            records = self._watcher.fetch(pending)
+        except ClientError:
+            return None
         now = datetime.now(UTC)
         for job_id in pending:
             record = records.get(job_id)
@@ -221,10 +254,6 @@ class EventFollower:
                     f"not reached {self.queue_url}"
                 )
         return None
-
-    @staticmethod
-    def _final(status: JobStatus | None) -> bool:
-        return status is not None and status.is_terminal
 
 
 def _as_status_update(

@@ -218,6 +218,7 @@ def test_submit_wait_follows_the_events_and_takes_only_its_own(
     assert status == EXIT_OK, printed
     assert "3 succeeded, 0 did not" in printed
     assert "polling the job table instead" not in printed
+    assert "event(s) of these jobs taken from the queue" in printed
     records = batch_records(fleet)
     assert [r.status for r in records] == [JobStatus.SUCCEEDED] * 3
     ids = [r.job_id for r in records]
