@@ -12,12 +12,13 @@ import json
 import os
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sdfleet import env
 from sdfleet.errors import ConfigurationError
+from sdfleet.webhook_urls import WebhookUrl
 
 
 def _env(name: str, field_name: str, description: str) -> Any:
@@ -438,6 +439,12 @@ class WorkerSettings(FleetSettings):
         validation_alias=AliasChoices("sender_tenants", env.SENDER_TENANTS),
         description="JSON map of SQS SenderId to tenant, for batch messages",
     )
+    tenant_webhook_urls: dict[str, WebhookUrl] = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("tenant_webhook_urls", env.TENANT_WEBHOOK_URLS),
+        description="JSON map of tenant to its default webhook URL, for batch messages without "
+        "`webhook_url` (checked like any webhook URL at every send)",
+    )
     metrics_namespace: str = Field(
         default="sdfleet",
         validation_alias=AliasChoices("metrics_namespace", env.POWERTOOLS_METRICS_NAMESPACE),
@@ -450,15 +457,19 @@ class WorkerSettings(FleetSettings):
     )
     asg_name: str | None = _env(env.ASG_NAME, "asg_name", "the worker Auto Scaling Group")
 
-    @field_validator("sender_tenants", mode="before")
+    @field_validator("sender_tenants", "tenant_webhook_urls", mode="before")
     @classmethod
-    def _parse_sender_tenants(cls, value: Any) -> Any:
+    def _parse_json_maps(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
+            shape = {
+                "sender_tenants": "SenderId -> tenant",
+                "tenant_webhook_urls": "tenant -> webhook URL",
+            }[str(info.field_name)]
             try:
                 return json.loads(value) if value.strip() else {}
             except json.JSONDecodeError as exc:
                 raise ValueError(
-                    f"sender_tenants must be a JSON object of SenderId -> tenant, got {value!r}"
+                    f"{info.field_name} must be a JSON object of {shape}, got {value!r}"
                 ) from exc
         return value
 

@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
     from sdfleet.records import JobRecord
     from sdfleet_cli.local.client_config import ClientConfig
+    from sdfleet_cli.local.event_follow import JobOutcome
     from sdfleet_cli.local.state import StateDir
     from sdfleet_cli.local.submit import SubmittedJob
 
@@ -184,7 +186,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 def _summary(
     console: Console,
     jobs: list[SubmittedJob],
-    records: dict[str, JobRecord],
+    records: Mapping[str, JobRecord | JobOutcome],
     downloaded: dict[str, list[Path]],
 ) -> int:
     """Prints one row per job; returns how many did not succeed."""
@@ -215,11 +217,18 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sdfleet.messages import Lane
+    from sdfleet_cli.local.event_follow import EventFollower
     from sdfleet_cli.local.submit import BatchSender, parse_lines
     from sdfleet_cli.local.waiting import JobWatcher, download_outputs
 
     console = _console()
     errors = _console(stderr=True)
+    if args.events_queue_url and not args.wait:
+        errors.print("--events-queue-url follows the jobs while waiting: add --wait")
+        return EXIT_USAGE
+    if args.events_quiet_seconds <= 0:
+        errors.print(f"--events-quiet-seconds: must be > 0 (got {args.events_quiet_seconds})")
+        return EXIT_USAGE
     path = Path(args.file)
     try:
         lines = path.read_text().splitlines()
@@ -242,6 +251,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return EXIT_FAILED if problems else EXIT_OK
     watcher = JobWatcher(clients.dynamodb(), config.jobs_table)
     job_ids = [job.job_id for job in submitted]
+    if args.events_queue_url:
+        console.print(f"following the jobs' events on {args.events_queue_url}")
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -252,15 +263,38 @@ def cmd_submit(args: argparse.Namespace) -> int:
     ) as progress:
         task = progress.add_task("jobs", total=len(job_ids), detail="")
 
-        def update(records: dict[str, JobRecord]) -> None:
-            done = sum(1 for record in records.values() if record.status.is_terminal)
-            running = sum(1 for r in records.values() if r.status is JobStatus.RUNNING)
-            waiting = len(job_ids) - len(records)
+        def update(statuses: Mapping[str, JobStatus]) -> None:
+            done = sum(1 for status in statuses.values() if status.is_terminal)
+            running = sum(1 for status in statuses.values() if status is JobStatus.RUNNING)
+            waiting = len(job_ids) - len(statuses)
             progress.update(
                 task, completed=done, detail=f"running {running}, not started {waiting}"
             )
 
-        records = watcher.wait(job_ids, args.timeout, on_update=update)
+        if args.events_queue_url:
+            follower = EventFollower(
+                clients.sqs(),
+                args.events_queue_url,
+                watcher,
+                quiet_seconds=args.events_quiet_seconds,
+            )
+            followed = follower.wait(
+                job_ids,
+                args.timeout,
+                on_update=update,
+                on_fallback=lambda reason: progress.console.print(
+                    f"no events for a while ({reason}); polling the job table instead"
+                ),
+            )
+            records: Mapping[str, JobRecord | JobOutcome] = followed.outcomes
+            if followed.fell_back is None:
+                console.print(f"{followed.consumed} event(s) of these jobs taken from the queue")
+        else:
+            records = watcher.wait(
+                job_ids,
+                args.timeout,
+                on_update=lambda found: update({k: r.status for k, r in found.items()}),
+            )
     downloaded: dict[str, list[Path]] = {}
     if args.out:
         for job_id, record in records.items():
@@ -472,6 +506,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from sdfleet_cli.local import stack
+    from sdfleet_cli.local.event_follow import DEFAULT_QUIET_SECONDS
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -540,6 +575,19 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--out", help="download the outputs into this directory (with --wait)")
     submit.add_argument(
         "--timeout", type=float, default=DEFAULT_WAIT_TIMEOUT_SECONDS, help="seconds --wait waits"
+    )
+    submit.add_argument(
+        "--events-queue-url",
+        help="with --wait: follow the jobs through this SQS queue of their job events (fed by "
+        "an EventBridge rule, terraform/examples/events-to-tenant-queue) instead of polling; "
+        "their events are deleted from it, others left",
+    )
+    submit.add_argument(
+        "--events-quiet-seconds",
+        type=float,
+        default=DEFAULT_QUIET_SECONDS,
+        help="after this long without an event, check the job table; if a job finished "
+        "without its event arriving, poll instead (default %(default)s)",
     )
     submit.set_defaults(func=cmd_submit)
 

@@ -85,9 +85,12 @@ module "config" {
     max_uploads_per_user_per_day   = tostring(var.max_uploads_per_user_per_day)
     record_ttl_days                = tostring(var.record_ttl_days)
   }
-  secret_parameters = {
-    sender_tenants = jsonencode(local.sender_tenants)
-  }
+  # Only the worker decrypts these (the other roles are denied their encryption context).
+  # tenant_webhook_urls only when set, so a stack without defaults has no such parameter.
+  secret_parameters = merge(
+    { sender_tenants = jsonencode(local.sender_tenants) },
+    length(var.tenant_webhook_urls) > 0 ? { tenant_webhook_urls = jsonencode(var.tenant_webhook_urls) } : {},
+  )
   key_deletion_window_days = local.local_mode ? 7 : 30
 }
 

@@ -544,6 +544,20 @@ variable "sender_tenants" {
   }
 }
 
+variable "tenant_webhook_urls" {
+  description = "Map of batch tenant -> default webhook URL, used by that tenant's batch jobs whose message has no webhook_url (https; checked against the SSRF rules at every send; stored as a SecureString, since such URLs often carry a token)."
+  type        = map(string)
+  default     = {}
+  sensitive   = true
+  validation {
+    condition = alltrue([
+      for tenant, url in var.tenant_webhook_urls :
+      can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", tenant)) && startswith(url, "https://") && length(url) <= 2048
+    ])
+    error_message = "tenant_webhook_urls: each key must be a tenant id ([A-Za-z0-9][A-Za-z0-9_-]{0,63}) and each URL https://, at most 2048 characters."
+  }
+}
+
 variable "allow_self_sign_up" {
   description = "Whether anyone may create an account through the web app (Cognito self sign-up); false: only administrators create users (admin-create-user)."
   type        = bool

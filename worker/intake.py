@@ -18,6 +18,8 @@ Rules (documented in docs/worker.md; sender keys and namespaces in :mod:`sdfleet
   the record ``<tenant>.<job_id>``, or ``b-<MessageId>`` when the body names no id (SQS assigns
   MessageIds, so no sender can choose one), is created, so a redelivery finds the same record.
   On the interactive lane a missing record means the user deleted the job: it is dropped.
+* A batch message without ``webhook_url`` takes its tenant's default (``tenant_webhook_urls``)
+  into the record; the notifier applies the SSRF and allow-list rules to it at every send.
 * An unknown batch sender: a failed record ``b-<MessageId>`` under the reserved
   owner ``unknown-sender`` (so a submitter can read why; the body's ``job_id`` is ignored) and
   the message goes to the DLQ, where an operator can redrive it once the sender is mapped.
@@ -160,7 +162,9 @@ class MessageIntake:
             lane=Lane.BATCH,
             created_at=_sent_at(message),
             client_ref=parsed.client_ref,
-            webhook_url=parsed.webhook_url,
+            # The record keeps the URL, so all of the job's events go to the same place even if
+            # the tenant's default changes meanwhile; the notifier checks it at every send.
+            webhook_url=parsed.webhook_url or self._tenants.default_webhook_url(owner),
             sender=sender_key(message.sender_id),
             source_message_id=message.message_id,
         )

@@ -186,7 +186,7 @@ class Stages:
         acceptor = Acceptor(
             MessageIntake(
                 self.store,
-                TenantMap(settings.sender_tenants),
+                TenantMap(settings.sender_tenants, settings.tenant_webhook_urls),
                 ingest_sender_id=settings.ingest_sender_id,
             ),
             self.settler,

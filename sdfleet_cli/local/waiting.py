@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
+    from sdfleet_cli.local.event_follow import JobOutcome
+
 #: BatchGetItem's limit per call.
 BATCH_GET_MAX_KEYS: Final = 100
 POLL_SECONDS: Final = 1.0
@@ -61,7 +63,9 @@ class JobWatcher:
             time.sleep(poll_seconds)
 
 
-def download_outputs(s3: S3Client, bucket: str, record: JobRecord, out_dir: Path) -> list[Path]:
+def download_outputs(
+    s3: S3Client, bucket: str, record: JobRecord | JobOutcome, out_dir: Path
+) -> list[Path]:
     """The job's images into ``out_dir/<job_id>/``, named as in S3 (``00.png`` ...)."""
     target = out_dir / record.job_id
     target.mkdir(parents=True, exist_ok=True)

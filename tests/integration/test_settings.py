@@ -74,6 +74,26 @@ def test_sender_tenants_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert WorkerSettings().sender_tenants == {"AIDAEXAMPLE": "acme"}
 
 
+def test_tenant_webhook_urls_from_ssm_and_their_errors(
+    ssm_path: str, aws: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default webhook URL per tenant comes as JSON (an SSM SecureString from Terraform);
+    a malformed map or URL is refused at start-up, naming the setting."""
+    monkeypatch.delenv(env.TENANT_WEBHOOK_URLS, raising=False)
+    key_id = aws.client("kms").create_key(Description="hooks")["KeyMetadata"]["KeyId"]
+    aws.ssm().put_parameter(
+        Name=f"{ssm_path}tenant_webhook_urls",
+        Value='{"acme": "https://hooks.example.com/sdfleet"}',
+        Type="SecureString",
+        KeyId=key_id,
+    )
+    assert WorkerSettings().tenant_webhook_urls == {"acme": "https://hooks.example.com/sdfleet"}
+    with pytest.raises(ValidationError, match="tenant_webhook_urls must be a JSON object"):
+        WorkerSettings(tenant_webhook_urls="{not json")
+    with pytest.raises(ValidationError, match=r"tenant_webhook_urls\.acme[\s\S]*user:pass"):
+        WorkerSettings(tenant_webhook_urls={"acme": "https://user:pass@hooks.example.com/"})
+
+
 def test_a_component_decrypts_only_its_own_secrets(ssm_path: str, aws: AwsClients) -> None:
     """Finding 5: ingest and the scaler never decrypt ``sender_tenants`` (their roles may not)."""
     from sdfleet.settings import SSMParameterSource

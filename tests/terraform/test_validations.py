@@ -202,6 +202,7 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
         "max_uploads_per_user_per_day": [1000001],
         "fair_window_messages": [121],
         "sender_tenants": ["[1, 2]"],
+        "tenant_webhook_urls": [{"acme": "http://hooks.example.com/x"}],
         "worker_ami_bake": [True],  # with worker_wheelhouse_uri unset
         "model_source": ["  ", "tiny"],  # blank; the test model outside a local stack
         "worker_device": ["tpu"],

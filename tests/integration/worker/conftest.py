@@ -91,6 +91,7 @@ def settings_env(
             "lifecycle_hook_name": env.LIFECYCLE_HOOK_NAME,
             "asg_name": env.ASG_NAME,
             "sender_tenants": env.SENDER_TENANTS,
+            "tenant_webhook_urls": env.TENANT_WEBHOOK_URLS,
             "max_input_pixels": env.MAX_INPUT_PIXELS,
             "receive_ahead_seconds": env.RECEIVE_AHEAD_SECONDS,
             "fair_window_messages": env.FAIR_WINDOW_MESSAGES,

@@ -70,6 +70,30 @@ def test_batch_message_creates_record_owned_by_tenant(
     assert again.record.job_id == result.record.job_id
 
 
+def test_a_batch_message_without_webhook_url_takes_its_tenants_default(
+    job_store: JobStore,
+) -> None:
+    intake = MessageIntake(
+        job_store,
+        TenantMap({SENDER: "acme", MALLORY: "mallory"}, {"acme": "https://hooks.acme.example/e"}),
+    )
+    # A message's job_id names a record the claim looks up; with none yet, the record is made.
+    records = {
+        name: intake.resolve_missing(delivery(b, sender=s), JobMessage.from_body(b)).record
+        for name, b, s in (
+            ("plain", body(job_id="plain"), SENDER),
+            ("own", body(job_id="own", webhook_url="https://own.example/e"), SENDER),
+            ("theirs", body(job_id="theirs"), MALLORY),
+        )
+    }
+    assert {name: r.webhook_url if r else "missing" for name, r in records.items()} == {
+        "plain": "https://hooks.acme.example/e",
+        "own": "https://own.example/e",
+        "theirs": None,
+    }
+    assert job_store.get("acme.plain").webhook_url == "https://hooks.acme.example/e"
+
+
 def test_owner_in_body_is_refused(intake: MessageIntake) -> None:
     result = intake.resolve(delivery(body(owner="victim")))
     assert result.action is Action.DEAD_LETTER

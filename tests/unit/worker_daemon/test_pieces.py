@@ -35,6 +35,14 @@ def test_tenant_map_checks_owner_ids() -> None:
         TenantMap({"AIDA1": "a/b"})
 
 
+def test_tenant_map_knows_each_tenants_default_webhook_and_refuses_unknown_tenants() -> None:
+    tenants = TenantMap({"AIDA1": "acme", "AIDA2": "globex"}, {"acme": "https://hooks.acme/x"})
+    assert tenants.default_webhook_url("acme") == "https://hooks.acme/x"
+    assert tenants.default_webhook_url("globex") is None
+    with pytest.raises(ValueError, match=r"tenant_webhook_urls: 'acmee' is not a tenant"):
+        TenantMap({"AIDA1": "acme"}, {"acmee": "https://hooks.acme/x"})
+
+
 def test_batch_job_id_is_deterministic_and_valid() -> None:
     import re
 
