@@ -320,7 +320,7 @@ class Fleet:
             desired_capacity=self.desired,
             queues=self._queue_counts(),
             instances=tuple(
-                AsgInstance(i.instance_id, i.lifecycle, i.protected, i.launched)
+                AsgInstance(i.instance_id, i.lifecycle, i.protected, i.launched, i.spot)
                 for i in sorted(self.instances.values(), key=lambda i: i.instance_id)
             ),
             heartbeats=tuple(
