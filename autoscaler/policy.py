@@ -76,6 +76,13 @@ GAP_WEIGHT: Final = 0.25
 PENDING_WEIGHT: Final = 0.5
 
 
+#: An idle spot instance that scale-in would remove waits at most this long (after
+#: ``MIN_IDLE_BEFORE_REMOVAL_SECONDS``) for an on-demand worker to become removable instead.
+#: Over seeds 1-8 of the steady and diurnal training traces: 10 s cuts dollars by 12-13% for
+#: +1% GPU-hours; 60 s cuts 13-16% for +1.6%, which puts steady past the 1.3x bound.
+SPOT_WAIT_SECONDS: Final = 10.0
+
+
 class InstanceState(StrEnum):
     """An instance as the scaler sees it, from the ASG and the worker's heartbeat."""
 
@@ -418,7 +425,9 @@ def defer_spot_removals(
 ) -> list[InstanceView]:
     """``chosen`` less one idle spot instance per on-demand worker about to be removable
     (busy now, or idle too briefly): a later sample removes the on-demand one instead, and
-    the spot one stays at a third of the price. Only a gradual scale-in waits so."""
+    the spot one stays at a third of the price. Only a gradual scale-in waits so, and a spot
+    instance waits at most ``SPOT_WAIT_SECONDS`` (under a steady load an on-demand worker
+    may stay busy, and the idle spot one would then be held for good)."""
     removable_ids = {i.instance_id for i in removable}
     soon = sum(
         1
@@ -429,7 +438,13 @@ def defer_spot_removals(
             or (i.state is InstanceState.IDLE and i.instance_id not in removable_ids)
         )
     )
-    spot = [i for i in chosen if i.spot is True]
+    spot = [
+        i
+        for i in chosen
+        if i.spot is True
+        and i.idle_since is not None
+        and observation.now - i.idle_since < MIN_IDLE_BEFORE_REMOVAL_SECONDS + SPOT_WAIT_SECONDS
+    ]
     deferred = {i.instance_id for i in spot[len(spot) - min(len(spot), soon) :]}
     return [i for i in chosen if i.instance_id not in deferred]
 
