@@ -246,7 +246,10 @@ class PoolInstance:
     taken: bool = False
 
     def billed_seconds(self, at: float) -> float:
-        """Running seconds (the warm-up, with EC2's 60 s minimum) up to ``at``."""
+        """Running seconds (the warm-up, with EC2's 60 s minimum) up to ``at``; none for an
+        instance prepared before the run."""
+        if self.warmed <= self.started:
+            return 0.0
         return max(MIN_BILLED_SECONDS, min(at, self.warmed) - self.started)
 
     def stopped_seconds(self, at: float) -> float:
