@@ -171,7 +171,9 @@ class ScalerRun:
                 )
             )
         for problem in observer.market_errors:
-            logger.warning("instance markets unknown; scale-in prefers neither", extra={"error": problem})
+            logger.warning(
+                "instance markets unknown; scale-in prefers neither", extra={"error": problem}
+            )
         dlq_urls = {
             lane: url
             for lane, url in (

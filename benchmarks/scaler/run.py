@@ -36,8 +36,8 @@ from autoscaler.policy import PolicyConfig
 from autoscaler.simulator.compare import SWEEPS, Comparison, Scenario, compare, run_one
 from autoscaler.simulator.engine import FleetEnvironment, aws_world
 from autoscaler.simulator.metrics import summarize
-from autoscaler.simulator.scalers import OursScaler
 from autoscaler.simulator.report import as_json, comparison_json, markdown
+from autoscaler.simulator.scalers import OursScaler
 from autoscaler.simulator.tfvars import scenario_from_tfvars
 from autoscaler.simulator.traces import BUILT_IN, GENERATED, Trace
 

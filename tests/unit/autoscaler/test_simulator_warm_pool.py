@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,7 @@ class SetAt:
     name: str = "scripted"
     period: float = 1e9
     offsets: tuple[float, ...] = (0.0,)
-    asg: AsgSetup = AsgSetup()
+    asg: AsgSetup = field(default_factory=AsgSetup)
 
     def start(self) -> Sequence[Action]:
         return []
@@ -115,7 +115,7 @@ def test_without_a_pool_nothing_is_prepared() -> None:
 
 
 def test_a_pool_with_spot_is_refused() -> None:
-    with pytest.raises(ValueError, match="warm_pool_min_size.*spot_percentage 0 \\(got 70\\)"):
+    with pytest.raises(ValueError, match=r"warm_pool_min_size.*spot_percentage 0 \(got 70\)"):
         FleetEnvironment(warm_pool_min_size=2)
     with pytest.raises(ValueError, match="warm_pool_max_prepared: must be >= 0"):
         FleetEnvironment(spot_percentage=0, warm_pool_max_prepared=-1)
@@ -134,7 +134,8 @@ def test_tfvars_warm_pool_with_spot_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TfvarsError, match="warm_pool_enabled needs an on-demand-only fleet"):
         scenario_from_tfvars(tfvars)
     tfvars.write_text(
-        "warm_pool_enabled = true\nwarm_pool_min_size = 1.5\non_demand_percentage_above_base = 100\n"
+        "warm_pool_enabled = true\nwarm_pool_min_size = 1.5\n"
+        "on_demand_percentage_above_base = 100\n"
     )
     with pytest.raises(TfvarsError, match="warm_pool_min_size must be a whole number >= 0"):
         scenario_from_tfvars(tfvars)
