@@ -140,6 +140,7 @@ class ScalerRun:
             HeartbeatStore(self.clients.dynamodb(), settings.workers_table),
             {lane: settings.queue_url(lane) for lane in Lane},
             settings.asg_name,
+            self.clients.client("ec2"),
         )
         actuator = GroupActuator(self.clients.autoscaling())
         config = PolicyConfig.from_settings(settings)
@@ -168,6 +169,10 @@ class ScalerRun:
                     decision=decision,
                     applied=applied,
                 )
+            )
+        for problem in observer.market_errors:
+            logger.warning(
+                "instance markets unknown; scale-in prefers neither", extra={"error": problem}
             )
         dlq_urls = {
             lane: url

@@ -1,4 +1,5 @@
-"""Reads what the policy needs: both lanes from SQS, the ASG's instances, worker heartbeats.
+"""Reads what the policy needs: both lanes from SQS, the ASG's instances, worker heartbeats,
+and each instance's market (spot or on-demand) from ``DescribeInstances``.
 
 SQS is read directly (``GetQueueAttributes``), not through CloudWatch, whose SQS metrics
 lag by minutes and stop for idle queues.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 MEMORY_TAG: Final = "sdfleet:scaler-memory"
 QUEUE_ATTRIBUTES: Final = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
 _LEAVING_LIFECYCLES: Final = ("Terminating", "Detaching", "Standby", "EnteringStandby")
+#: ``DescribeInstances`` takes at most this many ids per call (with a filter-free request).
+_DESCRIBE_BATCH: Final = 100
 
 
 @dataclass(frozen=True)
@@ -46,12 +49,38 @@ class FleetObserver:
         heartbeats: HeartbeatStore,
         queue_urls: dict[Lane, str],
         group_name: str,
+        ec2: Any = None,
     ) -> None:
         self._sqs = sqs
         self._autoscaling = autoscaling
         self._heartbeats = heartbeats
         self._queue_urls = queue_urls
         self.group_name = group_name
+        # ec2: a boto3 EC2 client (typed Any: only DescribeInstances is used); None: markets
+        # unknown, and scale-in does not prefer either.
+        self._ec2 = ec2
+        #: An instance's market never changes: each id is described once per observer.
+        self._spot: dict[str, bool] = {}
+        #: DescribeInstances failures (the markets are then unknown; scaling goes on).
+        self.market_errors: list[str] = []
+
+    def markets(self, instance_ids: list[str]) -> dict[str, bool]:
+        """instance id -> True for spot (``InstanceLifecycle`` "spot"), False for on-demand;
+        ids EC2 did not describe (or could not, see ``market_errors``) are left out."""
+        unknown = [i for i in instance_ids if i not in self._spot]
+        if self._ec2 is not None and unknown:
+            try:
+                for start in range(0, len(unknown), _DESCRIBE_BATCH):
+                    batch = unknown[start : start + _DESCRIBE_BATCH]
+                    paginator = self._ec2.get_paginator("describe_instances")
+                    for page in paginator.paginate(InstanceIds=batch):
+                        for reservation in page.get("Reservations", []):
+                            for instance in reservation.get("Instances", []):
+                                spot = instance.get("InstanceLifecycle") == "spot"
+                                self._spot[instance["InstanceId"]] = spot
+            except (ClientError, BotoCoreError) as exc:
+                self.market_errors.append(f"cannot read the markets of {unknown}: {exc}")
+        return {i: self._spot[i] for i in instance_ids if i in self._spot}
 
     def queue_depths(self) -> tuple[dict[Lane, int], dict[Lane, int]]:
         visible: dict[Lane, int] = {}
@@ -100,8 +129,11 @@ class FleetObserver:
         beats = {
             b.instance_id: b for b in self._heartbeats.list(now=now) if b.instance_id is not None
         }
+        spot = self.markets(sorted(snapshot.lifecycle))
         views = tuple(
-            instance_view(instance_id, lifecycle, beats.get(instance_id), snapshot)
+            instance_view(
+                instance_id, lifecycle, beats.get(instance_id), snapshot, spot.get(instance_id)
+            )
             for instance_id, lifecycle in sorted(snapshot.lifecycle.items())
         )
         observation = Observation(
@@ -117,7 +149,11 @@ class FleetObserver:
 
 
 def instance_view(
-    instance_id: str, lifecycle: str, beat: WorkerHeartbeat | None, snapshot: GroupSnapshot
+    instance_id: str,
+    lifecycle: str,
+    beat: WorkerHeartbeat | None,
+    snapshot: GroupSnapshot,
+    spot: bool | None = None,
 ) -> InstanceView:
     """One instance as the policy sees it: the ASG's lifecycle refined by the heartbeat."""
     return view_of(
@@ -127,6 +163,7 @@ def instance_view(
         None if beat is None else beat.state,
         None if beat is None else (beat.idle_since or beat.updated_at).timestamp(),
         None if beat is None else beat.median_seconds_per_job,
+        spot,
     )
 
 
@@ -137,17 +174,22 @@ def view_of(
     state: WorkerState | None,
     idle_since: float | None,
     seconds_per_job: float | None,
+    spot: bool | None = None,
 ) -> InstanceView:
     """The rules, on plain values (the simulator feeds them from its observation)."""
     if lifecycle.startswith(_LEAVING_LIFECYCLES):
-        return InstanceView(instance_id, InstanceState.LEAVING, protected=protected)
+        return InstanceView(instance_id, InstanceState.LEAVING, protected=protected, spot=spot)
     if not lifecycle.startswith("InService") or state is None:
         # Booting, loading the model, or silent: capacity on its way, never removed.
-        return InstanceView(instance_id, InstanceState.PENDING, protected=protected)
+        return InstanceView(instance_id, InstanceState.PENDING, protected=protected, spot=spot)
     if state is WorkerState.IDLE:
-        return InstanceView(instance_id, InstanceState.IDLE, idle_since, seconds_per_job, protected)
+        return InstanceView(
+            instance_id, InstanceState.IDLE, idle_since, seconds_per_job, protected, spot
+        )
     if state is WorkerState.BUSY:
-        return InstanceView(instance_id, InstanceState.BUSY, None, seconds_per_job, protected)
+        return InstanceView(instance_id, InstanceState.BUSY, None, seconds_per_job, protected, spot)
     if state is WorkerState.STARTING:
-        return InstanceView(instance_id, InstanceState.PENDING, None, seconds_per_job, protected)
-    return InstanceView(instance_id, InstanceState.LEAVING, None, seconds_per_job, protected)
+        return InstanceView(
+            instance_id, InstanceState.PENDING, None, seconds_per_job, protected, spot
+        )
+    return InstanceView(instance_id, InstanceState.LEAVING, None, seconds_per_job, protected, spot)

@@ -20,7 +20,9 @@ How it sizes the fleet:
   ``LOAD_SLACK``, rounded up, plus the backlog's drain (not every worker busy right now),
   and only by terminating instances whose worker reports idle (longest idle first). The
   caller terminates them with ``ShouldDecrementDesiredCapacity``, so a busy worker is never
-  picked by the Auto Scaling group.
+  picked by the Auto Scaling group. Idle on-demand instances go before idle spot ones (the
+  market is ``DescribeInstances``' ``InstanceLifecycle``): the same capacity then costs the
+  spot price for longer.
 * **Zero after quiet.** After work stops one worker stays warm (unless ``max_capacity`` is
   0) for ``quiet_seconds_before_zero``, or longer when the recent gaps between bursts of work
   (a geometric average of them is remembered) say the next job is likely to come later:
@@ -74,6 +76,13 @@ GAP_WEIGHT: Final = 0.25
 PENDING_WEIGHT: Final = 0.5
 
 
+#: An idle spot instance that scale-in would remove waits at most this long (after
+#: ``MIN_IDLE_BEFORE_REMOVAL_SECONDS``) for an on-demand worker to become removable instead.
+#: Over seeds 1-8 of the steady and diurnal training traces: 10 s cuts dollars by 12-13% for
+#: +1% GPU-hours; 60 s cuts 13-16% for +1.6%, which puts steady past the 1.3x bound.
+SPOT_WAIT_SECONDS: Final = 10.0
+
+
 class InstanceState(StrEnum):
     """An instance as the scaler sees it, from the ASG and the worker's heartbeat."""
 
@@ -90,6 +99,8 @@ class InstanceView:
     idle_since: float | None = None
     seconds_per_job: float | None = None
     protected: bool = True
+    #: The instance's market: True for spot, False for on-demand, None when unknown.
+    spot: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -403,6 +414,41 @@ def _remember(
     )
 
 
+def removal_order(instance: InstanceView) -> tuple[bool, float, str]:
+    """Scale-in removes on-demand (or unknown-market) idle instances before spot ones, each
+    group longest idle first: the fleet that remains costs less for the same capacity."""
+    return (instance.spot is True, instance.idle_since or 0.0, instance.instance_id)
+
+
+def defer_spot_removals(
+    observation: Observation, removable: list[InstanceView], chosen: list[InstanceView]
+) -> list[InstanceView]:
+    """``chosen`` less one idle spot instance per on-demand worker about to be removable
+    (busy now, or idle too briefly): a later sample removes the on-demand one instead, and
+    the spot one stays at a third of the price. Only a gradual scale-in waits so, and a spot
+    instance waits at most ``SPOT_WAIT_SECONDS`` (under a steady load an on-demand worker
+    may stay busy, and the idle spot one would then be held for good)."""
+    removable_ids = {i.instance_id for i in removable}
+    soon = sum(
+        1
+        for i in observation.instances
+        if i.spot is False
+        and (
+            i.state is InstanceState.BUSY
+            or (i.state is InstanceState.IDLE and i.instance_id not in removable_ids)
+        )
+    )
+    spot = [
+        i
+        for i in chosen
+        if i.spot is True
+        and i.idle_since is not None
+        and observation.now - i.idle_since < MIN_IDLE_BEFORE_REMOVAL_SECONDS + SPOT_WAIT_SECONDS
+    ]
+    deferred = {i.instance_id for i in spot[len(spot) - min(len(spot), soon) :]}
+    return [i for i in chosen if i.instance_id not in deferred]
+
+
 def decide(observation: Observation, memory: Memory, config: PolicyConfig) -> Decision:
     now = observation.now
     per_job = seconds_per_job(observation, config)
@@ -455,9 +501,12 @@ def decide(observation: Observation, memory: Memory, config: PolicyConfig) -> De
             and i.idle_since is not None
             and now - i.idle_since >= MIN_IDLE_BEFORE_REMOVAL_SECONDS
         ),
-        key=lambda i: (i.idle_since, i.instance_id),
+        key=removal_order,
     )
-    victims = tuple(i.instance_id for i in removable[:surplus])
+    chosen = removable[:surplus]
+    if reason == "scale-in":
+        chosen = defer_spot_removals(observation, removable, chosen)
+    victims = tuple(i.instance_id for i in chosen)
     if not victims:
         return Decision(capacity, (), need, per_job, "hold-busy", memory)
     return Decision(capacity - len(victims), victims, need, per_job, reason, memory)

@@ -9,8 +9,9 @@ observation and from every scaler to prove it.
 
 * ``queues``: ``GetQueueAttributes`` per lane, ``ApproximateNumberOfMessages`` (visible) and
   ``ApproximateNumberOfMessagesNotVisible`` (in flight), as approximate and late as SQS's.
-* ``instances``: ``DescribeAutoScalingGroups``: lifecycle state, scale-in protection, and the
-  launch time (``DescribeInstances``).
+* ``instances``: ``DescribeAutoScalingGroups``: lifecycle state, scale-in protection; and
+  from ``DescribeInstances`` the launch time and the market (``InstanceLifecycle``: spot or
+  on-demand), as ``autoscaler/observe.py`` reads it.
 * ``heartbeats``: the worker status records in DynamoDB, each with its age.
 """
 
@@ -48,6 +49,8 @@ class AsgInstance:
     lifecycle: Lifecycle
     protected: bool
     launch_time: float
+    #: ``DescribeInstances``' ``InstanceLifecycle == "spot"``.
+    spot: bool = False
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,16 @@ What it models, and how:
 * **Heartbeats**: a worker's status record reaches DynamoDB up to
   ``heartbeat_write_delay_seconds`` after its state changes and is rewritten every
   ``heartbeat_refresh_seconds``; scalers see it with its age.
+* **Warm pool** (``warm_pool_min_size`` / ``warm_pool_max_prepared``, as Terraform's
+  ``warm_pool`` block: ``pool_state = "Stopped"``, ``max_group_prepared_capacity = max_size``,
+  no reuse on scale-in): the pool holds max(min size, max prepared - desired) instances. A
+  pool instance is launched, boots and loads the model (billed, on-demand), then stops:
+  only its EBS volume is billed (``stopped_hourly_price``). A scale-out takes stopped pool
+  instances first: each resumes in a lognormal ``warm_resume_median_seconds`` and loads the
+  model from its root volume in ``warm_load_median_seconds`` (billing restarts, with its 60 s
+  minimum); the ASG refills the pool behind it. The pool starts full (prepared before the
+  run). AWS allows a warm pool only for an on-demand fleet, so it needs ``spot_percentage``
+  0. Pool instances are not in ``DescribeAutoScalingGroups``' list: scalers do not see them.
 * **Spot**: the ASG mix follows the on-demand base and spot percentage; in a trace's spot
   windows each spot instance gets a 2-minute notice at the window's rate, stops taking work,
   and is killed when the notice runs out (the ASG replaces it).
@@ -67,6 +77,9 @@ MAX_OVERRUN_SECONDS: Final = 24 * 3600.0
 
 _ARRIVAL, _READY, _DONE, _TICK, _NOTICE, _KILL, _REAPPEAR = range(7)
 _RECONCILE, _HOOK_NOTICED, _HOOK_TIMEOUT, _GONE = range(7, 11)
+#: A stopped instance's 100 GB gp3 root volume (terraform's ``root_volume_size_gb``) at
+#: $0.08 per GB-month (us-east-1), per hour of a 730-hour month.
+GP3_ROOT_VOLUME_HOURLY_PRICE: Final = 100 * 0.08 / 730
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,30 @@ class FleetEnvironment:
     lifecycle_hook_timeout_seconds: float = 600.0
     heartbeat_write_delay_seconds: float = 0.0
     heartbeat_refresh_seconds: float = 30.0
+    #: Warm pool (off when both are 0): ``warm_pool_min_size``, and the prepared capacity
+    #: (in service + pool) the pool tops up to (Terraform: ``max_size``).
+    warm_pool_min_size: int = 0
+    warm_pool_max_prepared: int = 0
+    #: Starting a stopped pool instance: EC2 start to systemd (docs/worker-install.md: ~25 s)...
+    warm_resume_median_seconds: float = 25.0
+    #: ... then the worker: imports, model from the root-volume cache, load, warm-up (~25 s).
+    warm_load_median_seconds: float = 25.0
+    #: What a stopped instance costs: its EBS volume only.
+    stopped_hourly_price: float = GP3_ROOT_VOLUME_HOURLY_PRICE
+
+    def __post_init__(self) -> None:
+        for name in ("warm_pool_min_size", "warm_pool_max_prepared"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be >= 0 (got {getattr(self, name)})")
+        if self.warm_pool and self.spot_percentage > 0:
+            raise ValueError(
+                "warm_pool_min_size: a warm pool needs an on-demand-only fleet, spot_percentage "
+                f"0 (got {self.spot_percentage}): AWS has no warm pools with spot instances"
+            )
+
+    @property
+    def warm_pool(self) -> bool:
+        return self.warm_pool_min_size > 0 or self.warm_pool_max_prepared > 0
 
     @property
     def warmup_seconds(self) -> float:
@@ -200,6 +237,25 @@ class SimInstance:
         return sum(self.recent) / len(self.recent) if self.recent else None
 
 
+@dataclass
+class PoolInstance:
+    """A warm pool instance: warming (billed, running) until ``warmed``, then stopped."""
+
+    started: float
+    warmed: float
+    taken: bool = False
+
+    def billed_seconds(self, at: float) -> float:
+        """Running seconds (the warm-up, with EC2's 60 s minimum) up to ``at``; none for an
+        instance prepared before the run."""
+        if self.warmed <= self.started:
+            return 0.0
+        return max(MIN_BILLED_SECONDS, min(at, self.warmed) - self.started)
+
+    def stopped_seconds(self, at: float) -> float:
+        return max(0.0, at - self.warmed)
+
+
 class Scaler(Protocol):
     """A policy under test: sees observations, answers with actions, nothing else.
 
@@ -240,6 +296,11 @@ class RunResult:
     end: float
     environment: FleetEnvironment
     samples: list[Sample]
+    #: Warm pool: running seconds of pool instances warming up (on-demand, GPU time), and
+    #: stopped seconds (EBS only).
+    pool_billed_seconds: float = 0.0
+    pool_stopped_seconds: float = 0.0
+    pool_launches: int = 0
 
     @property
     def waits(self) -> list[float]:
@@ -285,6 +346,10 @@ class Fleet:
         self._count_times: list[float] = []
         self._count_values: list[tuple[int, int, int, int]] = []
         self.samples: list[Sample] = []
+        self.pool: list[PoolInstance] = []
+        self.pool_billed_seconds = 0.0
+        self.pool_stopped_seconds = 0.0
+        self.pool_launches = 0
 
     # ---- world figures (for the engine, tests and reports; never given to a scaler) ------
     @property
@@ -320,7 +385,7 @@ class Fleet:
             desired_capacity=self.desired,
             queues=self._queue_counts(),
             instances=tuple(
-                AsgInstance(i.instance_id, i.lifecycle, i.protected, i.launched)
+                AsgInstance(i.instance_id, i.lifecycle, i.protected, i.launched, i.spot)
                 for i in sorted(self.instances.values(), key=lambda i: i.instance_id)
             ),
             heartbeats=tuple(
@@ -429,6 +494,8 @@ class Fleet:
         self._begin_termination(instance)
         if not decrement:
             self.set_desired(self.desired)  # the ASG replaces it
+        else:
+            self._refill_pool()
 
     def prewarm(self, count: int) -> None:
         """Instances that are already running when the run starts (a static fleet)."""
@@ -447,12 +514,60 @@ class Fleet:
         active = self._active()
         if len(active) < self.desired:
             for _ in range(self.desired - len(active)):
-                self._launch()
+                if not self._resume_from_pool():
+                    self._launch()
         elif len(active) > self.desired:
             unprotected = [i for i in active if not i.protected]
             surplus = len(active) - self.desired
             for instance in sorted(unprotected, key=lambda i: i.launched, reverse=True)[:surplus]:
                 self._begin_termination(instance)
+        self._refill_pool()
+
+    # ---- the warm pool ---------------------------------------------------------------------
+    def _pool_target(self) -> int:
+        """AWS's warm pool size: max prepared capacity less desired, at least the min size."""
+        return max(self.env.warm_pool_min_size, self.env.warm_pool_max_prepared - self.desired)
+
+    def fill_pool(self) -> None:
+        """The pool as prepared before the run: full, every instance already stopped."""
+        if not self.env.warm_pool:
+            return
+        for _ in range(self._pool_target()):
+            self.pool.append(PoolInstance(started=self.now, warmed=self.now))
+
+    def _refill_pool(self) -> None:
+        if not self.env.warm_pool:
+            return
+        missing = self._pool_target() - len(self.pool)
+        for _ in range(missing):
+            # Launched into the pool: boots and loads the model (the launch hook), then stops.
+            warm_up = self._draw(self.env.boot_median_seconds, self.env.boot_sigma) + self._draw(
+                self.env.model_load_median_seconds, self.env.model_load_sigma
+            )
+            member = PoolInstance(started=self.now, warmed=self.now + warm_up)
+            self.pool.append(member)
+            self.pool_launches += 1
+        if missing < 0:
+            # Too many prepared: the ASG terminates the surplus (stopped ones first).
+            for member in sorted(self.pool, key=lambda m: m.warmed > self.now)[:-missing]:
+                self._leave_pool(member)
+
+    def _leave_pool(self, member: PoolInstance) -> None:
+        self.pool.remove(member)
+        self.pool_billed_seconds += member.billed_seconds(self.now)
+        self.pool_stopped_seconds += member.stopped_seconds(self.now)
+
+    def _resume_from_pool(self) -> bool:
+        """Starts a stopped pool instance into the group; False when none is stopped."""
+        stopped = [m for m in self.pool if m.warmed <= self.now]
+        if not stopped:
+            return False
+        self._leave_pool(stopped[0])
+        self._launch(
+            boot=self._draw(self.env.warm_resume_median_seconds, self.env.boot_sigma),
+            load=self._draw(self.env.warm_load_median_seconds, self.env.model_load_sigma),
+        )
+        return True
 
     def _begin_termination(self, instance: SimInstance) -> None:
         if not self.asg.drain_hook:
@@ -502,6 +617,7 @@ class Fleet:
             self._push(job.arrival, _ARRIVAL, job)
         if scaler.asg.prewarmed:
             self.prewarm(scaler.asg.prewarmed)
+        self.fill_pool()
         self.apply(scaler.start())
         for offset in scaler.offsets:
             self._push(offset, _TICK, (offset, scaler.period))
@@ -516,10 +632,22 @@ class Fleet:
             self.now = time
             self._dispatch(kind, payload, scaler)
         end = max(self.now, horizon)
+        self.now = end
         for instance in list(self.instances.values()):
             self._retire(instance, end)
+        for member in list(self.pool):
+            self._leave_pool(member)
         return RunResult(
-            scaler.name, self.trace.name, self.jobs, self.retired, end, self.env, self.samples
+            scaler.name,
+            self.trace.name,
+            self.jobs,
+            self.retired,
+            end,
+            self.env,
+            self.samples,
+            self.pool_billed_seconds,
+            self.pool_stopped_seconds,
+            self.pool_launches,
         )
 
     def _dispatch(self, kind: int, payload: object, scaler: Scaler) -> None:

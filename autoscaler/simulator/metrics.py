@@ -75,6 +75,12 @@ def summarize(result: RunResult) -> PolicyStats:
             else result.environment.on_demand_hourly_price
         )
         dollars += seconds / 3600.0 * price
+    env = result.environment
+    # Warm pool: warming up is billed running time (on-demand: AWS has no spot warm pools);
+    # stopped, only the EBS volume is billed.
+    billed += result.pool_billed_seconds
+    dollars += result.pool_billed_seconds / 3600.0 * env.on_demand_hourly_price
+    dollars += result.pool_stopped_seconds / 3600.0 * env.stopped_hourly_price
     lost = sum(1 for j in result.jobs if j.lost)
     unfinished = sum(1 for j in result.jobs if j.done is None and not j.lost)
     batch = [j for j in result.jobs if j.lane is BATCH]

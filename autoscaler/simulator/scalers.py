@@ -57,6 +57,7 @@ def policy_observation(observation: CloudObservation) -> Observation:
                 None if beat is None else beat.state,
                 None if beat is None else beat.idle_since,
                 None if beat is None else beat.seconds_per_job,
+                instance.spot,
             )
         )
     return Observation(

@@ -128,16 +128,49 @@ def scenario_from_tfvars(path: Path, base: Scenario | None = None) -> Scenario:
         value = _number(values, tf_name, source)
         if value is not None:
             env_changes[field_name] = int(value) if field_name == "max_receives" else value
+    _warm_pool(values, source, config, env_changes)
     boot = _number(values, "boot_seconds", source)
     if boot is not None:
         _check_limits("boot_seconds", boot, source)
         env = env.with_warmup(boot)
     if samples is not None:
         _check_limits("samples_per_invocation", samples, source)
+    try:
+        environment = replace(env, **env_changes)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise TfvarsError(f"{source}: {exc}") from exc
     return Scenario(
         config=config,
         samples_per_invocation=int(samples)
         if samples is not None
         else scenario.samples_per_invocation,
-        environment=replace(env, **env_changes),  # type: ignore[arg-type]
+        environment=environment,
     )
+
+
+def _warm_pool(
+    values: dict[str, str | float | bool],
+    source: str,
+    config: PolicyConfig,
+    env_changes: dict[str, float | int],
+) -> None:
+    """``warm_pool_enabled`` / ``warm_pool_min_size`` as the worker_fleet module deploys them:
+    a Stopped pool with ``max_group_prepared_capacity = max_size`` (the scaler's
+    ``max_capacity``), so it holds max(min size, max_capacity - desired) instances."""
+    enabled = values.get("warm_pool_enabled", False)
+    if not isinstance(enabled, bool):
+        raise TfvarsError(f"{source}: warm_pool_enabled must be true or false (got {enabled!r})")
+    if not enabled:
+        return
+    min_size = _number(values, "warm_pool_min_size", source) or 0.0
+    if min_size < 0 or min_size != int(min_size):
+        raise TfvarsError(
+            f"{source}: warm_pool_min_size must be a whole number >= 0 (got {min_size:g})"
+        )
+    if env_changes.get("spot_percentage") != 0:
+        raise TfvarsError(
+            f"{source}: warm_pool_enabled needs an on-demand-only fleet "
+            "(on_demand_percentage_above_base = 100): AWS has no warm pools with spot"
+        )
+    env_changes["warm_pool_min_size"] = int(min_size)
+    env_changes["warm_pool_max_prepared"] = config.max_capacity

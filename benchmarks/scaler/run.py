@@ -10,7 +10,10 @@ Three parts:
 * **held-out** generated shapes (flash crowds, a weekday and a weekend day, heavy-tailed job
   sizes), never used for tuning, over several seeds with 95% confidence intervals;
 * **prod as deployed**: ``terraform/environments/prod.tfvars`` read as ``sdfleet simulate
-  --tfvars`` reads it, on the built-in traces.
+  --tfvars`` reads it, on the built-in traces;
+* **warm pool**: ours on the traces that wait a boot after quiet (bursty, sparse, flash
+  crowds), in the benchmark's world (70% spot), on-demand only, and on-demand with a warm
+  pool as ``terraform/modules/worker_fleet`` deploys one (AWS allows no spot with a pool).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -30,9 +33,11 @@ from rich.console import Console
 from rich.table import Table
 
 from autoscaler.policy import PolicyConfig
-from autoscaler.simulator.compare import SWEEPS, Comparison, Scenario, compare
+from autoscaler.simulator.compare import SWEEPS, Comparison, Scenario, compare, run_one
 from autoscaler.simulator.engine import FleetEnvironment, aws_world
+from autoscaler.simulator.metrics import summarize
 from autoscaler.simulator.report import as_json, comparison_json, markdown
+from autoscaler.simulator.scalers import OursScaler
 from autoscaler.simulator.tfvars import scenario_from_tfvars
 from autoscaler.simulator.traces import BUILT_IN, GENERATED, Trace
 
@@ -51,6 +56,21 @@ BENCHMARK_SCENARIO: Final = Scenario(
     config=PolicyConfig(max_capacity=20),
     environment=aws_world(FleetEnvironment()),
 )
+#: The warm pool part: the traces where a reactive policy waits a boot after quiet, and the
+#: pool as the worker_fleet module deploys it with the example's ``warm_pool_min_size = 2``:
+#: Stopped, ``max_group_prepared_capacity = max_size`` (the benchmark's max_capacity 20).
+WARM_POOL_TRACES: Final = ("bursty", "sparse", "flash-crowd")
+WARM_POOL_MIN_SIZE: Final = 2
+WARM_POOL_WORLDS: Final = {
+    "spot mix (70% spot), no pool": BENCHMARK_SCENARIO.environment,
+    "on-demand, no pool": replace(BENCHMARK_SCENARIO.environment, spot_percentage=0),
+    "on-demand, warm pool": replace(
+        BENCHMARK_SCENARIO.environment,
+        spot_percentage=0,
+        warm_pool_min_size=WARM_POOL_MIN_SIZE,
+        warm_pool_max_prepared=BENCHMARK_SCENARIO.config.max_capacity,
+    ),
+}
 #: Student's t (two-sided 95%) by degrees of freedom, for confidence intervals over seeds.
 _T95: Final = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306}
 
@@ -64,7 +84,7 @@ class Task:
 
 
 def _trace(task: Task) -> Trace:
-    if task.part == "held-out":
+    if task.trace in GENERATED:
         return GENERATED[task.trace](task.seed)
     return BUILT_IN[task.trace]()
 
@@ -83,6 +103,8 @@ def _sweeps(quick: bool) -> dict[str, tuple[str, tuple[float, ...]]]:
 
 def run_task(task: Task) -> tuple[Task, dict[str, Any], str]:
     """One trace and seed: its comparison as JSON, and as markdown for the first seed."""
+    if task.part == "warm-pool":
+        return task, warm_pool_record(task), ""
     scenario = _scenario(task.part)
     comparison = compare(
         _trace(task), scenario, task.seed, sweeps=_sweeps(task.quick), with_oracle=True
@@ -91,6 +113,31 @@ def run_task(task: Task) -> tuple[Task, dict[str, Any], str]:
     record["seed"] = task.seed
     text = _section(comparison, scenario)
     return task, record, text
+
+
+def warm_pool_record(task: Task) -> dict[str, Any]:
+    """Ours on one trace and seed in each of ``WARM_POOL_WORLDS``."""
+    trace = _trace(task)
+    config = BENCHMARK_SCENARIO.config
+    samples = BENCHMARK_SCENARIO.samples_per_invocation
+    rows = []
+    for world, environment in WARM_POOL_WORLDS.items():
+        scenario = Scenario(config, samples, environment)
+        scaler = OursScaler(config, samples, environment.sampling_window_seconds)
+        result = run_one(trace, scenario, scaler, task.seed)
+        stats = summarize(result)
+        rows.append(
+            {
+                "world": world,
+                "interactive_p95_wait": round(stats.interactive_p95_wait, 4),
+                "gpu_hours": round(stats.gpu_hours, 4),
+                "dollars": round(stats.dollars, 4),
+                "busy_killed": stats.busy_killed,
+                "pool_launches": result.pool_launches,
+                "pool_stopped_hours": round(result.pool_stopped_seconds / 3600.0, 4),
+            }
+        )
+    return {"trace": task.trace, "seed": task.seed, "worlds": rows}
 
 
 def _section(comparison: Comparison, scenario: Scenario) -> str:
@@ -109,6 +156,11 @@ def tasks(quick: bool, seeds: list[int], held_out_seeds: list[int]) -> list[Task
         return found
     found += [Task("held-out", name, seed, quick) for name in GENERATED for seed in held_out_seeds]
     found += [Task("prod", name, SEEDS[0], quick) for name in BUILT_IN]
+    found += [
+        Task("warm-pool", name, seed, quick)
+        for name in WARM_POOL_TRACES
+        for seed in (held_out_seeds if name in GENERATED else seeds)
+    ]
     # Longest first, so two workers finish together.
     weight = {"diurnal": 10, "weekly": 6}
     return sorted(found, key=lambda t: -weight.get(t.trace, 1))
@@ -182,11 +234,53 @@ def build_document(
         "scenario": as_json([], _scenario("prod"), seeds[0])["scenario"],
         "traces": _order(done, "prod"),
     }
+    pool = WARM_POOL_WORLDS["on-demand, warm pool"]
+    document["warm_pool"] = {
+        "pool": {
+            "min_size": pool.warm_pool_min_size,
+            "max_prepared": pool.warm_pool_max_prepared,
+            "resume_median_seconds": pool.warm_resume_median_seconds,
+            "load_median_seconds": pool.warm_load_median_seconds,
+            "stopped_hourly_price": round(pool.stopped_hourly_price, 5),
+            "on_demand_hourly_price": pool.on_demand_hourly_price,
+        },
+        "records": sorted(
+            (r for t, r, _ in done if t.part == "warm-pool"),
+            key=lambda r: (WARM_POOL_TRACES.index(r["trace"]), r["seed"]),
+        ),
+        "summary": warm_pool_summary(
+            [r for t, r, _ in done if t.part == "warm-pool"], list(WARM_POOL_WORLDS)
+        ),
+    }
     document["quick"] = quick
     document["seeds"] = seeds
     document["held_out_seeds"] = list(HELD_OUT_SEEDS) if not quick else []
     document["elapsed_seconds"] = round(elapsed, 2)
     return document
+
+
+def warm_pool_summary(records: list[dict[str, Any]], worlds: list[str]) -> list[dict[str, Any]]:
+    """Per trace and world: the mean over seeds of ours' web p95, GPU-hours and dollars."""
+    rows = []
+    for name in WARM_POOL_TRACES:
+        mine = [r for r in records if r["trace"] == name]
+        if not mine:
+            continue
+        for world in worlds:
+            found = [w for r in mine for w in r["worlds"] if w["world"] == world]
+            rows.append(
+                {
+                    "trace": name,
+                    "world": world,
+                    "seeds": [r["seed"] for r in mine],
+                    **{
+                        key: round(statistics.fmean(w[key] for w in found), 4)
+                        for key in ("interactive_p95_wait", "gpu_hours", "dollars")
+                    },
+                    "busy_killed": sum(w["busy_killed"] for w in found),
+                }
+            )
+    return rows
 
 
 def _ours(record: dict[str, Any]) -> dict[str, Any]:
@@ -349,6 +443,7 @@ def build_markdown(
                 f"| {_ci(s['gpu_hours'])} | {_ci(s['bound_ratio'])} | "
                 f"{'none reaches' if best is None else _ci(best)} |"
             )
+    lines += warm_pool_markdown(document)
     parts: list[tuple[str, Callable[[Task], bool]]] = [
         (f"Built-in traces, seed {first_seed}", lambda t: t.part == "built-in"),
         ("Held-out shapes, first seed", lambda t: t.part == "held-out"),
@@ -367,6 +462,36 @@ def build_markdown(
             lines += ["", f"# {title}", ""]
             lines += [text.replace("## ", "### ", 1) for _, text in sections]
     return "\n".join(lines) + "\n"
+
+
+def warm_pool_markdown(document: dict[str, Any]) -> list[str]:
+    part = document.get("warm_pool")
+    if not part or not part["summary"]:
+        return []
+    pool = part["pool"]
+    lines = [
+        "",
+        "## Warm pool (ours; mean over seeds)",
+        "",
+        f"The pool as `terraform/modules/worker_fleet` deploys it: Stopped, min size "
+        f"{pool['min_size']}, max prepared capacity = max_size ({pool['max_prepared']}), so it "
+        f"holds max({pool['min_size']}, {pool['max_prepared']} - desired) instances. A stopped "
+        f"instance costs its 100 GB gp3 root volume (${pool['stopped_hourly_price']:.4f}/h); a "
+        f"scale-out resumes one in a median {pool['resume_median_seconds']:g} s + "
+        f"{pool['load_median_seconds']:g} s of model load from its root volume "
+        "(docs/worker-install.md's estimate), and the ASG refills the pool with a full launch "
+        "(billed, on-demand). AWS allows a warm pool only on an on-demand fleet, hence the "
+        "on-demand row without a pool.",
+        "",
+        "| trace | world | web p95 s | GPU-h | $ | busy killed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in part["summary"]:
+        lines.append(
+            f"| {row['trace']} | {row['world']} | {row['interactive_p95_wait']:.0f} | "
+            f"{row['gpu_hours']:.2f} | {row['dollars']:.2f} | {row['busy_killed']} |"
+        )
+    return lines
 
 
 def _ci(value: dict[str, float]) -> str:

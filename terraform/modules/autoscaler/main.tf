@@ -114,7 +114,8 @@ data "aws_iam_policy_document" "scaler" {
     actions   = ["autoscaling:DescribeAutoScalingGroups"]
     resources = ["*"]
   }
-  # The boot deadline reads launch times; Describe* of EC2 has no resource-level permissions.
+  # The boot deadline reads launch times, the observer each instance's market (spot or
+  # on-demand); Describe* of EC2 has no resource-level permissions.
   statement {
     sid       = "LaunchTimes"
     actions   = ["ec2:DescribeInstances"]
