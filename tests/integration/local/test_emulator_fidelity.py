@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 
 import pytest
-import requests
 
 from sdfleet.aws import AwsClients
 
@@ -45,16 +45,17 @@ def test_a_browser_preflight_is_answered_with_cors_headers(moto_endpoint: str) -
     # The web app signs up and in against the emulator's Cognito from another origin; its
     # preflight is an unsigned OPTIONS that moto alone answers with a 500.
     origin = "http://127.0.0.1:47081"
-    response = requests.options(
+    preflight = urllib.request.Request(
         moto_endpoint + "/",
+        method="OPTIONS",
         headers={
             "Origin": origin,
             "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "content-type,x-amz-target,x-amz-user-agent",
         },
-        timeout=10,
     )
-    assert response.status_code == 200
-    assert response.headers["Access-Control-Allow-Origin"] == origin
-    assert "POST" in response.headers["Access-Control-Allow-Methods"]
-    assert "x-amz-target" in response.headers["Access-Control-Allow-Headers"]
+    with urllib.request.urlopen(preflight, timeout=10) as response:
+        assert response.status == 200
+        assert response.headers["Access-Control-Allow-Origin"] == origin
+        assert "POST" in response.headers["Access-Control-Allow-Methods"]
+        assert "x-amz-target" in response.headers["Access-Control-Allow-Headers"]
