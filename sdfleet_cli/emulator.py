@@ -160,56 +160,11 @@ def replace_unhealthy_instances() -> None:
     AutoScalingBackend.set_instance_health = set_instance_health  # type: ignore[method-assign]
 
 
-#: How long a browser may cache the emulator's preflight answer (seconds).
-PREFLIGHT_MAX_AGE_SECONDS: Final = 600
-
-
-def answer_cors_preflights() -> None:
-    """A browser's CORS preflight (``OPTIONS`` with ``Access-Control-Request-Method``) gets
-    200 and the CORS headers, as Cognito's and S3's endpoints answer it.
-
-    moto dispatches an unsigned ``OPTIONS /`` to S3's bucket listing, which 5.2 answers with
-    a 500, so the web app's sign-up and sign-in against the emulator's Cognito failed in the
-    browser with a CORS error.
-    """
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-    if getattr(DomainDispatcherApplication.__call__, "_sdfleet_answers_preflights", False):
-        return
-    original = DomainDispatcherApplication.__call__
-
-    @functools.wraps(original)
-    def dispatch(
-        self: DomainDispatcherApplication, environ: dict[str, Any], start_response: Any
-    ) -> Any:
-        if environ.get("REQUEST_METHOD") == "OPTIONS" and environ.get(
-            "HTTP_ACCESS_CONTROL_REQUEST_METHOD"
-        ):
-            headers = [
-                ("Access-Control-Allow-Origin", environ.get("HTTP_ORIGIN", "*")),
-                ("Access-Control-Allow-Methods", "GET, HEAD, PUT, POST, DELETE, OPTIONS"),
-                (
-                    "Access-Control-Allow-Headers",
-                    environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "*"),
-                ),
-                ("Access-Control-Max-Age", str(PREFLIGHT_MAX_AGE_SECONDS)),
-                ("Vary", "Origin"),
-                ("Content-Length", "0"),
-            ]
-            start_response("200 OK", headers)
-            return [b""]
-        return original(self, environ, start_response)
-
-    dispatch._sdfleet_answers_preflights = True  # type: ignore[attr-defined]
-    DomainDispatcherApplication.__call__ = dispatch  # type: ignore[method-assign]
-
-
 def prepare_emulator() -> None:
     """Everything sdfleet changes in moto before serving: atomic writes, missing operations,
     SQS attribute writes that leave other attributes alone, S3 ETags of SSE-KMS objects,
-    unhealthy instances replaced, CORS preflights answered."""
+    unhealthy instances replaced."""
     make_dynamodb_writes_atomic()
-    answer_cors_preflights()
     add_missing_operations()
     keep_queue_policy_on_other_attribute_writes()
     sse_kms_etags_are_not_md5()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import pytest
 
@@ -39,23 +38,3 @@ def test_set_queue_attributes_leaves_the_policy_it_does_not_name(aws: AwsClients
     sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": ""})
     attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
     assert "Policy" not in attributes
-
-
-def test_a_browser_preflight_is_answered_with_cors_headers(moto_endpoint: str) -> None:
-    # The web app signs up and in against the emulator's Cognito from another origin; its
-    # preflight is an unsigned OPTIONS that moto alone answers with a 500.
-    origin = "http://127.0.0.1:47081"
-    preflight = urllib.request.Request(
-        moto_endpoint + "/",
-        method="OPTIONS",
-        headers={
-            "Origin": origin,
-            "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type,x-amz-target,x-amz-user-agent",
-        },
-    )
-    with urllib.request.urlopen(preflight, timeout=10) as response:
-        assert response.status == 200
-        assert response.headers["Access-Control-Allow-Origin"] == origin
-        assert "POST" in response.headers["Access-Control-Allow-Methods"]
-        assert "x-amz-target" in response.headers["Access-Control-Allow-Headers"]
