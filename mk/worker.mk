@@ -28,3 +28,10 @@ BENCH_TARGETS += bench-worker-gpu-smoke
 bench-train-steps: $(STAMP)
 	$(VENV_BIN)/python benchmarks/train_steps.py $(BENCH_ARGS)
 BENCH_TARGETS += bench-train-steps
+
+# Adapter (LoRA) swap on a warm worker, tiny model on CPU: switch and uncached load at 1..8
+# cached adapters next to one generation (benchmarks/results/adapter_swap.json).
+.PHONY: bench-adapter-swap
+bench-adapter-swap: $(STAMP)
+	$(VENV_BIN)/python benchmarks/adapter_swap.py $(BENCH_ARGS)
+BENCH_TARGETS += bench-adapter-swap

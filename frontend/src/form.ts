@@ -28,7 +28,13 @@ export interface FormValues {
   seed: string;
   numImages: string;
   strength: string;
+  /** A trained model of mine (GET /models), or "" for the base model. */
+  adapterId: string;
+  adapterScale: string;
 }
+
+export const ADAPTER_SCALE_MIN = 0;
+export const ADAPTER_SCALE_MAX = 2;
 
 export const DEFAULT_FORM: FormValues = {
   prompt: "",
@@ -41,6 +47,8 @@ export const DEFAULT_FORM: FormValues = {
   seed: "",
   numImages: "1",
   strength: "0.8",
+  adapterId: "",
+  adapterScale: "1",
 };
 
 export function randomSeed(): number {
@@ -62,6 +70,10 @@ export function toRequest(values: FormValues, inputKey: string | null): JobReque
     seed: values.seed.trim() === "" ? randomSeed() : Number(values.seed),
   };
   if (values.negativePrompt.trim()) request.negative_prompt = values.negativePrompt;
+  if (values.adapterId) {
+    request.adapter_id = values.adapterId;
+    request.adapter_scale = Number(values.adapterScale);
+  }
   if (inputKey) {
     request.input_key = inputKey;
     request.strength = Number(values.strength);
@@ -85,6 +97,8 @@ export function fromParams(params: Schemas["JobParams"], keepSeed: boolean): For
     seed: keepSeed && params.seed != null ? String(params.seed) : "",
     numImages: String(params.num_images ?? 1),
     strength: String(params.strength ?? 0.8),
+    adapterId: params.adapter_id ?? "",
+    adapterScale: String(params.adapter_scale ?? 1),
   };
 }
 

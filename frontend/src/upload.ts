@@ -11,13 +11,13 @@ export function formatBytes(bytes: number): string {
 }
 
 /** Null when the file may be uploaded, else a message naming the limit and the value. */
-export function checkImageFile(file: File, maxBytes = UPLOAD_MAX_BYTES): string | null {
+export function checkImageFile(file: File, maxBytes = UPLOAD_MAX_BYTES, label = "Input image"): string | null {
   if (!(IMAGE_TYPES as readonly string[]).includes(file.type)) {
-    return `Input image: must be PNG, JPEG or WebP (got ${file.type || "an unknown type"}).`;
+    return `${label}: must be PNG, JPEG or WebP (got ${file.type || "an unknown type"}).`;
   }
-  if (file.size < 1) return "Input image: the file is empty.";
+  if (file.size < 1) return `${label}: the file is empty.`;
   if (file.size > maxBytes) {
-    return `Input image: must be at most ${formatBytes(maxBytes)} (got ${formatBytes(file.size)}).`;
+    return `${label}: must be at most ${formatBytes(maxBytes)} (got ${formatBytes(file.size)}).`;
   }
   return null;
 }

@@ -6,6 +6,11 @@ while the request recorder is on, requests are handled one at a time, so the rec
 order is the order in which they consumed the seeded random generator, and a replay
 rebuilds identical ids.
 Outside recording, requests run concurrently (workers' long polls must not block others).
+
+It also answers the browser's CORS preflights to ``/`` (Cognito's JSON API, which the web app
+calls for sign-in): moto 5.2 dispatches such an ``OPTIONS`` as an operation without a name and
+fails with a 500, so the browser never sends the sign-in. S3's preflights (``/<bucket>...``)
+stay with moto, which checks them against the bucket's CORS rules.
 """
 
 from __future__ import annotations
@@ -40,6 +45,34 @@ class SerialWhileRecording:
             return list(self._app(environ, start_response))
 
 
+class RootPreflight:
+    """WSGI middleware: a CORS preflight to ``/`` allowed for any origin, as AWS's JSON APIs do."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self._app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        origin = environ.get("HTTP_ORIGIN")
+        method = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+        if environ.get("REQUEST_METHOD") != "OPTIONS" or environ.get("PATH_INFO") != "/":
+            return self._app(environ, start_response)
+        if not origin or not method:
+            return self._app(environ, start_response)
+        headers = [
+            ("Access-Control-Allow-Origin", origin),
+            ("Access-Control-Allow-Methods", "GET,POST,OPTIONS"),
+            (
+                "Access-Control-Allow-Headers",
+                environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "*"),
+            ),
+            ("Access-Control-Max-Age", "600"),
+            ("Vary", "Origin"),
+            ("Content-Length", "0"),
+        ]
+        start_response("200 OK", headers)
+        return [b""]
+
+
 def main(argv: list[str] | None = None) -> None:
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -52,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=4566)
     args = parser.parse_args(argv)
     prepare_emulator()
-    app = SerialWhileRecording(DomainDispatcherApplication(create_backend_app))
+    app = RootPreflight(SerialWhileRecording(DomainDispatcherApplication(create_backend_app)))
     server = make_server(args.host, args.port, app, True, request_handler=MotoRequestHandler)
     print(f"emulator listening on http://{args.host}:{args.port}", flush=True)
     server.serve_forever()

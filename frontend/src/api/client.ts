@@ -5,10 +5,20 @@ export type Schemas = components["schemas"];
 export type JobRequest = Schemas["JobRequest"];
 export type JobParams = Schemas["JobParams"];
 export type TrainParams = Schemas["TrainParams"];
+export type TrainRequest = Schemas["TrainRequest"];
+export type ModelSummary = Schemas["ModelSummary"];
+export type ModelView = Schemas["ModelView"];
+export type ModelList = Schemas["ModelList"];
+export type ModelDeleted = Schemas["ModelDeleted"];
+export type Progress = Schemas["Progress"];
+
+export function isTraining(params: JobParams | TrainParams): params is TrainParams {
+  return "instance_images" in params;
+}
 
 /** A generation's parameters; a training's shown as the nearest generation fields. */
 export function generationParams(params: JobParams | TrainParams): JobParams {
-  if ("instance_images" in params) {
+  if (isTraining(params)) {
     return { prompt: params.instance_prompt, steps: params.steps, seed: params.seed };
   }
   return params;
@@ -134,7 +144,7 @@ export class Api {
     return this.request("POST", "/uploads", { content_type: contentType } satisfies UploadRequest);
   }
 
-  createJob(job: JobRequest, idempotencyKey: string): Promise<JobAccepted> {
+  createJob(job: JobRequest | TrainRequest, idempotencyKey: string): Promise<JobAccepted> {
     return this.request("POST", "/jobs", job, { "Idempotency-Key": idempotencyKey });
   }
 
@@ -150,6 +160,20 @@ export class Api {
 
   deleteJob(jobId: string): Promise<JobDeleted> {
     return this.request("DELETE", `/jobs/${encodeURIComponent(jobId)}`);
+  }
+
+  /** My trained adapters (LoRA), newest first. */
+  listModels(): Promise<ModelList> {
+    return this.request("GET", "/models");
+  }
+
+  /** One adapter with a short-lived download URL of its `.safetensors` file. */
+  getModel(adapterId: string): Promise<ModelView> {
+    return this.request("GET", `/models/${encodeURIComponent(adapterId)}`);
+  }
+
+  deleteModel(adapterId: string): Promise<ModelDeleted> {
+    return this.request("DELETE", `/models/${encodeURIComponent(adapterId)}`);
   }
 
   /** Starts the deletion of all my data (202); it completes in the background. */

@@ -1,7 +1,7 @@
 import { useEffect, useId, useRef, useState, type DragEvent, type FormEvent } from "react";
-import { ApiError, NetworkError, type Api, type ImageContentType, type JobRequest } from "../api/client";
+import { ApiError, NetworkError, type Api, type ImageContentType, type JobRequest, type ModelSummary } from "../api/client";
 import { SessionExpired } from "../auth";
-import { SIZE_PRESETS, SEED_MAX, toRequest, type FormValues } from "../form";
+import { ADAPTER_SCALE_MAX, ADAPTER_SCALE_MIN, SIZE_PRESETS, SEED_MAX, toRequest, type FormValues } from "../form";
 import { checkImageFile, IMAGE_TYPES, postToPresignedUrl, UPLOAD_MAX_BYTES, formatBytes } from "../upload";
 
 interface Props {
@@ -10,6 +10,8 @@ interface Props {
   onChange: (values: FormValues) => void;
   onSubmitted: (jobId: string, request: JobRequest) => void;
   onSessionExpired: () => void;
+  /** My trained models (null while loading or when they could not be listed). */
+  models: ModelSummary[] | null;
 }
 
 /** API field name -> the form control it belongs to. */
@@ -25,9 +27,11 @@ const FIELD_CONTROLS: Record<string, string> = {
   strength: "strength",
   input_key: "input-image",
   content_type: "input-image",
+  adapter_id: "adapter",
+  adapter_scale: "adapter-scale",
 };
 
-export function GenerateForm({ api, values, onChange, onSubmitted, onSessionExpired }: Props) {
+export function GenerateForm({ api, values, onChange, onSubmitted, onSessionExpired, models }: Props) {
   const id = useId();
   const [file, setFile] = useState<File | null>(null);
   const [preview, setPreview] = useState<string | null>(null);
@@ -112,9 +116,15 @@ export function GenerateForm({ api, values, onChange, onSubmitted, onSessionExpi
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    setBusy(true);
     setFieldErrors({});
     setFormError(null);
+    const scale = Number(values.adapterScale);
+    if (values.adapterId && (values.adapterScale.trim() === "" || !(scale >= ADAPTER_SCALE_MIN && scale <= ADAPTER_SCALE_MAX))) {
+      setFieldErrors({ "adapter-scale": `Model strength: from ${ADAPTER_SCALE_MIN} to ${ADAPTER_SCALE_MAX} (got “${values.adapterScale}”).` });
+      document.getElementById(control("adapter-scale"))?.focus();
+      return;
+    }
+    setBusy(true);
     try {
       let inputKey: string | null = null;
       if (file) {
@@ -243,6 +253,41 @@ export function GenerateForm({ api, values, onChange, onSubmitted, onSessionExpi
             {fieldError("seed")}
           </div>
         </div>
+
+        <fieldset>
+          <legend>Model</legend>
+          <label htmlFor={control("adapter")}>Trained model</label>
+          <select
+            id={control("adapter")} name="adapter_id" value={values.adapterId}
+            aria-invalid={!!errorFor("adapter")} aria-describedby={described("adapter", true)}
+            onChange={(e) => set({ adapterId: e.target.value })}
+          >
+            <option value="">None (the base model)</option>
+            {models?.map((model) => (
+              <option key={model.adapter_id} value={model.adapter_id}>
+                {model.instance_prompt ? `${model.instance_prompt} (${model.adapter_id})` : model.adapter_id}
+              </option>
+            ))}
+            {values.adapterId && models && !models.some((model) => model.adapter_id === values.adapterId) && (
+              <option value={values.adapterId}>{values.adapterId} (not among your models)</option>
+            )}
+          </select>
+          <p id={`${control("adapter")}-hint`} className="hint">
+            {models?.length ? "Put the model's trigger phrase in the prompt." : "Models you train on the Models page appear here."}
+          </p>
+          {fieldError("adapter")}
+          {values.adapterId && (
+            <>
+              <label htmlFor={control("adapter-scale")}>Model strength ({ADAPTER_SCALE_MIN} to {ADAPTER_SCALE_MAX})</label>
+              <input
+                id={control("adapter-scale")} name="adapter_scale" type="number" min={ADAPTER_SCALE_MIN} max={ADAPTER_SCALE_MAX} step={0.05} required
+                aria-invalid={!!errorFor("adapter-scale")} aria-describedby={described("adapter-scale")}
+                value={values.adapterScale} onChange={(e) => set({ adapterScale: e.target.value })}
+              />
+              {fieldError("adapter-scale")}
+            </>
+          )}
+        </fieldset>
 
         <fieldset>
           <legend>Input image (optional, for image to image)</legend>

@@ -158,6 +158,32 @@ def _scaler_elapsed() -> str:
     return f"build machine, {result('scaler.json')['elapsed_seconds']:.0f} s)"
 
 
+#: The adapter swap goals (issue 16): a switch "well under" one generation, and "flat" as the
+#: cache grows, read as at most this share of a generation and this ratio from 1 to 8 cached.
+SWAP_SHARE_GOAL: Final = 0.10
+SWAP_FLAT_GOAL: Final = 1.5
+
+
+def _adapter_swap() -> str:
+    document = result("adapter_swap.json")
+    rows = document["rows"]
+    switches = [row["switch_ms"] for row in rows]
+    share = max(row["switch_share_of_generation"] for row in rows)
+    ratio = document["switch_ms_max_over_min"]
+    under = "met" if share <= SWAP_SHARE_GOAL else "**not met**"
+    flat = (
+        "met" if ratio <= SWAP_FLAT_GOAL else f"**not met** (slowest median {ratio:g}x the fastest)"
+    )
+    return (
+        f"switch {min(switches):.1f}-{max(switches):.1f} ms at "
+        f"{rows[0]['cached_adapters']}-{rows[-1]['cached_adapters']} cached adapters, at most "
+        f"{100 * share:.1f} % of one generation ({document['generation']['ms']:.0f} ms); "
+        f"uncached load {rows[0]['uncached_load_ms']:.0f}-{rows[-1]['uncached_load_ms']:.0f} ms. "
+        f"Well under a generation: {under}; flat: {flat} (load average "
+        f"{document['load_average_1m_before']:g} on 2 cores"
+    )
+
+
 FIGURES: Final[dict[str, Callable[[], str]]] = {
     "ingest.json": _ingest,
     "worker_overhead.json": _worker_overhead,
@@ -171,6 +197,7 @@ FIGURES: Final[dict[str, Callable[[], str]]] = {
     "scaler.json (world)": _scaler_world,
     "scaler.json (frontier span)": _scaler_frontier_span,
     "scaler.json (elapsed)": _scaler_elapsed,
+    "adapter_swap.json": _adapter_swap,
 }
 
 

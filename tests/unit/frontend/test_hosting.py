@@ -61,4 +61,4 @@ def test_app_routes_are_rewritten_to_index_html() -> None:
     assert '"404-200"' in rule.group(1) and '"/index.html"' in rule.group(1)
     app = (FRONTEND / "src" / "App.tsx").read_text()
     routes = set(re.findall(r'navigate\("(/[a-z]*)"', app))
-    assert routes == {"/", "/history"}, "every route must be one the rewrite serves"
+    assert routes == {"/", "/models", "/history"}, "every route must be one the rewrite serves"
