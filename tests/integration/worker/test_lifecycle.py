@@ -30,8 +30,9 @@ pytestmark = pytest.mark.slow
 LONG_JOB: dict[str, Any] = {"width": 64, "height": 64, "steps": 10}
 #: The real worker entry with its first pipeline call held until a drain (held_worker.py).
 HELD_WORKER = "tests.integration.worker.held_worker"
-#: Worker start-up (imports + tiny model load) on a busy 2-core machine.
-STARTUP_SECONDS = 90
+#: Worker start-up (imports + tiny model load) on a busy 2-core machine (a deadline, not a
+#: goal: seen at 80 s with a load average of 14).
+STARTUP_SECONDS = 240
 
 
 def long_job_and_prefetched(fleet: FleetResources, store: JobStore) -> list[JobRecord]:
