@@ -135,6 +135,12 @@ SMOKE: Final = Counts(
 )
 
 
+#: A worker's log line once its model is loaded: from then on it may hold a job.
+WORKER_READY_MARK: Final = b'"message":"model loaded"'
+#: After the chaos window, how long the fleet (no longer killed) may take to finish the rest.
+CHAOS_DRAIN_SECONDS: Final = 600.0
+
+
 @dataclass
 class Row:
     scenario: str
@@ -266,6 +272,8 @@ class Workers:
         self._lock = threading.Lock()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._expected_exit: set[int] = set()
+        #: Where each worker's log stood when it was last spawned (logs are appended to).
+        self._log_starts: dict[str, int] = {}
         self.unexpected_exits: list[tuple[str, int]] = []
         self.fault_rate = 0.0
         self.fault_log: Path | None = None
@@ -294,6 +302,7 @@ class Workers:
             environment["SDFLEET_BENCH_FAULT_LOG"] = str(self.fault_log)
         log = (self.logs / f"worker-{name}.log").open("ab")
         with self._lock:
+            self._log_starts[name] = log.tell()
             self._procs[name] = subprocess.Popen(
                 command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
             )
@@ -312,9 +321,19 @@ class Workers:
                     return
                 self._spawn(name)
 
-    def signal_random(self, sig: signal.Signals, avoid: str | None = None) -> str | None:
+    def _ready(self, name: str) -> bool:
+        """The worker has loaded its model since it was last spawned."""
+        with (self.logs / f"worker-{name}.log").open("rb") as log:
+            log.seek(self._log_starts.get(name, 0))
+            return WORKER_READY_MARK in log.read()
+
+    def signal_random(
+        self, sig: signal.Signals, avoid: str | None = None, ready_only: bool = False
+    ) -> str | None:
         with self._lock:
             live = [n for n, p in self._procs.items() if p.poll() is None and n != avoid]
+            if ready_only:
+                live = [n for n in live if self._ready(n)]
             if not live:
                 return None
             name = random.choice(live)
@@ -518,13 +537,14 @@ def chaos(fleet: Fleet, counts: Counts, report: Report) -> None:
     kills: Counter[str] = Counter()
 
     def monkey() -> None:
-        # One worker per event, SIGKILL and SIGTERM in turn: a worker takes ~1 min to start
-        # here, so killing two per event would leave no worker up for long.
+        # One worker per event, SIGKILL and SIGTERM in turn, and only a worker that has loaded
+        # its model: one still starting holds no job, and on a loaded machine a start takes
+        # longer than the kill interval, so killing those would leave no worker up at all.
         low, high = counts.kill_every
         signals = (signal.SIGKILL, signal.SIGTERM)
         while not stop.wait(random.uniform(low, high)):
             sig = signals[sum(kills.values()) % 2]
-            if fleet.workers.signal_random(sig) is not None:
+            if fleet.workers.signal_random(sig, ready_only=True) is not None:
                 kills[sig.name] += 1
 
     thread = threading.Thread(target=monkey, daemon=True)
@@ -533,6 +553,9 @@ def chaos(fleet: Fleet, counts: Counts, report: Report) -> None:
     records = fleet.wait_terminal(list(submitted), timeout=300 + 6.0 * counts.chaos_jobs)
     stop.set()
     thread.join()
+    # Lost means never finished, even once the kills have stopped and the fleet has had time.
+    unfinished = [j for j, r in records.items() if r is None or not r.status.is_terminal]
+    records.update(fleet.wait_terminal(unfinished, timeout=CHAOS_DRAIN_SECONDS))
     fleet.workers.stop()
     succeeded = fleet.workers.succeeded_counts()
     lost = [j for j, r in records.items() if r is None or not r.status.is_terminal]
@@ -551,6 +574,7 @@ def chaos(fleet: Fleet, counts: Counts, report: Report) -> None:
         f"{kills['SIGKILL']} / {kills['SIGTERM']}",
         None,
     )
+    report.add("chaos", "jobs finished after the kills stopped", "-", len(unfinished), None)
     report.add("chaos", "jobs lost", "0", len(lost), not lost)
     report.add("chaos", "jobs completed twice", "0", len(twice), not twice)
     report.add("chaos", "jobs succeeded / failed", "-", f"{len(done)} / {len(failed)}", None)
