@@ -163,7 +163,7 @@ class FleetSettings(BaseSettings):
         env.INGEST_SENDER_ID,
         "ingest_sender_id",
         "SQS SenderId key (role id, `AROA…`) of the ingest API: the only sender the interactive "
-        "lane honours; unset: none",
+        "and training lanes honour; unset: none",
     )
     idempotency_table: str = Field(
         default="sdfleet-idempotency",
