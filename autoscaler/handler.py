@@ -1,6 +1,6 @@
 """The scaler Lambda: every minute (EventBridge), sample, decide, act, several times.
 
-Each sample reads both lanes and the ASG directly, applies :func:`autoscaler.policy.decide`
+Each sample reads every lane and the ASG directly, applies :func:`autoscaler.policy.decide`
 and acts on the ASG at once, so a burst is answered within seconds, not at the next
 minute. One structured log line per invocation carries every sample's inputs and
 decisions; the last sample's figures are published as CloudWatch metrics (EMF).
@@ -138,7 +138,10 @@ class ScalerRun:
             self.clients.sqs(),
             self.clients.autoscaling(),
             HeartbeatStore(self.clients.dynamodb(), settings.workers_table),
-            {lane: settings.queue_url(lane) for lane in Lane},
+            # Interactive and batch are required; the training lane where one is configured.
+            {Lane.INTERACTIVE: settings.queue_url(Lane.INTERACTIVE)}
+            | settings.queue_urls()
+            | {Lane.BATCH: settings.queue_url(Lane.BATCH)},
             settings.asg_name,
             self.clients.client("ec2"),
         )
@@ -174,14 +177,7 @@ class ScalerRun:
             logger.warning(
                 "instance markets unknown; scale-in prefers neither", extra={"error": problem}
             )
-        dlq_urls = {
-            lane: url
-            for lane, url in (
-                (Lane.INTERACTIVE, settings.interactive_dlq_url),
-                (Lane.BATCH, settings.batch_dlq_url),
-            )
-            if url
-        }
+        dlq_urls = settings.dlq_urls()
         dead_letters = None
         if dlq_urls:
             store = JobStore(self.clients.dynamodb(), settings.jobs_table)

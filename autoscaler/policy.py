@@ -23,6 +23,12 @@ How it sizes the fleet:
   picked by the Auto Scaling group. Idle on-demand instances go before idle spot ones (the
   market is ``DescribeInstances``' ``InstanceLifecycle``): the same capacity then costs the
   spot price for longer.
+* **Trainings apart.** The training lane's jobs run for minutes each
+  (``training_minutes_per_job``), one worker per training. Each queued training that would not
+  start within the target wait asks for a worker of its own (its run outlasts any boot); a
+  worker busy training absorbs none of the image backlog; and a training's rare completion is
+  not read as one image finished (the arrival rate counts the image lanes only). The per-image
+  estimate (the workers' ``seconds_per_job``) never includes a training.
 * **Zero after quiet.** After work stops one worker stays warm (unless ``max_capacity`` is
   0) for ``quiet_seconds_before_zero``, or longer when the recent gaps between bursts of work
   (a geometric average of them is remembered) say the next job is likely to come later:
@@ -114,6 +120,23 @@ class Observation:
     instances: tuple[InstanceView, ...] = ()
     visible_by_lane: dict[Lane, int] = field(default_factory=dict)
     in_flight_by_lane: dict[Lane, int] = field(default_factory=dict)
+
+    @property
+    def training_visible(self) -> int:
+        return self.visible_by_lane.get(Lane.TRAINING, 0)
+
+    @property
+    def training_in_flight(self) -> int:
+        return self.in_flight_by_lane.get(Lane.TRAINING, 0)
+
+    @property
+    def image_visible(self) -> int:
+        """Queued jobs of the generation lanes (interactive and batch)."""
+        return max(0, self.visible - self.training_visible)
+
+    @property
+    def image_in_flight(self) -> int:
+        return max(0, self.in_flight - self.training_in_flight)
 
     @property
     def capacity(self) -> int:
@@ -237,6 +260,8 @@ class PolicyConfig:
     quiet_seconds_before_zero: float = knob_default("quiet_seconds_before_zero")
     max_step: int = knob_default("max_step")
     default_seconds_per_job: float = knob_default("default_seconds_per_job")
+    #: One training's run, in minutes (the training lane's own duration estimate).
+    training_minutes_per_job: float = knob_default("training_minutes_per_job")
     #: Backlog the ready fleet may hold, as a fraction of the target wait, before adding.
     backlog_tolerance: float = knob_default("backlog_tolerance")
 
@@ -292,19 +317,31 @@ def seconds_per_job(observation: Observation, config: PolicyConfig) -> float:
 
 
 def backlog_workers(observation: Observation, config: PolicyConfig, per_job: float) -> float:
-    """Workers that drain, within the target wait, the backlog the ready fleet cannot absorb
-    within ``backlog_tolerance`` x the target wait."""
+    """Workers that drain, within the target wait, the image backlog the ready fleet cannot
+    absorb within ``backlog_tolerance`` x the target wait. Workers busy training absorb none:
+    they are held for minutes."""
     target = config.target_wait_seconds
     pending = sum(1 for i in observation.instances if i.state is InstanceState.PENDING)
-    capacity = observation.ready + PENDING_WEIGHT * pending
+    ready = max(0, observation.ready - observation.training_in_flight)
+    capacity = ready + PENDING_WEIGHT * pending
     absorbed = capacity * config.backlog_tolerance * target / per_job
-    excess = max(0.0, observation.visible - absorbed)
+    excess = max(0.0, observation.image_visible - absorbed)
     return excess * per_job / target
 
 
+def training_workers(observation: Observation, config: PolicyConfig) -> float:
+    """Workers that start every queued training within the target wait: a training cannot be
+    split, so each one whose run (``training_minutes_per_job``) outlasts the target wait needs
+    a worker of its own; shorter ones share in proportion to their run."""
+    run = config.training_minutes_per_job * 60.0
+    return observation.training_visible * min(1.0, run / config.target_wait_seconds)
+
+
 def workers_needed(observation: Observation, config: PolicyConfig, per_job: float) -> int:
-    """Busy workers plus those needed to drain the backlog the fleet cannot absorb in time."""
-    need = math.ceil(observation.in_flight + backlog_workers(observation, config, per_job) - 1e-9)
+    """Busy workers plus those needed to drain the backlog the fleet cannot absorb in time,
+    plus a worker for each queued training."""
+    backlog = backlog_workers(observation, config, per_job) + training_workers(observation, config)
+    need = math.ceil(observation.in_flight + backlog - 1e-9)
     if observation.visible > 0:
         need = max(need, 1)
     return need
@@ -320,23 +357,27 @@ def workers_to_hold(
     (within ``LOAD_SLACK``) lets a small queue form; the backlog term adds a worker back
     when it grows past what the fleet absorbs, and the interactive lane is served first.
     """
-    hold = math.ceil(load - LOAD_SLACK + backlog_workers(observation, config, per_job) - 1e-9)
+    backlog = backlog_workers(observation, config, per_job) + training_workers(observation, config)
+    hold = math.ceil(load - LOAD_SLACK + backlog - 1e-9)
     if observation.visible > 0 or observation.in_flight > 0:
         hold = max(hold, 1)
     return max(hold, 0)
 
 
 def arrival_rate(memory: Memory, observation: Observation, per_job: float) -> float | None:
-    """Jobs arriving per second: the change in visible + in-flight jobs since the last
-    decision plus the jobs finished meanwhile (busy workers / seconds per job), smoothed over
-    ``RATE_SMOOTHING_SECONDS``. None until two decisions have been seen."""
+    """Image jobs arriving per second: the change in visible + in-flight jobs of the image
+    lanes since the last decision plus the jobs finished meanwhile (workers busy with images /
+    seconds per job), smoothed over ``RATE_SMOOTHING_SECONDS``. None until two decisions have
+    been seen. Trainings are left out: each queued one is counted by :func:`training_workers`,
+    and a worker busy training finishes no image every ``per_job`` seconds."""
     if memory.total is None or memory.last_seen is None or observation.now <= memory.last_seen:
         return memory.rate
     # Two decisions closer than the handler's sample spacing (a retry, a manual invocation)
     # must not turn one new message into a burst.
     elapsed = max(observation.now - memory.last_seen, MIN_RATE_INTERVAL_SECONDS)
-    total = observation.visible + observation.in_flight
-    latest = max(0.0, (total - memory.total) / elapsed + observation.busy / per_job)
+    total = observation.image_visible + observation.image_in_flight
+    imaging = max(0, observation.busy - observation.training_in_flight)
+    latest = max(0.0, (total - memory.total) / elapsed + imaging / per_job)
     if memory.rate is None:
         return latest
     weight = 1.0 - math.exp(-elapsed / RATE_SMOOTHING_SECONDS)
@@ -462,7 +503,7 @@ def decide(observation: Observation, memory: Memory, config: PolicyConfig) -> De
     hold = workers_to_hold(observation, config, per_job, load)
     memory = replace(
         _remember(memory, now, hold, config.idle_seconds_before_scale_in, has_work, load),
-        total=observation.visible + observation.in_flight,
+        total=observation.image_visible + observation.image_in_flight,
         rate=rate,
     )
     capacity = observation.capacity

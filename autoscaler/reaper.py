@@ -12,8 +12,8 @@ A dead-lettered message fails a record only under the worker's own binding rules
 (:mod:`sdfleet.senders`), read from the SQS ``SenderId``, never from the body or from message
 attributes:
 
-* interactive DLQ: the sender is the ingest API (``ingest_sender_id``) and the record the body
-  names was created for the interactive lane;
+* interactive and training DLQs: the sender is the ingest API (``ingest_sender_id``) and the
+  record the body names was created for that lane;
 * batch DLQ: the record is the one this very message created (found by its MessageId, which a
   move to the DLQ keeps) and the record's stored sender key is the message's. The scaler has no
   tenant map, so a batch message naming a record another message created is left alone.
@@ -118,7 +118,7 @@ class DeadLetterReaper:
             return None, "settled by the worker that dead-lettered it"
         sender = message.get("Attributes", {}).get("SenderId")
         try:
-            if lane is Lane.INTERACTIVE:
+            if lane.ingest_only:
                 if not is_ingest_sender(sender, self._ingest_sender_id):
                     return None, f"SenderId {sender!r} is not the ingest API"
                 job_id = job_id_of(message)

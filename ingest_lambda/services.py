@@ -76,8 +76,19 @@ if TYPE_CHECKING:
 
 logger = Logger(service=SERVICE_NAME, child=True)
 
-#: Web jobs always go to the interactive lane, which workers drain first.
+#: Web jobs go to the interactive lane, which workers drain first; trainings to the training
+#: lane (drained next), so minutes-long runs never hold up a web job.
 JOB_LANE: Final = Lane.INTERACTIVE
+TRAINING_LANE: Final = Lane.TRAINING
+
+
+def lane_for(request: AnyRequest, settings: IngestSettings) -> Lane:
+    """The lane a web job travels in: a training's own lane where one is configured."""
+    if isinstance(request, TrainRequest) and settings.training_queue_url:
+        return TRAINING_LANE
+    return JOB_LANE
+
+
 #: A job may change status between our read and our conditional write: re-read this often.
 MAX_TRANSITION_ATTEMPTS: Final = 3
 _MISSING_OBJECT_CODES: Final = frozenset({"404", "NoSuchKey", "NotFound"})
@@ -262,12 +273,13 @@ class IngestService:
         """Quota check, then the record (queued), then the message. If the message cannot be
         sent the record is withdrawn, so a job is either fully accepted or not at all."""
         limit = self._settings.max_active_jobs_per_user
+        lane = lane_for(request, self._settings)
         record = JobRecord(
             job_id=uuid.uuid4().hex,
             owner=owner,
             kind=request.kind,
             params=request.params(),
-            lane=JOB_LANE,
+            lane=lane,
             webhook_url=None if isinstance(request, TrainRequest) else request.webhook_url,
         )
         try:
@@ -309,13 +321,13 @@ class IngestService:
             kind=record.kind,
             params=record.params,
             job_id=record.job_id,
-            lane=JOB_LANE,
+            lane=lane,
             submitted_at=record.created_at,
             webhook_url=record.webhook_url,
         )
         try:
             self._sqs.send_message(
-                QueueUrl=self._settings.queue_url(JOB_LANE.value),
+                QueueUrl=self._settings.queue_url(lane.value),
                 MessageBody=message.to_body(),
                 # Workers take turns between users by this key (sdfleet/fairness.py).
                 MessageGroupId=fair_key(owner),

@@ -29,8 +29,17 @@ SCHEMA_PATH: Final = Path(__file__).parent / "schemas" / "job-message-v1.schema.
 
 
 class Lane(StrEnum):
+    """The queues jobs travel in; workers drain them in this order."""
+
     INTERACTIVE = "interactive"
+    #: LoRA trainings from the API: minutes each, so they never hold up a web job.
+    TRAINING = "training"
     BATCH = "batch"
+
+    @property
+    def ingest_only(self) -> bool:
+        """Only the ingest API's role sends here; its messages name records it created."""
+        return self is not Lane.BATCH
 
 
 def _params_rule(params_schema: dict[str, JsonValue]) -> dict[str, JsonValue]:

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from sdfleet import env
 from sdfleet.errors import ConfigurationError
+from sdfleet.messages import Lane
 from sdfleet.webhook_urls import WebhookUrl
 
 
@@ -144,17 +145,26 @@ class FleetSettings(BaseSettings):
         validation_alias=AliasChoices("batch_queue_url", env.BATCH_QUEUE_URL),
         description="SQS URL of the batch lane",
     )
+    training_queue_url: str | None = _env(
+        env.TRAINING_QUEUE_URL,
+        "training_queue_url",
+        "SQS URL of the training lane (LoRA trainings from the API); unset: trainings go to "
+        "the interactive lane",
+    )
     interactive_dlq_url: str | None = _env(
         env.INTERACTIVE_DLQ_URL, "interactive_dlq_url", "SQS URL of the interactive lane's DLQ"
     )
     batch_dlq_url: str | None = _env(
         env.BATCH_DLQ_URL, "batch_dlq_url", "SQS URL of the batch lane's DLQ"
     )
+    training_dlq_url: str | None = _env(
+        env.TRAINING_DLQ_URL, "training_dlq_url", "SQS URL of the training lane's DLQ"
+    )
     ingest_sender_id: str | None = _env(
         env.INGEST_SENDER_ID,
         "ingest_sender_id",
         "SQS SenderId key (role id, `AROA…`) of the ingest API: the only sender the interactive "
-        "lane honours; unset: none",
+        "and training lanes honour; unset: none",
     )
     idempotency_table: str = Field(
         default="sdfleet-idempotency",
@@ -194,10 +204,28 @@ class FleetSettings(BaseSettings):
         )
 
     def queue_url(self, lane: str) -> str:
-        url = self.interactive_queue_url if lane == "interactive" else self.batch_queue_url
+        url = self.queue_urls().get(Lane(lane)) if lane in set(Lane) else None
         if not url:
             raise ConfigurationError(f"no queue URL configured for lane {lane!r}")
         return url
+
+    def queue_urls(self) -> dict[Lane, str]:
+        """The configured lanes' queues, in the order workers drain them."""
+        urls = {
+            Lane.INTERACTIVE: self.interactive_queue_url,
+            Lane.TRAINING: self.training_queue_url,
+            Lane.BATCH: self.batch_queue_url,
+        }
+        return {lane: url for lane, url in urls.items() if url}
+
+    def dlq_urls(self) -> dict[Lane, str]:
+        """The configured lanes' dead-letter queues."""
+        urls = {
+            Lane.INTERACTIVE: self.interactive_dlq_url,
+            Lane.TRAINING: self.training_dlq_url,
+            Lane.BATCH: self.batch_dlq_url,
+        }
+        return {lane: url for lane, url in urls.items() if url}
 
 
 class IngestSettings(FleetSettings):
@@ -377,6 +405,17 @@ class WorkerSettings(FleetSettings):
         validation_alias=AliasChoices("visibility_timeout_seconds", env.VISIBILITY_TIMEOUT_SECONDS),
         description="SQS visibility a worker keeps extending while it works",
     )
+    training_visibility_timeout_seconds: int = Field(
+        default=900,
+        ge=10,
+        le=43_200,
+        validation_alias=AliasChoices(
+            "training_visibility_timeout_seconds", env.TRAINING_VISIBILITY_TIMEOUT_SECONDS
+        ),
+        description="SQS visibility of a training lane message, kept extended while it runs "
+        "(longer than visibility_timeout_seconds: a run of minutes is not redelivered to "
+        "another worker after a few missed heartbeats)",
+    )
     heartbeat_seconds: float = Field(
         default=30.0,
         gt=0,
@@ -457,6 +496,10 @@ class WorkerSettings(FleetSettings):
     )
     asg_name: str | None = _env(env.ASG_NAME, "asg_name", "the worker Auto Scaling Group")
 
+    def lane_visibility(self) -> dict[Lane, int]:
+        """Visibility timeouts that differ from ``visibility_timeout_seconds``, by lane."""
+        return {Lane.TRAINING: self.training_visibility_timeout_seconds}
+
     @field_validator("sender_tenants", "tenant_webhook_urls", mode="before")
     @classmethod
     def _parse_json_maps(cls, value: Any, info: ValidationInfo) -> Any:
@@ -479,6 +522,11 @@ class WorkerSettings(FleetSettings):
             raise ValueError(
                 f"heartbeat_seconds ({self.heartbeat_seconds}) must be below "
                 f"visibility_timeout_seconds ({self.visibility_timeout_seconds})"
+            )
+        if self.heartbeat_seconds >= self.training_visibility_timeout_seconds:
+            raise ValueError(
+                f"heartbeat_seconds ({self.heartbeat_seconds}) must be below "
+                f"training_visibility_timeout_seconds ({self.training_visibility_timeout_seconds})"
             )
         if self.heartbeat_seconds >= self.lease_seconds:
             raise ValueError(
@@ -549,6 +597,16 @@ class ScalerSettings(FleetSettings):
             "default_seconds_per_job", env.SCALER_DEFAULT_SECONDS_PER_JOB
         ),
         description="job duration assumed before workers report their own",
+    )
+    training_minutes_per_job: float = Field(
+        default=15.0,
+        gt=0,
+        le=1440,
+        validation_alias=AliasChoices(
+            "training_minutes_per_job", env.SCALER_TRAINING_MINUTES_PER_JOB
+        ),
+        description="expected run time of one training (minutes): the scaler counts a "
+        "training lane job with it, apart from the per-image estimate of the generation lanes",
     )
     boot_seconds: float = Field(
         # Launch to first image of a plain-AMI worker with a wheelhouse (docs/worker-install.md).

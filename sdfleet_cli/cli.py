@@ -454,7 +454,7 @@ def _dead_letter_queue(args: argparse.Namespace) -> Any:
     from sdfleet_cli.dlq import DeadLetterQueue
 
     config = _client_config(args)
-    dlq_url = config.batch_dlq_url if args.lane == "batch" else config.interactive_dlq_url
+    dlq_url = config.dlq_url(args.lane)
     if not dlq_url:
         raise ConfigurationError(f"no dead-letter queue URL configured for the {args.lane} lane")
     return DeadLetterQueue(_clients(config).sqs(), dlq_url, config.queue_url(args.lane), args.lane)
@@ -624,7 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq_show = dlq_commands.add_parser(
         "show", parents=[common, remote], help="list dead letters with their reasons (moves none)"
     )
-    dlq_show.add_argument("--lane", choices=["batch", "interactive"], default="batch")
+    dlq_show.add_argument("--lane", choices=["batch", "interactive", "training"], default="batch")
     dlq_show.add_argument("--max", type=int, default=20, help="most messages shown (default 20)")
     dlq_show.add_argument("--json", action="store_true")
     dlq_show.set_defaults(func=cmd_dlq_show)
@@ -634,7 +634,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="send batch dead letters through the batch lane again, as the caller "
         "(run it with the submitter's role)",
     )
-    dlq_redrive.add_argument("--lane", choices=["batch", "interactive"], default="batch")
+    dlq_redrive.add_argument(
+        "--lane", choices=["batch", "interactive", "training"], default="batch"
+    )
     dlq_redrive.add_argument("--max", type=int, default=100, help="most messages (default 100)")
     dlq_redrive.set_defaults(func=cmd_dlq_redrive)
 

@@ -26,6 +26,8 @@ locals {
       SDFLEET_BATCH_QUEUE_URL       = module.queues.queue_urls["batch"]
       SDFLEET_INTERACTIVE_DLQ_URL   = module.queues.dlq_urls["interactive"]
       SDFLEET_BATCH_DLQ_URL         = module.queues.dlq_urls["batch"]
+      SDFLEET_TRAINING_QUEUE_URL    = module.queues.queue_urls["training"]
+      SDFLEET_TRAINING_DLQ_URL      = module.queues.dlq_urls["training"]
     },
     local.local_mode ? { SDFLEET_AWS_ENDPOINT_URL = var.aws_endpoint_url } : {},
   )
@@ -54,14 +56,15 @@ locals {
 
   # The worker settings that do not name resources: known at plan time (the worker_knobs output).
   worker_knobs = {
-    SDFLEET_MODEL_SOURCE               = var.model_source
-    SDFLEET_DEVICE                     = var.worker_device
-    SDFLEET_VISIBILITY_TIMEOUT_SECONDS = tostring(var.visibility_timeout_seconds)
-    SDFLEET_LEASE_SECONDS              = tostring(var.visibility_timeout_seconds)
-    SDFLEET_HEARTBEAT_SECONDS          = tostring(var.heartbeat_seconds)
-    SDFLEET_MAX_RECEIVE_COUNT          = tostring(var.max_receive_count)
-    SDFLEET_FAIR_WINDOW_MESSAGES       = tostring(var.fair_window_messages)
-    POWERTOOLS_METRICS_NAMESPACE       = local.metrics_namespace
+    SDFLEET_MODEL_SOURCE                        = var.model_source
+    SDFLEET_DEVICE                              = var.worker_device
+    SDFLEET_VISIBILITY_TIMEOUT_SECONDS          = tostring(var.visibility_timeout_seconds)
+    SDFLEET_TRAINING_VISIBILITY_TIMEOUT_SECONDS = tostring(var.training_visibility_timeout_seconds)
+    SDFLEET_LEASE_SECONDS                       = tostring(var.visibility_timeout_seconds)
+    SDFLEET_HEARTBEAT_SECONDS                   = tostring(var.heartbeat_seconds)
+    SDFLEET_MAX_RECEIVE_COUNT                   = tostring(var.max_receive_count)
+    SDFLEET_FAIR_WINDOW_MESSAGES                = tostring(var.fair_window_messages)
+    POWERTOOLS_METRICS_NAMESPACE                = local.metrics_namespace
   }
   worker_environment = merge(local.resource_environment, local.ingest_sender_environment, local.worker_knobs, {
     AWS_DEFAULT_REGION = local.region
@@ -98,11 +101,18 @@ module "queues" {
   source = "./modules/queues"
 
   name_prefix                = local.name_prefix
+  lanes                      = ["interactive", "training", "batch"]
   visibility_timeout_seconds = var.visibility_timeout_seconds
-  max_receive_count          = var.max_receive_count
-  message_retention_seconds  = var.message_retention_seconds
+  lane_visibility_timeout_seconds = {
+    training = var.training_visibility_timeout_seconds
+  }
+  max_receive_count         = var.max_receive_count
+  message_retention_seconds = var.message_retention_seconds
+  # Web jobs and trainings come only through the API (quotas, owner checks); batch senders
+  # have their own lane.
   sender_arns = {
     interactive = [module.api.role_arn]
+    training    = [module.api.role_arn]
     batch       = [for sender in var.batch_senders : sender.principal_arn]
   }
   dead_letter_sender_arn_patterns = [local.worker_role_arn_pattern]
@@ -133,7 +143,7 @@ module "api" {
   jobs_table_arn                = module.storage.jobs_table_arn
   idempotency_table_arn         = module.storage.idempotency_table_arn
   workers_table_arn             = module.storage.workers_table_arn
-  queue_arns                    = [module.queues.queue_arns["interactive"]]
+  queue_arns                    = [module.queues.queue_arns["interactive"], module.queues.queue_arns["training"]]
   bucket_arn                    = module.storage.bucket_arn
   ssm_path_arn                  = module.config.ssm_path_arn
   ssm_parameter_arn_pattern     = module.config.ssm_parameter_arn_pattern
@@ -244,6 +254,7 @@ module "autoscaler" {
   quiet_seconds_before_zero    = var.quiet_seconds_before_zero
   max_step                     = var.max_step
   default_seconds_per_job      = var.default_seconds_per_job
+  training_minutes_per_job     = var.training_minutes_per_job
   boot_seconds                 = var.boot_seconds
   boot_deadline_seconds        = var.boot_deadline_seconds
   samples_per_invocation       = var.samples_per_invocation

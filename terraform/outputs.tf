@@ -18,6 +18,16 @@ output "interactive_dlq_url" {
   value       = module.queues.dlq_urls["interactive"]
 }
 
+output "training_queue_url" {
+  description = "Training lane queue URL (LoRA trainings from the API)."
+  value       = module.queues.queue_urls["training"]
+}
+
+output "training_dlq_url" {
+  description = "Training lane dead-letter queue URL."
+  value       = module.queues.dlq_urls["training"]
+}
+
 output "batch_dlq_url" {
   description = "Batch lane dead-letter queue URL."
   value       = module.queues.dlq_urls["batch"]

@@ -134,6 +134,16 @@ variable "default_seconds_per_job" {
   }
 }
 
+variable "training_minutes_per_job" {
+  description = "Expected run time of one LoRA training in minutes (SDFLEET_SCALER_TRAINING_MINUTES_PER_JOB): the scaler counts the training lane with it, apart from the per-image default_seconds_per_job."
+  type        = number
+  default     = 15
+  validation {
+    condition     = var.training_minutes_per_job > 0 && var.training_minutes_per_job <= 1440
+    error_message = "training_minutes_per_job must be in (0, 1440]."
+  }
+}
+
 variable "boot_seconds" {
   description = "Expected launch-to-first-image time of a new worker (SDFLEET_SCALER_BOOT_SECONDS): ~150 s plain AMI + wheelhouse (rounded up to 180), ~100 s baked AMI, ~50 s warm pool (docs/worker-install.md); informational: the current scaling policy does not read it."
   type        = number
@@ -342,13 +352,23 @@ variable "visibility_timeout_seconds" {
   default     = 120
 }
 
+variable "training_visibility_timeout_seconds" {
+  description = "SQS visibility timeout of the training lane: a training holds its message for minutes, so a worker that misses a few heartbeats must not see it redelivered to another worker mid-run. Workers renew it every heartbeat_seconds."
+  type        = number
+  default     = 900
+  validation {
+    condition     = var.training_visibility_timeout_seconds >= 60 && var.training_visibility_timeout_seconds <= 43200
+    error_message = "training_visibility_timeout_seconds must be between 60 and 43200."
+  }
+}
+
 variable "heartbeat_seconds" {
   description = "How often a worker renews visibility and its job lease (SDFLEET_HEARTBEAT_SECONDS)."
   type        = number
   default     = 30
   validation {
-    condition     = var.heartbeat_seconds > 0 && var.heartbeat_seconds < var.visibility_timeout_seconds
-    error_message = "heartbeat_seconds must be > 0 and below visibility_timeout_seconds."
+    condition     = var.heartbeat_seconds > 0 && var.heartbeat_seconds < var.visibility_timeout_seconds && var.heartbeat_seconds < var.training_visibility_timeout_seconds
+    error_message = "heartbeat_seconds must be > 0 and below visibility_timeout_seconds and training_visibility_timeout_seconds."
   }
 }
 
@@ -607,7 +627,7 @@ variable "frontend_branch" {
 variable "oldest_message_slo_seconds" {
   description = "Per lane: alarm when the oldest message is older than this."
   type        = map(number)
-  default     = { interactive = 300, batch = 3600 }
+  default     = { interactive = 300, training = 1800, batch = 3600 }
 }
 
 variable "alarm_actions" {

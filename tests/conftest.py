@@ -91,6 +91,8 @@ class FleetResources:
             env.BATCH_QUEUE_URL: self.queues.batch_url,
             env.INTERACTIVE_DLQ_URL: self.queues.interactive_dlq_url,
             env.BATCH_DLQ_URL: self.queues.batch_dlq_url,
+            env.TRAINING_QUEUE_URL: self.queues.training_url,
+            env.TRAINING_DLQ_URL: self.queues.training_dlq_url,
         }
 
 

@@ -2,10 +2,11 @@
 
 Rules (documented in docs/worker.md; sender keys and namespaces in :mod:`sdfleet.senders`):
 
-* Every message is bound to its sender and lane first. On the interactive lane only the ingest
-  API's role (``ingest_sender_id``) may send, and its message must name a record created for
-  that lane. On the batch lane the sender must map to a tenant, and the message's ``job_id`` J
-  names the record ``<tenant>.J``, claimed only if that tenant owns it and it is a batch record.
+* Every message is bound to its sender and lane first. On the interactive and training lanes
+  only the ingest API's role (``ingest_sender_id``) may send, and its message must name a record
+  created for that lane. On the batch lane the sender must map to a tenant, and the message's
+  ``job_id`` J names the record ``<tenant>.J``, claimed only if that tenant owns it and it is a
+  batch record.
   Anything else is dead-lettered with a reason and touches no record.
 * A body that is not a valid v1 message is rejected. If it names a ``job_id`` whose record (under
   the same rules) is still queued in the same lane, that record is failed with the reason and the
@@ -101,23 +102,24 @@ class MessageIntake:
         self._ingest_sender_id = ingest_sender_id
 
     def resolve(self, message: ReceivedMessage) -> Intake:
-        if message.lane is Lane.INTERACTIVE and not is_ingest_sender(
+        if message.lane.ingest_only and not is_ingest_sender(
             message.sender_id, self._ingest_sender_id
         ):
             return _refused(
                 ErrorCode.SENDER_NOT_ALLOWED,
                 f"SenderId {message.sender_id!r}: only the ingest API "
-                "(ingest_sender_id) may send to the interactive lane",
+                f"(ingest_sender_id) may send to the {message.lane.value} lane",
             )
         try:
             parsed = JobMessage.from_body(message.body)
         except ValidationError as exc:
             return self._reject_body(message, exc)
-        if message.lane is Lane.INTERACTIVE:
+        if message.lane.ingest_only:
             if parsed.job_id is None:
                 return _refused(
                     ErrorCode.INVALID_INPUT,
-                    "job_id: required on the interactive lane (the ingest API creates the record)",
+                    f"job_id: required on the {message.lane.value} lane (the ingest API creates "
+                    "the record)",
                 )
             return Intake(Action.RUN, job_id=parsed.job_id, parsed=parsed)
         if parsed.job_id is not None:
@@ -131,7 +133,7 @@ class MessageIntake:
 
     def resolve_missing(self, message: ReceivedMessage, parsed: JobMessage) -> Intake:
         """The claim found no record for the message's ``job_id``."""
-        if message.lane is Lane.INTERACTIVE:
+        if message.lane.ingest_only:
             return Intake(Action.DELETE, note="record deleted before the job ran")
         return self._batch(message, parsed)
 
@@ -214,9 +216,7 @@ class MessageIntake:
         job_id = self._bound_id(message, named)
         if job_id is not None:
             owner = (
-                None
-                if message.lane is Lane.INTERACTIVE
-                else self._tenants.tenant_for(message.sender_id)
+                None if message.lane.ingest_only else self._tenants.tenant_for(message.sender_id)
             )
             try:
                 record = self._store.get(job_id)
@@ -234,7 +234,7 @@ class MessageIntake:
         (the interactive lane's sender was checked already); None when there is none."""
         if not isinstance(named, str) or not _JOB_ID.fullmatch(named):
             return None
-        if message.lane is Lane.INTERACTIVE:
+        if message.lane.ingest_only:
             return named
         try:
             return namespaced_job_id(self._tenants.tenant_for(message.sender_id), named)

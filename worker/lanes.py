@@ -1,15 +1,20 @@
-"""Receiving from the two lanes: interactive always before batch.
+"""Receiving from the lanes: interactive, then training, then batch.
 
-One poll is: interactive with WaitTimeSeconds=0, then batch with WaitTimeSeconds=0, and only
-when both are empty a long poll (``wait_time_seconds``, 20 s in production) on the interactive
-lane. So a web job never waits behind a batch backlog (a busy worker looks at interactive
-before every batch receive), and an idle worker wakes as soon as a web job arrives. The price:
-when the whole fleet is idle, the first batch job may wait up to one long poll (20 s).
+One poll is: interactive with WaitTimeSeconds=0, then training, then batch (each with
+WaitTimeSeconds=0), and only when all are empty a long poll (``wait_time_seconds``, 20 s in
+production) on the interactive lane. So a web job never waits behind a batch backlog or a
+training (a busy worker looks at interactive before every other receive), and an idle worker
+wakes as soon as a web job arrives. The price: when the whole fleet is idle, the first
+training or batch job may wait up to one long poll (20 s).
+
+A training occupies its worker for its whole run (minutes), so the training lane is received
+one message at a time: a second training held behind the first would wait for it although
+another worker could start it now.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -21,6 +26,8 @@ if TYPE_CHECKING:
 
 #: SQS allows at most 10 messages per receive.
 SQS_MAX_MESSAGES: Final = 10
+#: At most this many messages per receive, by lane (others: up to ``max_messages``).
+LANE_RECEIVE_LIMITS: Final = {Lane.TRAINING: 1}
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,7 @@ class LanePoller:
         wait_time_seconds: int,
         max_messages: int,
         visibility_timeout_seconds: int,
+        lane_visibility: Mapping[Lane, int] | None = None,
     ) -> None:
         if not lanes:
             raise ValueError("lanes: at least one (lane, queue URL) is required")
@@ -74,6 +82,7 @@ class LanePoller:
         self._wait = wait_time_seconds
         self._max = max(1, min(max_messages, SQS_MAX_MESSAGES))
         self._visibility = visibility_timeout_seconds
+        self._lane_visibility = dict(lane_visibility or {})
 
     @property
     def lanes(self) -> list[tuple[Lane, str]]:
@@ -95,9 +104,9 @@ class LanePoller:
     def _receive(self, lane: Lane, url: str, wait: int, limit: int) -> list[ReceivedMessage]:
         response = self._sqs.receive_message(
             QueueUrl=url,
-            MaxNumberOfMessages=limit,
+            MaxNumberOfMessages=min(limit, LANE_RECEIVE_LIMITS.get(lane, limit)),
             WaitTimeSeconds=wait,
-            VisibilityTimeout=self._visibility,
+            VisibilityTimeout=self._lane_visibility.get(lane, self._visibility),
             MessageSystemAttributeNames=["All"],
         )
         return [ReceivedMessage.from_sqs(lane, url, m) for m in response.get("Messages", [])]

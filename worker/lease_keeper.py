@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -28,6 +28,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sdfleet.errors import JobNotFound, LeaseLost
+from sdfleet.messages import Lane
 from worker.gateways import JobGateway, QueueGateway
 from worker.lanes import ReceivedMessage
 
@@ -78,6 +79,7 @@ class LeaseKeeper:
         renew_seconds: float,
         visibility_timeout_seconds: int,
         lease_seconds: float,
+        lane_visibility: Mapping[Lane, int] | None = None,
         on_tick: Callable[[], None] | None = None,
         tick_seconds: float | None = None,
     ) -> None:
@@ -86,6 +88,8 @@ class LeaseKeeper:
         self._worker_id = worker_id
         self._every = renew_seconds
         self._visibility = visibility_timeout_seconds
+        # A training lane's message is kept hidden longer (the queue's own, longer timeout).
+        self._lane_visibility = dict(lane_visibility or {})
         self._lease_seconds = lease_seconds
         self._on_tick = on_tick
         self._tick = tick_seconds or min(PROGRESS_MIN_INTERVAL_SECONDS, renew_seconds)
@@ -219,7 +223,7 @@ class LeaseKeeper:
                 chunk = messages[start : start + VISIBILITY_BATCH_MAX]
                 try:
                     failures = self._queue.change_visibility_batch(
-                        queue_url, chunk, self._visibility
+                        queue_url, chunk, self._lane_visibility.get(chunk[0].lane, self._visibility)
                     )
                 except (ClientError, BotoCoreError) as exc:
                     logger.warning("visibility extension failed", extra={"error": str(exc)})

@@ -17,6 +17,7 @@ from aws_lambda_powertools import Logger
 from sdfleet.errors import LeaseLost, TransitionRejected
 from sdfleet.messages import Lane
 from sdfleet.records import ErrorCode, JobError
+from sdfleet.requests import JobKind
 from worker.gateways import JobGateway, QueueGateway
 from worker.jobs import Running
 from worker.lanes import ReceivedMessage
@@ -106,7 +107,10 @@ class Settler:
     def _succeeded(self, running: Running, outcome: Succeeded) -> None:
         self._stats.add(succeeded=1)
         self._metrics.job_succeeded(outcome.latency_seconds)
-        self._job_done(outcome.total_seconds)
+        if running.record.kind is not JobKind.TRAIN:
+            # The heartbeat's seconds per job is the per-image pace the scaler and the API's
+            # ETA use; a training's minutes would distort it (the scaler has its own estimate).
+            self._job_done(outcome.total_seconds)
         self._keeper.release_job(running.record.job_id)
         self.delete(running.message)
         logger.info(

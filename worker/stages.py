@@ -43,12 +43,8 @@ if TYPE_CHECKING:
 
 
 def lanes_of(settings: WorkerSettings) -> list[tuple[Lane, str]]:
-    """The configured lanes, interactive first (the order the poller tries them)."""
-    urls = (
-        (Lane.INTERACTIVE, settings.interactive_queue_url),
-        (Lane.BATCH, settings.batch_queue_url),
-    )
-    return [(lane, url) for lane, url in urls if url]
+    """The configured lanes in the order the poller tries them: interactive, training, batch."""
+    return list(settings.queue_urls().items())
 
 
 def _poller(settings: WorkerSettings, sqs: SQSClient, keeper: LeaseKeeper) -> Receiver:
@@ -60,6 +56,7 @@ def _poller(settings: WorkerSettings, sqs: SQSClient, keeper: LeaseKeeper) -> Re
         wait_time_seconds=settings.wait_time_seconds,
         max_messages=settings.max_batch_size,
         visibility_timeout_seconds=settings.visibility_timeout_seconds,
+        lane_visibility=settings.lane_visibility(),
     )
     if settings.fair_window_messages == 0 or not settings.interactive_queue_url:
         return lanes
@@ -111,6 +108,7 @@ class Stages:
             renew_seconds=settings.heartbeat_seconds,
             visibility_timeout_seconds=settings.visibility_timeout_seconds,
             lease_seconds=settings.lease_seconds,
+            lane_visibility=settings.lane_visibility(),
             on_tick=self._on_tick,
         )
         self.acks = Acknowledger(queue)
@@ -128,10 +126,7 @@ class Stages:
             metrics=self.metrics,
             job_done=self.reporter.job_done,
             worker_id=worker_id,
-            dead_letter_queues={
-                Lane.INTERACTIVE: settings.interactive_dlq_url,
-                Lane.BATCH: settings.batch_dlq_url,
-            },
+            dead_letter_queues=dict(settings.dlq_urls()),
         )
 
     def _wire_job_stages(

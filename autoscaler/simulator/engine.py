@@ -3,12 +3,15 @@
 What it models, and how:
 
 * **Arrivals** come from a :class:`~autoscaler.simulator.traces.Trace` (fixed jobs).
-* **SQS**: two lanes, interactive drained first. A received message is in flight until
-  deleted; a worker renews its visibility every ``heartbeat_seconds``. If the worker dies,
-  the message reappears when its last visibility extension runs out; after ``max_receives``
-  receives it goes to the DLQ (a lost job). ``GetQueueAttributes`` answers with the counts
-  as they were up to ``sqs_count_lag_seconds`` earlier, each off by up to
-  ``sqs_count_error`` (a share), as SQS's approximate counts are.
+* **SQS**: three lanes, drained interactive first, then training, then batch. A training
+  occupies its worker for its whole run and does not count towards the worker's per-job time
+  (as :mod:`worker.settle` keeps it out of the heartbeat's seconds per job). A received
+  message is in flight until deleted; a worker renews its visibility every
+  ``heartbeat_seconds``. If the worker dies, the message reappears when its last visibility
+  extension runs out; after ``max_receives`` receives it goes to the DLQ (a lost job).
+  ``GetQueueAttributes`` answers with the counts as they were up to
+  ``sqs_count_lag_seconds`` earlier, each off by up to ``sqs_count_error`` (a share), as
+  SQS's approximate counts are.
 * **Instances**: the ASG acts ``asg_reaction_seconds`` after a change; boot time and model
   load time are lognormal draws; billing is per second from launch until the instance is
   gone, with a 60 s minimum. An idle worker takes the next visible message at once; when
@@ -66,7 +69,7 @@ from autoscaler.simulator.cloud import (
     TerminateInstance,
     WorkerBeat,
 )
-from autoscaler.simulator.traces import BATCH, INTERACTIVE, LANES, Trace
+from autoscaler.simulator.traces import LANES, TRAINING, Trace
 from sdfleet.heartbeats import WorkerState
 from sdfleet.messages import Lane
 
@@ -332,8 +335,8 @@ class Fleet:
         self.read_rng = random.Random(seed + 104_729)
         self.now = 0.0
         self.jobs = [SimJob(n, j.arrival, j.lane, j.service) for n, j in enumerate(trace.jobs)]
-        self.lanes: dict[Lane, deque[SimJob]] = {INTERACTIVE: deque(), BATCH: deque()}
-        self.in_flight_by_lane: dict[Lane, int] = {INTERACTIVE: 0, BATCH: 0}
+        self.lanes: dict[Lane, deque[SimJob]] = {lane: deque() for lane in LANES}
+        self.in_flight_by_lane: dict[Lane, int] = dict.fromkeys(LANES, 0)
         self.instances: dict[str, SimInstance] = {}
         self.retired: list[SimInstance] = []
         self.idle: list[SimInstance] = []
@@ -344,7 +347,8 @@ class Fleet:
         self._serial = 0
         self._reconcile_pending = False
         self._count_times: list[float] = []
-        self._count_values: list[tuple[int, int, int, int]] = []
+        #: Per logged time: visible then in-flight counts, each in ``LANES`` order.
+        self._count_values: list[tuple[int, ...]] = []
         self.samples: list[Sample] = []
         self.pool: list[PoolInstance] = []
         self.pool_billed_seconds = 0.0
@@ -354,7 +358,7 @@ class Fleet:
     # ---- world figures (for the engine, tests and reports; never given to a scaler) ------
     @property
     def visible(self) -> int:
-        return len(self.lanes[INTERACTIVE]) + len(self.lanes[BATCH])
+        return sum(len(queue) for queue in self.lanes.values())
 
     def visible_in(self, lane: Lane) -> int:
         return len(self.lanes[lane])
@@ -396,12 +400,7 @@ class Fleet:
     def _log_counts(self) -> None:
         if self.env.sqs_count_lag_seconds <= 0:
             return
-        value = (
-            len(self.lanes[INTERACTIVE]),
-            len(self.lanes[BATCH]),
-            self.in_flight_by_lane[INTERACTIVE],
-            self.in_flight_by_lane[BATCH],
-        )
+        value = self._counts()
         if self._count_times and self._count_times[-1] == self.now:
             self._count_values[-1] = value
         else:
@@ -414,19 +413,18 @@ class Fleet:
             del self._count_times[:keep]
             del self._count_values[:keep]
 
+    def _counts(self) -> tuple[int, ...]:
+        visible = tuple(len(self.lanes[lane]) for lane in LANES)
+        return visible + tuple(self.in_flight_by_lane[lane] for lane in LANES)
+
     def _queue_counts(self) -> dict[Lane, QueueCounts]:
         env = self.env
         if env.sqs_count_lag_seconds <= 0:
-            values = (
-                len(self.lanes[INTERACTIVE]),
-                len(self.lanes[BATCH]),
-                self.in_flight_by_lane[INTERACTIVE],
-                self.in_flight_by_lane[BATCH],
-            )
+            values = self._counts()
         else:
             at = self.now - self.read_rng.uniform(0.0, env.sqs_count_lag_seconds)
             index = bisect.bisect_right(self._count_times, at) - 1
-            values = self._count_values[index] if index >= 0 else (0, 0, 0, 0)
+            values = self._count_values[index] if index >= 0 else (0,) * (2 * len(LANES))
 
         def noisy(count: int) -> int:
             if env.sqs_count_error <= 0 or count == 0:
@@ -434,9 +432,10 @@ class Fleet:
             error = self.read_rng.uniform(-env.sqs_count_error, env.sqs_count_error)
             return max(0, round(count * (1 + error)))
 
+        lanes = len(LANES)
         return {
-            INTERACTIVE: QueueCounts(noisy(values[0]), noisy(values[2])),
-            BATCH: QueueCounts(noisy(values[1]), noisy(values[3])),
+            lane: QueueCounts(noisy(values[n]), noisy(values[lanes + n]))
+            for n, lane in enumerate(LANES)
         }
 
     def _beat_of(self, instance: SimInstance) -> WorkerBeat | None:
@@ -814,7 +813,8 @@ class Fleet:
         self.in_flight_by_lane[job.lane] -= 1
         instance.busy_seconds += job.service
         instance.jobs_done += 1
-        instance.recent.append(job.service)
+        if job.lane is not TRAINING:
+            instance.recent.append(job.service)
         instance.job = None
         if instance.state is SimState.DRAINING:
             self._write_beat(instance)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 from autoscaler.simulator.engine import MIN_BILLED_SECONDS, FleetEnvironment, RunResult
 from autoscaler.simulator.oracle import OracleResult
-from autoscaler.simulator.traces import BATCH, INTERACTIVE, Trace
+from autoscaler.simulator.traces import BATCH, INTERACTIVE, TRAINING, Trace
 
 
 def busy_hours_bound(trace: Trace) -> float:
@@ -41,6 +41,8 @@ class PolicyStats:
     #: The batch lane is reported as completion: last batch job done - first batch arrival.
     batch_p95_wait: float = 0.0
     batch_completion_seconds: float = 0.0
+    #: How long trainings waited for a worker (0 on a trace without trainings).
+    training_p95_wait: float = 0.0
     #: Workers killed with a job in hand (the job reruns after its visibility timeout).
     busy_killed: int = 0
 
@@ -106,6 +108,7 @@ def summarize(result: RunResult) -> PolicyStats:
             max(batch_done) - min(j.arrival for j in batch) if batch_done else 0.0
         ),
         busy_killed=sum(1 for i in result.instances if i.killed_busy),
+        training_p95_wait=percentile(result.lane_waits(TRAINING), 95),
     )
 
 

@@ -15,6 +15,7 @@ COLUMNS: Final = (
     ("p50_wait", "p50 wait s"),
     ("p95_wait", "p95 wait s"),
     ("interactive_p95_wait", "web p95 s"),
+    ("training_p95_wait", "training p95 s"),
     ("p99_wait", "p99 wait s"),
     ("max_wait", "max wait s"),
     ("gpu_hours", "GPU-h"),

@@ -18,14 +18,19 @@ from autoscaler.errors import TraceError
 from sdfleet.messages import Lane
 
 INTERACTIVE: Final = Lane.INTERACTIVE
+TRAINING: Final = Lane.TRAINING
 BATCH: Final = Lane.BATCH
 #: Lanes in the order workers drain them.
-LANES: Final = (INTERACTIVE, BATCH)
+LANES: Final = (INTERACTIVE, TRAINING, BATCH)
 
 #: Per-job GPU seconds: lognormal around the median (a 512x512, 30-step SD 1.5 image on a
 #: mid-range GPU takes about 6 s; prompts and sizes spread it).
 DEFAULT_JOB_MEDIAN_SECONDS: Final = 6.0
 DEFAULT_JOB_SIGMA: Final = 0.35
+#: Per-training GPU seconds: lognormal around 15 minutes (1000 LoRA steps of SD 1.5 at 512 px
+#: plus loading and checkpoints; the scaler's training_minutes_per_job default).
+DEFAULT_TRAINING_MEDIAN_SECONDS: Final = 900.0
+DEFAULT_TRAINING_SIGMA: Final = 0.3
 #: Quiet time after the last arrival, so every policy can scale back to zero in the run.
 TAIL_SECONDS: Final = 1800.0
 MAX_CSV_JOBS: Final = 1_000_000
@@ -204,6 +209,28 @@ def spot_storm(seed: int = 6) -> Trace:
     )
 
 
+def training_mix(seed: int = 7) -> Trace:
+    """Steady web and batch images with LoRA trainings mixed in: the trainings must neither
+    delay the web jobs nor be mistaken for a burst of images."""
+    rng = random.Random(seed)
+    end = 3 * 3600.0
+    jobs = _poisson_jobs(rng, lambda _t: 0.3, 0.3, end)
+    t = 0.0
+    while True:
+        t += rng.expovariate(1 / 600.0)
+        if t >= end:
+            break
+        service = _service(rng, DEFAULT_TRAINING_MEDIAN_SECONDS, DEFAULT_TRAINING_SIGMA)
+        jobs.append(TraceJob(t, TRAINING, service))
+    jobs.sort(key=lambda j: j.arrival)
+    return Trace(
+        "training-mix",
+        "Poisson 0.3 images/s (20% batch) with a LoRA training every ~10 min (~15 min each), 3 h",
+        tuple(jobs),
+        end + TAIL_SECONDS,
+    )
+
+
 BUILT_IN: Final[dict[str, Callable[..., Trace]]] = {
     "steady": steady,
     "bursty": bursty,
@@ -211,6 +238,7 @@ BUILT_IN: Final[dict[str, Callable[..., Trace]]] = {
     "batch-dump": batch_dump,
     "sparse": sparse,
     "spot-storm": spot_storm,
+    "training-mix": training_mix,
 }
 
 

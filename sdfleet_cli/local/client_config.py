@@ -19,6 +19,8 @@ class ClientConfig:
     batch_queue_url: str
     interactive_dlq_url: str | None
     batch_dlq_url: str | None
+    training_queue_url: str | None
+    training_dlq_url: str | None
     bucket: str
     jobs_table: str
     workers_table: str
@@ -28,8 +30,19 @@ class ClientConfig:
     logs_dir: Path | None
     api_url: str | None
 
+    def dlq_url(self, lane: str) -> str | None:
+        return {
+            "interactive": self.interactive_dlq_url,
+            "training": self.training_dlq_url,
+            "batch": self.batch_dlq_url,
+        }.get(lane)
+
     def queue_url(self, lane: str) -> str:
-        url = self.interactive_queue_url if lane == "interactive" else self.batch_queue_url
+        url = {
+            "interactive": self.interactive_queue_url,
+            "training": self.training_queue_url,
+            "batch": self.batch_queue_url,
+        }.get(lane)
         if not url:
             raise ConfigurationError(f"no queue URL configured for the {lane} lane")
         return url
@@ -48,6 +61,8 @@ def load_client_config(
             batch_queue_url=state.batch_queue_url,
             interactive_dlq_url=state.interactive_dlq_url,
             batch_dlq_url=state.batch_dlq_url,
+            training_queue_url=state.training_queue_url,
+            training_dlq_url=state.training_dlq_url,
             bucket=state.bucket,
             jobs_table=state.jobs_table,
             workers_table=state.workers_table,
@@ -64,6 +79,8 @@ def load_client_config(
         batch_queue_url=settings.batch_queue_url,
         interactive_dlq_url=settings.interactive_dlq_url,
         batch_dlq_url=settings.batch_dlq_url,
+        training_queue_url=settings.training_queue_url,
+        training_dlq_url=settings.training_dlq_url,
         bucket=settings.bucket,
         jobs_table=settings.jobs_table,
         workers_table=settings.workers_table,

@@ -59,8 +59,11 @@ def fleet_status(clients: AwsClients, config: ClientConfig, owner: str | None) -
     lanes = []
     for lane, url, dlq in (
         ("interactive", config.interactive_queue_url, config.interactive_dlq_url),
+        ("training", config.training_queue_url, config.training_dlq_url),
         ("batch", config.batch_queue_url, config.batch_dlq_url),
     ):
+        if not url:
+            continue
         depth = _depth(clients, url) or (0, 0)
         dead = _depth(clients, dlq)
         lanes.append(LaneStatus(lane, depth[0], depth[1], dead[0] if dead else None))

@@ -35,6 +35,8 @@ class LocalState(BaseModel):
     batch_queue_url: str
     interactive_dlq_url: str | None = None
     batch_dlq_url: str | None = None
+    training_queue_url: str | None = None
+    training_dlq_url: str | None = None
     bucket: str
     jobs_table: str
     workers_table: str

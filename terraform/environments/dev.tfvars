@@ -22,6 +22,7 @@ idle_seconds_before_scale_in = 60
 quiet_seconds_before_zero    = 120
 max_step                     = 2
 default_seconds_per_job      = 8
+training_minutes_per_job     = 15
 boot_seconds                 = 240
 boot_deadline_seconds        = 900
 samples_per_invocation       = 12

@@ -20,16 +20,18 @@ idle_seconds_before_scale_in = 20
 quiet_seconds_before_zero    = 40
 max_step                     = 2
 default_seconds_per_job      = 5
+training_minutes_per_job     = 1
 boot_seconds                 = 5
 boot_deadline_seconds        = 600
 samples_per_invocation       = 1
 backlog_tolerance            = 0.75
 
-visibility_timeout_seconds = 60
-heartbeat_seconds          = 10
-max_receive_count          = 3
-point_in_time_recovery     = false
-log_retention_days         = 1
+visibility_timeout_seconds          = 60
+training_visibility_timeout_seconds = 120
+heartbeat_seconds                   = 10
+max_receive_count                   = 3
+point_in_time_recovery              = false
+log_retention_days                  = 1
 
 # moto stamps every message with one SenderId (AIDAIT2UOQQY3AUEKVGXU) and enforces no queue
 # policy: this entry shows the shape, and `sdfleet up` maps that SenderId to the local tenant.

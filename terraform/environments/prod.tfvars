@@ -26,17 +26,19 @@ idle_seconds_before_scale_in = 60
 quiet_seconds_before_zero    = 300
 max_step                     = 4
 default_seconds_per_job      = 6
+training_minutes_per_job     = 15
 boot_seconds                 = 180
 boot_deadline_seconds        = 600
 samples_per_invocation       = 12
 backlog_tolerance            = 0.75
 
-visibility_timeout_seconds = 120
-heartbeat_seconds          = 30
-max_receive_count          = 3
-record_ttl_days            = 30
-user_data_expiry_days      = 30
-input_expiry_days          = 7
+visibility_timeout_seconds          = 120
+training_visibility_timeout_seconds = 900
+heartbeat_seconds                   = 30
+max_receive_count                   = 3
+record_ttl_days                     = 30
+user_data_expiry_days               = 30
+input_expiry_days                   = 7
 
 model_source             = "s3://example-org-sdfleet-prod-data/models/sd15/"
 hourly_price_per_worker  = 0.55
@@ -47,5 +49,5 @@ max_uploads_per_user_per_day   = 200
 fair_window_messages           = 24
 api_throttling_burst_limit     = 200
 api_throttling_rate_limit      = 100
-oldest_message_slo_seconds     = { interactive = 120, batch = 3600 }
+oldest_message_slo_seconds     = { interactive = 120, training = 1800, batch = 3600 }
 log_retention_days             = 90

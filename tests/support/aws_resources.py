@@ -17,6 +17,8 @@ class LaneQueues:
     batch_url: str
     interactive_dlq_url: str
     batch_dlq_url: str
+    training_url: str
+    training_dlq_url: str
 
 
 def unique(prefix: str) -> str:
@@ -89,7 +91,7 @@ def create_lane_queues(
 ) -> LaneQueues:
     sqs = clients.sqs()
     urls: dict[str, str] = {}
-    for lane in ("interactive", "batch"):
+    for lane in ("interactive", "batch", "training"):
         dlq_url = sqs.create_queue(
             QueueName=f"{prefix}-{lane}-dlq", Attributes={"MessageRetentionPeriod": "1209600"}
         )["QueueUrl"]
@@ -112,6 +114,8 @@ def create_lane_queues(
         batch_url=urls["batch"],
         interactive_dlq_url=urls["interactive_dlq"],
         batch_dlq_url=urls["batch_dlq"],
+        training_url=urls["training"],
+        training_dlq_url=urls["training_dlq"],
     )
 
 

@@ -36,7 +36,7 @@ def _queue_attributes(clients: AwsClients, url: str) -> dict[str, str]:
     return clients.sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
 
 
-@pytest.mark.parametrize("lane", ["interactive", "batch"])
+@pytest.mark.parametrize("lane", ["interactive", "training", "batch"])
 def test_lane_redrives_to_its_dlq(
     applied_stack: AppliedStack, clients: AwsClients, tfvars: dict[str, Any], lane: str
 ) -> None:
@@ -47,7 +47,15 @@ def test_lane_redrives_to_its_dlq(
     redrive = json.loads(queue["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == dlq["QueueArn"]
     assert int(redrive["maxReceiveCount"]) == tfvars["max_receive_count"]
-    assert int(queue["VisibilityTimeout"]) == tfvars["visibility_timeout_seconds"]
+    # A training holds its message for minutes: its lane has the longer timeout.
+    visibility = (
+        "training_visibility_timeout_seconds"
+        if lane == "training"
+        else ("visibility_timeout_seconds")
+    )
+    assert int(queue["VisibilityTimeout"]) == tfvars[visibility]
+    assert queue["SqsManagedSseEnabled"] == "true"
+    assert dlq["SqsManagedSseEnabled"] == "true"
     assert int(queue["VisibilityTimeout"]) > tfvars["heartbeat_seconds"]
     assert int(queue["MaximumMessageSize"]) == SQS_MAX_MESSAGE_BYTES
     assert int(dlq["MessageRetentionPeriod"]) == DLQ_RETENTION_SECONDS
@@ -110,23 +118,27 @@ def _sender_rule(statements: list[dict[str, Any]]) -> tuple[list[str], list[str]
 def test_queue_policies_bind_each_lane_to_its_senders_over_tls(
     applied_stack: AppliedStack, clients: AwsClients
 ) -> None:
-    """Finding 2: only the ingest role may send to the interactive lane; the batch lane takes
-    the tfvars principals (any account); the DLQs take the workers' copies; TLS only."""
+    """Finding 2: only the ingest role may send to the interactive and training lanes; the
+    batch lane takes the tfvars principals (any account); the DLQs take the workers' copies;
+    TLS only."""
     outputs = applied_stack.outputs
     ingest_role = clients.client("iam").get_role(RoleName="sdfleet-local-ingest-role")["Role"]
     batch_senders = ["arn:aws:iam::123456789012:role/sdfleet-local-batch"]
-    assert _sender_rule(_queue_policy(clients, outputs["interactive_queue_url"])) == (
-        [ingest_role["Arn"]],
-        [ingest_role["Arn"]],
-    )
+    for lane in ("interactive", "training"):
+        assert _sender_rule(_queue_policy(clients, outputs[f"{lane}_queue_url"])) == (
+            [ingest_role["Arn"]],
+            [ingest_role["Arn"]],
+        ), lane
     assert _sender_rule(_queue_policy(clients, outputs["batch_queue_url"])) == (
         batch_senders,
         batch_senders,
     )
     for name in (
         "interactive_queue_url",
+        "training_queue_url",
         "batch_queue_url",
         "interactive_dlq_url",
+        "training_dlq_url",
         "batch_dlq_url",
     ):
         statements = _queue_policy(clients, outputs[name])
@@ -138,7 +150,7 @@ def test_queue_policies_bind_each_lane_to_its_senders_over_tls(
             and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
             for s in statements
         ), name
-    for name in ("interactive_dlq_url", "batch_dlq_url"):
+    for name in ("interactive_dlq_url", "training_dlq_url", "batch_dlq_url"):
         statements = _queue_policy(clients, outputs[name])
         (deny,) = [s for s in statements if s["Effect"] == "Deny" and "SendMessage" in str(s)]
         assert _listed(deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]) == [
@@ -497,13 +509,24 @@ def test_roles_grant_exactly_what_the_code_calls(
     jobs_table = db.describe_table(TableName=outputs["jobs_table"])["Table"]["TableArn"]
     arn = {
         name: _queue_attributes(clients, outputs[f"{name}_url"])["QueueArn"]
-        for name in ("interactive_queue", "batch_queue", "interactive_dlq", "batch_dlq")
+        for name in (
+            "interactive_queue",
+            "training_queue",
+            "batch_queue",
+            "interactive_dlq",
+            "training_dlq",
+            "batch_dlq",
+        )
     }
-    dlqs = {arn["interactive_dlq"], arn["batch_dlq"]}
+    dlqs = {arn["interactive_dlq"], arn["training_dlq"], arn["batch_dlq"]}
 
     ingest, scaler, worker = roles["ingest"], roles["scaler"], roles["worker"]
     assert _resources_of(ingest, "dynamodb:Scan") == {workers_table}
-    assert _resources_of(ingest, "sqs:SendMessage") == {arn["interactive_queue"]}
+    # The API sends web jobs and trainings; never to the batch lane or a DLQ.
+    assert _resources_of(ingest, "sqs:SendMessage") == {
+        arn["interactive_queue"],
+        arn["training_queue"],
+    }
     assert _resources_of(ingest, "s3:PutObject") == {
         f"arn:aws:s3:::{outputs['bucket']}/users/*/inputs/*"
     }
@@ -521,6 +544,7 @@ def test_roles_grant_exactly_what_the_code_calls(
     assert _resources_of(scaler, "sqs:ReceiveMessage") == dlqs
     assert _resources_of(scaler, "sqs:GetQueueAttributes") == {
         arn["interactive_queue"],
+        arn["training_queue"],
         arn["batch_queue"],
     }
     (tagging,) = [s for s in scaler if "autoscaling:CreateOrUpdateTags" in s["Action"]]
@@ -534,6 +558,9 @@ def test_roles_grant_exactly_what_the_code_calls(
         assert resource.endswith(f":autoScalingGroupName/{outputs['asg_name']}")
 
     assert _resources_of(worker, "sqs:SendMessage") == dlqs
+    lanes = {arn["interactive_queue"], arn["training_queue"], arn["batch_queue"]}
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
+        assert _resources_of(worker, action) == lanes, action
     assert _resources_of(worker, "dynamodb:PutItem") == {jobs_table, workers_table}
     assert _resources_of(worker, "s3:DeleteObject") == {
         f"arn:aws:s3:::{outputs['bucket']}/users/*/outputs/*"

@@ -71,6 +71,7 @@ GOOD_VALUES: dict[str, dict[str, Any]] = {
         "quiet_seconds_before_zero": 300,
         "max_step": 4,
         "default_seconds_per_job": 6,
+        "training_minutes_per_job": 15,
         "boot_seconds": 90,
         "boot_deadline_seconds": 600,
         "samples_per_invocation": 1,
@@ -189,6 +190,8 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
         "quiet_seconds_before_zero": [86401],
         "max_step": [0],
         "default_seconds_per_job": [3601],
+        "training_minutes_per_job": [0],
+        "training_visibility_timeout_seconds": [59],
         "boot_seconds": [-1],
         "boot_deadline_seconds": [7201],
         "samples_per_invocation": [13],
@@ -239,6 +242,7 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
         "quiet_seconds_before_zero": [86401],
         "max_step": [0],
         "default_seconds_per_job": [0],
+        "training_minutes_per_job": [1441],
         "boot_seconds": [3601],
         "boot_deadline_seconds": [-1],
         "ssm_path": ["sdfleet-test"],
@@ -268,6 +272,8 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
         "name_prefix": ["bad name!"],
         "lanes": [[]],
         "visibility_timeout_seconds": [9],
+        # A timeout out of range; a lane the module does not create.
+        "lane_visibility_timeout_seconds": [{"interactive": 5}, {"nope": 60}],
         "max_receive_count": [0],
         "message_retention_seconds": [59],
         "receive_wait_time_seconds": [21],
@@ -318,7 +324,13 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
 CONTEXT: dict[str, dict[str, dict[str, Any]]] = {".": {"subnet_ids": {"create_network": False}}}
 #: Variables whose condition reads another validated variable: Terraform does not judge a
 #: condition whose inputs failed their own validation, so these get a run of their own.
-ALONE: dict[str, set[str]] = {".": {"max_capacity", "model_source", "worker_ami_bake"}}
+ALONE: dict[str, set[str]] = {
+    # training_visibility_timeout_seconds: heartbeat_seconds' validation reads it, and a
+    # validation over an invalid variable is not evaluated.
+    ".": {"max_capacity", "model_source", "worker_ami_bake", "training_visibility_timeout_seconds"},
+    # Its key check reads var.lanes, which run 0 sets badly.
+    "modules/queues": {"lane_visibility_timeout_seconds"},
+}
 #: The mocked provider answers data sources with random strings; IAM documents must be JSON.
 MOCK_PROVIDER = """mock_provider "aws" {
   mock_data "aws_iam_policy_document" {
@@ -395,7 +407,8 @@ def hcl(value: Any) -> str:
 
 def tftest_file(module: str) -> str:
     """A `terraform test` file: good values for all runs, then one run per block index (and
-    one per variable in ALONE), each expecting every variable it sets badly to fail."""
+    one per bad value of a variable in ALONE), each expecting every variable it sets badly to
+    fail."""
     rows = BAD_VALUES[module]
     alone = ALONE.get(module, set())
     runs: list[tuple[str, dict[str, Any]]] = []
@@ -403,7 +416,11 @@ def tftest_file(module: str) -> str:
         bad = {n: v[index] for n, v in rows.items() if index < len(v) and n not in alone}
         if bad:
             runs.append((f"bad_values_{index}", bad))
-    runs += [(f"bad_{name}", {name: rows[name][0]}) for name in sorted(alone)]
+    runs += [
+        (f"bad_{name}_{index}", {name: value})
+        for name in sorted(alone)
+        for index, value in enumerate(rows[name])
+    ]
     lines = [MOCK_PROVIDER, "", "variables {"]
     lines += [f"  {k} = {hcl(v)}" for k, v in GOOD_VALUES[module].items()]
     lines += ["}", ""]

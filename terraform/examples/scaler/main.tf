@@ -84,6 +84,7 @@ module "autoscaler" {
   quiet_seconds_before_zero    = 300
   max_step                     = 2
   default_seconds_per_job      = 6
+  training_minutes_per_job     = 15
   boot_seconds                 = 120
   boot_deadline_seconds        = 600
   samples_per_invocation       = 12

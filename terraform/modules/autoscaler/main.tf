@@ -18,6 +18,7 @@ locals {
     quiet_seconds_before_zero    = tostring(var.quiet_seconds_before_zero)
     max_step                     = tostring(var.max_step)
     default_seconds_per_job      = tostring(var.default_seconds_per_job)
+    training_minutes_per_job     = tostring(var.training_minutes_per_job)
     boot_seconds                 = tostring(var.boot_seconds)
     boot_deadline_seconds        = tostring(var.boot_deadline_seconds)
     samples_per_invocation       = tostring(var.samples_per_invocation)

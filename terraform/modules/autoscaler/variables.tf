@@ -107,6 +107,15 @@ variable "default_seconds_per_job" {
   }
 }
 
+variable "training_minutes_per_job" {
+  description = "SDFLEET_SCALER_TRAINING_MINUTES_PER_JOB: expected run time of one training (minutes), the training lane's own duration estimate."
+  type        = number
+  validation {
+    condition     = var.training_minutes_per_job > 0 && var.training_minutes_per_job <= 1440
+    error_message = "training_minutes_per_job must be in (0, 1440]."
+  }
+}
+
 variable "boot_seconds" {
   description = "SDFLEET_SCALER_BOOT_SECONDS: expected instance boot + model load time."
   type        = number

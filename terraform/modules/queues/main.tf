@@ -22,7 +22,7 @@ resource "aws_sqs_queue" "lane" {
   for_each = local.lanes
 
   name                       = "${var.name_prefix}-${each.key}"
-  visibility_timeout_seconds = var.visibility_timeout_seconds
+  visibility_timeout_seconds = lookup(var.lane_visibility_timeout_seconds, each.key, var.visibility_timeout_seconds)
   message_retention_seconds  = var.message_retention_seconds
   max_message_size           = local.max_message_size
   receive_wait_time_seconds  = var.receive_wait_time_seconds

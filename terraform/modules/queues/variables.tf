@@ -27,6 +27,20 @@ variable "visibility_timeout_seconds" {
   }
 }
 
+variable "lane_visibility_timeout_seconds" {
+  description = "Lane name -> visibility timeout overriding visibility_timeout_seconds for that lane (the training lane: a run of minutes should not be redelivered after a few missed heartbeats)."
+  type        = map(number)
+  default     = {}
+  validation {
+    condition     = alltrue([for seconds in values(var.lane_visibility_timeout_seconds) : seconds >= 10 && seconds <= 43200])
+    error_message = "lane_visibility_timeout_seconds values must be between 10 and 43200."
+  }
+  validation {
+    condition     = alltrue([for lane in keys(var.lane_visibility_timeout_seconds) : contains(var.lanes, lane)])
+    error_message = "lane_visibility_timeout_seconds keys must be lanes of this module (var.lanes)."
+  }
+}
+
 variable "max_receive_count" {
   description = "Deliveries of one message before it moves to the lane's dead-letter queue."
   type        = number

@@ -158,7 +158,7 @@ def test_lambda_handler_logs_one_line_and_emits_metrics(
     decisions = [r for r in caplog.records if r.getMessage() == "scaler decision"]
     assert len(decisions) == 1
     logged = decisions[0].scaler  # type: ignore[attr-defined]
-    assert logged["samples"][0]["visible"] == {"interactive": 1, "batch": 0}
+    assert logged["samples"][0]["visible"] == {"interactive": 1, "training": 0, "batch": 0}
     assert logged["desired_capacity"] == 1
     emf = [json.loads(line) for line in capfd.readouterr().out.splitlines() if '"_aws"' in line]
     assert len(emf) == 1

@@ -170,3 +170,38 @@ def test_interactive_dlq_is_reaped_by_the_scaler_too(
     assert failed.status is JobStatus.FAILED
     assert failed.error is not None
     assert "interactive dead-letter queue" in failed.error.message
+
+
+def test_training_dlq_is_reaped_and_the_lane_observed_by_the_scaler(
+    fleet: FleetResources, worker_group: WorkerGroup
+) -> None:
+    """A training stranded in the training lane's DLQ is failed, as the other lanes' are; a web
+    job named from the training DLQ is left alone (not created for that lane); the samples
+    count the training lane's queue."""
+    store = fleet.job_store()
+    stranded = queued(store, "train-stranded", lane=Lane.TRAINING)
+    store.claim(stranded.job_id, "killed-worker", 10, now=utcnow() - timedelta(seconds=60))
+    queued(store, "web-elsewhere")
+    sqs = fleet.clients.sqs()
+    for job_id in ("train-stranded", "web-elsewhere"):
+        body = JobMessage(
+            version=1, kind=JobKind.TXT2IMG, params=JobParams(prompt="p"), job_id=job_id
+        ).to_body()
+        sqs.send_message(QueueUrl=fleet.queues.training_dlq_url, MessageBody=body)
+    sqs.send_message(QueueUrl=fleet.queues.training_url, MessageBody="{}")
+    settings = ScalerSettings(
+        **fleet.env(),  # type: ignore[arg-type]
+        asg_name=worker_group.name,
+        samples_per_invocation=1,
+    )
+
+    result = ScalerRun(settings, fleet.clients, sleep=lambda _: None)()
+
+    assert result.dead_letters is not None
+    assert result.dead_letters.as_dict() == {"seen": 2, "failed": ["train-stranded"]}
+    failed = store.get("train-stranded")
+    assert failed.status is JobStatus.FAILED
+    assert failed.error is not None and "training dead-letter queue" in failed.error.message
+    assert store.get("web-elsewhere").status is JobStatus.QUEUED
+    assert result.last.visible == {Lane.INTERACTIVE: 0, Lane.TRAINING: 1, Lane.BATCH: 0}
+    assert result.last.decision.need == 1

@@ -136,6 +136,7 @@ class IngestApi:
             messages={
                 "interactive": self.queue_depth(queues.interactive_url),
                 "batch": self.queue_depth(queues.batch_url),
+                "training": self.queue_depth(queues.training_url),
             },
         )
 
@@ -156,6 +157,7 @@ def settings_for(fleet: FleetResources, idempotency_table: str, **changes: Any) 
         bucket=fleet.bucket,
         interactive_queue_url=fleet.queues.interactive_url,
         batch_queue_url=fleet.queues.batch_url,
+        training_queue_url=fleet.queues.training_url,
         idempotency_table=idempotency_table,
         **changes,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sdfleet.keys import adapter_key
+from sdfleet.messages import Lane
 from sdfleet.training import TRAIN_STEPS_DEFAULT
 from tests.fixtures.apigw.events import event
 from tests.integration.ingest.conftest import USER_A, USER_B, IngestApi
@@ -25,12 +26,35 @@ def test_a_training_is_queued_with_its_params(api: IngestApi) -> None:
     record = api.store.get(created.body["job_id"])
     assert record.kind.value == "train" and record.owner == USER_A
     assert record.cost_units == 20
-    [message] = api.receive(api.fleet.queues.interactive_url)
-    assert message["kind"] == "train"
+    # Its own lane, so a run of minutes never holds up a web job.
+    assert record.lane is Lane.TRAINING
+    assert api.receive(api.fleet.queues.interactive_url) == []
+    [message] = api.receive(api.fleet.queues.training_url)
+    assert message["kind"] == "train" and message["lane"] == "training"
+    assert message["job_id"] == record.job_id
     assert message["params"]["instance_images"] == body["instance_images"]
     view = api.call(event("get_job", sub=USER_A, path_params={"job_id": record.job_id}))
     assert view.body["params"]["instance_prompt"] == "sks"
     assert view.body["params"]["steps"] == 20
+
+
+def test_without_a_training_lane_trainings_travel_in_the_interactive_lane(
+    api: IngestApi,
+) -> None:
+    legacy = api.with_settings(training_queue_url=None)
+    created = legacy.call(event("create_job", sub=USER_A, body=_train_body(legacy, USER_A)))
+    assert created.status == 202, created.body
+    assert legacy.store.get(created.body["job_id"]).lane is Lane.INTERACTIVE
+    [message] = legacy.receive(legacy.fleet.queues.interactive_url)
+    assert message["kind"] == "train"
+
+
+def test_web_jobs_stay_in_the_interactive_lane(api: IngestApi) -> None:
+    body = {"prompt": "a dog", "steps": 2, "width": 64, "height": 64}
+    created = api.call(event("create_job", sub=USER_A, body=body))
+    assert created.status == 202, created.body
+    assert api.store.get(created.body["job_id"]).lane is Lane.INTERACTIVE
+    assert api.receive(api.fleet.queues.training_url) == []
 
 
 def test_default_steps_apply(api: IngestApi) -> None:

@@ -79,6 +79,7 @@ def settings_env(
         }
         names = {
             "visibility_timeout_seconds": env.VISIBILITY_TIMEOUT_SECONDS,
+            "training_visibility_timeout_seconds": env.TRAINING_VISIBILITY_TIMEOUT_SECONDS,
             "heartbeat_seconds": env.HEARTBEAT_SECONDS,
             "lease_seconds": env.LEASE_SECONDS,
             "wait_time_seconds": env.WAIT_TIME_SECONDS,

@@ -212,19 +212,21 @@ def test_squatted_batch_id_cannot_take_another_tenants_job(
     assert job_store.get(mallory.job_id).owner == "mallory"
 
 
-def test_interactive_lane_refuses_every_sender_but_the_ingest_api(
-    intake: MessageIntake, job_store: JobStore
+@pytest.mark.parametrize("lane", [Lane.INTERACTIVE, Lane.TRAINING])
+def test_api_lanes_refuse_every_sender_but_the_ingest_api(
+    intake: MessageIntake, job_store: JobStore, lane: Lane
 ) -> None:
+    # The training lane as the interactive one: a batch tenant (SENDER) may not post there.
     _web_record(job_store, "web-9")
     for sender in (SENDER, f"{MALLORY}:ingest", None, f"x{INGEST}:s"):
         message = JobMessage(version=1, kind=JobKind.TXT2IMG, params=params(), job_id="web-9")
-        forged = delivery(message.to_body(), lane=Lane.INTERACTIVE, sender=sender or "")
+        forged = delivery(message.to_body(), lane=lane, sender=sender or "")
         result = intake.resolve(forged)
         assert result.action is Action.DEAD_LETTER, sender
         assert result.error is not None and result.error.code == ErrorCode.SENDER_NOT_ALLOWED
         assert result.record is None
     # The ingest role under any session name is the sender the lane honours.
-    ok = intake.resolve(delivery(body(job_id="web-9"), lane=Lane.INTERACTIVE))
+    ok = intake.resolve(delivery(body(job_id="web-9"), lane=lane))
     assert ok.action is Action.RUN and ok.job_id == "web-9" and ok.owner is None
     assert job_store.get("web-9").status is JobStatus.QUEUED
 

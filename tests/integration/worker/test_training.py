@@ -63,7 +63,8 @@ def put_images(fleet: FleetResources, owner: str, count: int = 3) -> list[str]:
 def train_job(
     fleet: FleetResources, store: JobStore, images: list[str], owner: str = OWNER, **changes: Any
 ) -> JobRecord:
-    """What the ingest API does for a training: the record first, then the message."""
+    """What the ingest API does for a training: the record first, then the message on the
+    training lane."""
     params = TrainParams.model_validate({**TRAIN, "instance_images": images, **changes})
     record = store.create(
         JobRecord(
@@ -71,14 +72,14 @@ def train_job(
             owner=owner,
             kind=JobKind.TRAIN,
             params=params,
-            lane=Lane.INTERACTIVE,
+            lane=Lane.TRAINING,
         )
     )
     message = JobMessage(
-        version=1, kind=JobKind.TRAIN, params=params, job_id=record.job_id, lane=Lane.INTERACTIVE
+        version=1, kind=JobKind.TRAIN, params=params, job_id=record.job_id, lane=Lane.TRAINING
     )
     fleet.clients.sqs().send_message(
-        QueueUrl=fleet.queues.interactive_url, MessageBody=message.to_body()
+        QueueUrl=fleet.queues.training_url, MessageBody=message.to_body()
     )
     return record
 

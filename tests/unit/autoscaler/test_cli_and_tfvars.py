@@ -135,7 +135,7 @@ def test_benchmark_quick_mode_writes_every_trace_and_policy(tmp_path: Path) -> N
     document = json.loads(out.with_suffix(".json").read_text())
     assert document["quick"] is True
     names = {t["trace"] for t in document["traces"]}
-    assert names == {"steady", "bursty", "batch-dump", "sparse", "spot-storm"}
+    assert names == {"steady", "bursty", "batch-dump", "sparse", "spot-storm", "training-mix"}
     for trace in document["traces"]:
         policies = [p["policy"] for p in trace["policies"]]
         assert policies == [

@@ -57,7 +57,7 @@ def settings_default(name: str) -> float:
 
 
 def test_the_knob_list_is_the_one_everyone_uses() -> None:
-    assert len(KNOBS) == 11
+    assert len(KNOBS) == 12
     assert set(POLICY_KNOBS) == {f.name for f in fields(PolicyConfig)}
     others = {"boot_seconds", "boot_deadline_seconds", "samples_per_invocation"}
     assert set(POLICY_KNOBS) | others == set(KNOBS)

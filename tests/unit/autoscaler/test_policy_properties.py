@@ -17,6 +17,7 @@ from autoscaler.policy import (
     PolicyConfig,
     decide,
 )
+from sdfleet.messages import Lane
 from tests.support.hypothesis_profiles import examples
 
 NOW = 1_800_000_000.0
@@ -34,6 +35,7 @@ def configs(draw: st.DrawFn) -> PolicyConfig:
         quiet_seconds_before_zero=draw(st.floats(0, 3600)),
         max_step=draw(st.integers(1, 10)),
         default_seconds_per_job=draw(st.floats(0.5, 120)),
+        training_minutes_per_job=draw(st.floats(0.5, 120)),
         backlog_tolerance=draw(st.floats(0, 1)),
     )
 
@@ -60,12 +62,19 @@ def instances(draw: st.DrawFn) -> tuple[InstanceView, ...]:
 def observations(draw: st.DrawFn) -> Observation:
     views = draw(instances())
     live = sum(1 for v in views if v.state is not InstanceState.LEAVING)
+    visible = draw(st.integers(0, 10_000))
+    in_flight = draw(st.integers(0, 60))
+    # Some of them trainings (the training lane), so every property holds with trainings too.
+    training_visible = draw(st.integers(0, min(visible, 50)))
+    training_in_flight = draw(st.integers(0, in_flight))
     return Observation(
         now=NOW,
-        visible=draw(st.integers(0, 10_000)),
-        in_flight=draw(st.integers(0, 60)),
+        visible=visible,
+        in_flight=in_flight,
         desired_capacity=draw(st.integers(max(0, live - 3), live + 3)),
         instances=views,
+        visible_by_lane={Lane.TRAINING: training_visible},
+        in_flight_by_lane={Lane.TRAINING: training_in_flight},
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +15,17 @@ from autoscaler.simulator.compare import SWEEPS, Frontier, FrontierPoint, Scenar
 from autoscaler.simulator.engine import Fleet, FleetEnvironment, RunResult, aws_world
 from autoscaler.simulator.metrics import busy_hours_bound, summarize
 from autoscaler.simulator.scalers import OursScaler
-from autoscaler.simulator.traces import BUILT_IN, GENERATED, INTERACTIVE, Trace, TraceJob
+from autoscaler.simulator.tfvars import scenario_from_tfvars
+from autoscaler.simulator.traces import (
+    BUILT_IN,
+    GENERATED,
+    INTERACTIVE,
+    TRAINING,
+    Trace,
+    TraceJob,
+)
 
+REPO = Path(__file__).resolve().parents[3]
 FIXED = FleetEnvironment(boot_sigma=0.0, model_load_sigma=0.0, spot_percentage=0)
 
 
@@ -126,3 +136,57 @@ def test_held_out_generators_are_seeded_and_differ_by_seed() -> None:
         assert first.jobs and first.name == name
     sizes = sorted(j.service for j in GENERATED["heavy-tail"](101).jobs)
     assert sizes[-1] > 10 * sizes[len(sizes) // 2]  # a heavy tail
+
+
+@dataclass
+class Prewarmed:
+    """A fixed fleet of ``size`` workers, running from the start."""
+
+    size: int
+    name: str = "prewarmed"
+    period: float = 1e9
+    offsets: tuple[float, ...] = (0.0,)
+
+    @property
+    def asg(self) -> AsgSetup:
+        return AsgSetup(prewarmed=self.size)
+
+    def start(self) -> Sequence[Action]:
+        return []
+
+    def tick(self, observation: CloudObservation) -> Sequence[Action]:
+        return []
+
+
+def test_a_training_holds_one_worker_and_stays_out_of_its_per_job_time() -> None:
+    # Two workers: a 10-minute training and web jobs behind it. The web jobs go to the other
+    # worker at once; the training's minutes never enter the per-job time a heartbeat reports.
+    jobs = (
+        TraceJob(0.0, TRAINING, 600.0),
+        *(TraceJob(1.0 + n, INTERACTIVE, 5.0) for n in range(5)),
+    )
+    result = Fleet(Trace("t", "test", jobs, 2000.0), FIXED, 1).run(Prewarmed(2))
+    training, *web = result.jobs
+    assert training.start == 0.0 and training.done == 600.0
+    assert max(j.start - j.arrival for j in web if j.start is not None) <= 25.0
+    trainer = next(i for i in result.instances if i.busy_seconds >= 600.0)
+    assert trainer.jobs_done == 1 and trainer.seconds_per_job is None
+
+
+def test_the_training_mix_trace_mixes_trainings_into_the_images() -> None:
+    trace = BUILT_IN["training-mix"]()
+    trainings = [j for j in trace.jobs if j.lane is TRAINING]
+    images = [j for j in trace.jobs if j.lane is not TRAINING]
+    assert 10 <= len(trainings) <= 30
+    assert min(j.service for j in trainings) > 5 * 60
+    assert len(images) > 100 * len(trainings)
+    # As deployed (prod.tfvars): the trainings do not push the web p95 past the target.
+    scenario = scenario_from_tfvars(REPO / "terraform" / "environments" / "prod.tfvars")
+    scaler = OursScaler(
+        scenario.config,
+        scenario.samples_per_invocation,
+        scenario.environment.sampling_window_seconds,
+    )
+    stats = summarize(Fleet(trace, scenario.environment, 1).run(scaler))
+    assert stats.jobs_lost == 0 and stats.jobs_unfinished == 0
+    assert stats.interactive_p95_wait <= scenario.config.target_wait_seconds

@@ -4,12 +4,14 @@ and message, and how a refused or failing write is settled in turn."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
 from sdfleet.errors import TransitionRejected
 from sdfleet.messages import Lane
 from sdfleet.records import ErrorCode, JobError, JobStatus, utcnow
+from sdfleet.requests import JobKind
 from tests.unit.worker_daemon.fakes import (
     DLQ_URLS,
     Stages,
@@ -57,6 +59,19 @@ def test_succeeded_counts_reports_releases_and_deletes() -> None:
     assert s.job_done.calls == [1.5]
     assert s.acked() == [running.message.message_id]
     assert held(s, running) == (False, False)
+
+
+def test_a_finished_training_stays_out_of_the_per_job_time() -> None:
+    # The heartbeat's seconds per job is the per-image pace the scaler and the API's ETA read;
+    # a training's minutes would make every image look minutes long.
+    s = stages()
+    running = claimed(s)
+    training = replace(running, record=running.record.model_copy(update={"kind": JobKind.TRAIN}))
+    s.jobs.finish("j-1", "w1", ["users/u/models/a/adapter.safetensors"], [7])
+    s.settler.apply(training.message, Succeeded(("a",), 900.0, 905.0), training)
+    assert s.stats.jobs_succeeded == 1 and s.metrics.latencies == [905.0]
+    assert s.job_done.calls == []
+    assert s.acked() == [running.message.message_id]
 
 
 def test_failed_writes_the_error_under_the_lease() -> None:
