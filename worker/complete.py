@@ -92,6 +92,8 @@ class Completer:
                 # complete settles its own errors; anything here is a bug, logged not raised.
                 logger.exception("completion failed")
 
+    # Long on purpose: upload, finish and delete of one call are one durable sequence (the
+    # message goes only after the record says succeeded); its branches are the failure cases.
     def complete(
         self,
         running: Running,

@@ -201,6 +201,8 @@ class Generator:
                 f"{type(exc).__name__}: {exc}"
             ) from exc
 
+    # Long on purpose: the load is one ordered sequence (imports, source, dtype, pipeline,
+    # attention probe, speed options, warm-up), and every step reports into the same result.
     @classmethod
     def _load(cls, settings: WorkerSettings, s3: S3Client | None, started: float) -> Generator:
         import torch

@@ -72,6 +72,8 @@ def data_order(seed: int, epoch: int, count: int) -> list[int]:
 class LoraTrainer:
     """Owns a freshly loaded copy of the base model's components while one training runs."""
 
+    # Long on purpose: peft injection, optimizer, scheduler and data order are set up together
+    # so a resumed run restores them in the same order as a fresh one.
     def __init__(
         self,
         components: dict[str, Any],

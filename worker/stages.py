@@ -129,6 +129,8 @@ class Stages:
             dead_letter_queues=dict(settings.dlq_urls()),
         )
 
+    # Long on purpose: it is the one place that wires every job stage to its gateways and
+    # settings, read top to bottom; split up, the wiring would be spread over several helpers.
     def _wire_job_stages(
         self,
         settings: WorkerSettings,
