@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 RESULTS: Final = ROOT / "benchmarks" / "results"
@@ -70,19 +71,30 @@ _RESULT_LINE = re.compile(r"^\s*([\w.]+__mutmut_\d+):\s*(.+?)\s*$")
 class ModuleScore:
     module: str
     tests: list[str]
+    #: Mutants a test failed on, and those that made the tests run past mutmut's timeout.
     killed: int = 0
+    timed_out: int = 0
+    #: Mutants every selected test passed with.
     survived: list[str] = field(default_factory=list)
+    #: Mutants in code none of the selected tests ran: counted as not killed.
+    not_covered: list[str] = field(default_factory=list)
     equivalent: dict[str, str] = field(default_factory=dict)
     other: dict[str, int] = field(default_factory=dict)
+    #: mutant -> its diff (the changed lines), for every mutant not killed.
+    diffs: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
+    def detected(self) -> int:
+        return self.killed + self.timed_out
+
+    @property
     def counted(self) -> int:
-        return self.killed + len(self.survived)
+        return self.detected + len(self.survived) + len(self.not_covered)
 
     @property
     def score(self) -> float | None:
-        return self.killed / self.counted if self.counted else None
+        return self.detected / self.counted if self.counted else None
 
 
 def changed_core_modules(base: str) -> list[str]:
@@ -134,7 +146,16 @@ def configure(copy: Path, module: str, tests: list[str]) -> None:
         pyproject.write("\n".join(lines) + "\n")
 
 
-def run_module(module: str, max_children: int) -> ModuleScore:
+def _changed_lines(diff: str) -> str:
+    """The removed and added lines of a unified diff (the mutation itself)."""
+    return "\n".join(
+        line
+        for line in diff.splitlines()
+        if line[:1] in "-+" and not line.startswith(("---", "+++"))
+    )
+
+
+def run_module(module: str, max_children: int, keep: Path | None = None) -> ModuleScore:
     tests = CORE_MODULES[module]
     score = ModuleScore(module, tests)
     started = time.perf_counter()
@@ -157,64 +178,130 @@ def run_module(module: str, max_children: int) -> ModuleScore:
             text=True,
             check=False,
         ).stdout
-    score.seconds = round(time.perf_counter() - started, 1)
-    for line in listing.splitlines():
-        match = _RESULT_LINE.match(line)
-        if not match:
-            continue
-        name, status = match.groups()
-        if status == "killed":
-            score.killed += 1
-        elif status == "survived" and name in EQUIVALENT:
-            score.equivalent[name] = EQUIVALENT[name]
-        elif status == "survived":
-            score.survived.append(name)
-        else:
-            score.other[status] = score.other.get(status, 0) + 1
+        score.seconds = round(time.perf_counter() - started, 1)
+        for line in listing.splitlines():
+            match = _RESULT_LINE.match(line)
+            if not match:
+                continue
+            name, status = match.groups()
+            if status == "killed":
+                score.killed += 1
+                continue
+            if status == "timeout":
+                score.timed_out += 1
+                continue
+            if name in EQUIVALENT and status in {"survived", "no tests"}:
+                score.equivalent[name] = EQUIVALENT[name]
+            elif status == "survived":
+                score.survived.append(name)
+            elif status == "no tests":
+                score.not_covered.append(name)
+            else:
+                score.other[status] = score.other.get(status, 0) + 1
+            shown = subprocess.run(
+                [*mutmut, "show", name],
+                cwd=copy,
+                env=environment,
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            score.diffs[name] = _changed_lines(shown)
+        if keep is not None:
+            shutil.copytree(copy, keep / module.replace("/", "."), dirs_exist_ok=True)
     return score
 
 
-def write_results(scores: list[ModuleScore], scope: str) -> None:
+def _result(s: ModuleScore, machine: str) -> dict[str, Any]:
+    return {
+        **asdict(s),
+        "detected": s.detected,
+        "score": s.score,
+        "meets_goal": (s.score or 0) >= GOAL,
+        "machine": machine,
+        "run_on": time.strftime("%Y-%m-%d", time.gmtime()),
+    }
+
+
+def _previous_results() -> dict[str, dict[str, Any]]:
+    """The committed per-module results, so a run of some modules keeps the others'."""
+    try:
+        document = json.loads((RESULTS / "mutation.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    modules = document.get("modules", {})
+    # Only results in this format (with a `detected` count) are kept.
+    return {m: r for m, r in modules.items() if m in CORE_MODULES and "detected" in r}
+
+
+def _diff_block(entry: dict[str, Any], name: str) -> str:
+    return f"```diff\n{entry['diffs'].get(name, '')}\n```"
+
+
+def write_results(scores: list[ModuleScore], scope: str, machine: str) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    not_run = [m for m in CORE_MODULES if m not in {s.module for s in scores}]
+    merged = _previous_results()
+    merged.update({s.module: _result(s, machine) for s in scores})
+    entries = {m: merged[m] for m in CORE_MODULES if m in merged}
+    not_run = [m for m in CORE_MODULES if m not in entries]
     payload = {
-        "command": "make mutation" if scope == "all" else f"python -m benchmarks.mutation {scope}",
-        "scope": scope,
+        "command": "make mutation",
+        "last_scope": scope,
         "goal": GOAL,
-        "modules": {
-            s.module: {**asdict(s), "score": s.score, "meets_goal": (s.score or 0) >= GOAL}
-            for s in scores
-        },
+        "modules": entries,
         "not_run": not_run,
     }
     (RESULTS / "mutation.json").write_text(json.dumps(payload, indent=2) + "\n")
     rows = [
-        "| module | killed | survived | equivalent | other | score | goal met | seconds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| module | mutants | killed | timed out | survived | not covered | equivalent | score "
+        "| goal met | seconds | machine, date |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for s in scores:
-        shown = "n/a" if s.score is None else f"{s.score:.1%}"
-        rows.append(
-            f"| {s.module} | {s.killed} | {len(s.survived)} | {len(s.equivalent)} | "
-            f"{sum(s.other.values())} | {shown} | {'yes' if (s.score or 0) >= GOAL else 'no'} | "
-            f"{s.seconds} |"
+    for module, e in entries.items():
+        shown = "n/a" if e["score"] is None else f"{e['score']:.1%}"
+        total = (
+            e["detected"]
+            + len(e["survived"])
+            + len(e["not_covered"])
+            + len(e["equivalent"])
+            + sum(e["other"].values())
         )
-    survivors = [f"- `{name}` ({s.module})" for s in scores for name in s.survived]
-    equivalent = [f"- `{n}`: {why}" for s in scores for n, why in s.equivalent.items()]
+        rows.append(
+            f"| {module} | {total} | {e['killed']} | {e['timed_out']} | {len(e['survived'])} | "
+            f"{len(e['not_covered'])} | {len(e['equivalent'])} | {shown} | "
+            f"{'yes' if e['meets_goal'] else 'no'} | {e['seconds']} | "
+            f"{e['machine']}, {e['run_on']} |"
+        )
+
+    def listed(key: str) -> list[str]:
+        return [
+            f"- `{name}` ({module}):\n\n{_diff_block(e, name)}"
+            for module, e in entries.items()
+            for name in e[key]
+        ]
+
+    equivalent = [
+        f"- `{name}` ({module}): {why}\n\n{_diff_block(e, name)}"
+        for module, e in entries.items()
+        for name, why in e["equivalent"].items()
+    ]
     text = "\n".join(
         [
             "# Mutation testing (mutmut)",
             "",
-            f"Scope: {scope}. Not run: {', '.join(not_run) or 'none'}.",
+            f"`make mutation` (last run: {scope}). Not run yet: {', '.join(not_run) or 'none'}.",
+            "",
+            "Score = (killed + timed out) / (killed + timed out + survived + not covered). "
+            "Equivalent mutants",
+            "(no test can tell them from the original; each with its reason) are not counted.",
             "",
             *rows,
             "",
-            "Mutants with status `no tests` are reported under `other` and not counted: mutmut",
-            "3 switches mutants at call time, so code run at import (module-level constants)",
-            "is never exercised by the mutant switch.",
-            "",
             "## Survivors",
-            *(survivors or ["none"]),
+            *(listed("survived") or ["none"]),
+            "",
+            "## Not covered (no selected test runs the mutated code)",
+            *(listed("not_covered") or ["none"]),
             "",
             "## Equivalent (not counted)",
             *(equivalent or ["none"]),
@@ -233,6 +320,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="only core modules changed vs --base")
     parser.add_argument("--base", default="origin/main", help="git ref for --quick")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--machine",
+        default=platform.node() or "unknown",
+        help="the machine the run is on, as the results name it",
+    )
+    parser.add_argument(
+        "--keep", type=Path, help="copy each module's mutmut directory here (to inspect mutants)"
+    )
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in CORE_MODULES]
     if unknown:
@@ -243,8 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         modules, scope = list(args.modules), " ".join(args.modules)
     else:
         modules, scope = list(CORE_MODULES), "all"
-    scores = [run_module(module, args.max_children) for module in modules]
-    write_results(scores, scope)
+    scores = [run_module(module, args.max_children, args.keep) for module in modules]
+    write_results(scores, scope, args.machine)
     return 0 if all((s.score or 0) >= GOAL for s in scores) else 1
 
 
