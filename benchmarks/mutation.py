@@ -365,8 +365,11 @@ def main(argv: list[str] | None = None) -> int:
         modules, scope = list(args.modules), " ".join(args.modules)
     else:
         modules, scope = list(CORE_MODULES), "all"
-    scores = [run_module(module, args.max_children, args.keep) for module in modules]
-    write_results(scores, scope, args.machine)
+    scores: list[ModuleScore] = []
+    for module in modules:
+        scores.append(run_module(module, args.max_children, args.keep))
+        # After each module, so an interrupted run keeps what it measured.
+        write_results(scores, scope, args.machine)
     return 0 if all((s.score or 0) >= GOAL for s in scores) else 1
 
 
