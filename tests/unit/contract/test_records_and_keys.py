@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from sdfleet import keys
-from sdfleet.records import TERMINAL_STATUSES, TRANSITIONS, JobStatus, can_transition
+from sdfleet.records import TERMINAL_STATUSES, TRANSITIONS, JobRecord, JobStatus, can_transition
+from sdfleet.requests import JobKind
 
 
 def test_terminal_statuses_have_no_way_out() -> None:
@@ -77,3 +80,12 @@ def test_an_owner_must_match_in_full(owner: str) -> None:
     with pytest.raises(ValueError, match="owner"):
         keys.check_owner(owner)
     assert not keys.is_owned_by(f"users/{owner}/inputs/a.png", "alice")
+
+
+def test_a_new_record_is_stamped_in_utc() -> None:
+    """Records compare and serialise their times: a naive timestamp would be read as local
+    time by whoever loads it."""
+    record = JobRecord(job_id="j1", owner="alice", kind=JobKind.TXT2IMG, params={"prompt": "p"})
+    assert record.created_at.tzinfo is not None
+    assert record.created_at.utcoffset() == timedelta(0)
+    assert abs(record.created_at - datetime.now(UTC)) < timedelta(minutes=5)
