@@ -3,7 +3,10 @@ and how every other one is settled."""
 
 from __future__ import annotations
 
+import logging
 import time
+
+import pytest
 
 from sdfleet.messages import Lane
 from sdfleet.records import ErrorCode, JobStatus
@@ -153,3 +156,56 @@ def test_a_batch_message_naming_a_web_job_gets_its_own_record() -> None:
     assert running.record.owner == TENANT
     victim = s.jobs.records["web-victim"]
     assert (victim.status, victim.attempts) == (JobStatus.QUEUED, 0)
+
+
+def test_a_batch_claim_is_bound_to_the_senders_tenant() -> None:
+    """A record in the tenant's namespace that another owner holds (written there by anyone
+    but the worker) is never claimed for that tenant's message: the claim itself checks the
+    owner, not only intake."""
+    s = stages()
+    squatted = f"{TENANT}.named-1"
+    queued(s.jobs, squatted, owner="user-9", lane=Lane.BATCH)
+    message = delivery(job_body("named-1"), lane=Lane.BATCH)
+    [accepted] = s.acceptor.accept_all([message])
+    assert accepted.job_id == squatted
+    assert s.claimer.claim(accepted, received_at=time.perf_counter()) is None
+    # Refused to the lane's redrive policy (no DLQ is configured here for the batch lane).
+    assert s.queue.visibility == [(message.message_id, 0)]
+    record = s.jobs.records[squatted]
+    assert (record.owner, record.status, record.worker_id) == ("user-9", JobStatus.QUEUED, None)
+
+
+def test_a_claimed_group_keeps_when_each_message_was_received() -> None:
+    """The received time is where a job's latency is measured from."""
+    s = stages()
+    queued(s.jobs, "j-1")
+    queued(s.jobs, "j-2")
+    group = s.acceptor.accept_all([delivery(job_body("j-1")), delivery(job_body("j-2"))])
+    running = s.claimer.claim_group(group, received_at=123.5)
+    assert [r.record.job_id for r in running] == ["j-1", "j-2"]
+    assert [r.received_at for r in running] == [123.5, 123.5]
+
+
+def logged(caplog: pytest.LogCaptureFixture, message: str) -> logging.LogRecord:
+    [record] = [r for r in caplog.records if r.getMessage() == message]
+    return record
+
+
+def test_each_claim_outcome_logs_its_line_with_the_fields_operators_query(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    s = stages()
+    queued(s.jobs, "j-run")
+    queued(s.jobs, "j-done")
+    s.jobs.claim("j-done", "w0", 60)
+    s.jobs.finish("j-done", "w0", [], [])
+    queued(s.jobs, "j-batch", owner=TENANT, lane=Lane.BATCH)
+    caplog.set_level(logging.INFO)
+    for job_id in ("j-run", "j-done", "j-batch"):
+        [accepted] = s.acceptor.accept_all([delivery(job_body(job_id))])
+        s.claimer.claim(accepted, received_at=0.0)
+    claimed = logged(caplog, "job claimed")
+    assert (claimed.job_id, claimed.attempt, claimed.lane) == ("j-run", 1, Lane.INTERACTIVE)
+    refused = logged(caplog, "job not claimable")
+    assert (refused.job_id, refused.status) == ("j-done", "succeeded")
+    assert logged(caplog, "message names a foreign job").job_id == "j-batch"
