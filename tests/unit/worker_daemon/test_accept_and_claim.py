@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import pytest
 
 from sdfleet.messages import Lane
-from sdfleet.records import ErrorCode, JobStatus
+from sdfleet.records import ErrorCode, JobRecord, JobStatus
 from sdfleet.requests import JobKind
-from tests.unit.worker_daemon.fakes import TENANT, delivery, job_body, queued, stages
+from tests.unit.worker_daemon.fakes import TENANT, Stages, delivery, job_body, queued, stages
 from worker.intake import UNKNOWN_SENDER_OWNER
 from worker.tenants import batch_job_id
 
@@ -209,3 +210,40 @@ def test_each_claim_outcome_logs_its_line_with_the_fields_operators_query(
     refused = logged(caplog, "job not claimable")
     assert (refused.job_id, refused.status) == ("j-done", "succeeded")
     assert logged(caplog, "message names a foreign job").job_id == "j-batch"
+
+
+def replace_after_create(s: Stages, replacement: Callable[[JobRecord], JobRecord | None]) -> None:
+    """What happens between intake creating a batch record and the claim that follows: the
+    record is deleted (its owner deleted all their data) or replaced (a squatter's write)."""
+    create = s.jobs.create
+
+    def create_then_replace(record: JobRecord) -> JobRecord:
+        created = create(record)
+        changed = replacement(created)
+        if changed is None:
+            del s.jobs.records[created.job_id]
+        else:
+            s.jobs.records[created.job_id] = changed
+        return created
+
+    s.jobs.create = create_then_replace  # type: ignore[method-assign]
+
+
+def test_a_batch_record_deleted_before_its_claim_ends_the_delivery() -> None:
+    s = stages()
+    replace_after_create(s, lambda created: None)
+    message = delivery(job_body("named-2"), lane=Lane.BATCH)
+    [accepted] = s.acceptor.accept_all([message])
+    assert s.claimer.claim(accepted, received_at=0.0) is None
+    assert s.acked() == [message.message_id] and s.keeper.held_jobs() == []
+
+
+def test_a_batch_record_squatted_before_its_claim_is_never_run() -> None:
+    s = stages()
+    replace_after_create(s, lambda created: created.model_copy(update={"owner": "user-9"}))
+    message = delivery(job_body("named-3"), lane=Lane.BATCH)
+    [accepted] = s.acceptor.accept_all([message])
+    assert s.claimer.claim(accepted, received_at=0.0) is None
+    record = s.jobs.records[f"{TENANT}.named-3"]
+    assert (record.owner, record.status, record.worker_id) == ("user-9", JobStatus.QUEUED, None)
+    assert s.queue.visibility == [(message.message_id, 0)] and s.keeper.held_jobs() == []
