@@ -141,6 +141,8 @@ def test_an_ingest_message_naming_another_lanes_record_is_dead_lettered_untouche
     assert [m for _, m, _ in s.queue.dead_letters] == [message.message_id]
     [(_, _, error)] = s.queue.dead_letters
     assert error.code == ErrorCode.FOREIGN_JOB
+    # The reason says which record and why, for whoever reads the dead letter.
+    assert "j-batch" in error.message and "lane" in error.message
     record = s.jobs.records["j-batch"]
     assert (record.status, record.attempts, record.worker_id) == (JobStatus.QUEUED, 0, None)
     assert s.keeper.held_jobs() == []
