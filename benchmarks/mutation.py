@@ -54,14 +54,18 @@ CORE_MODULES: Final[dict[str, list[str]]] = {
     ],
     "autoscaler/observe.py": [
         "tests/unit/autoscaler/test_observe_rules.py",
-        "tests/integration/autoscaler/test_handler.py",
         "tests/unit/autoscaler/test_harness_isolation.py",
+        # The emulator runs of the handler that read each kind of instance and both lanes.
+        "tests/integration/autoscaler/test_handler.py::test_backlog_scales_out_in_steps",
+        "tests/integration/autoscaler/test_handler.py::test_scale_in_removes_only_idle_workers",
+        "tests/integration/autoscaler/test_handler.py::"
+        "test_over_capacity_scale_in_never_takes_a_busy_worker_with_an_aged_heartbeat",
     ],
     "autoscaler/policy.py": [
         "tests/unit/autoscaler/test_policy_memory.py",
         "tests/unit/autoscaler/test_policy_properties.py",
     ],
-    "autoscaler/actuate.py": ["tests/integration/autoscaler/test_handler.py"],
+    "autoscaler/actuate.py": ["tests/integration/autoscaler/test_actuate.py"],
     "worker/intake.py": [
         "tests/unit/worker_daemon",
         "tests/integration/worker/test_intake.py",
