@@ -99,6 +99,10 @@ EQUIVALENT: Final[dict[str, str]] = {
     "worker.claim.xǁClaimerǁclaim__mutmut_76": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_77": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_78": _DISCARDED_NOTE,
+    "worker.claim.xǁClaimerǁclaim__mutmut_112": (
+        "a Failed outcome with its running job is settled from running.message; the message "
+        "argument is not read"
+    ),
 }
 _RESULT_LINE = re.compile(r"^\s*([\w.]+__mutmut_\d+):\s*(.+?)\s*$")
 

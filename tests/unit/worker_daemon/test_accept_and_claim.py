@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -103,7 +104,7 @@ def test_a_batch_message_with_its_own_job_id_is_created_then_claimed() -> None:
     [accepted] = s.acceptor.accept_all([message])
     running = s.claimer.claim(accepted, 0.0)
     assert running is not None and running.record.owner == TENANT
-    assert running.record.status is JobStatus.RUNNING
+    assert running.record.status is JobStatus.RUNNING and running.record.worker_id == "w1"
 
 
 def test_an_input_outside_the_owners_prefix_fails_after_the_claim() -> None:
@@ -240,12 +241,15 @@ def test_a_batch_record_deleted_before_its_claim_ends_the_delivery() -> None:
     assert s.acked() == [message.message_id] and s.keeper.held_jobs() == []
 
 
-def test_a_batch_record_squatted_before_its_claim_is_never_run() -> None:
+@pytest.mark.parametrize(
+    "squat", [{"owner": "user-9"}, {"lane": Lane.INTERACTIVE}], ids=["owner", "lane"]
+)
+def test_a_batch_record_squatted_before_its_claim_is_never_run(squat: dict[str, Any]) -> None:
     s = stages()
-    replace_after_create(s, lambda created: created.model_copy(update={"owner": "user-9"}))
+    replace_after_create(s, lambda created: created.model_copy(update=squat))
     message = delivery(job_body("named-3"), lane=Lane.BATCH)
     [accepted] = s.acceptor.accept_all([message])
     assert s.claimer.claim(accepted, received_at=0.0) is None
     record = s.jobs.records[f"{TENANT}.named-3"]
-    assert (record.owner, record.status, record.worker_id) == ("user-9", JobStatus.QUEUED, None)
+    assert (record.status, record.worker_id, record.attempts) == (JobStatus.QUEUED, None, 0)
     assert s.queue.visibility == [(message.message_id, 0)] and s.keeper.held_jobs() == []
