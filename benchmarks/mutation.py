@@ -95,7 +95,13 @@ SHAPE_TESTS: Final = (
 )
 #: mutant name -> why no test can kill it (reported, and not counted against the score).
 _DISCARDED_NOTE: Final = "Discarded's note is never read: the settler only deletes the message"
+_FALSY_DEFAULT: Final = "None instead of False as the default of a truth test: both are false"
 EQUIVALENT: Final[dict[str, str]] = {
+    "autoscaler.actuate.xǁGroupActuatorǁapply__mutmut_4": (
+        "the initial desired capacity is always overwritten before apply returns"
+    ),
+    "autoscaler.actuate.xǁGroupActuatorǁapply__mutmut_13": _FALSY_DEFAULT,
+    "autoscaler.actuate.xǁGroupActuatorǁapply__mutmut_15": _FALSY_DEFAULT,
     "worker.claim.xǁClaimerǁclaim__mutmut_76": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_77": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_78": _DISCARDED_NOTE,

@@ -216,3 +216,13 @@ def test_memory_is_saved_as_a_tag_the_instances_do_not_inherit(
     assert tags[MEMORY_TAG]["Value"] == memory.to_compact()[:256]
     assert tags[MEMORY_TAG]["PropagateAtLaunch"] is False
     assert calls.of("CreateOrUpdateTags")[0]["Tags"][0]["ResourceType"] == "auto-scaling-group"
+
+
+def test_a_skipped_instance_does_not_stop_the_ones_after_it(
+    worker_group: WorkerGroup, recorded: tuple[GroupActuator, Recorded]
+) -> None:
+    first, second = grow(worker_group, 2)
+    actuator, _ = recorded
+    applied = actuator.apply(decision(1, ("i-gone-already", second)), snapshot(worker_group))
+    assert applied.skipped == ["i-gone-already"] and applied.terminated == [second]
+    assert worker_group.instance_ids() == [first] and worker_group.desired() == 1
