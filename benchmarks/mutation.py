@@ -201,60 +201,70 @@ def _changed_lines(diff: str) -> str:
     )
 
 
+_MUTMUT: Final = [sys.executable, "-m", "mutmut"]
+_ENVIRONMENT: Final = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def run_module(module: str, max_children: int, keep: Path | None = None) -> ModuleScore:
-    tests = CORE_MODULES[module]
-    score = ModuleScore(module, tests)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sdfleet-mutation-") as scratch:
         copy = scratch_copy(Path(scratch))
-        configure(copy, module, tests)
-        mutmut = [sys.executable, "-m", "mutmut"]
-        environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        configure(copy, module, CORE_MODULES[module])
         subprocess.run(
-            [*mutmut, "run", "--max-children", str(max_children)],
+            [*_MUTMUT, "run", "--max-children", str(max_children)],
             cwd=copy,
-            env=environment,
+            env=_ENVIRONMENT,
             check=False,
         )
-        listing = subprocess.run(
-            [*mutmut, "results", "--all", "true"],
+        score = collect(copy, module, round(time.perf_counter() - started, 1))
+        if keep is not None:
+            shutil.copytree(copy, keep / module.replace("/", "."), dirs_exist_ok=True)
+    return score
+
+
+def collect(copy: Path, module: str, seconds: float) -> ModuleScore:
+    """The score of the mutmut run in ``copy`` (finished or not: mutants it has not run yet
+    count as ``not checked`` under ``other``)."""
+    score = ModuleScore(module, CORE_MODULES[module], seconds=seconds)
+    listing = subprocess.run(
+        [*_MUTMUT, "results", "--all", "true"],
+        cwd=copy,
+        env=_ENVIRONMENT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    for line in listing.splitlines():
+        match = _RESULT_LINE.match(line)
+        if not match:
+            continue
+        name, status = match.groups()
+        if status == "killed":
+            score.killed += 1
+            continue
+        if status == "timeout":
+            score.timed_out += 1
+            continue
+        if status == "not checked":
+            score.other[status] = score.other.get(status, 0) + 1
+            continue
+        if name in EQUIVALENT and status in {"survived", "no tests"}:
+            score.equivalent[name] = EQUIVALENT[name]
+        elif status == "survived":
+            score.survived.append(name)
+        elif status == "no tests":
+            score.not_covered.append(name)
+        else:
+            score.other[status] = score.other.get(status, 0) + 1
+        shown = subprocess.run(
+            [*_MUTMUT, "show", name],
             cwd=copy,
-            env=environment,
+            env=_ENVIRONMENT,
             capture_output=True,
             text=True,
             check=False,
         ).stdout
-        score.seconds = round(time.perf_counter() - started, 1)
-        for line in listing.splitlines():
-            match = _RESULT_LINE.match(line)
-            if not match:
-                continue
-            name, status = match.groups()
-            if status == "killed":
-                score.killed += 1
-                continue
-            if status == "timeout":
-                score.timed_out += 1
-                continue
-            if name in EQUIVALENT and status in {"survived", "no tests"}:
-                score.equivalent[name] = EQUIVALENT[name]
-            elif status == "survived":
-                score.survived.append(name)
-            elif status == "no tests":
-                score.not_covered.append(name)
-            else:
-                score.other[status] = score.other.get(status, 0) + 1
-            shown = subprocess.run(
-                [*mutmut, "show", name],
-                cwd=copy,
-                env=environment,
-                capture_output=True,
-                text=True,
-                check=False,
-            ).stdout
-            score.diffs[name] = _changed_lines(shown)
-        if keep is not None:
-            shutil.copytree(copy, keep / module.replace("/", "."), dirs_exist_ok=True)
+        score.diffs[name] = _changed_lines(shown)
     return score
 
 
@@ -384,6 +394,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the machine the run is on, as the results name it",
     )
     parser.add_argument(
+        "--collect",
+        type=Path,
+        metavar="DIR",
+        help="run nothing: score the (possibly interrupted) mutmut run of MODULE in DIR",
+    )
+    parser.add_argument(
         "--render-only",
         action="store_true",
         help="run nothing: rewrite the results from the committed JSON (after EQUIVALENT changed)",
@@ -401,6 +417,13 @@ def main(argv: list[str] | None = None) -> int:
         modules, scope = list(args.modules), " ".join(args.modules)
     else:
         modules, scope = list(CORE_MODULES), "all"
+    if args.collect is not None:
+        if len(args.modules) != 1:
+            parser.error("--collect DIR takes the one module that DIR's run mutated")
+        [module] = args.modules
+        partial = collect(args.collect, module, seconds=0.0)
+        write_results([partial], f"{module} (collected from an interrupted run)", args.machine)
+        return 0
     if args.render_only:
         previous = json.loads((RESULTS / "mutation.json").read_text())
         write_results([], previous.get("last_scope", "unknown"), args.machine)
