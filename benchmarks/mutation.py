@@ -55,6 +55,7 @@ CORE_MODULES: Final[dict[str, list[str]]] = {
     "autoscaler/observe.py": [
         "tests/unit/autoscaler/test_observe_rules.py",
         "tests/unit/autoscaler/test_harness_isolation.py",
+        "tests/integration/autoscaler/test_observe.py",
         # The emulator runs of the handler that read each kind of instance and both lanes.
         "tests/integration/autoscaler/test_handler.py::test_backlog_scales_out_in_steps",
         "tests/integration/autoscaler/test_handler.py::test_scale_in_removes_only_idle_workers",
@@ -96,7 +97,14 @@ SHAPE_TESTS: Final = (
 #: mutant name -> why no test can kill it (reported, and not counted against the score).
 _DISCARDED_NOTE: Final = "Discarded's note is never read: the settler only deletes the message"
 _FALSY_DEFAULT: Final = "None instead of False as the default of a truth test: both are false"
+_SQS_DEFAULT: Final = (
+    "the default of an attribute SQS always returns when asked for it (GetQueueAttributes)"
+)
 EQUIVALENT: Final[dict[str, str]] = {
+    **{
+        f"autoscaler.observe.xǁFleetObserverǁqueue_depths__mutmut_{n}": _SQS_DEFAULT
+        for n in (16, 18, 22, 26, 28)
+    },
     "autoscaler.actuate.xǁGroupActuatorǁapply__mutmut_4": (
         "the initial desired capacity is always overwritten before apply returns"
     ),
