@@ -26,6 +26,7 @@ JOB_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 #: Batch messages carry no job id: the record's id is derived from the SQS MessageId.
 BATCH_JOB_PREFIX: Final = "b-"
 SCHEMA_PATH: Final = Path(__file__).parent / "schemas" / "job-message-v1.schema.json"
+SCHEMA_ID: Final = "https://sdfleet.dev/schemas/job-message-v1.schema.json"
 
 
 class Lane(StrEnum):
@@ -46,26 +47,33 @@ def _params_rule(params_schema: dict[str, JsonValue]) -> dict[str, JsonValue]:
     return {"properties": {"params": params_schema}}
 
 
-#: :meth:`JobParams.check_kind` as JSON Schema, so a schema validator refuses what the model
-#: refuses: img2img needs ``input_key``; txt2img takes neither ``input_key`` nor ``strength``.
-KIND_RULES: Final[list[JsonValue]] = [
-    {
-        "if": {"properties": {"kind": {"const": JobKind.IMG2IMG.value}}, "required": ["kind"]},
-        "then": _params_rule(
-            {"required": ["input_key"], "properties": {"input_key": {"type": "string"}}}
-        ),
-    },
-    {
-        "if": {"properties": {"kind": {"const": JobKind.TXT2IMG.value}}, "required": ["kind"]},
-        "then": _params_rule(
-            {"properties": {"input_key": {"type": "null"}, "strength": {"type": "null"}}}
-        ),
-    },
-    {
-        "if": {"properties": {"kind": {"const": JobKind.TRAIN.value}}, "required": ["kind"]},
-        "then": _params_rule({"required": ["instance_images", "instance_prompt"]}),
-    },
-]
+def kind_rules() -> list[JsonValue]:
+    """:func:`params_match_kind` as JSON Schema, so a schema validator refuses what the model
+    refuses: img2img needs ``input_key``; txt2img takes neither ``input_key`` nor ``strength``."""
+    return [
+        {
+            "if": {"properties": {"kind": {"const": JobKind.IMG2IMG.value}}, "required": ["kind"]},
+            "then": _params_rule(
+                {"required": ["input_key"], "properties": {"input_key": {"type": "string"}}}
+            ),
+        },
+        {
+            "if": {"properties": {"kind": {"const": JobKind.TXT2IMG.value}}, "required": ["kind"]},
+            "then": _params_rule(
+                {"properties": {"input_key": {"type": "null"}, "strength": {"type": "null"}}}
+            ),
+        },
+        {
+            "if": {"properties": {"kind": {"const": JobKind.TRAIN.value}}, "required": ["kind"]},
+            "then": _params_rule({"required": ["instance_images", "instance_prompt"]}),
+        },
+    ]
+
+
+def _schema_extra(schema: dict[str, JsonValue]) -> None:
+    """Added to the generated schema: its id and the kind rules."""
+    schema["$id"] = SCHEMA_ID
+    schema["allOf"] = kind_rules()
 
 
 class JobMessage(BaseModel):
@@ -75,10 +83,9 @@ class JobMessage(BaseModel):
         extra="forbid",
         frozen=True,
         title="sdfleet job message v1",
-        json_schema_extra={
-            "$id": "https://sdfleet.dev/schemas/job-message-v1.schema.json",
-            "allOf": KIND_RULES,
-        },
+        # A function, run when the schema is generated (not at import), so the rules are
+        # built where a test can see them.
+        json_schema_extra=_schema_extra,
     )
 
     version: Literal[1] = Field(description="Message format version; always 1.")

@@ -1,4 +1,4 @@
-"""Every `validation` block in terraform/**/variables.tf refuses one bad value.
+"""Every `validation` block in terraform/ (modules, root and examples) refuses one bad value.
 
 One `terraform test` file per module (the root included), written from the table below into
 a copy of terraform/: a plan with the provider mocked (`mock_provider "aws" {}`, no
@@ -174,6 +174,7 @@ GOOD_VALUES: dict[str, dict[str, Any]] = {
         "log_group_name": "/sdfleet-test/worker",
         "logs_kms_key_arn": KMS,
     },
+    "examples/events-to-tenant-queue": {"event_bus_name": "sdfleet-test-jobs", "tenant": "acme"},
 }
 
 #: module -> variable -> one bad value per validation block, in the order of the blocks.
@@ -318,6 +319,10 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
         "webhook_delivery_window_seconds": [59],
         "secrets_path": ["webhook-secrets"],
     },
+    "examples/events-to-tenant-queue": {
+        "tenant": ["acme/../other"],
+        "detail_types": [["job.succeeded", "job.started"]],
+    },
 }
 
 #: Values a bad value needs beside it to be judged (not themselves expected to fail).
@@ -353,18 +358,19 @@ MOCK_PROVIDER = """mock_provider "aws" {
 
 
 def validation_blocks() -> dict[str, dict[str, int]]:
-    """module -> variable -> number of validation blocks, read from every variables.tf."""
+    """module -> variable -> number of validation blocks, read from every .tf file (a
+    variable may be declared beside the resources, as the examples do)."""
     found: dict[str, dict[str, int]] = {}
-    for path in sorted(TERRAFORM_DIR.rglob("variables.tf")):
-        if ".terraform" in path.parts or "examples" in path.parts:
+    for path in sorted(TERRAFORM_DIR.rglob("*.tf")):
+        if any(part.startswith(".terraform") for part in path.parts):
             continue
         module = path.parent.relative_to(TERRAFORM_DIR).as_posix()
         text = path.read_text()
-        starts = [(m.start(), m.group(1)) for m in re.finditer(r'^variable "([^"]+)"', text, re.M)]
-        for (start, name), (end, _) in zip(starts, [*starts[1:], (len(text), "")], strict=True):
-            count = len(re.findall(r"^\s*validation\s*\{", text[start:end], re.M))
+        # A variable block ends at the first closing brace in column 0.
+        for match in re.finditer(r'^variable "([^"]+)"\s*\{(.*?)^\}', text, re.M | re.S):
+            count = len(re.findall(r"^\s*validation\s*\{", match.group(2), re.M))
             if count:
-                found.setdefault(module, {})[name] = count
+                found.setdefault(module, {})[match.group(1)] = count
     return found
 
 

@@ -30,7 +30,11 @@ class WorkerGroup:
 
 @pytest.fixture()
 def worker_group(fleet: FleetResources) -> WorkerGroup:
-    clients = fleet.clients
+    return new_worker_group(fleet.clients)
+
+
+def new_worker_group(clients: AwsClients) -> WorkerGroup:
+    """An empty group (MinSize 0, MaxSize 6) whose instances launch protected from scale-in."""
     name = unique("workers")
     ec2 = clients.client("ec2")
     template = ec2.create_launch_template(

@@ -81,25 +81,37 @@ def test_caller_is_the_jwt_sub_claim() -> None:
     assert caller_sub(ev) == ev["requestContext"]["authorizer"]["jwt"]["claims"]["sub"]
 
 
+NO_SUB = "a verified JWT with a 'sub' claim is required"
+BAD_SUB = "the token's 'sub' claim is not a valid user id"
+
+
 @pytest.mark.parametrize(
-    "mutate",
+    ("mutate", "reason"),
     [
-        lambda ev: ev["requestContext"].pop("authorizer"),
-        lambda ev: ev["requestContext"]["authorizer"].pop("jwt"),
-        lambda ev: ev["requestContext"]["authorizer"]["jwt"]["claims"].pop("sub"),
-        lambda ev: ev["requestContext"]["authorizer"]["jwt"]["claims"].update(sub=42),
-        lambda ev: ev["requestContext"]["authorizer"]["jwt"]["claims"].update(sub="a/b"),
+        (lambda ev: ev["requestContext"].pop("authorizer"), NO_SUB),
+        (lambda ev: ev["requestContext"]["authorizer"].pop("jwt"), NO_SUB),
+        (lambda ev: ev["requestContext"]["authorizer"]["jwt"]["claims"].pop("sub"), NO_SUB),
+        (lambda ev: ev["requestContext"]["authorizer"]["jwt"]["claims"].update(sub=42), NO_SUB),
+        (lambda ev: ev["requestContext"]["authorizer"]["jwt"]["claims"].update(sub=""), NO_SUB),
+        (lambda ev: ev["requestContext"]["authorizer"]["jwt"]["claims"].update(sub="a/b"), BAD_SUB),
         # Finding 5: "$" matches before a final newline; the pattern must match in full.
-        lambda ev: ev["requestContext"]["authorizer"]["jwt"]["claims"].update(sub="alice\n"),
-        lambda ev: ev["requestContext"]["authorizer"].update(jwt=None),
-        lambda ev: ev.pop("requestContext"),
+        (
+            lambda ev: ev["requestContext"]["authorizer"]["jwt"]["claims"].update(sub="alice\n"),
+            BAD_SUB,
+        ),
+        (lambda ev: ev["requestContext"]["authorizer"].update(jwt=None), NO_SUB),
+        (lambda ev: ev.pop("requestContext"), NO_SUB),
+        # Not the shape of a payload v2 event at any level: still a 401, never a crash.
+        (lambda ev: ev.update(requestContext="not-a-mapping"), NO_SUB),
+        (lambda ev: ev["requestContext"].update(authorizer=["jwt"]), NO_SUB),
     ],
 )
-def test_no_usable_sub_is_unauthorized(mutate: Any) -> None:
+def test_no_usable_sub_is_unauthorized(mutate: Any, reason: str) -> None:
     ev = event("get_job")
     mutate(ev)
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized) as refused:
         caller_sub(ev)
+    assert str(refused.value) == reason
 
 
 def test_only_the_sub_claim_counts() -> None:

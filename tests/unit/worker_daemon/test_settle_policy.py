@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -21,7 +23,9 @@ from worker.settle_policy import (
     GaveUp,
     RetryLater,
     SettlePolicy,
+    public_error,
     scrub,
+    short_error,
 )
 
 POLICY = SettlePolicy(max_receive_count=3, visibility_timeout_seconds=120, lease_seconds=60)
@@ -146,3 +150,38 @@ def test_a_rejection_fails_only_a_record_that_can_still_change() -> None:
     assert garbage.dead_letter and not garbage.fail_record and garbage.record is None
     skipped = POLICY.rejected(Intake(Action.DELETE, note="record deleted before the job ran"))
     assert not skipped.fail_record and skipped.note == "record deleted before the job ran"
+
+
+def test_short_error_names_the_class_and_stops_at_the_limit() -> None:
+    assert short_error(ValueError("boom")) == "ValueError: boom"
+    fits = "x" * (MAX_ERROR_CHARS - len("ValueError: "))
+    assert short_error(ValueError(fits)) == f"ValueError: {fits}"
+    cut = short_error(ValueError(fits + "y"))
+    assert len(cut) == MAX_ERROR_CHARS
+    assert cut == f"ValueError: {fits}"[: MAX_ERROR_CHARS - 3] + "..."
+
+
+def test_a_public_error_is_cut_at_exactly_the_limit() -> None:
+    fits = "x" * MAX_ERROR_CHARS
+    assert public_error(InvalidJobInput("invalid_input", fits)) == fits
+    cut = public_error(InvalidJobInput("invalid_input", fits + "y"))
+    assert cut == "x" * (MAX_ERROR_CHARS - 3) + "..."
+
+
+@pytest.mark.parametrize("response", [{}, {"Error": {"Message": "no code"}}])
+def test_an_aws_error_without_a_code_reads_unknown(response: dict[str, Any]) -> None:
+    error = ClientError(response, "ReceiveMessage")  # type: ignore[arg-type]
+    assert public_error(error) == "ReceiveMessage failed: unknown"
+
+
+def test_a_retry_keeps_the_failed_attempts_error_for_the_log() -> None:
+    cause = RuntimeError("CUDA error: device-side assert")
+    retry = POLICY.after_error(1, cause)
+    assert isinstance(retry, RetryLater) and retry.cause is cause
+    batch_wide = POLICY.after_failed_call(cause, jobs_in_call=2, receive_count=1, lease=lease())
+    assert isinstance(batch_wide, RetryLater) and batch_wide.cause is cause
+
+
+def test_a_terminal_jobs_message_is_discarded_with_its_status() -> None:
+    assert POLICY.not_claimable("succeeded") == Discarded("job is succeeded")
+    assert POLICY.not_claimable("cancelled") == Discarded("job is cancelled")

@@ -1,0 +1,91 @@
+"""What the observer reads from the emulator: both lanes' depths and the group's instances."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from autoscaler.errors import ObservationError
+from autoscaler.observe import MEMORY_TAG, FleetObserver
+from autoscaler.policy import Memory
+from sdfleet.aws import AwsClients
+from sdfleet.heartbeats import HeartbeatStore
+from sdfleet.messages import Lane
+from tests.conftest import free_port
+from tests.integration.autoscaler.conftest import WorkerGroup, new_worker_group
+from tests.support.aws_resources import unique
+
+
+def observer(clients: AwsClients, queue_urls: dict[Lane, str], group: str) -> FleetObserver:
+    # The heartbeats are not read by these tests: no table behind them.
+    heartbeats = HeartbeatStore(clients.dynamodb(), "not-read")
+    return FleetObserver(clients.sqs(), clients.autoscaling(), heartbeats, queue_urls, group)
+
+
+def test_each_lane_reports_its_visible_and_in_flight_jobs(aws: AwsClients) -> None:
+    sqs = aws.sqs()
+    urls = {lane: sqs.create_queue(QueueName=unique(lane.value))["QueueUrl"] for lane in Lane}
+    for _ in range(3):
+        sqs.send_message(QueueUrl=urls[Lane.INTERACTIVE], MessageBody="{}")
+    sqs.send_message(QueueUrl=urls[Lane.BATCH], MessageBody="{}")
+    received = sqs.receive_message(
+        QueueUrl=urls[Lane.INTERACTIVE], MaxNumberOfMessages=2, VisibilityTimeout=300
+    )
+    assert len(received["Messages"]) == 2
+    visible, in_flight = observer(aws, urls, "unused").queue_depths()
+    assert visible == {Lane.INTERACTIVE: 1, Lane.BATCH: 1}
+    assert in_flight == {Lane.INTERACTIVE: 2, Lane.BATCH: 0}
+
+
+def test_the_group_snapshot_is_the_groups_state(aws: AwsClients) -> None:
+    group: WorkerGroup = new_worker_group(aws)
+    autoscaling = aws.autoscaling()
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group.name, DesiredCapacity=2)
+    first, second = group.instance_ids()
+    autoscaling.set_instance_protection(
+        AutoScalingGroupName=group.name, InstanceIds=[second], ProtectedFromScaleIn=False
+    )
+    memory = Memory(last_work_at=10.0, last_seen=20.0, typical_gap=30.0, load=1.5)
+    autoscaling.create_or_update_tags(
+        Tags=[
+            {
+                "ResourceId": group.name,
+                "ResourceType": "auto-scaling-group",
+                "Key": MEMORY_TAG,
+                "Value": memory.to_compact(),
+                "PropagateAtLaunch": False,
+            }
+        ]
+    )
+    snapshot = observer(aws, {}, group.name).group()
+    assert (snapshot.name, snapshot.desired, snapshot.min_size, snapshot.max_size) == (
+        group.name,
+        2,
+        0,
+        6,
+    )
+    assert snapshot.lifecycle == {first: "InService", second: "InService"}
+    assert snapshot.protected == {first: True, second: False}
+    assert snapshot.memory == memory
+
+
+def test_a_missing_group_is_named(aws: AwsClients) -> None:
+    with pytest.raises(ObservationError, match="auto scaling group 'no-such-group' does not exist"):
+        observer(aws, {}, "no-such-group").group()
+
+
+def test_aws_out_of_reach_names_what_could_not_be_read(aws: AwsClients) -> None:
+    unreachable = Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1)
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=endpoint, config=unreachable)
+    autoscaling = boto3.client(
+        "autoscaling", region_name="us-east-1", endpoint_url=endpoint, config=unreachable
+    )
+    heartbeats = HeartbeatStore(aws.dynamodb(), "not-read")
+    url = f"{endpoint}/123456789012/lane"
+    blind = FleetObserver(sqs, autoscaling, heartbeats, {Lane.BATCH: url}, "workers-x")
+    with pytest.raises(ObservationError, match=f"cannot read queue '{url}' \\(batch lane\\)"):
+        blind.queue_depths()
+    with pytest.raises(ObservationError, match="cannot read auto scaling group 'workers-x'"):
+        blind.group()
