@@ -1,4 +1,4 @@
-"""What the observer reads from the emulator: both lanes' depths and the group's instances."""
+"""What the observer reads from the emulator: every lane's depths and the group's instances."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def test_each_lane_reports_its_visible_and_in_flight_jobs(aws: AwsClients) -> No
     )
     assert len(received["Messages"]) == 2
     visible, in_flight = observer(aws, urls, "unused").queue_depths()
-    assert visible == {Lane.INTERACTIVE: 1, Lane.BATCH: 1}
-    assert in_flight == {Lane.INTERACTIVE: 2, Lane.BATCH: 0}
+    assert visible == {Lane.INTERACTIVE: 1, Lane.TRAINING: 0, Lane.BATCH: 1}
+    assert in_flight == {Lane.INTERACTIVE: 2, Lane.TRAINING: 0, Lane.BATCH: 0}
 
 
 def test_the_group_snapshot_is_the_groups_state(aws: AwsClients) -> None:
