@@ -43,14 +43,16 @@ class FirstCallWaitsForTheDrain:
         return self._generator.generate(jobs, first_step_waits)
 
 
-def held_from_settings(cls: type[Worker], settings: Any, drain: Any = None) -> Worker:
-    worker = _real_from_settings(settings, drain)
+_real_init = Worker.__init__
+
+
+def held_init(worker: Worker, *args: Any, **kwargs: Any) -> None:
+    # The entry builds the Worker itself (after the model load and warm-up), so the hold goes
+    # in at construction: the generator setter rewires the pipeline-call stage too.
+    _real_init(worker, *args, **kwargs)
     worker.generator = FirstCallWaitsForTheDrain(worker.generator, worker.drain)
-    return worker
 
-
-_real_from_settings = Worker.from_settings
 
 if __name__ == "__main__":
-    Worker.from_settings = classmethod(held_from_settings)  # type: ignore[method-assign,assignment]
+    Worker.__init__ = held_init  # type: ignore[method-assign,assignment]
     sys.exit(entry.main())
