@@ -19,6 +19,7 @@ SCALER_KNOBS = {
     "quiet_seconds_before_zero": "quiet_seconds_before_zero",
     "max_step": "max_step",
     "default_seconds_per_job": "default_seconds_per_job",
+    "training_minutes_per_job": "training_minutes_per_job",
     "boot_seconds": "boot_seconds",
     "boot_deadline_seconds": "boot_deadline_seconds",
     "samples_per_invocation": "samples_per_invocation",
