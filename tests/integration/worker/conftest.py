@@ -31,6 +31,7 @@ BATCH_TENANT = "tenant-batch"
 #: Settings that keep the tests fast on a 2-core machine.
 FAST_SETTINGS: dict[str, Any] = {
     "visibility_timeout_seconds": 10,
+    "training_visibility_timeout_seconds": 10,
     "heartbeat_seconds": 1.0,
     "lease_seconds": 5,
     "wait_time_seconds": 1,
