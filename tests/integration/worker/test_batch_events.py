@@ -162,6 +162,27 @@ def queue_bodies(stack: EventsStack, url: str) -> list[str]:
     return bodies
 
 
+def submit_and_wait_on_events(
+    fleet: FleetResources, tmp_path: Path, jobs: int, queue: str, *, timeout: int, quiet: int
+) -> int:
+    """``sdfleet submit --wait`` of ``jobs`` jobs, following ``queue`` for their events."""
+    return main(
+        [
+            "submit",
+            str(jobs_file(tmp_path, jobs)),
+            "--state-dir",
+            str(state_dir(fleet, tmp_path).root),
+            "--wait",
+            "--timeout",
+            str(timeout),
+            "--events-queue-url",
+            queue,
+            "--events-quiet-seconds",
+            str(quiet),
+        ]
+    )
+
+
 def test_submit_wait_follows_the_events_and_takes_only_its_own(
     fleet: FleetResources,
     events: EventsStack,
@@ -199,21 +220,7 @@ def test_submit_wait_follows_the_events_and_takes_only_its_own(
         30,
         "the other job's event in the tenant queue",
     )
-    status = main(
-        [
-            "submit",
-            str(jobs_file(tmp_path, 3)),
-            "--state-dir",
-            str(state_dir(fleet, tmp_path).root),
-            "--wait",
-            "--timeout",
-            "50",
-            "--events-queue-url",
-            queue,
-            "--events-quiet-seconds",
-            "60",
-        ]
-    )
+    status = submit_and_wait_on_events(fleet, tmp_path, 3, queue, timeout=50, quiet=60)
     printed = capsys.readouterr().out
     assert status == EXIT_OK, printed
     assert "3 succeeded, 0 did not" in printed
@@ -244,21 +251,7 @@ def test_submit_wait_falls_back_to_polling_when_no_event_comes(
     worker = make_worker("w-silent", start=False)
     background(worker, events)
     started = time.monotonic()
-    status = main(
-        [
-            "submit",
-            str(jobs_file(tmp_path, 1)),
-            "--state-dir",
-            str(state_dir(fleet, tmp_path).root),
-            "--wait",
-            "--timeout",
-            "40",
-            "--events-queue-url",
-            silent,
-            "--events-quiet-seconds",
-            "2",
-        ]
-    )
+    status = submit_and_wait_on_events(fleet, tmp_path, 1, silent, timeout=40, quiet=2)
     printed = capsys.readouterr().out
     assert status == EXIT_OK, printed
     assert "has not reached" in printed
