@@ -28,6 +28,9 @@ from worker.stages import lanes_of
 pytestmark = pytest.mark.emulator
 
 OWNER = "user-lane"
+#: About 28 s of tiny-model training on the 2-core build VM and 21 s on CI (240 steps took 8.4 s
+#: there): comfortably more than the 10 s training visibility on either.
+TRAINING_OUTLASTS_VISIBILITY_STEPS = 600
 WEB = {"prompt": "a red cube", "width": 64, "height": 64, "steps": 2, "guidance_scale": 1.0}
 
 
@@ -147,7 +150,7 @@ def test_a_training_holds_one_worker_for_its_whole_run_while_another_serves_web_
     api = ingest(fleet)
     # Long enough to outlast the training lane's visibility (10 s) and the lease (5 s): only
     # the lease keeper's renewals (every 1 s) keep the message hidden and the lease alive.
-    trained = submit(api, training(api, fleet, steps=240))
+    trained = submit(api, training(api, fleet, steps=TRAINING_OUTLASTS_VISIBILITY_STEPS))
     trainer = make_worker(
         "w-trainer", training_visibility_timeout_seconds=10, receive_ahead_seconds=0
     )
