@@ -395,8 +395,8 @@ class WorkerSettings(FleetSettings):
         ge=1,
         le=64,
         validation_alias=AliasChoices("adapter_cache_size", env.ADAPTER_CACHE_SIZE),
-        description="trained adapters a worker keeps loaded on its pipeline (least recently "
-        "used dropped first)",
+        description="trained adapters a worker keeps in memory (least recently used dropped "
+        "first); one at a time is in the model, switched in place",
     )
     visibility_timeout_seconds: int = Field(
         default=120,
