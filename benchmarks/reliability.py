@@ -699,16 +699,32 @@ def poison(fleet: Fleet, counts: Counts, report: Report) -> None:
     report.add("poison", "queues drained", "yes", "yes" if drained else "no", drained)
 
 
+#: How the API's per-user quota refusals begin (active jobs, cost units, uploads per day): a
+#: 429 that says so is one user's allowance spent, not the service shedding load.
+QUOTA_REASONS: Final = ("active jobs:", "cost units:", "uploads:")
+
+
+def _is_quota_refusal(payload: Any) -> bool:
+    error = payload.get("error") if isinstance(payload, dict) else None
+    message = error.get("message", "") if isinstance(error, dict) else ""
+    return isinstance(message, str) and message.startswith(QUOTA_REASONS)
+
+
 def load(fleet: Fleet, counts: Counts, report: Report) -> None:
-    """No workers run: jobs stay queued, so each user's quota is reached (429) as it would be."""
+    """No workers run: jobs stay queued, so each user's quota is reached (429) as it would be.
+    Those refusals are counted apart from any other 429 (load shedding, which should begin only
+    at a concurrency the API cannot serve)."""
     latencies: dict[str, list[float]] = defaultdict(list)
     statuses: Counter[int] = Counter()
-    first_429: int | None = None
+    quota_refusals = 0
+    first_quota_429: int | None = None
+    first_other_429: int | None = None
     for concurrency in counts.load_steps:
         users = [_user("load-") for _ in range(concurrency)]
         for user in users:
             fleet.api.token(user)
         step_statuses: Counter[int] = Counter()
+        step_quota: list[int] = [0]
         lock = threading.Lock()
         deadline = time.monotonic() + counts.load_seconds
 
@@ -717,6 +733,7 @@ def load(fleet: Fleet, counts: Counts, report: Report) -> None:
             deadline: float = deadline,
             lock: threading.Lock = lock,
             step_statuses: Counter[int] = step_statuses,
+            step_quota: list[int] = step_quota,
         ) -> None:
             job_ids: list[str] = []
             while time.monotonic() < deadline:
@@ -732,12 +749,17 @@ def load(fleet: Fleet, counts: Counts, report: Report) -> None:
                     with lock:
                         latencies[route].append(seconds)
                         step_statuses[status] += 1
+                        if status == 429 and _is_quota_refusal(payload):
+                            step_quota[0] += 1
 
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             list(pool.map(client, users))
         statuses.update(step_statuses)
-        if first_429 is None and step_statuses[429]:
-            first_429 = concurrency
+        quota_refusals += step_quota[0]
+        if first_quota_429 is None and step_quota[0]:
+            first_quota_429 = concurrency
+        if first_other_429 is None and step_statuses[429] > step_quota[0]:
+            first_other_429 = concurrency
         total = sum(step_statuses.values())
         report.add(
             "load",
@@ -758,9 +780,16 @@ def load(fleet: Fleet, counts: Counts, report: Report) -> None:
         )
     report.add(
         "load",
-        "429s begin at concurrency",
+        "429s from per-user quotas (first at concurrency)",
         "-",
-        first_429 if first_429 is not None else "none",
+        f"{quota_refusals} ({first_quota_429 if first_quota_429 is not None else 'none'})",
+        None,
+    )
+    report.add(
+        "load",
+        "other 429s (load shedding) begin at concurrency",
+        "-",
+        first_other_429 if first_other_429 is not None else "none",
         None,
     )
 
