@@ -35,6 +35,7 @@ help:
 	@echo "make bench         the benchmarks in BENCH_TARGETS (tables printed, JSON in benchmarks/results/):"
 	@echo "                   $(BENCH_TARGETS)"
 	@echo "make mutation      mutation testing of the core modules (slow; not in make bench)"
+	@echo "make constraints   record the venv's versions in constraints.txt (after make test passes on newer ones)"
 	@echo "make test-deep     every property test with 10,000 examples (slow; not in make test)"
 	@echo "make prereqs       check Python 3.11, Terraform, Node.js/npm and Chromium (how to install each)"
 
@@ -52,13 +53,23 @@ prereqs-test:
 # torch comes through pip, which honours the machine's pip configuration (where a local
 # wheel of the CPU build lies); everything else through uv, which resolves, downloads and
 # unpacks in parallel (~14 s here against pip's ~55 s for the same packages).
-$(STAMP): setup.cfg pyproject.toml
+# constraints.txt holds every other version at what the suite last passed with.
+CONSTRAINTS := constraints.txt
+$(STAMP): setup.cfg pyproject.toml $(CONSTRAINTS)
 	@test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
-	$(VENV_PY) -m pip install -q $(PIP_FLAGS) "$(TORCH_SPEC)" "$(UV_SPEC)"
-	$(VENV_BIN)/uv pip install -q --python $(VENV_PY) -e ".[$(EXTRAS)]"
+	$(VENV_PY) -m pip install -q $(PIP_FLAGS) -c $(CONSTRAINTS) "$(TORCH_SPEC)" "$(UV_SPEC)"
+	$(VENV_BIN)/uv pip install -q --python $(VENV_PY) -c $(CONSTRAINTS) -e ".[$(EXTRAS)]"
 	@touch $@
 
 venv: $(STAMP)
+
+# After `make test` passes on newer releases (e.g. `uv pip install -U` of one package):
+# records the venv's versions as the ones every install uses.
+.PHONY: constraints
+constraints: $(STAMP)
+	@{ sed -n '/^#/p' $(CONSTRAINTS); \
+	  $(VENV_BIN)/uv pip freeze --python $(VENV_PY) --exclude-editable | grep -v '^torch=='; \
+	} > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS)
 
 lint: $(STAMP)
 	$(VENV_BIN)/ruff check .
