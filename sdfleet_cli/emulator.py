@@ -160,15 +160,76 @@ def replace_unhealthy_instances() -> None:
     AutoScalingBackend.set_instance_health = set_instance_health  # type: ignore[method-assign]
 
 
+def stream_iterators_follow_the_live_table() -> None:
+    """A DynamoDB stream shard iterator reads its table's current stream and holds no table.
+
+    moto (5.x) undoes a failed ``TransactWriteItems`` by putting a deep copy of the whole table,
+    taken before the transaction, in the table's place; and each shard iterator keeps the shard
+    object it was made from, and through it the table of that moment. moto never drops an
+    iterator, so every failed transaction after a stream read left one full copy of the table
+    alive: under ``make reliability``'s chaos run the local stack's emulator grew by ~30 MB/s
+    until the kernel killed it at 22 GB. Here an iterator keeps the table's name and reads
+    the shard of whatever table has that name now, as on AWS, where a stream belongs to its
+    table (so records written after a rollback are not missed either).
+    """
+    from moto.dynamodbstreams.models import ShardIterator
+
+    if getattr(ShardIterator, "_sdfleet_follows_table", False):
+        return
+
+    def live_shard(self: ShardIterator) -> Any:
+        return self.streams_backend.dynamodb.get_table(self._sdfleet_table_name).stream_shard
+
+    def remember_table(self: ShardIterator, stream_shard: Any) -> None:
+        self._sdfleet_table_name = stream_shard.table.name
+
+    ShardIterator.stream_shard = property(live_shard, remember_table)  # type: ignore[assignment]
+    ShardIterator._sdfleet_follows_table = True  # type: ignore[attr-defined]
+
+
+#: moto models whose instances moto need not list: every DynamoDB table, item and stream
+#: record (see :func:`dynamodb_models_are_not_tracked`).
+UNTRACKED_MODEL_MODULES: Final = ("moto.dynamodb.", "moto.dynamodbstreams.")
+
+
+def dynamodb_models_are_not_tracked() -> None:
+    """moto's DynamoDB objects are freed once nothing uses them.
+
+    moto (5.x) appends every model object it creates to a class-wide list, only for its web
+    dashboard (``/moto-api/data.json``), and never removes one. Its ``TransactWriteItems``
+    deep-copies the whole table for a rollback before each transaction, so each transaction
+    added a copy of every item (and of every stream record) to those lists for good: the local
+    stack's emulator grew by ~30 MB/s under ``make reliability``'s chaos run until the kernel
+    killed it at 22 GB. DynamoDB objects are no longer listed there; the tables themselves are
+    unchanged.
+    """
+    from moto.core.common_models import BaseModel
+
+    if getattr(BaseModel.__new__, "_sdfleet_untracked", False):
+        return
+
+    def new(cls: type[BaseModel], *args: Any, **kwargs: Any) -> BaseModel:
+        instance = object.__new__(cls)
+        if not cls.__module__.startswith(UNTRACKED_MODEL_MODULES):
+            cls.instances_tracked.append(instance)  # type: ignore[attr-defined]
+        return instance
+
+    new._sdfleet_untracked = True  # type: ignore[attr-defined]
+    BaseModel.__new__ = staticmethod(new)  # type: ignore[method-assign,assignment]
+
+
 def prepare_emulator() -> None:
     """Everything sdfleet changes in moto before serving: atomic writes, missing operations,
     SQS attribute writes that leave other attributes alone, S3 ETags of SSE-KMS objects,
-    unhealthy instances replaced."""
+    unhealthy instances replaced, DynamoDB objects freed when unused (not kept for moto's
+    dashboard, nor by stream iterators)."""
     make_dynamodb_writes_atomic()
     add_missing_operations()
     keep_queue_policy_on_other_attribute_writes()
     sse_kms_etags_are_not_md5()
     replace_unhealthy_instances()
+    dynamodb_models_are_not_tracked()
+    stream_iterators_follow_the_live_table()
 
 
 def start_emulator(host: str = "127.0.0.1", port: int = 5000) -> ThreadedMotoServer:
