@@ -367,6 +367,9 @@ class IngestService:
             if record.status is JobStatus.QUEUED:
                 queue_position = self._jobs.count_queued_ahead(record)
             workers, seconds_per_job = fleet_speed(self._heartbeats.list())
+            if record.kind is JobKind.TRAIN:
+                # Minutes, not an image's seconds: the scaler's estimate of one training.
+                seconds_per_job = self._settings.training_minutes_per_job * 60.0
             eta = estimate_eta_seconds(
                 active=True,
                 running=record.status is JobStatus.RUNNING,

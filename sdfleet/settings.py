@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -31,6 +31,13 @@ def _env(name: str, field_name: str, description: str) -> Any:
 
 #: GetParameters takes at most this many names.
 _SSM_GET_PARAMETERS_MAX = 10
+#: Minutes one training is expected to run: the scaler's estimate and a queued training's ETA.
+TRAINING_MINUTES_PER_JOB_DEFAULT: Final = 15.0
+TRAINING_MINUTES_DESCRIPTION: Final = (
+    "expected run time of one training (minutes): the scaler counts a training lane job with "
+    "it, apart from the per-image estimate of the generation lanes, and the API gives it as a "
+    "training's ETA until the training reports its own pace"
+)
 
 
 class SSMParameterSource(PydanticBaseSettingsSource):
@@ -275,6 +282,16 @@ class IngestSettings(FleetSettings):
         le=3600,
         validation_alias=AliasChoices("output_url_expires_seconds", env.OUTPUT_URL_EXPIRES_SECONDS),
         description="lifetime of a presigned output GET",
+    )
+    # The scaler's knob (one SSM parameter under the same path): a queued training's ETA.
+    training_minutes_per_job: float = Field(
+        default=TRAINING_MINUTES_PER_JOB_DEFAULT,
+        gt=0,
+        le=1440,
+        validation_alias=AliasChoices(
+            "training_minutes_per_job", env.SCALER_TRAINING_MINUTES_PER_JOB
+        ),
+        description=TRAINING_MINUTES_DESCRIPTION,
     )
 
 
@@ -599,14 +616,13 @@ class ScalerSettings(FleetSettings):
         description="job duration assumed before workers report their own",
     )
     training_minutes_per_job: float = Field(
-        default=15.0,
+        default=TRAINING_MINUTES_PER_JOB_DEFAULT,
         gt=0,
         le=1440,
         validation_alias=AliasChoices(
             "training_minutes_per_job", env.SCALER_TRAINING_MINUTES_PER_JOB
         ),
-        description="expected run time of one training (minutes): the scaler counts a "
-        "training lane job with it, apart from the per-image estimate of the generation lanes",
+        description=TRAINING_MINUTES_DESCRIPTION,
     )
     boot_seconds: float = Field(
         # Launch to first image of a plain-AMI worker with a wheelhouse (docs/worker-install.md).

@@ -67,18 +67,24 @@ def render_config_table() -> str:
         "| variable | meaning | used by | default | limits |",
         "| --- | --- | --- | --- | --- |",
     ]
-    seen: set[str] = set()
+    # One row per variable; one read by several components names them all.
+    rows: dict[str, tuple[FieldInfo, str, list[str]]] = {}
     for section, cls in _SECTIONS:
         fields: dict[str, Any] = cls.model_fields
         for name, info in fields.items():
             variable = _env_name(info)
-            if variable in seen:
+            if variable in rows:
+                # Declared again by this class (not inherited): this component reads it too.
+                declared = name in vars(cls).get("__annotations__", {})
+                if declared and section not in rows[variable][2]:
+                    rows[variable][2].append(section)
                 continue
-            seen.add(variable)
-            lines.append(
-                f"| `{variable}` | {info.description or name} | {section} | "
-                f"{_default(info)} | {_limits(info)} |"
-            )
+            rows[variable] = (info, name, [section])
+    for variable, (info, name, sections) in rows.items():
+        lines.append(
+            f"| `{variable}` | {info.description or name} | {', '.join(sections)} | "
+            f"{_default(info)} | {_limits(info)} |"
+        )
     return "\n".join([BEGIN_MARKER, *lines, END_MARKER])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from sdfleet.heartbeats import HeartbeatStore, WorkerHeartbeat, WorkerState
 from sdfleet.keys import adapter_key
 from sdfleet.messages import Lane
 from sdfleet.training import TRAIN_STEPS_DEFAULT
@@ -36,6 +37,29 @@ def test_a_training_is_queued_with_its_params(api: IngestApi) -> None:
     view = api.call(event("get_job", sub=USER_A, path_params={"job_id": record.job_id}))
     assert view.body["params"]["instance_prompt"] == "sks"
     assert view.body["params"]["steps"] == 20
+
+
+def _submit(api: IngestApi, owner: str, body: dict[str, object]) -> str:
+    created = api.call(event("create_job", sub=owner, body=body, headers={"idempotency-key": None}))
+    assert created.status == 202, created.body
+    job_id: str = created.body["job_id"]
+    return job_id
+
+
+def test_a_queued_training_waits_for_trainings_of_minutes_not_images(api: IngestApi) -> None:
+    HeartbeatStore(api.clients.dynamodb(), api.settings.workers_table).put(
+        WorkerHeartbeat(worker_id="w1", state=WorkerState.BUSY, recent_seconds_per_job=[4.0])
+    )
+    ids = [_submit(api, owner, _train_body(api, owner)) for owner in (USER_A, USER_B)]
+    web = _submit(api, USER_A, {"prompt": "a red cube"})
+    minutes = api.settings.training_minutes_per_job
+    view = api.call(event("get_job", sub=USER_B, path_params={"job_id": ids[1]})).body
+    # One training ahead in its lane, one live worker: two runs of the training estimate.
+    assert view["queue_position"] == 1
+    assert view["eta_seconds"] == 2 * minutes * 60
+    # A web job's ETA still comes from the workers' measured image times.
+    view = api.call(event("get_job", sub=USER_A, path_params={"job_id": web})).body
+    assert view["eta_seconds"] == 4
 
 
 def test_without_a_training_lane_trainings_travel_in_the_interactive_lane(
