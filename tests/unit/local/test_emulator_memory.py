@@ -1,18 +1,20 @@
 """The emulator frees what it no longer uses: transactions (moto deep-copies the whole table
 before each, to roll back) and stream reads leave one copy of a table alive, not one per
 transaction. Without this the local stack's emulator grew by ~30 MB/s under the reliability
-chaos run and was killed by the kernel at 22 GB. The session's emulator runs in this process,
-so the test counts its live table objects."""
+chaos run and was killed by the kernel at 22 GB. The test starts an emulator in this process
+(never a shared one) and counts its live table objects."""
 
 from __future__ import annotations
 
 import gc
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from botocore.exceptions import ClientError
 
 from sdfleet.aws import AwsClients
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.emulator
 
@@ -26,7 +28,22 @@ def _live_tables(name: str) -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, Table) and o.name == name)
 
 
-def test_transactions_and_stream_reads_keep_one_copy_of_a_table(aws: AwsClients) -> None:
+@pytest.fixture()
+def aws_in_process() -> Iterator[AwsClients]:
+    from sdfleet_cli.emulator import start_emulator
+
+    port = free_port()
+    server = start_emulator("127.0.0.1", port)
+    try:
+        yield AwsClients(endpoint_url=f"http://127.0.0.1:{port}", region="us-east-1")
+    finally:
+        server.stop()
+
+
+def test_transactions_and_stream_reads_keep_one_copy_of_a_table(
+    aws_in_process: AwsClients,
+) -> None:
+    aws = aws_in_process
     db, streams = aws.dynamodb(), aws.dynamodbstreams()
     name = f"memory-{uuid.uuid4().hex[:8]}"
     db.create_table(
