@@ -76,6 +76,7 @@ CORE_MODULES: Final[dict[str, list[str]]] = {
         "tests/unit/worker_daemon",
         "tests/integration/worker/test_queue_mechanics.py",
         "tests/integration/worker/test_lane_order.py",
+        "tests/integration/worker/test_lane_poller.py",
     ],
     "worker/claim.py": ["tests/unit/worker_daemon"],
     "worker/settle_policy.py": ["tests/unit/worker_daemon"],
@@ -100,6 +101,10 @@ _FALSY_DEFAULT: Final = "None instead of False as the default of a truth test: b
 _SQS_DEFAULT: Final = (
     "the default of an attribute SQS always returns when asked for it (GetQueueAttributes)"
 )
+#: The poller always asks for every system attribute (MessageSystemAttributeNames=["All"]).
+_RECEIVED_DEFAULT: Final = (
+    "the default of a field SQS always returns with a message received with all its attributes"
+)
 EQUIVALENT: Final[dict[str, str]] = {
     **{
         f"autoscaler.observe.xǁFleetObserverǁqueue_depths__mutmut_{n}": _SQS_DEFAULT
@@ -110,6 +115,14 @@ EQUIVALENT: Final[dict[str, str]] = {
     ),
     "autoscaler.actuate.xǁGroupActuatorǁapply__mutmut_13": _FALSY_DEFAULT,
     "autoscaler.actuate.xǁGroupActuatorǁapply__mutmut_15": _FALSY_DEFAULT,
+    **{
+        f"worker.lanes.xǁReceivedMessageǁfrom_sqs__mutmut_{n}": _RECEIVED_DEFAULT
+        for n in (3, 5, 39, 41, 45, 52, 54, 58)
+    },
+    "worker.lanes.xǁReceivedMessageǁfrom_sqs__mutmut_60": (
+        "SentTimestamp is always present in a message received with all its attributes, so the "
+        "condition guarding its absence is always true"
+    ),
     "worker.claim.xǁClaimerǁclaim__mutmut_76": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_77": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_78": _DISCARDED_NOTE,
