@@ -203,15 +203,45 @@ EQUIVALENT: Final[dict[str, str]] = {
         f"sdfleet.store.x_record_to_item__mutmut_{n}": (
             "pydantic dumps Python objects for any mode but 'json'"
         )
-        for n in (2, 4, 6)
+        for n in (2, 4, 6, 7)
     },
-    "sdfleet.store.x_record_to_item__mutmut_5": "marshal drops None values anyway",
+    **{
+        f"sdfleet.store.x_record_to_item__mutmut_{n}": "marshal drops None values anyway"
+        for n in (5, 8, 15, 18)
+    },
+    **{
+        f"sdfleet.store.x_record_to_item__mutmut_{n}": (
+            "marshalled, the params' Python dump is the same item as their JSON dump (their "
+            "enums are str)"
+        )
+        for n in (12, 14, 16, 17)
+    },
+    **{
+        f"sdfleet.store.x_record_to_item__mutmut_{n}": (
+            "a new record is queued and has no error (fail writes errors by its own update)"
+        )
+        for n in (20, 21, 22)
+    },
+    "sdfleet.store.x_format_time__mutmut_2": (
+        "astimezone(None) is local time, which is UTC on the build machine and in Lambda"
+    ),
+    **{
+        f"sdfleet.store.x__to_dynamo_value__mutmut_{n}": (
+            "every enum in a record is a StrEnum (a str, written as is); no other type with a "
+            "value attribute reaches this line"
+        )
+        for n in (7, 8, 12, 13, 14)
+    },
     **{
         f"sdfleet.store.x__cancellation_codes__mutmut_{n}": (
             "AWS's message holds one bracketed list, so its first and last brackets are the same"
         )
         for n in (31, 35)
     },
+    "sdfleet.store.x__cancellation_codes__mutmut_36": (
+        "AWS's message ends with its bracketed list, so a cut before its last character is the "
+        "same cut"
+    ),
     **{
         f"sdfleet.store.x__cancellation_codes__mutmut_{n}": "str(None) is the text 'None' too"
         for n in (44, 46)

@@ -278,8 +278,9 @@ def test_not_found_and_not_bound_errors_name_the_job(job_store: JobStore) -> Non
         job_store.get_for_owner(record.job_id, "mallory")
     with pytest.raises(JobNotFound, match=f"^{expected}$"):
         job_store.delete(record.job_id, "mallory")
-    with pytest.raises(JobAlreadyExists, match=f"^job {record.job_id!r} exists already$"):
-        job_store.create(record, active_limit=5)
+    for options in ({}, {"active_limit": 5}):
+        with pytest.raises(JobAlreadyExists, match=f"^job {record.job_id!r} exists already$"):
+            job_store.create(record, **options)  # type: ignore[arg-type]
     with pytest.raises(JobNotBound, match=f"^job {record.job_id!r} was not created for the "):
         job_store.claim(record.job_id, "w1", 60, lane=Lane.INTERACTIVE)
     with pytest.raises(JobNotBound, match=f"^job {record.job_id!r} belongs to another tenant$"):
