@@ -8,6 +8,10 @@ benchmarks/results/mutation.json and .md. Survivors judged equivalent (no test c
 from the original) are listed with a one-line reason in EQUIVALENT and reported as such.
 
     python -m benchmarks.mutation [--quick] [--base REF] [MODULE ...]
+
+After new tests for a module's survivors (in the files CORE_MODULES selects for it),
+``--keep DIR`` on the first run and ``--rerun-not-killed DIR/<module> MODULE`` afterwards runs
+only the mutants not killed again.
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ import os
 import platform
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -50,6 +57,7 @@ CORE_MODULES: Final[dict[str, list[str]]] = {
     ],
     "sdfleet/store.py": [
         "tests/integration/test_job_store.py",
+        "tests/integration/test_job_store_owner_item.py",
         "tests/integration/test_job_store_properties.py",
     ],
     "autoscaler/observe.py": [
@@ -65,6 +73,8 @@ CORE_MODULES: Final[dict[str, list[str]]] = {
     "autoscaler/policy.py": [
         "tests/unit/autoscaler/test_policy_memory.py",
         "tests/unit/autoscaler/test_policy_properties.py",
+        "tests/unit/autoscaler/test_policy_spot.py",
+        "tests/unit/autoscaler/test_policy_training_lane.py",
     ],
     "autoscaler/actuate.py": ["tests/integration/autoscaler/test_actuate.py"],
     "worker/intake.py": [
@@ -76,6 +86,7 @@ CORE_MODULES: Final[dict[str, list[str]]] = {
         "tests/unit/worker_daemon",
         "tests/integration/worker/test_queue_mechanics.py",
         "tests/integration/worker/test_lane_order.py",
+        "tests/integration/worker/test_lane_poller.py",
     ],
     "worker/claim.py": ["tests/unit/worker_daemon"],
     "worker/settle_policy.py": ["tests/unit/worker_daemon"],
@@ -100,7 +111,174 @@ _FALSY_DEFAULT: Final = "None instead of False as the default of a truth test: b
 _SQS_DEFAULT: Final = (
     "the default of an attribute SQS always returns when asked for it (GetQueueAttributes)"
 )
+#: The poller always asks for every system attribute (MessageSystemAttributeNames=["All"]).
+_RECEIVED_DEFAULT: Final = (
+    "the default of a field SQS always returns with a message received with all its attributes"
+)
+_KEYWORD_CASE: Final = "DynamoDB expression keywords (AND, OR, IN, SET, REMOVE, ADD) ignore case"
+_BOTOCORE_ERROR: Final = "botocore's ClientError response always has an Error with a Message"
+_QUERY_ITEMS: Final = "DynamoDB's Query always returns Items (empty when nothing matches)"
+_CONSISTENT: Final = (
+    "the emulator's reads are always strongly consistent, so no test against it can tell"
+)
+_COUNT_SELECT: Final = "Query returns Count either way; Select=COUNT only spares reading items"
+_UNUSED_NAMES: Final = "attribute names the expressions do not use are dropped before the call"
+_TWO_REASONS: Final = (
+    "the transaction always has two items, so a cancellation always lists two reasons"
+)
+_COUNTER_DEFAULT: Final = (
+    "the quota condition fails only on a counter that exists, so the default is never read"
+)
+_STORE = "sdfleet.store.xǁJobStoreǁ"
 EQUIVALENT: Final[dict[str, str]] = {
+    **{
+        f"{_STORE}{name}__mutmut_{n}": _KEYWORD_CASE
+        for name, numbers in {
+            "count_active": (24,),
+            "count_queued_ahead": (20,),
+            "renew_lease": (56, 60),
+            "fail": (15, 23, 26, 51, 54),
+            "cancel": (16, 40),
+            "request_cancel": (14, 36),
+            "mark_cancelled": (18, 21),
+            "clear_outputs": (18, 21),
+            "_create_unless_owner_deleting": (3, 47),
+            "claim": (8, 11, 35, 49, 76, 81),
+            "finish": (65, 69, 72, 75),
+            "_update_unless_owner_deleted": (57, 71),
+            "take_upload_slot": (23, 26, 59, 62),
+            "withdraw": (19, 55, 98, 101),
+        }.items()
+        for n in numbers
+    },
+    **{
+        name: _BOTOCORE_ERROR
+        for name in (
+            *(f"{_STORE}_create_unless_owner_deleting__mutmut_{n}" for n in (121, 123)),
+            *(f"{_STORE}withdraw__mutmut_{n}" for n in (74, 76)),
+            *(f"{_STORE}_update_unless_owner_deleted__mutmut_{n}" for n in (103, 105)),
+            *(f"sdfleet.store.x__is_condition_failure__mutmut_{n}" for n in (3, 5)),
+            *(f"sdfleet.store.x__cancellation_codes__mutmut_{n}" for n in (12, 14, 16, 18, 25)),
+        )
+    },
+    **{
+        f"{_STORE}{name}__mutmut_{n}": _QUERY_ITEMS
+        for name, numbers in {
+            "list_by_owner": (52, 54),
+            "iter_owner_job_ids": (26, 28),
+            "find_by_source_message": (17, 19),
+        }.items()
+        for n in numbers
+    },
+    **{
+        f"{_STORE}{name}__mutmut_{n}": _CONSISTENT
+        for name, numbers in {
+            "_create_unless_owner_deleting": (154, 156),
+            "deletion_requested_at": (8, 10),
+            "_counter": (8, 10),
+            "get": (1, 8),
+        }.items()
+        for n in numbers
+    },
+    f"{_STORE}count_active__mutmut_20": _COUNT_SELECT,
+    f"{_STORE}count_queued_ahead__mutmut_18": _COUNT_SELECT,
+    f"{_STORE}cancel__mutmut_43": _UNUSED_NAMES,
+    f"{_STORE}request_cancel__mutmut_39": _UNUSED_NAMES,
+    f"{_STORE}_create_unless_owner_deleting__mutmut_136": _TWO_REASONS,
+    f"{_STORE}_create_unless_owner_deleting__mutmut_137": _TWO_REASONS,
+    f"{_STORE}_update_unless_owner_deleted__mutmut_120": _TWO_REASONS,
+    f"{_STORE}_update_unless_owner_deleted__mutmut_1": "every caller passes owner_check",
+    f"{_STORE}_update__mutmut_29": (
+        "every attribute name this path is given is used in its condition, so the filter keeps "
+        "the same names"
+    ),
+    f"{_STORE}claim__mutmut_26": (
+        "every record is written with its attempts (0 at first), so if_not_exists never falls "
+        "back to :zero"
+    ),
+    "sdfleet.store.x__from_dynamo_value__mutmut_1": (
+        "pydantic reads an integral float as the int each record field declares"
+    ),
+    **{
+        f"sdfleet.store.x_record_to_item__mutmut_{n}": (
+            "pydantic dumps Python objects for any mode but 'json'"
+        )
+        for n in (2, 4, 6, 7)
+    },
+    **{
+        f"sdfleet.store.x_record_to_item__mutmut_{n}": "marshal drops None values anyway"
+        for n in (5, 8, 15, 18)
+    },
+    **{
+        f"sdfleet.store.x_record_to_item__mutmut_{n}": (
+            "marshalled, the params' Python dump is the same item as their JSON dump (their "
+            "enums are str)"
+        )
+        for n in (12, 14, 16, 17)
+    },
+    **{
+        f"sdfleet.store.x_record_to_item__mutmut_{n}": (
+            "a new record is queued and has no error (fail writes errors by its own update)"
+        )
+        for n in (20, 21, 22)
+    },
+    "sdfleet.store.x_format_time__mutmut_2": (
+        "astimezone(None) is local time, which is UTC on the build machine and in Lambda"
+    ),
+    **{
+        f"sdfleet.store.x__to_dynamo_value__mutmut_{n}": (
+            "every enum in a record is a StrEnum (a str, written as is); no other type with a "
+            "value attribute reaches this line"
+        )
+        for n in (7, 8, 12, 13, 14)
+    },
+    **{
+        f"sdfleet.store.x__cancellation_codes__mutmut_{n}": (
+            "AWS's message holds one bracketed list, so its first and last brackets are the same"
+        )
+        for n in (31, 35)
+    },
+    "sdfleet.store.x__cancellation_codes__mutmut_36": (
+        "AWS's message ends with its bracketed list, so a cut before its last character is the "
+        "same cut"
+    ),
+    **{
+        f"sdfleet.store.x__cancellation_codes__mutmut_{n}": "str(None) is the text 'None' too"
+        for n in (44, 46)
+    },
+    **{
+        f"{_STORE}_create_unless_owner_deleting__mutmut_{n}": (
+            "the owner's item exists whenever its condition failed, so its default is never read"
+        )
+        for n in (146, 148)
+    },
+    **{
+        f"{_STORE}_create_unless_owner_deleting__mutmut_{n}": _COUNTER_DEFAULT
+        for n in (180, 182, 184, 186, 191, 204, 206, 208, 210, 215)
+    },
+    f"{_STORE}_create_unless_owner_deleting__mutmut_225": (
+        "without a cost limit the transaction cannot fail on cost, so `cost_limit or 0` is "
+        "never reached with None"
+    ),
+    f"{_STORE}find_by_source_message__mutmut_28": (
+        "the emulator's index never names a deleted record (no index lag), so the get after it "
+        "never misses and the loop never goes on"
+    ),
+    **{
+        f"sdfleet.store.x__encode_cursor__mutmut_{n}": (
+            "a cursor decodes to the same key whatever the order of its fields"
+        )
+        for n in (3, 5, 6)
+    },
+    f"{_STORE}take_upload_slot__mutmut_4": (
+        "the day's key only has to name the UTC day: any text around the date keys it the same"
+    ),
+    **{
+        f"sdfleet.store.x__cancellation_codes__mutmut_{n}": (
+            "an absent list of reasons and an empty one both mean: read them from the message"
+        )
+        for n in (3, 5)
+    },
     **{
         f"autoscaler.observe.xǁFleetObserverǁqueue_depths__mutmut_{n}": _SQS_DEFAULT
         for n in (16, 18, 22, 26, 28)
@@ -110,6 +288,14 @@ EQUIVALENT: Final[dict[str, str]] = {
     ),
     "autoscaler.actuate.xǁGroupActuatorǁapply__mutmut_13": _FALSY_DEFAULT,
     "autoscaler.actuate.xǁGroupActuatorǁapply__mutmut_15": _FALSY_DEFAULT,
+    **{
+        f"worker.lanes.xǁReceivedMessageǁfrom_sqs__mutmut_{n}": _RECEIVED_DEFAULT
+        for n in (3, 5, 39, 41, 45, 52, 54, 58)
+    },
+    "worker.lanes.xǁReceivedMessageǁfrom_sqs__mutmut_60": (
+        "SentTimestamp is always present in a message received with all its attributes, so the "
+        "condition guarding its absence is always true"
+    ),
     "worker.claim.xǁClaimerǁclaim__mutmut_76": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_77": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_78": _DISCARDED_NOTE,
@@ -211,23 +397,85 @@ def _changed_lines(diff: str) -> str:
 
 _MUTMUT: Final = [sys.executable, "-m", "mutmut"]
 _ENVIRONMENT: Final = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+#: tests/conftest.py's variable naming an emulator that is already running.
+_SHARED_EMULATOR_ENV: Final = "SDFLEET_TEST_EMULATOR_URL"
+
+
+@contextmanager
+def shared_emulator() -> Iterator[str]:
+    """One emulator process for a module's whole run: each mutant's test run would otherwise
+    start its own (about 5 s of a 2-core machine, more than most mutants' tests take)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "sdfleet_cli.emulator", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if emulator.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the emulator for the mutation run did not start") from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        emulator.terminate()
+        emulator.wait(30)
 
 
 def run_module(module: str, max_children: int, keep: Path | None = None) -> ModuleScore:
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="sdfleet-mutation-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="sdfleet-mutation-") as scratch,
+        shared_emulator() as endpoint,
+    ):
         copy = scratch_copy(Path(scratch))
         configure(copy, module, CORE_MODULES[module])
         subprocess.run(
             [*_MUTMUT, "run", "--max-children", str(max_children)],
             cwd=copy,
-            env=_ENVIRONMENT,
+            env={**_ENVIRONMENT, _SHARED_EMULATOR_ENV: endpoint},
             check=False,
         )
         score = collect(copy, module, round(time.perf_counter() - started, 1))
         if keep is not None:
             shutil.copytree(copy, keep / module.replace("/", "."), dirs_exist_ok=True)
     return score
+
+
+def rerun_not_killed(directory: Path, module: str, max_children: int) -> ModuleScore:
+    """Runs again, in a finished run's directory (``--keep``), only the mutants it did not
+    kill (less those judged equivalent), against the checkout's tests as they are now; every
+    other result stands. Tests added to the module's selected files are found by mutmut (a
+    changed selection makes it rerun every mutant). The seconds reported are both runs'."""
+    started = time.perf_counter()
+    previous = _previous_results().get(module, {})
+    # Equivalent mutants cannot be killed: they keep their result.
+    retry = [
+        name
+        for name in [*previous.get("survived", []), *previous.get("not_covered", [])]
+        if name not in EQUIVALENT
+    ]
+    if not retry:
+        raise SystemExit(f"{module}: the committed results list no mutant to run again")
+    scratch_copy(directory)
+    configure(directory, module, CORE_MODULES[module])
+    with shared_emulator() as endpoint:
+        subprocess.run(
+            [*_MUTMUT, "run", "--max-children", str(max_children), *retry],
+            cwd=directory,
+            env={**_ENVIRONMENT, _SHARED_EMULATOR_ENV: endpoint},
+            check=False,
+        )
+    seconds = float(previous.get("seconds", 0.0)) + time.perf_counter() - started
+    return collect(directory, module, round(seconds, 1))
 
 
 def collect(copy: Path, module: str, seconds: float) -> ModuleScore:
@@ -408,6 +656,13 @@ def main(argv: list[str] | None = None) -> int:
         help="run nothing: score the (possibly interrupted) mutmut run of MODULE in DIR",
     )
     parser.add_argument(
+        "--rerun-not-killed",
+        type=Path,
+        metavar="DIR",
+        help="run again only the mutants MODULE's kept run in DIR (--keep) did not kill, "
+        "against the tests as they are now",
+    )
+    parser.add_argument(
         "--render-only",
         action="store_true",
         help="run nothing: rewrite the results from the committed JSON (after EQUIVALENT changed)",
@@ -432,6 +687,15 @@ def main(argv: list[str] | None = None) -> int:
         partial = collect(args.collect, module, seconds=0.0)
         write_results([partial], f"{module} (collected from an interrupted run)", args.machine)
         return 0
+    if args.rerun_not_killed is not None:
+        if len(args.modules) != 1:
+            parser.error("--rerun-not-killed DIR takes the one module that DIR's run mutated")
+        [module] = args.modules
+        score = rerun_not_killed(args.rerun_not_killed, module, args.max_children)
+        write_results(
+            [score], f"{module} (its mutants not killed, run again with new tests)", args.machine
+        )
+        return 0 if (score.score or 0) >= GOAL else 1
     if args.render_only:
         previous = json.loads((RESULTS / "mutation.json").read_text())
         write_results([], previous.get("last_scope", "unknown"), args.machine)

@@ -43,8 +43,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: The URL of an emulator already running (``make mutation`` starts one per module, so the
+#: thousands of test runs it forks do not each start their own; a test that patches the
+#: in-process emulator cannot run against it).
+SHARED_EMULATOR_ENV = "SDFLEET_TEST_EMULATOR_URL"
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
+    shared = os.environ.get(SHARED_EMULATOR_ENV)
+    if shared:
+        yield shared
+        return
     from sdfleet_cli.emulator import start_emulator
 
     port = free_port()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from sdfleet.errors import (
     CancelRequested,
@@ -20,7 +22,7 @@ from sdfleet.errors import (
 from sdfleet.messages import Lane
 from sdfleet.records import JobError, JobRecord, JobStatus, utcnow
 from sdfleet.requests import JobKind, JobParams
-from sdfleet.store import JobStore
+from sdfleet.store import JobStore, _cancellation_codes
 
 pytestmark = pytest.mark.emulator
 
@@ -221,3 +223,159 @@ def test_a_batch_record_is_found_by_the_message_that_created_it(job_store: JobSt
     found = job_store.find_by_source_message("m-123")
     assert found is not None and found.job_id == record.job_id
     assert job_store.find_by_source_message("m-other") is None
+
+
+def test_each_refused_transition_names_the_job_what_was_refused_and_its_status(
+    job_store: JobStore,
+) -> None:
+    """What an operator reads in a log: the job, the transition and the status that refused it."""
+    finished = job_store.create(new_record())
+    job_store.claim(finished.job_id, "w1", 60)
+    job_store.finish(finished.job_id, "w1", ["k"], [1])
+    queued = job_store.create(new_record())
+    refusals = {
+        "renew lease": lambda: job_store.renew_lease(finished.job_id, "w1", 60),
+        "fail": lambda: job_store.fail(finished.job_id, JobError(code="internal", message="x")),
+        "cancel": lambda: job_store.cancel(finished.job_id),
+        "request cancel": lambda: job_store.request_cancel(finished.job_id),
+        "mark cancelled": lambda: job_store.mark_cancelled(finished.job_id, "w1"),
+        "clear outputs": lambda: job_store.clear_outputs(queued.job_id, "alice"),
+        "claim": lambda: job_store.claim(finished.job_id, "w2", 60),
+        "finish": lambda: job_store.finish(finished.job_id, "w1", ["k"], [1]),
+    }
+    for transition, attempt in refusals.items():
+        with pytest.raises(TransitionRejected) as refused:
+            attempt()
+        expected_status = "queued" if transition == "clear outputs" else "succeeded"
+        job_id = queued.job_id if transition == "clear outputs" else finished.job_id
+        assert (refused.value.job_id, refused.value.transition) == (job_id, transition)
+        assert refused.value.current_status == expected_status
+        assert str(refused.value) == (
+            f"job {job_id!r}: cannot {transition} (current status: {expected_status})"
+        )
+    # A cancel that won over the result says so, naming the job and its (running) status.
+    running = job_store.create(new_record())
+    job_store.claim(running.job_id, "w1", 60)
+    job_store.request_cancel(running.job_id)
+    with pytest.raises(CancelRequested) as cancelled:
+        job_store.finish(running.job_id, "w1", ["k"], [1])
+    assert (cancelled.value.job_id, cancelled.value.transition) == (running.job_id, "finish")
+    assert cancelled.value.current_status == "running"
+
+
+def test_not_found_and_not_bound_errors_name_the_job(job_store: JobStore) -> None:
+    record = job_store.create(new_record(owner="acme", lane=Lane.BATCH))
+    expected = f"job {record.job_id!r} not found"
+    with pytest.raises(JobNotFound, match=r"^job 'no-such-job' not found$"):
+        job_store.get("no-such-job")
+    for transition in (
+        lambda: job_store.renew_lease("no-such-job", "w1", 60),
+        lambda: job_store.claim("no-such-job", "w1", 60),
+    ):
+        with pytest.raises(JobNotFound, match=r"^job 'no-such-job' not found$"):
+            transition()
+    with pytest.raises(JobNotFound, match=f"^{expected}$"):
+        job_store.get_for_owner(record.job_id, "mallory")
+    with pytest.raises(JobNotFound, match=f"^{expected}$"):
+        job_store.delete(record.job_id, "mallory")
+    for options in ({}, {"active_limit": 5}):
+        with pytest.raises(JobAlreadyExists, match=f"^job {record.job_id!r} exists already$"):
+            job_store.create(record, **options)  # type: ignore[arg-type]
+    with pytest.raises(JobNotBound, match=f"^job {record.job_id!r} was not created for the "):
+        job_store.claim(record.job_id, "w1", 60, lane=Lane.INTERACTIVE)
+    with pytest.raises(JobNotBound, match=f"^job {record.job_id!r} belongs to another tenant$"):
+        job_store.claim(record.job_id, "w1", 60, lane=Lane.BATCH, owner="mallory")
+    job_store.claim(record.job_id, "w1", 60)
+    with pytest.raises(JobNotFound, match=f"^{expected}$"):
+        job_store.withdraw(record)
+
+
+def test_an_ended_job_no_longer_counts_as_queued_ahead(job_store: JobStore) -> None:
+    base = utcnow()
+    failed, cancelled, running, mine = (
+        job_store.create(new_record(created_at=base + timedelta(milliseconds=i))) for i in range(4)
+    )
+    assert job_store.count_queued_ahead(mine) == 3
+    job_store.fail(failed.job_id, JobError(code="internal", message="x"))
+    job_store.cancel(cancelled.job_id)
+    job_store.claim(running.job_id, "w1", 60)
+    assert job_store.count_queued_ahead(mine) == 0
+    # A job that is not queued has nobody ahead of it.
+    assert job_store.count_queued_ahead(job_store.get(running.job_id)) == 0
+
+
+def test_a_renewed_lease_runs_from_the_renewal(job_store: JobStore) -> None:
+    record = job_store.create(new_record())
+    start = utcnow()
+    job_store.claim(record.job_id, "w1", 10, now=start)
+    later = start + timedelta(seconds=8)
+    renewed = job_store.renew_lease(record.job_id, "w1", 30, now=later)
+    assert renewed.lease_expires_at == later + timedelta(seconds=30)
+    # So nobody can take it over where the first lease would have run out.
+    with pytest.raises(JobNotClaimable):
+        job_store.claim(record.job_id, "w2", 10, now=start + timedelta(seconds=11))
+
+
+def test_a_listing_page_holds_twenty_jobs_unless_asked_otherwise(job_store: JobStore) -> None:
+    for _ in range(21):
+        job_store.create(new_record(owner="carol"))
+    page, cursor = job_store.list_by_owner("carol")
+    assert len(page) == 20 and cursor is not None
+
+
+def test_a_bad_cursor_is_named_in_the_error_cut_to_forty_characters(job_store: JobStore) -> None:
+    bad = "not-a-cursor-" * 10
+    with pytest.raises(ValueError) as refused:
+        job_store.list_by_owner("alice", cursor=bad)
+    assert str(refused.value) == f"cursor: {bad[:40]!r} is not a cursor this API returned"
+
+
+class _DeletedMeanwhile(JobStore):
+    """The real store, with each job's record deleted by someone else (another deletion pass)
+    just before this store deletes it, for the first ``races`` jobs."""
+
+    def __init__(self, store: JobStore, races: int) -> None:
+        super().__init__(store._db, store.table_name)
+        self._other = store
+        self._races = races
+
+    def delete(self, job_id: str, owner: str) -> None:
+        if self._races > 0:
+            self._races -= 1
+            self._other.delete(job_id, owner)
+        super().delete(job_id, owner)
+
+
+def test_deleting_an_owners_records_skips_those_deleted_meanwhile(job_store: JobStore) -> None:
+    records = [job_store.create(new_record(owner="dave")) for _ in range(3)]
+    deleted = _DeletedMeanwhile(job_store, races=1).delete_owner_records("dave")
+    assert deleted == 2
+    for record in records:
+        with pytest.raises(JobNotFound):
+            job_store.get(record.job_id)
+
+
+#: AWS's message of a cancelled transaction; some emulators answer only this, with no list.
+_CANCELLED = (
+    "Transaction cancelled, please refer cancellation reasons for specific reasons "
+    "[None, ConditionalCheckFailed]"
+)
+
+
+def _cancelled(response: dict[str, Any]) -> ClientError:
+    return ClientError(response, "TransactWriteItems")  # type: ignore[arg-type]
+
+
+def test_a_cancelled_transactions_reasons_are_read_from_either_form_of_the_reply() -> None:
+    error = {"Code": "TransactionCanceledException", "Message": _CANCELLED}
+    listed = [{"Code": "None"}, {"Code": "ConditionalCheckFailed"}]
+    from_list = _cancelled({"Error": error, "CancellationReasons": listed})
+    from_message = _cancelled({"Error": error})
+    expected = ["None", "ConditionalCheckFailed"]
+    assert _cancellation_codes(from_list) == _cancellation_codes(from_message) == expected
+    # The list wins where both are given and disagree.
+    other = _cancelled({"Error": error, "CancellationReasons": [{"Code": "None"}, {}]})
+    assert _cancellation_codes(other) == ["None", "None"]
+    # No reasons in either form: nothing to read.
+    bare = _cancelled({"Error": {"Code": "TransactionCanceledException", "Message": "no"}})
+    assert _cancellation_codes(bare) == [""]
