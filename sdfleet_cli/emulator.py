@@ -209,7 +209,7 @@ def dynamodb_models_are_not_tracked() -> None:
         return
 
     def new(cls: type[BaseModel], *args: Any, **kwargs: Any) -> BaseModel:
-        instance = object.__new__(cls)
+        instance = super(BaseModel, cls).__new__(cls)  # what moto's own __new__ does
         if not cls.__module__.startswith(UNTRACKED_MODEL_MODULES):
             cls.instances_tracked.append(instance)  # type: ignore[attr-defined]
         return instance
