@@ -24,6 +24,9 @@ from tests.e2e.test_local_stack import Stack
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.emulator, pytest.mark.terraform]
 
 JOB_TIMEOUT_MS = 150_000
+#: The first test's job, watched live: the contract's most steps, 8 images.
+LIVE_JOB_STEPS = 100
+LIVE_JOB_IMAGES = 8
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -124,7 +127,11 @@ def test_sign_up_generate_watch_and_download(
     check_axe(page, "generate page")
     browsing.shot(page, "generate")
 
-    fill_job(page, "a lighthouse at dawn")
+    # Long enough (8 images of 100 steps, seconds even on fast cores) that the first poll, 1 s
+    # after submitting, still finds it queued or running: a warm worker finishes a 2-step job
+    # before that, and the card would never show the server's live state.
+    fill_job(page, "a lighthouse at dawn", steps=LIVE_JOB_STEPS)
+    page.get_by_label("Images", exact=True).fill(str(LIVE_JOB_IMAGES))
     page.get_by_role("button", name="Generate").click()
     job = card(page, "a lighthouse at dawn")
     # The server's queue position, or the running job's step: live, not the local placeholder.
@@ -150,7 +157,7 @@ def test_sign_up_generate_watch_and_download(
     expect(page.get_by_test_id("signed-in-user")).to_have_text(carol)
     page.get_by_role("link", name="History").click()
     listed = card(page, "a lighthouse at dawn", "history")
-    expect(listed).to_contain_text("64\N{MULTIPLICATION SIGN}64 · 2 steps")
+    expect(listed).to_contain_text(f"64\N{MULTIPLICATION SIGN}64 · {LIVE_JOB_STEPS} steps")
     check_axe(page, "history page")
     browsing.shot(page, "history")
 
