@@ -235,6 +235,19 @@ class FleetSettings(BaseSettings):
         return {lane: url for lane, url in urls.items() if url}
 
 
+def _training_minutes_per_job() -> Any:
+    """One field, read by the scaler and by the ingest Lambda (a queued training's ETA)."""
+    return Field(
+        default=TRAINING_MINUTES_PER_JOB_DEFAULT,
+        gt=0,
+        le=1440,
+        validation_alias=AliasChoices(
+            "training_minutes_per_job", env.SCALER_TRAINING_MINUTES_PER_JOB
+        ),
+        description=TRAINING_MINUTES_DESCRIPTION,
+    )
+
+
 class IngestSettings(FleetSettings):
     max_active_jobs_per_user: int = Field(
         default=20,
@@ -284,15 +297,7 @@ class IngestSettings(FleetSettings):
         description="lifetime of a presigned output GET",
     )
     # The scaler's knob (one SSM parameter under the same path): a queued training's ETA.
-    training_minutes_per_job: float = Field(
-        default=TRAINING_MINUTES_PER_JOB_DEFAULT,
-        gt=0,
-        le=1440,
-        validation_alias=AliasChoices(
-            "training_minutes_per_job", env.SCALER_TRAINING_MINUTES_PER_JOB
-        ),
-        description=TRAINING_MINUTES_DESCRIPTION,
-    )
+    training_minutes_per_job: float = _training_minutes_per_job()
 
 
 class WorkerSettings(FleetSettings):
@@ -615,15 +620,7 @@ class ScalerSettings(FleetSettings):
         ),
         description="job duration assumed before workers report their own",
     )
-    training_minutes_per_job: float = Field(
-        default=TRAINING_MINUTES_PER_JOB_DEFAULT,
-        gt=0,
-        le=1440,
-        validation_alias=AliasChoices(
-            "training_minutes_per_job", env.SCALER_TRAINING_MINUTES_PER_JOB
-        ),
-        description=TRAINING_MINUTES_DESCRIPTION,
-    )
+    training_minutes_per_job: float = _training_minutes_per_job()
     boot_seconds: float = Field(
         # Launch to first image of a plain-AMI worker with a wheelhouse (docs/worker-install.md).
         default=180.0,
