@@ -123,6 +123,7 @@ def test_a_surplus_of_workers_all_busy_or_idle_too_briefly_is_held() -> None:
         "seconds_per_job": 7.5,
         "reason": "hold-busy",
     }
+    assert decision.memory.last_seen == NOW
 
 
 def test_a_scale_in_reports_the_idle_worker_it_removes() -> None:
@@ -166,6 +167,20 @@ def test_a_lowered_max_removes_idle_workers_longest_idle_first_as_above_max() ->
     }
 
 
+def test_a_fleet_at_max_capacity_still_scales_in_its_idle_workers() -> None:
+    at_max = PolicyConfig(max_capacity=2)
+    decision = decide(
+        observe(busy("i-0"), idle("i-1", idle_for=30), in_flight=1), working(1.0), at_max
+    )
+    assert (decision.desired_capacity, decision.terminate, decision.reason) == (
+        1,
+        ("i-1",),
+        "scale-in",
+    )
+    quiet = decide(observe(idle("i-0")), quiet_for(600), PolicyConfig(max_capacity=1))
+    assert (quiet.desired_capacity, quiet.terminate, quiet.reason) == (0, ("i-0",), "quiet")
+
+
 def test_at_max_capacity_a_backlog_holds_rather_than_reporting_a_scale_out() -> None:
     decision = decide(
         observe(busy("i-0"), busy("i-1"), visible=100, in_flight=2),
@@ -176,8 +191,13 @@ def test_at_max_capacity_a_backlog_holds_rather_than_reporting_a_scale_out() -> 
     assert (decision.desired_capacity, decision.terminate, decision.reason) == (2, (), "hold")
 
 
-def test_nothing_to_do_on_an_empty_fleet_launches_nothing() -> None:
-    decision = decide(Observation(NOW, 0, 0, 0), Memory(), PolicyConfig(min_capacity=0))
+@pytest.mark.parametrize(
+    "memory",
+    [Memory(), Memory(last_work_at=NOW - 600, last_seen=NOW - 4, load=0.0, total=0, rate=0.0)],
+    ids=["first-decision", "after-work-with-no-arrivals"],
+)
+def test_nothing_to_do_on_an_empty_fleet_launches_nothing(memory: Memory) -> None:
+    decision = decide(Observation(NOW, 0, 0, 0), memory, PolicyConfig(min_capacity=0))
     assert (decision.desired_capacity, decision.need, decision.reason) == (0, 0, "hold")
 
 
@@ -204,6 +224,8 @@ def test_the_policy_takes_every_knob_from_the_scaler_settings() -> None:
 def test_a_max_below_the_min_is_refused_naming_both() -> None:
     with pytest.raises(ValueError, match=r"max_capacity: must be >= min_capacity 3 \(got 2\)"):
         PolicyConfig(min_capacity=3, max_capacity=2)
+    # A fixed-size fleet is a valid setting.
+    assert PolicyConfig(min_capacity=3, max_capacity=3).max_capacity == 3
 
 
 # --- the job time estimate --------------------------------------------------------------------
@@ -462,6 +484,12 @@ def test_longest_idle_goes_first_on_a_clock_that_starts_at_zero() -> None:
     assert decision.terminate == ("i-b",)
 
 
+def test_a_worker_idle_exactly_the_minimum_idle_time_is_removable() -> None:
+    fleet = (busy("i-0"), idle("i-1", idle_for=MIN_IDLE_BEFORE_REMOVAL_SECONDS), idle("i-2", 9.9))
+    decision = decide(observe(*fleet, in_flight=1), working(1.0), PolicyConfig())
+    assert decision.terminate == ("i-1",)
+
+
 def test_a_busy_spot_worker_is_not_waited_for() -> None:
     # Only an on-demand worker about to be idle is worth keeping a spot one for.
     decision = decide(
@@ -509,3 +537,16 @@ def test_the_memory_tag_text() -> None:
     assert Memory.from_compact(text) == Memory(
         NOW + 12.3, NOW + 16.0, 40.1, ((NOW, 4), (NOW + 8, 2)), 3.14, 12, 1.235
     )
+
+
+@pytest.mark.parametrize(
+    ("memory", "text"),
+    [
+        (Memory(), "- - -"),
+        (Memory(last_seen=NOW), "- 1800000000.0 -"),
+        (Memory(last_work_at=NOW, typical_gap=60.0), "1800000000.0 - 60.0"),
+    ],
+)
+def test_times_not_known_yet_are_dashes_in_the_tag(memory: Memory, text: str) -> None:
+    assert memory.to_compact() == text
+    assert Memory.from_compact(text) == memory
