@@ -75,6 +75,7 @@ CORE_MODULES: Final[dict[str, list[str]]] = {
         "tests/unit/autoscaler/test_policy_properties.py",
         "tests/unit/autoscaler/test_policy_spot.py",
         "tests/unit/autoscaler/test_policy_training_lane.py",
+        "tests/unit/autoscaler/test_policy_decisions.py",
     ],
     "autoscaler/actuate.py": ["tests/integration/autoscaler/test_actuate.py"],
     "worker/intake.py": [
@@ -295,6 +296,27 @@ EQUIVALENT: Final[dict[str, str]] = {
     "worker.lanes.xǁReceivedMessageǁfrom_sqs__mutmut_60": (
         "SentTimestamp is always present in a message received with all its attributes, so the "
         "condition guarding its absence is always true"
+    ),
+    "autoscaler.policy.xǁMemoryǁfrom_compact__mutmut_26": (
+        "to_compact writes the rate last, so stopping the parse after it reads every tag the same"
+    ),
+    **{
+        f"autoscaler.policy.x_decide__mutmut_{n}": (
+            "with need equal to the capacity (or the capacity equal to the floor), the scale-out "
+            "branch computes desired = capacity and falls through, as when it is not entered"
+        )
+        for n in (105, 106)
+    },
+    **{
+        f"autoscaler.policy.x_decide__mutmut_{n}": (
+            "_remember always records the current bucket's peak, so the peaks are never empty "
+            "and max's default is never read"
+        )
+        for n in (153, 155)
+    },
+    "autoscaler.policy.x_decide__mutmut_166": (
+        "the newest peak is the current bucket's, at least this decision's hold, so max(floor, "
+        "hold, recent) == max(floor, recent)"
     ),
     "worker.claim.xǁClaimerǁclaim__mutmut_76": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_77": _DISCARDED_NOTE,
