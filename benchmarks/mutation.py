@@ -418,7 +418,10 @@ def _changed_lines(diff: str) -> str:
 
 
 _MUTMUT: Final = [sys.executable, "-m", "mutmut"]
-_ENVIRONMENT: Final = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+#: Property tests draw the same examples in every run (the derandomised ``ci`` profile of
+#: tests/support/hypothesis_profiles.py): with random examples a mutant killed in one run
+#: could survive the next, and the score would not reproduce.
+_ENVIRONMENT: Final = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "HYPOTHESIS_PROFILE": "ci"}
 #: tests/conftest.py's variable naming an emulator that is already running.
 _SHARED_EMULATOR_ENV: Final = "SDFLEET_TEST_EMULATOR_URL"
 
