@@ -175,7 +175,9 @@ class Memory:
             return "-" if value is None else str(round(value, 1))
 
         parts = [number(self.last_work_at), number(self.last_seen), number(self.typical_gap)]
-        parts += [f"{int(start)}:{need}" for start, need in self.peaks]
+        # Buckets of a 60 s window start on half seconds: a start cut to whole seconds would
+        # not match its bucket once read back, and the bucket would be remembered twice.
+        parts += [f"{start:.1f}".removesuffix(".0") + f":{need}" for start, need in self.peaks]
         if self.load is not None:
             parts.append(f"L{round(self.load, 2)}")
         if self.total is not None:

@@ -527,16 +527,29 @@ def test_the_memory_tag_text() -> None:
         last_work_at=NOW + 12.34,
         last_seen=NOW + 16.0,
         typical_gap=40.06,
-        peaks=((NOW, 4), (NOW + 8, 2)),
+        peaks=((NOW, 4), (NOW + 7.5, 2)),
         load=3.14159,
         total=12,
         rate=1.23456,
     )
-    text = "1800000012.3 1800000016.0 40.1 1800000000:4 1800000008:2 L3.14 T12 R1.235"
+    text = "1800000012.3 1800000016.0 40.1 1800000000:4 1800000007.5:2 L3.14 T12 R1.235"
     assert memory.to_compact() == text
     assert Memory.from_compact(text) == Memory(
-        NOW + 12.3, NOW + 16.0, 40.1, ((NOW, 4), (NOW + 8, 2)), 3.14, 12, 1.235
+        NOW + 12.3, NOW + 16.0, 40.1, ((NOW, 4), (NOW + 7.5, 2)), 3.14, 12, 1.235
     )
+
+
+def test_a_bucket_starting_on_a_half_second_is_remembered_once_across_invocations() -> None:
+    """The 60 s window's 7.5 s buckets start on half seconds. Each invocation reads the tag the
+    last one wrote; two decisions in one bucket must leave one peak, not two (a duplicate
+    pushes the oldest remembered hold out of the tag a bucket early)."""
+    config = PolicyConfig(max_capacity=10)
+    start = NOW + 7.5  # a bucket boundary on a half second
+    memory = Memory(last_work_at=NOW, last_seen=NOW, load=1.0)
+    for now in (start + 1, start + 5):
+        decision = decide(observe(busy("i-0"), in_flight=1, now=now), memory, config)
+        memory = Memory.from_compact(decision.memory.to_compact())
+    assert [peak_start for peak_start, _ in memory.peaks] == [start]
 
 
 @pytest.mark.parametrize(
