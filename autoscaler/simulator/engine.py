@@ -35,7 +35,9 @@ What it models, and how:
   minimum); the ASG refills the pool behind it. The pool starts full (prepared before the
   run). AWS allows a warm pool only for an on-demand fleet, so it needs ``spot_percentage``
   0. Pool instances are not in ``DescribeAutoScalingGroups``' list: scalers do not see them.
-* **Spot**: the ASG mix follows the on-demand base and spot percentage; in a trace's spot
+* **Spot**: the ASG mix follows the on-demand base and spot percentage as AWS does (the
+  on-demand share of the instances above the base rounded up, see
+  :func:`on_demand_instances_wanted`); in a trace's spot
   windows each spot instance gets a 2-minute notice at the window's rate, stops taking work,
   and is killed when the notice runs out (the ASG replaces it).
 * **Scalers** see only a :class:`~autoscaler.simulator.cloud.CloudObservation` and act only
@@ -128,9 +130,11 @@ class FleetEnvironment:
     stopped_hourly_price: float = GP3_ROOT_VOLUME_HOURLY_PRICE
 
     def __post_init__(self) -> None:
-        for name in ("warm_pool_min_size", "warm_pool_max_prepared"):
+        for name in ("warm_pool_min_size", "warm_pool_max_prepared", "on_demand_base_capacity"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be >= 0 (got {getattr(self, name)})")
+        if not 0 <= self.spot_percentage <= 100:
+            raise ValueError(f"spot_percentage: must be 0 to 100 (got {self.spot_percentage})")
         if self.warm_pool and self.spot_percentage > 0:
             raise ValueError(
                 "warm_pool_min_size: a warm pool needs an on-demand-only fleet, spot_percentage "
@@ -150,6 +154,21 @@ class FleetEnvironment:
         """This world with boot + model load taking ``seconds`` (the model load kept)."""
         load = min(self.model_load_median_seconds, seconds)
         return replace(self, boot_median_seconds=seconds - load, model_load_median_seconds=load)
+
+
+def on_demand_instances_wanted(size: int, base_capacity: int, spot_percentage: int) -> int:
+    """How many of a mixed instances group's ``size`` instances AWS makes on-demand.
+
+    The on-demand base first, then the on-demand percentage (``100 - spot_percentage``) of
+    the instances above it, rounded up: "Amazon EC2 Auto Scaling converts the percentage to
+    the equivalent number of instances. If the result creates a fractional number, it rounds
+    up to the next integer in favor of On-Demand Instances." (EC2 Auto Scaling User Guide,
+    mixed instances groups, scaling behavior). So with 70% spot, a group of 1 to 3 has 1
+    on-demand instance. Integer arithmetic: no float rounding at the boundaries.
+    """
+    above_base = max(0, size - base_capacity)
+    on_demand_percentage = 100 - spot_percentage
+    return min(size, base_capacity) + (above_base * on_demand_percentage + 99) // 100
 
 
 def aws_world(base: FleetEnvironment | None = None) -> FleetEnvironment:
@@ -720,14 +739,14 @@ class Fleet:
         return instance
 
     def _next_is_spot(self) -> bool:
+        """The launch is on-demand while the group's on-demand count is below what AWS
+        wants at the size it grows to (live instances plus this one)."""
         live = list(self.instances.values())
         on_demand = sum(1 for i in live if not i.spot)
-        if on_demand < self.env.on_demand_base_capacity:
-            return False
-        above = len(live) - self.env.on_demand_base_capacity
-        spot = len(live) - on_demand
-        # Keep spot's share of the instances above the base at the configured percentage.
-        return spot < (above + 1) * self.env.spot_percentage / 100.0
+        wanted = on_demand_instances_wanted(
+            len(live) + 1, self.env.on_demand_base_capacity, self.env.spot_percentage
+        )
+        return on_demand >= wanted
 
     def _spot_notice_time(self, launched: float) -> float | None:
         for window in self.trace.spot_windows:
