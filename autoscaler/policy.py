@@ -84,8 +84,8 @@ PENDING_WEIGHT: Final = 0.5
 
 #: An idle spot instance that scale-in would remove waits at most this long (after
 #: ``MIN_IDLE_BEFORE_REMOVAL_SECONDS``) for an on-demand worker to become removable instead:
-#: about one more sample (they are 4 s apart). The wait trades GPU-hours for dollars: an idle
-#: spot worker held under a steady load often takes the next job, so the fleet stays larger.
+#: about one more sample (they are 4 s apart). The wait trades GPU-hours for dollars: a held
+#: spot worker is billed while it waits, and one that takes a job meanwhile delays scale-in.
 #: Ours on the training traces, seeds 1-8, the ASG rounding on-demand up as AWS does (mean $,
 #: steady / diurnal; GPU-h over the busy-time bound): no wait $4.96 / $45.25, steady
 #: 1.24-1.32x (over 1.3x on 2 seeds); 2.5 s $4.56 / $42.93, 1.23-1.31x (over on 1 seed,
