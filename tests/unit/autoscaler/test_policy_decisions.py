@@ -31,6 +31,9 @@ from sdfleet.settings import ScalerSettings
 NOW = 1_800_000_000.0
 #: Long enough idle to be removable, and past any spot wait.
 LONG_IDLE = 300.0
+#: Idle long enough to be removable, and still inside the spot wait (a spot worker idle this long
+#: would wait for an on-demand worker about to be idle).
+IN_SPOT_WAIT = MIN_IDLE_BEFORE_REMOVAL_SECONDS + SPOT_WAIT_SECONDS / 2
 
 
 def idle(
@@ -493,7 +496,7 @@ def test_a_worker_idle_exactly_the_minimum_idle_time_is_removable() -> None:
 def test_a_busy_spot_worker_is_not_waited_for() -> None:
     # Only an on-demand worker about to be idle is worth keeping a spot one for.
     decision = decide(
-        observe(idle("i-s1", 15, spot=True), busy("i-s2", spot=True), in_flight=1),
+        observe(idle("i-s1", IN_SPOT_WAIT, spot=True), busy("i-s2", spot=True), in_flight=1),
         working(1.0),
         PolicyConfig(),
     )
@@ -502,7 +505,11 @@ def test_a_busy_spot_worker_is_not_waited_for() -> None:
 
 def test_a_leaving_on_demand_instance_is_not_waited_for() -> None:
     leaving = InstanceView("i-od", InstanceState.LEAVING, spot=False)
-    fleet = (idle("i-s1", 16, spot=True), idle("i-s2", 15, spot=True), leaving)
+    fleet = (
+        idle("i-s1", IN_SPOT_WAIT + 0.5, spot=True),
+        idle("i-s2", IN_SPOT_WAIT, spot=True),
+        leaving,
+    )
     decision = decide(Observation(NOW, 0, 0, 2, fleet), working(0.0), PolicyConfig())
     assert decision.terminate == ("i-s1",)
 
