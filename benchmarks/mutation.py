@@ -96,6 +96,10 @@ CORE_MODULES: Final[dict[str, list[str]]] = {
         "tests/integration/ingest/test_bad_input.py",
         "tests/integration/ingest/test_idempotency.py",
         "tests/integration/ingest/test_quotas.py",
+        # Training inputs and adapters, webhook URLs and secrets, deletion in progress.
+        "tests/integration/ingest/test_training_jobs.py",
+        "tests/integration/ingest/test_webhooks.py",
+        "tests/integration/ingest/test_deletion.py",
     ],
     "ingest_lambda/auth.py": ["tests/unit/ingest/test_parsing.py"],
 }
