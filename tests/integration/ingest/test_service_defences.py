@@ -301,6 +301,7 @@ def test_a_job_claimed_between_the_read_and_the_cancel_is_asked_to_stop(api: Ing
         0,
     )
     assert api.store.get(job_id).cancel_requested
+    assert service_with(api).get_job(USER_A, job_id).cancel_requested
 
 
 @pytest.mark.parametrize("claimed", [False, True], ids=["queued", "running"])
@@ -493,3 +494,19 @@ def test_progress_is_shown_only_for_a_running_job_that_has_reported_some(api: In
     assert service.get_job(USER_A, job_id).progress == {"step": 3, "total": 10}
     api.store.finish(job_id, "worker-1", [], seeds=[])
     assert service.get_job(USER_A, job_id).progress is None
+
+
+def test_a_trainings_view_shows_its_loss_while_running_and_its_model_when_done(
+    api: IngestApi,
+) -> None:
+    images = [small_input(api, USER_A) for _ in range(3)]
+    service = service_with(api)
+    job_id = service.submit_job(USER_A, training(*images)).job_id
+    api.store.claim(job_id, "worker-1", lease_seconds=60)
+    api.store.renew_lease(
+        job_id, "worker-1", 60, progress_step=5, progress_total=50, progress_loss=0.25
+    )
+    assert service.get_job(USER_A, job_id).progress == {"step": 5, "total": 50, "loss": 0.25}
+    api.store.finish(job_id, "worker-1", [], seeds=[], loss_curve=[0.5, 0.25], adapter_id="lora-1")
+    view = service.get_job(USER_A, job_id)
+    assert (view.adapter_id, view.loss_curve) == ("lora-1", [0.5, 0.25])
