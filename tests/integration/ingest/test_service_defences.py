@@ -7,7 +7,7 @@ take that layer away and check that the service alone still holds."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -17,12 +17,15 @@ from ingest_lambda.limits import QUOTA_RETRY_AFTER_SECONDS, UNAVAILABLE_RETRY_AF
 from ingest_lambda.models import UploadRequest
 from ingest_lambda.services import IngestService
 from sdfleet.heartbeats import HeartbeatStore
-from sdfleet.keys import inputs_prefix, output_key
+from sdfleet.keys import inputs_prefix, output_key, outputs_prefix
 from sdfleet.records import JobError, JobRecord, JobStatus
 from sdfleet.requests import JobKind, JobRequest
 from sdfleet.store import JobStore
 from sdfleet.training import TrainRequest
 from tests.integration.ingest.conftest import PNG_BYTES, USER_A, USER_B, IngestApi
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 pytestmark = pytest.mark.emulator
 
@@ -84,14 +87,19 @@ def refusal(call: Callable[[], object]) -> tuple[int, dict[str, Any], dict[str, 
 
 
 def service_with(
-    api: IngestApi, jobs: JobStore | None = None, delete_batch_size: int = 1000, **changes: Any
+    api: IngestApi,
+    jobs: JobStore | None = None,
+    delete_batch_size: int = 1000,
+    s3: S3Client | None = None,
+    **changes: Any,
 ) -> IngestService:
-    """The service with no webhook secrets store, the given job store, and settings changed."""
+    """The service with no webhook secrets or deletion store, the given job store and S3
+    client, and settings changed."""
     settings = api.settings.model_copy(update={"upload_max_bytes": UPLOAD_LIMIT, **changes})
     dynamodb = api.clients.dynamodb()
     return IngestService(
         settings,
-        s3=api.clients.s3(),
+        s3=s3 or api.clients.s3(),
         sqs=api.clients.sqs(),
         jobs=jobs or JobStore(dynamodb, settings.jobs_table),
         heartbeats=HeartbeatStore(dynamodb, settings.workers_table),
@@ -401,15 +409,7 @@ def test_outputs_are_deleted_in_batches_of_the_batch_size_and_all_counted(api: I
         "provide-client-params.s3.DeleteObjects",
         lambda params, **_: batches.append(len(params["Delete"]["Objects"])),
     )
-    service = IngestService(
-        api.settings,
-        s3=s3,
-        sqs=api.clients.sqs(),
-        jobs=api.store,
-        heartbeats=HeartbeatStore(api.clients.dynamodb(), api.settings.workers_table),
-        delete_batch_size=2,
-    )
-    deleted = service.delete_job(USER_A, job_id)
+    deleted = service_with(api, delete_batch_size=2, s3=s3).delete_job(USER_A, job_id)
     assert deleted.outputs_deleted == 5
     assert batches == [2, 2, 1]
     assert not set(keys) & set(api.object_keys())
@@ -510,3 +510,33 @@ def test_a_trainings_view_shows_its_loss_while_running_and_its_model_when_done(
     api.store.finish(job_id, "worker-1", [], seeds=[], loss_curve=[0.5, 0.25], adapter_id="lora-1")
     view = service.get_job(USER_A, job_id)
     assert (view.adapter_id, view.loss_curve) == ("lora-1", [0.5, 0.25])
+
+
+def test_an_object_s3_refuses_to_delete_fails_the_deletion_with_a_retry(api: IngestApi) -> None:
+    """S3 answers DeleteObjects with a per-key error (AccessDenied, say) and keeps that object.
+    The emulator never refuses a key, so the refusal is added to its real answer, and the
+    object put back, as S3 would have left it."""
+    job_id, keys = _finished_with_outputs(api, 3)
+    kept = keys[1]
+    s3 = api.clients.s3()
+
+    def refuse_one(parsed: dict[str, Any], **_: Any) -> None:
+        api.clients.s3().put_object(Bucket=api.settings.bucket, Key=kept, Body=PNG_BYTES)
+        parsed["Errors"] = [{"Key": kept, "Code": "AccessDenied", "Message": "Access Denied"}]
+
+    s3.meta.events.register("after-call.s3.DeleteObjects", refuse_one)
+    service = service_with(api, s3=s3)
+    status, error, headers = refusal(lambda: service.delete_job(USER_A, job_id))
+    assert (status, error) == (
+        503,
+        {
+            "code": "unavailable",
+            "message": f"could not delete 1 objects under {outputs_prefix(USER_A, job_id)!r}; "
+            "retry",
+            "field": None,
+        },
+    )
+    assert headers == {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)}
+    # Nothing is cleared while an output remains: a retry finds the record as it was.
+    assert api.store.get(job_id).outputs == keys
+    assert kept in api.object_keys()
