@@ -16,8 +16,11 @@ from ingest_lambda.errors import ApiError, BadRequest
 from ingest_lambda.limits import QUOTA_RETRY_AFTER_SECONDS, UNAVAILABLE_RETRY_AFTER_SECONDS
 from ingest_lambda.models import UploadRequest
 from ingest_lambda.services import IngestService
+from sdfleet.deletion import DeletionStore
+from sdfleet.fairness import fair_key
 from sdfleet.heartbeats import HeartbeatStore
 from sdfleet.keys import inputs_prefix, output_key, outputs_prefix
+from sdfleet.messages import MESSAGE_VERSION, JobMessage, Lane
 from sdfleet.records import JobError, JobRecord, JobStatus
 from sdfleet.requests import JobKind, JobRequest
 from sdfleet.store import JobStore
@@ -540,3 +543,121 @@ def test_an_object_s3_refuses_to_delete_fails_the_deletion_with_a_retry(api: Ing
     # Nothing is cleared while an output remains: a retry finds the record as it was.
     assert api.store.get(job_id).outputs == keys
     assert kept in api.object_keys()
+
+
+# -- construction, reads and submission -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("size", "accepted"), [(0, False), (1, True), (1000, True), (1001, False)])
+def test_the_delete_batch_size_is_checked_at_both_bounds(
+    api: IngestApi, size: int, accepted: bool
+) -> None:
+    if accepted:
+        service_with(api, delete_batch_size=size)
+        return
+    with pytest.raises(ValueError) as refused:
+        service_with(api, delete_batch_size=size)
+    assert str(refused.value) == f"delete_batch_size: must be in 1..1000, got {size}"
+
+
+def test_another_owners_job_is_not_found_naming_the_id(api: IngestApi) -> None:
+    job_id = _submitted(api)
+    status, error, _ = refusal(lambda: service_with(api).get_job(USER_B, job_id))
+    assert (status, error) == (
+        404,
+        {"code": "not_found", "message": f"job {job_id!r} not found", "field": "job_id"},
+    )
+
+
+def test_the_queued_message_carries_the_records_contract_and_the_owners_turn_key(
+    api: IngestApi,
+) -> None:
+    service = service_with(api)
+    request = JobRequest(prompt="a cat", webhook_url="https://hooks.example.com/e")
+    job_id = service.submit_job(USER_A, request).job_id
+    record = api.store.get(job_id)
+    [message] = api.clients.sqs().receive_message(
+        QueueUrl=api.fleet.queues.interactive_url,
+        AttributeNames=["All"],
+        MessageSystemAttributeNames=["All"],
+    )["Messages"]
+    assert JobMessage.from_body(message["Body"]) == JobMessage(
+        version=MESSAGE_VERSION,
+        kind=JobKind.TXT2IMG,
+        params=record.params,
+        job_id=job_id,
+        lane=Lane.INTERACTIVE,
+        submitted_at=record.created_at,
+        webhook_url="https://hooks.example.com/e",
+    )
+    assert message["Attributes"]["MessageGroupId"] == fair_key(USER_A)
+
+
+def test_the_active_jobs_refusal_says_how_many_and_the_setting(api: IngestApi) -> None:
+    service = service_with(api, max_active_jobs_per_user=1)
+    service.submit_job(USER_A, JobRequest(prompt="a cat"))
+    status, error, headers = refusal(lambda: service.submit_job(USER_A, JobRequest(prompt="a cat")))
+    assert (status, error) == (
+        429,
+        {
+            "code": "too_many_active_jobs",
+            "message": "active jobs: you have 1 queued or running; the limit is 1 "
+            "(max_active_jobs_per_user). Retry when one finishes.",
+            "field": None,
+        },
+    )
+    assert headers == {"Retry-After": str(QUOTA_RETRY_AFTER_SECONDS)}
+
+
+def test_the_cost_refusals_tell_a_job_too_big_alone_from_a_full_allowance(
+    api: IngestApi,
+) -> None:
+    cost = api.store.get(_submitted(api)).cost_units
+    # A job of exactly the limit fits alone: it is refused for what the others hold.
+    service = service_with(api, max_active_cost_units_per_user=cost)
+    _, held, headers = refusal(lambda: service.submit_job(USER_A, JobRequest(prompt="a cat")))
+    assert held["message"] == (
+        f"cost units: your queued or running jobs hold {cost} and this job costs {cost}; the "
+        f"limit is {cost} (max_active_cost_units_per_user). Retry when one finishes."
+    )
+    assert headers == {"Retry-After": str(QUOTA_RETRY_AFTER_SECONDS)}
+    small = service_with(api, max_active_cost_units_per_user=cost - 1)
+    _, alone, _ = refusal(lambda: small.submit_job(USER_B, JobRequest(prompt="a cat")))
+    assert alone["message"] == (
+        f"cost units: this job alone costs {cost} (images x steps x width x height / 512^2); "
+        f"the limit is {cost - 1} (max_active_cost_units_per_user)."
+    )
+
+
+def test_a_job_submitted_during_a_deletion_is_a_conflict_saying_so(api: IngestApi) -> None:
+    DeletionStore(api.clients.dynamodb(), api.settings.jobs_table).request(USER_A)
+    status, error, _ = refusal(
+        lambda: service_with(api).submit_job(USER_A, JobRequest(prompt="a cat"))
+    )
+    assert (status, error) == (
+        409,
+        {
+            "code": "deletion_in_progress",
+            "message": "account: a deletion of all your data is in progress (GET /me/deletion); "
+            "submit again once it has completed",
+            "field": None,
+        },
+    )
+
+
+def test_a_finished_job_has_no_place_and_no_eta_and_a_training_its_own_eta(
+    api: IngestApi,
+) -> None:
+    service = service_with(api)
+    done = _submitted(api)
+    api.store.claim(done, "worker-1", lease_seconds=60)
+    api.store.finish(done, "worker-1", [], seeds=[])
+    view = service.get_job(USER_A, done)
+    assert (view.queue_position, view.eta_seconds) == (None, None)
+    images = [small_input(api, USER_A) for _ in range(3)]
+    job_id = service.submit_job(USER_A, training(*images)).job_id
+    api.store.claim(job_id, "worker-1", lease_seconds=60)
+    api.store.renew_lease(
+        job_id, "worker-1", 60, progress_step=5, progress_total=50, progress_eta_seconds=99.6
+    )
+    assert service.get_job(USER_A, job_id).eta_seconds == 100
