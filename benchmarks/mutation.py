@@ -134,6 +134,7 @@ _COUNTER_DEFAULT: Final = (
     "the quota condition fails only on a counter that exists, so the default is never read"
 )
 _STORE = "sdfleet.store.xǁJobStoreǁ"
+_SERVICE = "ingest_lambda.services.xǁIngestServiceǁ"
 EQUIVALENT: Final[dict[str, str]] = {
     **{
         f"{_STORE}{name}__mutmut_{n}": _KEYWORD_CASE
@@ -300,6 +301,30 @@ EQUIVALENT: Final[dict[str, str]] = {
         "SentTimestamp is always present in a message received with all its attributes, so the "
         "condition guarding its absence is always true"
     ),
+    **{
+        f"{_SERVICE}{name}__mutmut_{n}": _BOTOCORE_ERROR
+        for name, numbers in {"_exists": (7, 9), "_check_upload": (21, 23)}.items()
+        for n in numbers
+    },
+    **{
+        f"{_SERVICE}_check_upload__mutmut_{n}": (
+            "S3's HeadObject always returns ContentLength, so its default is never read"
+        )
+        for n in (40, 42, 46)
+    },
+    f"{_SERVICE}_delete_prefix__mutmut_32": (
+        "ListObjectsV2 without a delimiter returns a page without keys only as the one page of "
+        "an empty listing, so no page follows it"
+    ),
+    f"{_SERVICE}_delete_prefix__mutmut_47": (
+        "Quiet only leaves the deleted keys out of DeleteObjects' answer, which is not read"
+    ),
+    **{
+        f"{_SERVICE}_delete_prefix__mutmut_{n}": (
+            "an absent Errors list read as None is false as the empty list is: nothing to report"
+        )
+        for n in (50, 52)
+    },
     "worker.claim.xǁClaimerǁclaim__mutmut_76": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_77": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_78": _DISCARDED_NOTE,
