@@ -25,6 +25,8 @@ from sdfleet.records import JobError, JobRecord, JobStatus
 from sdfleet.requests import JobKind, JobRequest
 from sdfleet.store import JobStore
 from sdfleet.training import TrainRequest
+from sdfleet.webhook_secrets import WebhookSecrets
+from sdfleet.webhook_settings import WebhookPolicySettings
 from tests.integration.ingest.conftest import PNG_BYTES, USER_A, USER_B, IngestApi
 
 if TYPE_CHECKING:
@@ -445,11 +447,20 @@ def test_an_unqueued_job_that_cannot_be_withdrawn_is_failed_saying_why(
 ) -> None:
     # The worker's lease has already lapsed, so the job may be failed without its worker id.
     service = _unsendable(api, TakenBeforeWithdrawal(api, lease_seconds=-1))
-    status, error, _ = refusal(lambda: service.submit_job(USER_A, JobRequest(prompt="a cat")))
-    assert (status, error["code"]) == (503, "unavailable")
+    status, error, headers = refusal(lambda: service.submit_job(USER_A, JobRequest(prompt="a cat")))
+    assert (status, error) == (
+        503,
+        {
+            "code": "unavailable",
+            "message": "the job could not be queued and was not accepted; retry shortly",
+            "field": None,
+        },
+    )
+    assert headers == {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)}
     [record] = api.store.list_by_owner(USER_A)[0]
     assert record.status is JobStatus.FAILED
     assert record.error == JobError(code="internal", message="the job could not be queued")
+    assert f"could not enqueue job {record.job_id}; withdrawing its record" in caplog.messages
     assert f"could not delete unqueued job {record.job_id}; failing it" in caplog.messages
 
 
@@ -661,3 +672,37 @@ def test_a_finished_job_has_no_place_and_no_eta_and_a_training_its_own_eta(
         job_id, "worker-1", 60, progress_step=5, progress_total=50, progress_eta_seconds=99.6
     )
     assert service.get_job(USER_A, job_id).eta_seconds == 100
+
+
+PUBLIC_HOOK = "https://93.184.216.34/hooks/sdfleet"
+
+
+def test_a_webhook_job_creates_its_owners_signing_secret_at_submission(api: IngestApi) -> None:
+    service = build_service(api.settings, api.clients)
+    secrets = WebhookSecrets(api.clients.ssm(), WebhookPolicySettings().webhook_secrets_path)
+    names = [secrets.parameter_name(owner) for owner in (USER_A, USER_B)]
+
+    def stored(name: str) -> bool:
+        found = api.clients.ssm().get_parameters(Names=[name])["Parameters"]
+        return bool(found)
+
+    service.accept_job(USER_B, JobRequest(prompt="a cat"))
+    assert not stored(names[1])
+    service.accept_job(USER_A, JobRequest(prompt="a cat", webhook_url=PUBLIC_HOOK))
+    assert stored(names[0])
+    # Where no secrets are kept, the URL is still checked and the job accepted.
+    service_with(api).accept_job(USER_B, JobRequest(prompt="a cat", webhook_url=PUBLIC_HOOK))
+    status, error, _ = refusal(
+        lambda: service_with(api).accept_job(
+            USER_B, JobRequest(prompt="a cat", webhook_url="https://127.0.0.1/h")
+        )
+    )
+    assert (status, error["code"], error["field"]) == (400, "webhook_url_refused", "webhook_url")
+
+
+def test_an_accepted_job_is_logged_with_its_id_and_kind(
+    api: IngestApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_id = _submitted(api)
+    [logged] = [r for r in caplog.records if r.getMessage() == "job accepted"]
+    assert (logged.__dict__["job_id"], logged.__dict__["kind"]) == (job_id, "txt2img")
