@@ -7,6 +7,7 @@ take that layer away and check that the service alone still holds."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,6 +17,7 @@ from ingest_lambda.errors import ApiError, BadRequest
 from ingest_lambda.limits import QUOTA_RETRY_AFTER_SECONDS, UNAVAILABLE_RETRY_AFTER_SECONDS
 from ingest_lambda.models import UploadRequest
 from ingest_lambda.services import IngestService
+from notifier_lambda.attempts import record_attempt
 from sdfleet.deletion import DeletionStore
 from sdfleet.fairness import fair_key
 from sdfleet.heartbeats import HeartbeatStore
@@ -25,6 +27,7 @@ from sdfleet.records import JobError, JobRecord, JobStatus
 from sdfleet.requests import JobKind, JobRequest
 from sdfleet.store import JobStore
 from sdfleet.training import TrainRequest
+from sdfleet.webhook_attempts import AttemptOutcome, WebhookAttempt
 from sdfleet.webhook_secrets import WebhookSecrets
 from sdfleet.webhook_settings import WebhookPolicySettings
 from tests.integration.ingest.conftest import PNG_BYTES, USER_A, USER_B, IngestApi
@@ -706,3 +709,17 @@ def test_an_accepted_job_is_logged_with_its_id_and_kind(
     job_id = _submitted(api)
     [logged] = [r for r in caplog.records if r.getMessage() == "job accepted"]
     assert (logged.__dict__["job_id"], logged.__dict__["kind"]) == (job_id, "txt2img")
+
+
+def test_a_jobs_view_lists_its_webhook_attempts(api: IngestApi) -> None:
+    job_id = _submitted(api)
+    attempt = WebhookAttempt(
+        event_id="e-1",
+        event_type="job.queued",
+        attempt=1,
+        at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        outcome=AttemptOutcome.DELIVERED,
+        status_code=200,
+    )
+    assert record_attempt(api.clients.dynamodb(), api.settings.jobs_table, job_id, attempt)
+    assert service_with(api).get_job(USER_A, job_id).webhook_attempts == [attempt]
