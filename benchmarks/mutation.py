@@ -325,6 +325,13 @@ EQUIVALENT: Final[dict[str, str]] = {
         )
         for n in (50, 52)
     },
+    **{
+        f"{_SERVICE}submit_job__mutmut_{n}": (
+            "the service always passes active_limit (an int setting), which takes the same "
+            "transaction that refuses an owner being deleted"
+        )
+        for n in (24, 28, 31)
+    },
     "worker.claim.xǁClaimerǁclaim__mutmut_76": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_77": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_78": _DISCARDED_NOTE,
