@@ -723,3 +723,20 @@ def test_a_jobs_view_lists_its_webhook_attempts(api: IngestApi) -> None:
     )
     assert record_attempt(api.clients.dynamodb(), api.settings.jobs_table, job_id, attempt)
     assert service_with(api).get_job(USER_A, job_id).webhook_attempts == [attempt]
+
+
+def test_a_webhook_host_is_checked_by_the_addresses_it_resolves_to(api: IngestApi) -> None:
+    """The service resolves a host name with the resolver it was given (no DNS here)."""
+    dynamodb = api.clients.dynamodb()
+    service = IngestService(
+        api.settings,
+        s3=api.clients.s3(),
+        sqs=api.clients.sqs(),
+        jobs=api.store,
+        heartbeats=HeartbeatStore(dynamodb, api.settings.workers_table),
+        resolve=lambda host, port: ["10.1.2.3"] if host == "hooks.example.com" else [],
+    )
+    request = JobRequest(prompt="a cat", webhook_url="https://hooks.example.com/h")
+    status, error, _ = refusal(lambda: service.check_webhook(USER_A, request))
+    assert (status, error["code"], error["field"]) == (400, "webhook_url_refused", "webhook_url")
+    assert "private_address" in error["message"]
