@@ -332,6 +332,10 @@ EQUIVALENT: Final[dict[str, str]] = {
         )
         for n in (24, 28, 31)
     },
+    f"{_SERVICE}check_input__mutmut_13": (
+        "JobRequest refuses img2img without input_key and txt2img with one, so `and` and `or` "
+        "agree on every request that reaches it"
+    ),
     "worker.claim.xǁClaimerǁclaim__mutmut_76": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_77": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_78": _DISCARDED_NOTE,

@@ -740,3 +740,20 @@ def test_a_webhook_host_is_checked_by_the_addresses_it_resolves_to(api: IngestAp
     status, error, _ = refusal(lambda: service.check_webhook(USER_A, request))
     assert (status, error["code"], error["field"]) == (400, "webhook_url_refused", "webhook_url")
     assert "private_address" in error["message"]
+
+
+def test_a_webhook_is_checked_against_its_owners_own_allowed_domains(api: IngestApi) -> None:
+    dynamodb = api.clients.dynamodb()
+    service = IngestService(
+        api.settings,
+        s3=api.clients.s3(),
+        sqs=api.clients.sqs(),
+        jobs=api.store,
+        heartbeats=HeartbeatStore(dynamodb, api.settings.workers_table),
+        webhooks=WebhookPolicySettings(webhook_allowed_domains={USER_A: ["allowed.example"]}),
+        resolve=lambda host, port: ["93.184.216.34"],
+    )
+    request = JobRequest(prompt="a cat", webhook_url="https://other.example/h")
+    status, error, _ = refusal(lambda: service.check_webhook(USER_A, request))
+    assert (status, error["code"], error["field"]) == (400, "webhook_url_refused", "webhook_url")
+    service.check_webhook(USER_B, request)
