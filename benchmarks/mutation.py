@@ -97,6 +97,10 @@ CORE_MODULES: Final[dict[str, list[str]]] = {
         "tests/integration/ingest/test_bad_input.py",
         "tests/integration/ingest/test_idempotency.py",
         "tests/integration/ingest/test_quotas.py",
+        # Training inputs and adapters, webhook URLs and secrets, deletion in progress.
+        "tests/integration/ingest/test_training_jobs.py",
+        "tests/integration/ingest/test_webhooks.py",
+        "tests/integration/ingest/test_deletion.py",
     ],
     "ingest_lambda/auth.py": ["tests/unit/ingest/test_parsing.py"],
 }
@@ -131,6 +135,7 @@ _COUNTER_DEFAULT: Final = (
     "the quota condition fails only on a counter that exists, so the default is never read"
 )
 _STORE = "sdfleet.store.xǁJobStoreǁ"
+_SERVICE = "ingest_lambda.services.xǁIngestServiceǁ"
 EQUIVALENT: Final[dict[str, str]] = {
     **{
         f"{_STORE}{name}__mutmut_{n}": _KEYWORD_CASE
@@ -317,6 +322,41 @@ EQUIVALENT: Final[dict[str, str]] = {
     "autoscaler.policy.x_decide__mutmut_166": (
         "the newest peak is the current bucket's, at least this decision's hold, so max(floor, "
         "hold, recent) == max(floor, recent)"
+    ),
+    **{
+        f"{_SERVICE}{name}__mutmut_{n}": _BOTOCORE_ERROR
+        for name, numbers in {"_exists": (7, 9), "_check_upload": (21, 23)}.items()
+        for n in numbers
+    },
+    **{
+        f"{_SERVICE}_check_upload__mutmut_{n}": (
+            "S3's HeadObject always returns ContentLength, so its default is never read"
+        )
+        for n in (40, 42, 46)
+    },
+    f"{_SERVICE}_delete_prefix__mutmut_32": (
+        "ListObjectsV2 without a delimiter returns a page without keys only as the one page of "
+        "an empty listing, so no page follows it"
+    ),
+    f"{_SERVICE}_delete_prefix__mutmut_47": (
+        "Quiet only leaves the deleted keys out of DeleteObjects' answer, which is not read"
+    ),
+    **{
+        f"{_SERVICE}_delete_prefix__mutmut_{n}": (
+            "an absent Errors list read as None is false as the empty list is: nothing to report"
+        )
+        for n in (50, 52)
+    },
+    **{
+        f"{_SERVICE}submit_job__mutmut_{n}": (
+            "the service always passes active_limit (an int setting), which takes the same "
+            "transaction that refuses an owner being deleted"
+        )
+        for n in (24, 28, 31)
+    },
+    f"{_SERVICE}check_input__mutmut_13": (
+        "JobRequest refuses img2img without input_key and txt2img with one, so `and` and `or` "
+        "agree on every request that reaches it"
     ),
     "worker.claim.xǁClaimerǁclaim__mutmut_76": _DISCARDED_NOTE,
     "worker.claim.xǁClaimerǁclaim__mutmut_77": _DISCARDED_NOTE,

@@ -7,7 +7,6 @@ owner's records and objects: another owner's job is "not found", never "forbidde
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final
 
 from aws_lambda_powertools import Logger
@@ -40,7 +39,6 @@ from ingest_lambda.models import (
     Progress,
     UploadRequest,
     UploadTicket,
-    UserDataDeleted,
     WebhookSecretIssued,
 )
 from sdfleet.deletion import Deletion, DeletionStore
@@ -57,7 +55,6 @@ from sdfleet.keys import (
     is_owned_by,
     new_input_key,
     outputs_prefix,
-    user_prefix,
 )
 from sdfleet.messages import MESSAGE_VERSION, JobMessage, Lane
 from sdfleet.records import ErrorCode as JobErrorCode
@@ -92,7 +89,6 @@ def lane_for(request: AnyRequest, settings: IngestSettings) -> Lane:
 #: A job may change status between our read and our conditional write: re-read this often.
 MAX_TRANSITION_ATTEMPTS: Final = 3
 _MISSING_OBJECT_CODES: Final = frozenset({"404", "NoSuchKey", "NotFound"})
-_DELETE_PAGE_SIZE: Final = 100
 
 
 class IngestService:
@@ -444,38 +440,12 @@ class IngestService:
             )
         return self._deletions
 
-    def delete_user_data(self, owner: str) -> UserDataDeleted:
-        """Stops the owner's work, then deletes every object under their prefix and every
-        record. Stopping first means no worker is told to keep writing into the prefix."""
-        for record in self._iter_owner_records(owner):
-            try:
-                if record.status is JobStatus.QUEUED:
-                    self._jobs.cancel(record.job_id, owner=owner)
-                elif record.status is JobStatus.RUNNING:
-                    self._jobs.request_cancel(record.job_id, owner=owner)
-            except (TransitionRejected, JobNotFound):
-                continue
-        objects = self._delete_prefix(user_prefix(owner))
-        jobs = self._jobs.delete_owner_records(owner)
-        logger.info("user data deleted", extra={"objects": objects, "jobs": jobs})
-        return UserDataDeleted(objects_deleted=objects, jobs_deleted=jobs)
-
     # -- helpers -------------------------------------------------------------------------------
     def _owned(self, owner: str, job_id: str) -> JobRecord:
         try:
             return self._jobs.get_for_owner(job_id, owner)
         except JobNotFound as exc:
             raise NotFound(f"job {job_id!r} not found", field="job_id") from exc
-
-    def _iter_owner_records(self, owner: str) -> Iterator[JobRecord]:
-        cursor: str | None = None
-        while True:
-            records, cursor = self._jobs.list_by_owner(
-                owner, limit=_DELETE_PAGE_SIZE, cursor=cursor
-            )
-            yield from records
-            if cursor is None:
-                return
 
     def _summary(self, record: JobRecord) -> JobSummary:
         progress = None

@@ -71,6 +71,7 @@ def test_batch_job_id_of_another_owner_is_dead_lettered_and_their_job_untouched(
     assert result.action is Action.DEAD_LETTER
     assert result.record is None
     assert result.error is not None and result.error.code == ErrorCode.FOREIGN_JOB.value
+    assert result.error.message == f"job {squatted!r} belongs to another tenant"
     after = job_store.get(squatted)
     assert (after.owner, after.status, after.params.prompt) == (
         OTHER_OWNER,
@@ -112,3 +113,50 @@ def test_derived_batch_id_of_another_owner_is_dead_lettered(
 
     assert result.action is Action.DEAD_LETTER
     assert job_store.get(batch_job_id(MESSAGE_ID)).owner == OTHER_OWNER
+
+
+def test_an_invalid_body_naming_another_owners_job_in_the_namespace_leaves_it_queued(
+    intake: MessageIntake, job_store: JobStore
+) -> None:
+    """The rejection's own owner check: the tenant's invalid body names ``shared-id-3``, whose
+    namespaced record is another owner's queued job. The body must not fail that job."""
+    squatted = namespaced_job_id(TENANT, "shared-id-3")
+    someone_elses_job(job_store, squatted)
+    invalid = JobMessage(
+        version=1, kind=JobKind.TXT2IMG, params=params(prompt="mine"), job_id="shared-id-3"
+    ).to_body()
+    forged = invalid.replace('"version":1', '"version":99')
+    assert forged != invalid
+
+    result = intake.resolve(batch_delivery(forged))
+
+    assert result.action is Action.DEAD_LETTER
+    assert result.record is None
+    assert result.error is not None and "version" in result.error.message
+    after = job_store.get(squatted)
+    assert (after.owner, after.status) == (OTHER_OWNER, JobStatus.QUEUED)
+
+
+def test_the_tenants_own_id_made_for_another_lane_is_dead_lettered(
+    intake: MessageIntake, job_store: JobStore
+) -> None:
+    """The binding's lane check on its own: the tenant owns the record its message names, but
+    the record was made for the training lane, so a batch message may not take it."""
+    named = namespaced_job_id(TENANT, "row-8")
+    job_store.create(
+        JobRecord(
+            job_id=named,
+            owner=TENANT,
+            kind=JobKind.TXT2IMG,
+            params=params(prompt="trained elsewhere"),
+            lane=Lane.TRAINING,
+        )
+    )
+    message = JobMessage(version=1, kind=JobKind.TXT2IMG, params=params(), job_id="row-8")
+
+    result = intake.resolve_missing(batch_delivery(message.to_body()), message)
+
+    assert result.action is Action.DEAD_LETTER and result.record is None
+    assert result.error is not None and result.error.code == ErrorCode.FOREIGN_JOB.value
+    assert result.error.message == f"job {named!r} was not created for the batch lane"
+    assert job_store.get(named).status is JobStatus.QUEUED
