@@ -34,6 +34,7 @@ import json
 import os
 import platform
 import random
+import shlex
 import signal
 import socket
 import string
@@ -531,23 +532,25 @@ def _submit_mixed(fleet: Fleet, count: int, per_user: int = 15) -> dict[str, flo
 
 def chaos(fleet: Fleet, counts: Counts, report: Report) -> None:
     fleet.workers.start(counts.workers)
-    submitted = _submit_mixed(fleet, counts.chaos_jobs)
     stop = threading.Event()
     kills: Counter[str] = Counter()
 
     def monkey() -> None:
-        # One worker per event, SIGKILL and SIGTERM in turn, and only a worker that has loaded
-        # its model: one still starting holds no job, and on a loaded machine a start takes
-        # longer than the kill interval, so killing those would leave no worker up at all.
+        # Each event SIGKILLs one worker and SIGTERMs another, and only workers that have
+        # loaded their model: one still starting holds no job, and on a loaded machine a start
+        # takes longer than the kill interval, so killing those would leave no worker up at all.
         low, high = counts.kill_every
-        signals = (signal.SIGKILL, signal.SIGTERM)
         while not stop.wait(random.uniform(low, high)):
-            sig = signals[sum(kills.values()) % 2]
-            if fleet.workers.signal_random(sig, ready_only=True) is not None:
-                kills[sig.name] += 1
+            killed = fleet.workers.signal_random(signal.SIGKILL, ready_only=True)
+            if killed is not None:
+                kills[signal.SIGKILL.name] += 1
+            if fleet.workers.signal_random(signal.SIGTERM, avoid=killed, ready_only=True):
+                kills[signal.SIGTERM.name] += 1
 
+    # The kills start with the submissions: workers take jobs while the rest are submitted.
     thread = threading.Thread(target=monkey, daemon=True)
     thread.start()
+    submitted = _submit_mixed(fleet, counts.chaos_jobs)
     # Each job is ~1 s of CPU; a killed worker is back in ~1 min and its job in one lease.
     records = fleet.wait_terminal(list(submitted), timeout=300 + 6.0 * counts.chaos_jobs)
     stop.set()
@@ -966,7 +969,7 @@ def run(counts: Counts, mode: str, only: list[str], state_dir: Path, stem: str) 
             **{k: v for k, v in asdict(counts).items()},
             "machine": f"{os.cpu_count()}-core {platform.machine()}, "
             f"Python {platform.python_version()}",
-            "command": "python benchmarks/reliability.py" + (" --smoke" if mode == "smoke" else ""),
+            "command": shlex.join(["python", "benchmarks/reliability.py", *sys.argv[1:]]),
         },
     )
     started = time.monotonic()
