@@ -287,7 +287,21 @@ EQUIVALENT: Final[dict[str, str]] = {
     },
     **{
         f"autoscaler.observe.xǁFleetObserverǁqueue_depths__mutmut_{n}": _SQS_DEFAULT
-        for n in (16, 18, 22, 26, 28)
+        for n in (16, 18, 22, 26, 28, 32)
+    },
+    **{
+        f"autoscaler.observe.xǁFleetObserverǁgroup__mutmut_{n}": (
+            "DescribeAutoScalingGroups always returns a group's Tags and Instances (empty lists "
+            "when it has none), so their defaults are never read"
+        )
+        for n in (20, 22, 33, 35)
+    },
+    **{
+        f"autoscaler.observe.x_instance_view__mutmut_{n}": (
+            "observe views only the snapshot's instances, and the snapshot's protection map has "
+            "each of them (both come from one instance list), so the default is never read"
+        )
+        for n in (14, 16, 17)
     },
     "autoscaler.actuate.xǁGroupActuatorǁapply__mutmut_4": (
         "the initial desired capacity is always overwritten before apply returns"
