@@ -10,8 +10,9 @@ from the original) are listed with a one-line reason in EQUIVALENT and reported 
     python -m benchmarks.mutation [--quick] [--base REF] [MODULE ...]
 
 After new tests for a module's survivors (in the files CORE_MODULES selects for it),
-``--keep DIR`` on the first run and ``--rerun-not-killed DIR/<module> MODULE`` afterwards runs
-only the mutants not killed again.
+``--rerun-not-killed DIR MODULE`` runs only the mutants the committed results list as not
+killed again (DIR: a run's ``--keep`` directory, or a fresh one, where every other mutant keeps
+its committed result).
 """
 
 from __future__ import annotations
@@ -530,9 +531,9 @@ def run_module(module: str, max_children: int, keep: Path | None = None) -> Modu
 
 
 def rerun_not_killed(directory: Path, module: str, max_children: int) -> ModuleScore:
-    """Runs again, in a finished run's directory (``--keep``), only the mutants it did not
-    kill (less those judged equivalent), against the checkout's tests as they are now; every
-    other result stands. Tests added to the module's selected files are found by mutmut (a
+    """Runs again, in ``directory`` (a finished run's ``--keep`` copy, or a fresh one), only
+    the mutants the committed results list as not killed (less those judged equivalent),
+    against the checkout's tests as they are now; every other result stands. Tests added to the module's selected files are found by mutmut (a
     changed selection makes it rerun every mutant). The seconds reported are both runs'."""
     started = time.perf_counter()
     previous = _previous_results().get(module, {})
@@ -544,6 +545,7 @@ def rerun_not_killed(directory: Path, module: str, max_children: int) -> ModuleS
     ]
     if not retry:
         raise SystemExit(f"{module}: the committed results list no mutant to run again")
+    fresh = not (directory / "mutants").exists()
     scratch_copy(directory)
     configure(directory, module, CORE_MODULES[module])
     with shared_emulator() as endpoint:
@@ -554,7 +556,29 @@ def rerun_not_killed(directory: Path, module: str, max_children: int) -> ModuleS
             check=False,
         )
     seconds = float(previous.get("seconds", 0.0)) + time.perf_counter() - started
-    return collect(directory, module, round(seconds, 1))
+    score = collect(directory, module, round(seconds, 1))
+    return keep_unchecked(score, previous, retry) if fresh else score
+
+
+def keep_unchecked(score: ModuleScore, previous: dict[str, Any], retried: list[str]) -> ModuleScore:
+    """A rerun in a fresh directory checks only ``retried``: every other mutant keeps its
+    committed result (killed, timed out, equivalent) instead of counting as ``not checked``."""
+    equivalent = dict(previous.get("equivalent", {}))
+    for name in [*previous.get("survived", []), *previous.get("not_covered", [])]:
+        if name not in retried:
+            equivalent[name] = EQUIVALENT[name]
+    kept = int(previous.get("killed", 0)) + int(previous.get("timed_out", 0)) + len(equivalent)
+    score.killed += int(previous.get("killed", 0))
+    score.timed_out += int(previous.get("timed_out", 0))
+    for name, why in equivalent.items():
+        score.equivalent[name] = EQUIVALENT.get(name, why)
+        score.diffs.setdefault(name, previous.get("diffs", {}).get(name, ""))
+    unchecked = score.other.pop("not checked", 0) - kept
+    if unchecked:
+        # More (a run cut short) or fewer (the module changed) than the committed results
+        # account for: shown, not hidden.
+        score.other["not checked"] = unchecked
+    return score
 
 
 def collect(copy: Path, module: str, seconds: float) -> ModuleScore:
@@ -738,8 +762,8 @@ def main(argv: list[str] | None = None) -> int:
         "--rerun-not-killed",
         type=Path,
         metavar="DIR",
-        help="run again only the mutants MODULE's kept run in DIR (--keep) did not kill, "
-        "against the tests as they are now",
+        help="run again, in DIR (a --keep directory or a fresh one), only the mutants of MODULE "
+        "the committed results list as not killed, against the tests as they are now",
     )
     parser.add_argument(
         "--render-only",
