@@ -533,8 +533,9 @@ def run_module(module: str, max_children: int, keep: Path | None = None) -> Modu
 def rerun_not_killed(directory: Path, module: str, max_children: int) -> ModuleScore:
     """Runs again, in ``directory`` (a finished run's ``--keep`` copy, or a fresh one), only
     the mutants the committed results list as not killed (less those judged equivalent),
-    against the checkout's tests as they are now; every other result stands. Tests added to the module's selected files are found by mutmut (a
-    changed selection makes it rerun every mutant). The seconds reported are both runs'."""
+    against the checkout's tests as they are now; every other result stands. Tests added to
+    the module's selected files are found by mutmut (a changed selection makes it rerun every
+    mutant). The seconds reported are both runs'."""
     started = time.perf_counter()
     previous = _previous_results().get(module, {})
     # Equivalent mutants cannot be killed: they keep their result.
@@ -563,7 +564,7 @@ def rerun_not_killed(directory: Path, module: str, max_children: int) -> ModuleS
 def keep_unchecked(score: ModuleScore, previous: dict[str, Any], retried: list[str]) -> ModuleScore:
     """A rerun in a fresh directory checks only ``retried``: every other mutant keeps its
     committed result (killed, timed out, equivalent) instead of counting as ``not checked``."""
-    equivalent = dict(previous.get("equivalent", {}))
+    equivalent: dict[str, str] = dict(previous.get("equivalent", {}))
     for name in [*previous.get("survived", []), *previous.get("not_covered", [])]:
         if name not in retried:
             equivalent[name] = EQUIVALENT[name]

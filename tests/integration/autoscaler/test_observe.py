@@ -131,9 +131,7 @@ def test_the_observation_reads_heartbeats_at_its_own_time_and_each_lane_apart(
         Lane.BATCH: fleet.queues.batch_url,
         Lane.TRAINING: fleet.queues.training_url,
     }
-    watcher = FleetObserver(
-        sqs, autoscaling, heartbeats, urls, worker_group.name
-    )
+    watcher = FleetObserver(sqs, autoscaling, heartbeats, urls, worker_group.name)
     observation, _ = watcher.observe(taken_at)
     views = {view.instance_id: view for view in observation.instances}
     assert (views[busy].state, views[idle].state) == (InstanceState.BUSY, InstanceState.IDLE)
