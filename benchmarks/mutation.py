@@ -576,9 +576,12 @@ def keep_unchecked(score: ModuleScore, previous: dict[str, Any], retried: list[s
         score.diffs.setdefault(name, previous.get("diffs", {}).get(name, ""))
     unchecked = score.other.pop("not checked", 0) - kept
     if unchecked:
-        # More (a run cut short) or fewer (the module changed) than the committed results
-        # account for: shown, not hidden.
-        score.other["not checked"] = unchecked
+        # A retried mutant mutmut did not run (its clean test run failed, or it was cut
+        # short), or mutants the committed results do not know (the module changed since).
+        raise SystemExit(
+            f"{score.module}: {unchecked:+d} mutants not checked beyond those the committed "
+            "results account for; run the whole module instead"
+        )
     return score
 
 

@@ -138,20 +138,6 @@ def test_no_new_job_for_an_owner_being_deleted(fleet: FleetResources, job_store:
     )
 
 
-def test_a_plain_create_leaves_the_deletion_check_to_the_result(
-    fleet: FleetResources, job_store: JobStore
-) -> None:
-    """The deletion check at create is the API's (asked for); a plain create, as the worker's
-    batch intake makes, stores the record, so the delivery settles through it: the deletion
-    refuses its result (below), and the purge removes the record."""
-    DeletionStore(fleet.clients.dynamodb(), fleet.jobs_table).request("alice")
-    record = job_store.create(job())
-    assert job_store.get(record.job_id).status is JobStatus.QUEUED
-    job_store.claim(record.job_id, "w1", 60)
-    with pytest.raises(OwnerDataDeleted):
-        job_store.finish(record.job_id, "w1", ["users/alice/outputs/x/00.png"], [1])
-
-
 def test_a_result_of_a_job_older_than_the_deletion_request_is_refused(
     fleet: FleetResources, job_store: JobStore
 ) -> None:
