@@ -65,6 +65,8 @@ CORE_MODULES: Final[dict[str, list[str]]] = {
         "tests/unit/autoscaler/test_observe_rules.py",
         "tests/unit/autoscaler/test_harness_isolation.py",
         "tests/integration/autoscaler/test_observe.py",
+        # Each instance's market (DescribeInstances), read and used by scale-in.
+        "tests/integration/autoscaler/test_observe_markets.py",
         # The emulator runs of the handler that read each kind of instance and both lanes.
         "tests/integration/autoscaler/test_handler.py::test_backlog_scales_out_in_steps",
         "tests/integration/autoscaler/test_handler.py::test_scale_in_removes_only_idle_workers",
