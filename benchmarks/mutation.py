@@ -304,7 +304,14 @@ EQUIVALENT: Final[dict[str, str]] = {
             "observe views only the snapshot's instances, and the snapshot's protection map has "
             "each of them (both come from one instance list), so the default is never read"
         )
-        for n in (14, 16, 17)
+        for n in (16, 18, 19)
+    },
+    **{
+        f"autoscaler.observe.xǁFleetObserverǁmarkets__mutmut_{n}": (
+            "DescribeInstances always returns Reservations, and each reservation its Instances "
+            "(empty lists when none), so their defaults are never read"
+        )
+        for n in (20, 22, 27, 29)
     },
     "autoscaler.actuate.xǁGroupActuatorǁapply__mutmut_4": (
         "the initial desired capacity is always overwritten before apply returns"
