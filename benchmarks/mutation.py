@@ -10,8 +10,9 @@ from the original) are listed with a one-line reason in EQUIVALENT and reported 
     python -m benchmarks.mutation [--quick] [--base REF] [MODULE ...]
 
 After new tests for a module's survivors (in the files CORE_MODULES selects for it),
-``--keep DIR`` on the first run and ``--rerun-not-killed DIR/<module> MODULE`` afterwards runs
-only the mutants not killed again.
+``--rerun-not-killed DIR MODULE`` runs only the mutants the committed results list as not
+killed again (DIR: a run's ``--keep`` directory, or a fresh one, where every other mutant keeps
+its committed result).
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ CORE_MODULES: Final[dict[str, list[str]]] = {
         "tests/unit/autoscaler/test_observe_rules.py",
         "tests/unit/autoscaler/test_harness_isolation.py",
         "tests/integration/autoscaler/test_observe.py",
+        # Each instance's market (DescribeInstances), read and used by scale-in.
+        "tests/integration/autoscaler/test_observe_markets.py",
         # The emulator runs of the handler that read each kind of instance and both lanes.
         "tests/integration/autoscaler/test_handler.py::test_backlog_scales_out_in_steps",
         "tests/integration/autoscaler/test_handler.py::test_scale_in_removes_only_idle_workers",
@@ -287,7 +290,28 @@ EQUIVALENT: Final[dict[str, str]] = {
     },
     **{
         f"autoscaler.observe.xǁFleetObserverǁqueue_depths__mutmut_{n}": _SQS_DEFAULT
-        for n in (16, 18, 22, 26, 28)
+        for n in (16, 18, 22, 26, 28, 32)
+    },
+    **{
+        f"autoscaler.observe.xǁFleetObserverǁgroup__mutmut_{n}": (
+            "DescribeAutoScalingGroups always returns a group's Tags and Instances (empty lists "
+            "when it has none), so their defaults are never read"
+        )
+        for n in (20, 22, 33, 35)
+    },
+    **{
+        f"autoscaler.observe.x_instance_view__mutmut_{n}": (
+            "observe views only the snapshot's instances, and the snapshot's protection map has "
+            "each of them (both come from one instance list), so the default is never read"
+        )
+        for n in (16, 18, 19)
+    },
+    **{
+        f"autoscaler.observe.xǁFleetObserverǁmarkets__mutmut_{n}": (
+            "DescribeInstances always returns Reservations, and each reservation its Instances "
+            "(empty lists when none), so their defaults are never read"
+        )
+        for n in (20, 22, 27, 29)
     },
     "autoscaler.actuate.xǁGroupActuatorǁapply__mutmut_4": (
         "the initial desired capacity is always overwritten before apply returns"
@@ -516,10 +540,11 @@ def run_module(module: str, max_children: int, keep: Path | None = None) -> Modu
 
 
 def rerun_not_killed(directory: Path, module: str, max_children: int) -> ModuleScore:
-    """Runs again, in a finished run's directory (``--keep``), only the mutants it did not
-    kill (less those judged equivalent), against the checkout's tests as they are now; every
-    other result stands. Tests added to the module's selected files are found by mutmut (a
-    changed selection makes it rerun every mutant). The seconds reported are both runs'."""
+    """Runs again, in ``directory`` (a finished run's ``--keep`` copy, or a fresh one), only
+    the mutants the committed results list as not killed (less those judged equivalent),
+    against the checkout's tests as they are now; every other result stands. Tests added to
+    the module's selected files are found by mutmut (a changed selection makes it rerun every
+    mutant). The seconds reported are both runs'."""
     started = time.perf_counter()
     previous = _previous_results().get(module, {})
     # Equivalent mutants cannot be killed: they keep their result.
@@ -530,6 +555,7 @@ def rerun_not_killed(directory: Path, module: str, max_children: int) -> ModuleS
     ]
     if not retry:
         raise SystemExit(f"{module}: the committed results list no mutant to run again")
+    fresh = not (directory / "mutants").exists()
     scratch_copy(directory)
     configure(directory, module, CORE_MODULES[module])
     with shared_emulator() as endpoint:
@@ -540,7 +566,32 @@ def rerun_not_killed(directory: Path, module: str, max_children: int) -> ModuleS
             check=False,
         )
     seconds = float(previous.get("seconds", 0.0)) + time.perf_counter() - started
-    return collect(directory, module, round(seconds, 1))
+    score = collect(directory, module, round(seconds, 1))
+    return keep_unchecked(score, previous, retry) if fresh else score
+
+
+def keep_unchecked(score: ModuleScore, previous: dict[str, Any], retried: list[str]) -> ModuleScore:
+    """A rerun in a fresh directory checks only ``retried``: every other mutant keeps its
+    committed result (killed, timed out, equivalent) instead of counting as ``not checked``."""
+    equivalent: dict[str, str] = dict(previous.get("equivalent", {}))
+    for name in [*previous.get("survived", []), *previous.get("not_covered", [])]:
+        if name not in retried:
+            equivalent[name] = EQUIVALENT[name]
+    kept = int(previous.get("killed", 0)) + int(previous.get("timed_out", 0)) + len(equivalent)
+    score.killed += int(previous.get("killed", 0))
+    score.timed_out += int(previous.get("timed_out", 0))
+    for name, why in equivalent.items():
+        score.equivalent[name] = EQUIVALENT.get(name, why)
+        score.diffs.setdefault(name, previous.get("diffs", {}).get(name, ""))
+    unchecked = score.other.pop("not checked", 0) - kept
+    if unchecked:
+        # A retried mutant mutmut did not run (its clean test run failed, or it was cut
+        # short), or mutants the committed results do not know (the module changed since).
+        raise SystemExit(
+            f"{score.module}: {unchecked:+d} mutants not checked beyond those the committed "
+            "results account for; run the whole module instead"
+        )
+    return score
 
 
 def collect(copy: Path, module: str, seconds: float) -> ModuleScore:
@@ -724,8 +775,8 @@ def main(argv: list[str] | None = None) -> int:
         "--rerun-not-killed",
         type=Path,
         metavar="DIR",
-        help="run again only the mutants MODULE's kept run in DIR (--keep) did not kill, "
-        "against the tests as they are now",
+        help="run again, in DIR (a --keep directory or a fresh one), only the mutants of MODULE "
+        "the committed results list as not killed, against the tests as they are now",
     )
     parser.add_argument(
         "--render-only",

@@ -21,7 +21,7 @@ from sdfleet.errors import (
 )
 from sdfleet.messages import Lane
 from sdfleet.records import JobError, JobRecord, JobStatus, utcnow
-from sdfleet.requests import JobKind, JobParams
+from sdfleet.requests import PROMPT_MAX_CHARS, JobKind, JobParams
 from sdfleet.store import JobStore, _cancellation_codes
 
 pytestmark = pytest.mark.emulator
@@ -353,6 +353,67 @@ def test_deleting_an_owners_records_skips_those_deleted_meanwhile(job_store: Job
     for record in records:
         with pytest.raises(JobNotFound):
             job_store.get(record.job_id)
+
+
+class _DeletedAfterRead(JobStore):
+    """The real store, with the record deleted by someone else (its owner's deletion) just
+    after this store reads it, for the first ``races`` reads."""
+
+    def __init__(self, store: JobStore, races: int) -> None:
+        super().__init__(store._db, store.table_name)
+        self._other = store
+        self._races = races
+
+    def get(self, job_id: str) -> JobRecord:
+        record = super().get(job_id)
+        if self._races > 0:
+            self._races -= 1
+            self._other.delete(job_id, record.owner)
+        return record
+
+
+def test_a_result_for_a_record_deleted_meanwhile_names_the_job(job_store: JobStore) -> None:
+    record = job_store.create(new_record())
+    job_store.claim(record.job_id, "w1", 60)
+    racing = _DeletedAfterRead(job_store, races=1)
+    with pytest.raises(JobNotFound, match=f"^job {record.job_id!r} not found$"):
+        racing.finish(record.job_id, "w1", ["users/alice/outputs/x/00.png"], [1])
+
+
+def test_a_stored_item_has_the_records_attributes_and_no_others(job_store: JobStore) -> None:
+    record = job_store.create(new_record(client_ref="ref-1"))
+    item = job_store._db.get_item(
+        TableName=job_store.table_name, Key={"job_id": {"S": record.job_id}}, ConsistentRead=True
+    )["Item"]
+    declared = set(record.model_dump(exclude_none=True)) | {"queue_lane", "queue_seq"}
+    assert set(item) == declared
+    assert item["params"]["M"]["prompt"] == {"S": "a cat"}
+    assert job_store.get(record.job_id) == record
+
+
+#: Two long prompts make a record about 4 KB: 260 of them are past DynamoDB's 1 MB a page, so
+#: counting them takes a second page of the query.
+_LONG_PROMPT = "a cat " * (PROMPT_MAX_CHARS // 6)
+_PAST_ONE_PAGE = 260
+
+
+def test_counts_go_on_past_the_first_page_of_results(job_store: JobStore) -> None:
+    base = utcnow()
+    params = JobParams(prompt=_LONG_PROMPT, negative_prompt=_LONG_PROMPT, steps=5)
+    records = [
+        job_store.create(
+            JobRecord(
+                job_id=uuid.uuid4().hex,
+                owner="erin",
+                kind=JobKind.TXT2IMG,
+                params=params,
+                created_at=base + timedelta(milliseconds=i),
+            )
+        )
+        for i in range(_PAST_ONE_PAGE)
+    ]
+    assert job_store.count_active("erin") == _PAST_ONE_PAGE
+    assert job_store.count_queued_ahead(records[-1]) == _PAST_ONE_PAGE - 1
 
 
 #: AWS's message of a cancelled transaction; some emulators answer only this, with no list.

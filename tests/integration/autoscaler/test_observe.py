@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import boto3
 import pytest
 from botocore.config import Config
 
 from autoscaler.errors import ObservationError
 from autoscaler.observe import MEMORY_TAG, FleetObserver
-from autoscaler.policy import Memory
+from autoscaler.policy import InstanceState, Memory
 from sdfleet.aws import AwsClients
-from sdfleet.heartbeats import HeartbeatStore
+from sdfleet.heartbeats import HeartbeatStore, WorkerHeartbeat, WorkerState
 from sdfleet.messages import Lane
-from tests.conftest import free_port
+from tests.conftest import FleetResources, free_port
 from tests.integration.autoscaler.conftest import WorkerGroup, new_worker_group
 from tests.support.aws_resources import unique
 
@@ -89,3 +91,55 @@ def test_aws_out_of_reach_names_what_could_not_be_read(aws: AwsClients) -> None:
         blind.queue_depths()
     with pytest.raises(ObservationError, match="cannot read auto scaling group 'workers-x'"):
         blind.group()
+
+
+def test_the_observation_reads_heartbeats_at_its_own_time_and_each_lane_apart(
+    fleet: FleetResources, worker_group: WorkerGroup
+) -> None:
+    """An observation taken at a given time (the simulator's clock, a replay) reads the
+    heartbeats fresh at that time, not at the wall clock's; it reports each instance's
+    protection and the median of its worker's job times, and each lane's own depths."""
+    taken_at = datetime(2021, 3, 1, 12, 0, tzinfo=UTC)
+    autoscaling = fleet.clients.autoscaling()
+    autoscaling.set_desired_capacity(AutoScalingGroupName=worker_group.name, DesiredCapacity=2)
+    busy, idle = sorted(worker_group.instance_ids())
+    autoscaling.set_instance_protection(
+        AutoScalingGroupName=worker_group.name, InstanceIds=[idle], ProtectedFromScaleIn=False
+    )
+    heartbeats = HeartbeatStore(fleet.clients.dynamodb(), fleet.workers_table)
+    for instance_id, state, job_seconds in (
+        (busy, WorkerState.BUSY, [4.0, 9.0, 5.0]),
+        (idle, WorkerState.IDLE, [2.0, 3.0]),
+    ):
+        heartbeats.put(
+            WorkerHeartbeat(
+                worker_id=f"w-{instance_id}",
+                instance_id=instance_id,
+                state=state,
+                recent_seconds_per_job=job_seconds,
+                idle_since=taken_at if state is WorkerState.IDLE else None,
+                started_at=taken_at,
+                updated_at=taken_at,
+            )
+        )
+    sqs = fleet.clients.sqs()
+    sqs.send_message(QueueUrl=fleet.queues.training_url, MessageBody="{}")
+    sqs.send_message(QueueUrl=fleet.queues.batch_url, MessageBody="{}")
+    sqs.receive_message(QueueUrl=fleet.queues.batch_url, VisibilityTimeout=300)
+    urls = {
+        Lane.INTERACTIVE: fleet.queues.interactive_url,
+        Lane.BATCH: fleet.queues.batch_url,
+        Lane.TRAINING: fleet.queues.training_url,
+    }
+    watcher = FleetObserver(sqs, autoscaling, heartbeats, urls, worker_group.name)
+    observation, _ = watcher.observe(taken_at)
+    views = {view.instance_id: view for view in observation.instances}
+    assert (views[busy].state, views[idle].state) == (InstanceState.BUSY, InstanceState.IDLE)
+    assert (views[busy].protected, views[idle].protected) == (True, False)
+    assert (views[busy].seconds_per_job, views[idle].seconds_per_job) == (5.0, 2.5)
+    assert observation.visible_by_lane == {Lane.INTERACTIVE: 0, Lane.BATCH: 0, Lane.TRAINING: 1}
+    assert observation.in_flight_by_lane == {
+        Lane.INTERACTIVE: 0,
+        Lane.BATCH: 1,
+        Lane.TRAINING: 0,
+    }

@@ -4,6 +4,7 @@ ASG), and the scaler then removes the idle on-demand worker before the idle spot
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,21 @@ def test_the_observation_carries_each_instances_market(
     observation, _ = observer(fleet, worker_group).observe(datetime.now(UTC))
     markets = {view.instance_id: view.spot for view in observation.instances}
     assert markets == {spot: True, on_demand: False}
+
+
+def test_the_markets_of_a_group_are_read_in_one_describe_call(
+    fleet: FleetResources, worker_group: WorkerGroup
+) -> None:
+    """Up to 100 ids a DescribeInstances call: a group's markets cost one call, not one each
+    (EC2's request rate is limited per account)."""
+    ids = [attach(worker_group, spot=bool(i % 2)) for i in range(3)]
+    watcher = observer(fleet, worker_group)
+    calls: list[dict[str, Any]] = []
+    watcher._ec2.meta.events.register(
+        "before-call.ec2.DescribeInstances", lambda params, **_: calls.append(params)
+    )
+    assert watcher.markets(ids) == {ids[0]: False, ids[1]: True, ids[2]: False}
+    assert len(calls) == 1
 
 
 def test_without_an_ec2_client_the_markets_are_unknown(

@@ -45,6 +45,16 @@ def test_lifecycle_and_heartbeat_give_the_instance_state(
         assert view.protected is protected
 
 
+@pytest.mark.parametrize("state", [None, *WorkerState])
+@pytest.mark.parametrize("lifecycle", ["Terminating", "Pending", "InService"])
+def test_every_view_carries_the_instances_market(lifecycle: str, state: WorkerState | None) -> None:
+    """Scale-in weighs the market of every instance, not only the idle ones (a spot removal
+    waits for on-demand capacity, busy or pending included)."""
+    for spot in (True, False):
+        view = view_of("i-1", lifecycle, True, state, IDLE_SINCE, SECONDS_PER_JOB, spot)
+        assert view.spot is spot
+
+
 def test_only_an_idle_worker_carries_its_idle_time() -> None:
     """The idle time is what scale-in ranks by: a busy or starting worker has none, so it can
     never look like the longest idle."""

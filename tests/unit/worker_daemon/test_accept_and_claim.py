@@ -132,6 +132,19 @@ def test_a_claim_error_retries_the_delivery() -> None:
     assert s.queue.visibility == [(message.message_id, 2)] and s.keeper.held_jobs() == []
 
 
+def test_a_claim_error_is_logged_with_its_cause(caplog: pytest.LogCaptureFixture) -> None:
+    """The operator reading the retry's log line sees why the claim failed."""
+    s = stages()
+    queued(s.jobs, "j-1")
+    [accepted] = s.acceptor.accept_all([delivery(job_body("j-1"))])
+    down = RuntimeError("dynamodb down")
+    s.jobs.broken["claim"] = down
+    caplog.set_level(logging.INFO)
+    assert s.claimer.claim(accepted, 0.0) is None
+    failed = logged(caplog, "attempt failed")
+    assert failed.exc_info is not None and failed.exc_info[1] is down
+
+
 def test_an_ingest_message_naming_another_lanes_record_is_dead_lettered_untouched() -> None:
     """Finding 1: the claim is bound to the lane the record was created for."""
     s = stages()
