@@ -139,6 +139,15 @@ _COUNTER_DEFAULT: Final = (
 )
 _STORE = "sdfleet.store.xǁJobStoreǁ"
 _SERVICE = "ingest_lambda.services.xǁIngestServiceǁ"
+#: Survivors a test could kill but that are left alive on purpose, each with why: they stay
+#: counted as survivors (not equivalent), and the results print the reason beside them.
+LEFT_ALIVE: Final[dict[str, str]] = {
+    "sdfleet.store.xǁJobStoreǁcreate__mutmut_1": (
+        "only the batch intake creates with the default (no deletion check); batch owners are "
+        "tenants, and only a web user's DELETE /me marks an owner as deleting, so a test would "
+        "need a tenant named like a user's sub; whether intake should check anyway is open"
+    ),
+}
 EQUIVALENT: Final[dict[str, str]] = {
     **{
         f"{_STORE}{name}__mutmut_{n}": _KEYWORD_CASE
@@ -714,8 +723,11 @@ def write_results(scores: list[ModuleScore], scope: str, machine: str) -> None:
         )
 
     def listed(key: str) -> list[str]:
+        def why(name: str) -> str:
+            return f": left alive: {LEFT_ALIVE[name]}" if name in LEFT_ALIVE else ":"
+
         return [
-            f"- `{name}` ({module}):\n\n{_diff_block(e, name)}"
+            f"- `{name}` ({module}){why(name)}\n\n{_diff_block(e, name)}"
             for module, e in entries.items()
             for name in e[key]
         ]
