@@ -210,21 +210,24 @@ def test_cancelled_and_finished_jobs_are_skipped(
 def test_cancel_between_steps(
     fleet: FleetResources, job_store: JobStore, make_worker: Callable[..., Any]
 ) -> None:
-    # 128 px and 100 steps: several heartbeat ticks long even on a fast machine.
+    # Two 256 px images of 100 steps: many heartbeat ticks even on fast cores (at 128 px and
+    # one image a quiet CI machine ran all 100 steps before the worker saw the cancel).
     job = web_job(
         job_store,
         fleet.clients.sqs(),
         fleet.queues.interactive_url,
         steps=100,
-        width=128,
-        height=128,
+        width=256,
+        height=256,
+        num_images=2,
     )
     worker = make_worker("w-cancel")
     runner = threading.Thread(
         target=drive, args=(worker, lambda: worker.stats.jobs_finished, 120, "the cancel")
     )
     runner.start()
-    wait_until(lambda: job_store.get(job.job_id).status is JobStatus.RUNNING, 60, "the job running")
+    # The cancel is sent once the denoising loop has reported a step: the job is mid-run.
+    wait_until(lambda: job_store.get(job.job_id).progress_step, 60, "the job's first step")
     job_store.request_cancel(job.job_id, owner="user-1")
     runner.join(120)
     record = job_store.get(job.job_id)
