@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from botocore.exceptions import ClientError
 
 from sdfleet.aws import AwsClients
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.emulator
 
@@ -26,18 +24,6 @@ def _live_tables(name: str) -> int:
 
     gc.collect()
     return sum(1 for o in gc.get_objects() if isinstance(o, Table) and o.name == name)
-
-
-@pytest.fixture()
-def aws_in_process() -> Iterator[AwsClients]:
-    from sdfleet_cli.emulator import start_emulator
-
-    port = free_port()
-    server = start_emulator("127.0.0.1", port)
-    try:
-        yield AwsClients(endpoint_url=f"http://127.0.0.1:{port}", region="us-east-1")
-    finally:
-        server.stop()
 
 
 def test_transactions_and_stream_reads_keep_one_copy_of_a_table(

@@ -7,27 +7,13 @@ are the rollback's whole contract. The emulator runs in this process, never a sh
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from botocore.exceptions import ClientError
 
 from sdfleet.aws import AwsClients
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture()
-def aws_in_process() -> Iterator[AwsClients]:
-    from sdfleet_cli.emulator import start_emulator
-
-    port = free_port()
-    server = start_emulator("127.0.0.1", port)
-    try:
-        yield AwsClients(endpoint_url=f"http://127.0.0.1:{port}", region="us-east-1")
-    finally:
-        server.stop()
 
 
 def _table(db: object, range_key: bool) -> str:
