@@ -5,6 +5,10 @@ frontier, and checks ours against the goals:
 * our GPU-hours and dollars at or below every baseline's frontier at our interactive p95
   (the cheapest swept setting of that baseline whose interactive p95 is no worse);
 * on steady and diurnal load, our GPU-hours within 1.3x of the proven busy-time bound.
+
+Where our interactive p95 misses the target, ``ours-all-out`` (ours launching
+``max_capacity`` at every scale-out) says why: when even it misses, the wait is the boot
+after quiet, beyond any scale-out's reach.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from autoscaler.simulator.metrics import (
     summarize_oracle,
 )
 from autoscaler.simulator.scalers import (
+    AllOutScaler,
     KedaScaler,
     OursScaler,
     SampleScaler,
@@ -31,6 +36,8 @@ from autoscaler.simulator.scalers import (
 from autoscaler.simulator.traces import Trace
 from sdfleet.settings import WorkerSettings
 
+#: The reference row: ours launching ``max_capacity`` whenever it launches.
+ALL_OUT: Final = "ours-all-out"
 #: Baselines ours must match on p95 wait and undercut on GPU-hours (the main table).
 DYNAMIC_BASELINES: Final = ("aws-target-tracking", "keda-hpa", "sample-scaler")
 #: Our GPU-hours may be at most this multiple of the busy-time bound on these traces.
@@ -124,6 +131,22 @@ class Comparison:
         return self.by_policy("ours")
 
     @property
+    def all_out(self) -> PolicyStats | None:
+        return next((s for s in self.stats if s.policy == ALL_OUT), None)
+
+    @property
+    def beyond_reach(self) -> bool:
+        """Our interactive p95 misses the target and so does ours launching all out: the
+        wait is the boot after quiet, which no scale-out removes."""
+        target = self.target_wait_seconds + 1e-9
+        all_out = self.all_out
+        return (
+            self.ours.interactive_p95_wait > target
+            and all_out is not None
+            and all_out.interactive_p95_wait > target
+        )
+
+    @property
     def bound_gpu_hours(self) -> float:
         return busy_hours_bound(self.trace)
 
@@ -152,9 +175,16 @@ class Comparison:
         ours = self.ours
         found = []
         if ours.interactive_p95_wait > self.target_wait_seconds + 1e-9:
+            why = ""
+            if self.beyond_reach and self.all_out is not None:
+                why = (
+                    f" (beyond scale-out's reach: all out waits "
+                    f"{self.all_out.interactive_p95_wait:.0f}s: the wait is the boot, "
+                    "not the sizing)"
+                )
             found.append(
                 f"interactive p95 {ours.interactive_p95_wait:.0f}s > target "
-                f"{self.target_wait_seconds:g}s"
+                f"{self.target_wait_seconds:g}s{why}"
             )
         if ours.busy_killed:
             found.append(f"{ours.busy_killed} busy workers killed")
@@ -171,6 +201,7 @@ def policies(trace: Trace, scenario: Scenario) -> list[Scaler]:
     env = scenario.environment
     return [
         OursScaler(config, scenario.samples_per_invocation, env.sampling_window_seconds),
+        AllOutScaler(config, scenario.samples_per_invocation, env.sampling_window_seconds),
         StaticScaler.for_peak(trace, config),
         TargetTrackingScaler(config, env.warmup_seconds),
         KedaScaler(config),

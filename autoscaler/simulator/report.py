@@ -200,6 +200,7 @@ def comparison_json(c: Comparison) -> dict[str, Any]:
             }
             for f in c.frontiers
         ],
+        "beyond_reach": c.beyond_reach,
         "goal_met": not c.misses(),
         "misses": c.misses(),
     }

@@ -114,6 +114,34 @@ class OursScaler:
         return actions
 
 
+class AllOutScaler(OursScaler):
+    """Ours with sizing taken out of the question: whenever our policy would launch, it
+    launches ``max_capacity`` instead (same samples, same detection, same scale-in).
+
+    A reference, not a contender: its interactive p95 is what launching everything buys in
+    this world (not a strict bound: a bigger fleet also draws more spot notices). Where even
+    it misses ``target_wait_seconds``, the wait is the boot (and model load) after quiet,
+    which no amount of scale-out removes; only capacity held through the quiet (a static
+    fleet, a warm pool) gets under it.
+    """
+
+    def __init__(
+        self,
+        config: PolicyConfig,
+        samples_per_invocation: int = 4,
+        sampling_window_seconds: float = LAMBDA_PERIOD_SECONDS,
+        name: str = "ours-all-out",
+    ) -> None:
+        super().__init__(config, samples_per_invocation, sampling_window_seconds, name)
+
+    def tick(self, observation: CloudObservation) -> Sequence[Action]:
+        actions = super().tick(observation)
+        if not any(isinstance(action, SetDesiredCapacity) for action in actions):
+            return actions
+        kept = [action for action in actions if not isinstance(action, SetDesiredCapacity)]
+        return [*kept, SetDesiredCapacity(self.config.max_capacity)]
+
+
 class StaticScaler:
     """A fixed fleet, already running at the start, sized for the trace's peak."""
 

@@ -140,6 +140,7 @@ def test_benchmark_quick_mode_writes_every_trace_and_policy(tmp_path: Path) -> N
         policies = [p["policy"] for p in trace["policies"]]
         assert policies == [
             "ours",
+            "ours-all-out",
             "static-peak",
             "aws-target-tracking",
             "keda-hpa",

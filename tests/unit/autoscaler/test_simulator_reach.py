@@ -1,0 +1,82 @@
+"""Ours all out: the reference row that tells a wait sizing could fix from the boot after
+quiet, which no scale-out removes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from autoscaler.policy import PolicyConfig
+from autoscaler.simulator.cloud import (
+    Action,
+    AsgInstance,
+    CloudObservation,
+    Lifecycle,
+    QueueCounts,
+    SetDesiredCapacity,
+)
+from autoscaler.simulator.compare import ALL_OUT, Comparison, Scenario, compare
+from autoscaler.simulator.engine import FleetEnvironment, aws_world
+from autoscaler.simulator.scalers import AllOutScaler, OursScaler
+from autoscaler.simulator.traces import INTERACTIVE, LANES, Trace, TraceJob
+
+CONFIG = PolicyConfig(max_capacity=20)
+QUIET = QueueCounts(visible=0, in_flight=0)
+
+
+def observation(interactive_visible: int, desired: int = 0) -> CloudObservation:
+    queues = {lane: QUIET for lane in LANES}
+    queues[INTERACTIVE] = QueueCounts(visible=interactive_visible, in_flight=0)
+    instances = tuple(
+        AsgInstance(f"i-{n}", Lifecycle.IN_SERVICE, True, 0.0) for n in range(desired)
+    )
+    return CloudObservation(100.0, desired, queues, instances, ())
+
+
+def desired_of(actions: Sequence[Action]) -> list[int]:
+    return [a.capacity for a in actions if isinstance(a, SetDesiredCapacity)]
+
+
+def test_all_out_launches_max_capacity_exactly_where_ours_launches() -> None:
+    backlog = observation(interactive_visible=3)
+    assert desired_of(OursScaler(CONFIG).tick(backlog)) == [1]
+    assert desired_of(AllOutScaler(CONFIG).tick(backlog)) == [20]
+    assert AllOutScaler(CONFIG).name == ALL_OUT
+    nothing = observation(interactive_visible=0)
+    assert desired_of(OursScaler(CONFIG).tick(nothing)) == []
+    assert desired_of(AllOutScaler(CONFIG).tick(nothing)) == []
+
+
+def quiet_then_burst() -> Trace:
+    """An hour of quiet, then 40 web jobs in 20 s: every policy starts from zero."""
+    jobs = tuple(TraceJob(3600.0 + 0.5 * n, INTERACTIVE, 6.0) for n in range(40))
+    return Trace("quiet-then-burst", "test", jobs, 5400.0)
+
+
+def test_a_burst_after_quiet_is_beyond_reach_and_the_miss_says_why() -> None:
+    scenario = Scenario(config=CONFIG, environment=aws_world(FleetEnvironment()))
+    comparison = compare(quiet_then_burst(), scenario, 1, frontiers=False, with_oracle=False)
+    all_out = comparison.all_out
+    assert all_out is not None and all_out.policy == ALL_OUT
+    # Sizing is not the problem: all out is faster than ours, and still over the target.
+    assert comparison.ours.interactive_p95_wait > all_out.interactive_p95_wait > 60.0
+    assert all_out.launches > comparison.ours.launches
+    assert comparison.beyond_reach
+    (miss,) = [m for m in comparison.misses() if m.startswith("interactive p95")]
+    assert "beyond scale-out's reach" in miss
+    assert f"all out waits {all_out.interactive_p95_wait:.0f}s" in miss
+
+
+def test_a_miss_that_all_out_meets_is_a_plain_miss() -> None:
+    scenario = Scenario(config=CONFIG, environment=aws_world(FleetEnvironment()))
+    measured = compare(quiet_then_burst(), scenario, 1, frontiers=False, with_oracle=False)
+    stats = [
+        replace(s, interactive_p95_wait=30.0) if s.policy == ALL_OUT else s for s in measured.stats
+    ]
+    sizing_could = Comparison(measured.trace, stats, measured.runs, 60.0)
+    assert not sizing_could.beyond_reach
+    (miss,) = [m for m in sizing_could.misses() if m.startswith("interactive p95")]
+    assert "reach" not in miss
+    met = Comparison(measured.trace, stats, measured.runs, 1000.0)
+    assert not met.beyond_reach
+    assert not [m for m in met.misses() if m.startswith("interactive p95")]
