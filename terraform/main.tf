@@ -212,6 +212,7 @@ module "worker_fleet" {
   spot_allocation_strategy        = var.spot_allocation_strategy
   warm_pool_enabled               = var.warm_pool_enabled
   warm_pool_min_size              = var.warm_pool_min_size
+  warm_pool_max_prepared_capacity = var.warm_pool_max_prepared_capacity
   root_volume_size_gb             = var.worker_root_volume_size_gb
   root_device_name                = var.worker_root_device_name
   root_volume_throughput_mibps    = var.worker_root_volume_throughput_mibps

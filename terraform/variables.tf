@@ -228,6 +228,12 @@ variable "warm_pool_min_size" {
   default     = 0
 }
 
+variable "warm_pool_max_prepared_capacity" {
+  description = "Most instances in the warm pool and the group together; the pool holds max(warm_pool_min_size, this - desired). null: max_capacity. Equal to warm_pool_min_size: a pool of exactly that many (cheaper when work is sparse; docs/scaling.md)."
+  type        = number
+  default     = null
+}
+
 variable "worker_ami_id" {
   description = "Worker AMI id, or resolve:ssm:<public parameter> (resolved by EC2 at launch, so plans stay offline)."
   type        = string

@@ -154,9 +154,10 @@ def _warm_pool(
     config: PolicyConfig,
     env_changes: dict[str, float | int],
 ) -> None:
-    """``warm_pool_enabled`` / ``warm_pool_min_size`` as the worker_fleet module deploys them:
-    a Stopped pool with ``max_group_prepared_capacity = max_size`` (the scaler's
-    ``max_capacity``), so it holds max(min size, max_capacity - desired) instances."""
+    """``warm_pool_enabled`` / ``warm_pool_min_size`` / ``warm_pool_max_prepared_capacity`` as
+    the worker_fleet module deploys them: a Stopped pool with ``max_group_prepared_capacity``
+    = the last one, or ``max_size`` (the scaler's ``max_capacity``) when it is unset, so it
+    holds max(min size, max prepared - desired) instances."""
     enabled = values.get("warm_pool_enabled", False)
     if not isinstance(enabled, bool):
         raise TfvarsError(f"{source}: warm_pool_enabled must be true or false (got {enabled!r})")
@@ -172,5 +173,13 @@ def _warm_pool(
             f"{source}: warm_pool_enabled needs an on-demand-only fleet "
             "(on_demand_percentage_above_base = 100): AWS has no warm pools with spot"
         )
+    prepared = _number(values, "warm_pool_max_prepared_capacity", source)
+    if prepared is None:
+        prepared = float(config.max_capacity)
+    elif prepared != int(prepared) or prepared < min_size:
+        raise TfvarsError(
+            f"{source}: warm_pool_max_prepared_capacity must be a whole number >= "
+            f"warm_pool_min_size {min_size:g} (got {prepared:g})"
+        )
     env_changes["warm_pool_min_size"] = int(min_size)
-    env_changes["warm_pool_max_prepared"] = config.max_capacity
+    env_changes["warm_pool_max_prepared"] = int(prepared)

@@ -77,6 +77,13 @@ WARM_POOL_WORLDS: Final = {
         warm_pool_min_size=WARM_POOL_MIN_SIZE,
         warm_pool_max_prepared=BENCHMARK_SCENARIO.config.max_capacity,
     ),
+    # warm_pool_max_prepared_capacity = warm_pool_min_size: a pool of exactly that many.
+    "on-demand, fixed pool of 2": replace(
+        BENCHMARK_SCENARIO.environment,
+        spot_percentage=0,
+        warm_pool_min_size=WARM_POOL_MIN_SIZE,
+        warm_pool_max_prepared=WARM_POOL_MIN_SIZE,
+    ),
 }
 #: Student's t (two-sided 95%) by degrees of freedom, for confidence intervals over seeds.
 _T95: Final = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306}
@@ -527,7 +534,8 @@ def warm_pool_markdown(document: dict[str, Any]) -> list[str]:
         f"{pool['load_median_seconds']:g} s of model load from its root volume "
         "(docs/worker-install.md's estimate), and the ASG refills the pool with a full launch "
         "(billed, on-demand). AWS allows a warm pool only on an on-demand fleet, hence the "
-        "on-demand row without a pool.",
+        "on-demand row without a pool. The fixed pool sets `warm_pool_max_prepared_capacity` "
+        f"to the min size ({pool['min_size']}): exactly that many stopped instances.",
         "",
         "| trace | world | web p95 s | GPU-h | $ | busy killed |",
         "|---|---|---|---|---|---|",

@@ -298,6 +298,7 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
         "on_demand_percentage_above_base": [101],
         "spot_allocation_strategy": ["cheapest"],
         "warm_pool_min_size": [-1],
+        "warm_pool_max_prepared_capacity": [2.5],
         "root_volume_size_gb": [19],
         "metadata_hop_limit": [3],
         "lifecycle_hook_timeout_seconds": [29],

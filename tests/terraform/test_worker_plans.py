@@ -82,3 +82,21 @@ def test_warm_pool_plan_holds_launches_with_the_launching_hook(terraform: Terraf
     assert hook["lifecycle_transition"] == "autoscaling:EC2_INSTANCE_LAUNCHING"
     assert hook["default_result"] == "ABANDON"
     assert hook["name"] == "sdfleet-steady-launch"
+    # Unset, the pool may hold up to max_size instances: max_capacity 6 in the example.
+    assert group["warm_pool"][0]["max_group_prepared_capacity"] == 6
+
+
+def test_warm_pool_max_prepared_capacity_fixes_the_pool(terraform: Terraform) -> None:
+    plan = _plan(terraform, WARM_POOL_TFVARS, "-var=warm_pool_max_prepared_capacity=2")
+    group = _resource(plan, "module.worker_fleet.aws_autoscaling_group.workers")
+    pool = group["warm_pool"][0]
+    assert (pool["min_size"], pool["max_group_prepared_capacity"]) == (2, 2)
+    below = terraform.attempt(
+        "plan",
+        *PLAN_ARGS,
+        f"-var-file={WARM_POOL_TFVARS}",
+        "-var=warm_pool_max_prepared_capacity=1",
+    )
+    assert below.returncode != 0
+    error = " ".join(below.stderr.split())
+    assert "warm_pool_max_prepared_capacity (1) must be at least warm_pool_min_size (2)" in error

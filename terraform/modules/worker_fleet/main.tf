@@ -396,7 +396,7 @@ resource "aws_autoscaling_group" "workers" {
     content {
       pool_state                  = "Stopped"
       min_size                    = var.warm_pool_min_size
-      max_group_prepared_capacity = var.max_size
+      max_group_prepared_capacity = coalesce(var.warm_pool_max_prepared_capacity, var.max_size)
       instance_reuse_policy {
         reuse_on_scale_in = false
       }
@@ -422,6 +422,10 @@ resource "aws_autoscaling_group" "workers" {
     precondition {
       condition     = !var.warm_pool_enabled || var.on_demand_percentage_above_base == 100
       error_message = "warm_pool_enabled needs an on-demand-only fleet (on_demand_percentage_above_base = 100): AWS has no warm pools with spot or mixed instances."
+    }
+    precondition {
+      condition     = var.warm_pool_max_prepared_capacity == null ? true : var.warm_pool_max_prepared_capacity >= var.warm_pool_min_size
+      error_message = "warm_pool_max_prepared_capacity (${coalesce(var.warm_pool_max_prepared_capacity, -1)}) must be at least warm_pool_min_size (${var.warm_pool_min_size}): the pool never holds more than it allows."
     }
   }
 }

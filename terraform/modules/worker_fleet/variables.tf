@@ -104,6 +104,16 @@ variable "warm_pool_min_size" {
   }
 }
 
+variable "warm_pool_max_prepared_capacity" {
+  description = "The warm pool's max_group_prepared_capacity: most instances in the pool and the group together, so the pool holds max(warm_pool_min_size, this - desired). null: max_size (up to max_size stopped instances). Equal to warm_pool_min_size: a pool of exactly that many."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.warm_pool_max_prepared_capacity == null ? true : var.warm_pool_max_prepared_capacity >= 0 && floor(var.warm_pool_max_prepared_capacity) == var.warm_pool_max_prepared_capacity
+    error_message = "warm_pool_max_prepared_capacity must be null or a whole number >= 0."
+  }
+}
+
 variable "root_volume_size_gb" {
   description = "Root volume size (OS, CUDA, the venv and the model cache)."
   type        = number

@@ -139,3 +139,23 @@ def test_tfvars_warm_pool_with_spot_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(TfvarsError, match="warm_pool_min_size must be a whole number >= 0"):
         scenario_from_tfvars(tfvars)
+
+
+def test_tfvars_max_prepared_capacity_fixes_the_pool_size(tmp_path: Path) -> None:
+    tfvars = tmp_path / "pool.tfvars"
+    base = "warm_pool_enabled = true\non_demand_percentage_above_base = 100\nmax_capacity = 8\n"
+    tfvars.write_text(base + "warm_pool_min_size = 1\nwarm_pool_max_prepared_capacity = 1\n")
+    env = scenario_from_tfvars(tfvars).environment
+    assert (env.warm_pool_min_size, env.warm_pool_max_prepared) == (1, 1)
+    fleet = Fleet(jobs(0), env, 1)
+    fleet.fill_pool()
+    assert len(fleet.pool) == 1
+    fleet.set_desired(3)
+    assert len(fleet.pool) == 1  # the min size, whatever the desired capacity
+    tfvars.write_text(base + "warm_pool_min_size = 2\nwarm_pool_max_prepared_capacity = 1\n")
+    with pytest.raises(
+        TfvarsError,
+        match=r"warm_pool_max_prepared_capacity must be .*>= "
+        r"warm_pool_min_size 2 \(got 1\)",
+    ):
+        scenario_from_tfvars(tfvars)
