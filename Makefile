@@ -29,7 +29,7 @@ help:
 	@echo "make up            run the whole fleet locally (emulator, terraform, API, scaler, workers, web app)"
 	@echo "make test          lint, Lambda zips, tf-check, web app build, then every pytest test (unit,"
 	@echo "                   emulator, terraform, end to end; browser tests need Chromium: skipped without, failed under CI=true)"
-	@echo "make lint          ruff + mypy + import rules (.importlinter)"
+	@echo "make lint          ruff (check, format --check) + mypy + import rules (.importlinter)"
 	@echo "make tf-check      terraform fmt, validate, examples, module docs, checkov, offline prod plan"
 	@echo "make test-browser  the browser tests alone (Debian's Chromium)"
 	@echo "make bench         the benchmarks in BENCH_TARGETS (tables printed, JSON in benchmarks/results/):"
@@ -73,6 +73,7 @@ constraints: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV_BIN)/ruff check .
+	$(VENV_BIN)/ruff format --check .
 	$(VENV_BIN)/mypy $(wildcard $(LINT_PATHS))
 	$(VENV_BIN)/lint-imports --no-cache
 

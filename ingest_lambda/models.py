@@ -126,14 +126,6 @@ class JobDeleted(BaseModel):
     outputs_deleted: int = Field(default=0, description="Output objects removed.")
 
 
-class UserDataDeleted(BaseModel):
-    """Counts of one synchronous deletion (kept for callers of the service; the API answers
-    ``DELETE /me`` with a :class:`DeletionView`)."""
-
-    objects_deleted: int
-    jobs_deleted: int
-
-
 class DeletionView(BaseModel):
     """Body of ``DELETE /me`` (202) and ``GET /me/deletion`` (200): a deletion of all my data."""
 

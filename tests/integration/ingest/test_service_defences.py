@@ -30,6 +30,7 @@ from sdfleet.training import TrainRequest
 from sdfleet.webhook_attempts import AttemptOutcome, WebhookAttempt
 from sdfleet.webhook_secrets import WebhookSecrets
 from sdfleet.webhook_settings import WebhookPolicySettings
+from sdfleet.webhook_urls import Resolver, resolve_host
 from tests.integration.ingest.conftest import PNG_BYTES, USER_A, USER_B, IngestApi
 
 if TYPE_CHECKING:
@@ -99,10 +100,12 @@ def service_with(
     jobs: JobStore | None = None,
     delete_batch_size: int = 1000,
     s3: S3Client | None = None,
+    webhooks: WebhookPolicySettings | None = None,
+    resolve: Resolver = resolve_host,
     **changes: Any,
 ) -> IngestService:
-    """The service with no webhook secrets or deletion store, the given job store and S3
-    client, and settings changed."""
+    """The service with no webhook secrets or deletion store, the given job store, S3
+    client, webhook policy and resolver, and settings changed."""
     settings = api.settings.model_copy(update={"upload_max_bytes": UPLOAD_LIMIT, **changes})
     dynamodb = api.clients.dynamodb()
     return IngestService(
@@ -112,6 +115,8 @@ def service_with(
         jobs=jobs or JobStore(dynamodb, settings.jobs_table),
         heartbeats=HeartbeatStore(dynamodb, settings.workers_table),
         delete_batch_size=delete_batch_size,
+        webhooks=webhooks,
+        resolve=resolve,
     )
 
 
@@ -727,13 +732,9 @@ def test_a_jobs_view_lists_its_webhook_attempts(api: IngestApi) -> None:
 
 def test_a_webhook_host_is_checked_by_the_addresses_it_resolves_to(api: IngestApi) -> None:
     """The service resolves a host name with the resolver it was given (no DNS here)."""
-    dynamodb = api.clients.dynamodb()
-    service = IngestService(
-        api.settings,
-        s3=api.clients.s3(),
-        sqs=api.clients.sqs(),
-        jobs=api.store,
-        heartbeats=HeartbeatStore(dynamodb, api.settings.workers_table),
+    service = service_with(
+        api,
+        api.store,
         resolve=lambda host, port: ["10.1.2.3"] if host == "hooks.example.com" else [],
     )
     request = JobRequest(prompt="a cat", webhook_url="https://hooks.example.com/h")
@@ -743,13 +744,9 @@ def test_a_webhook_host_is_checked_by_the_addresses_it_resolves_to(api: IngestAp
 
 
 def test_a_webhook_is_checked_against_its_owners_own_allowed_domains(api: IngestApi) -> None:
-    dynamodb = api.clients.dynamodb()
-    service = IngestService(
-        api.settings,
-        s3=api.clients.s3(),
-        sqs=api.clients.sqs(),
-        jobs=api.store,
-        heartbeats=HeartbeatStore(dynamodb, api.settings.workers_table),
+    service = service_with(
+        api,
+        api.store,
         webhooks=WebhookPolicySettings(webhook_allowed_domains={USER_A: ["allowed.example"]}),
         resolve=lambda host, port: ["93.184.216.34"],
     )

@@ -144,8 +144,9 @@ def test_a_hotswapped_adapter_draws_what_it_draws_loaded_alone(
 def test_a_higher_rank_rebuilds_the_slot_and_a_lower_one_is_swapped_in_padded(
     generator: Generator, adapters: dict[str, str], cache: AdapterCache
 ) -> None:
-    expected_a, expected_rank8 = _alone(generator, adapters["a"]), _alone(
-        generator, adapters["rank8"]
+    expected_a, expected_rank8 = (
+        _alone(generator, adapters["a"]),
+        _alone(generator, adapters["rank8"]),
     )
     cache.activate("a", adapters["a"], 1.0)
     cache.activate("rank8", adapters["rank8"], 1.0)
