@@ -354,22 +354,28 @@ def test_polling_pauses_while_hidden_and_429_says_when_to_retry(
         str(state["user_pool_client_id"]),
     )
     headers = {"Authorization": f"Bearer {users.sign_in(alice, PASSWORD).id_token}"}
-    long_job = {"prompt": "long job", "width": 64, "height": 64, "steps": 100, "num_images": 8}
-    # Fill alice's quota of active jobs through the API.
+    # Long enough (256 px, 100 steps, 8 images) that the quota stays full while the browser
+    # signs in: a worker finishing one 64 px job in that time let "one too many" through.
+    long_job = {"prompt": "long job", "width": 256, "height": 256, "steps": 100, "num_images": 8}
     created: list[str] = []
-    for _ in range(60):
-        response = requests.post(f"{api}/jobs", json=long_job, headers=headers, timeout=30)
-        if response.status_code == 429:
-            break
-        assert response.status_code == 202, response.text
-        created.append(response.json()["job_id"])
-    else:
+
+    def fill_quota() -> None:
+        """Alice's quota of active jobs filled through the API, up to its 429."""
+        for _ in range(60):
+            response = requests.post(f"{api}/jobs", json=long_job, headers=headers, timeout=30)
+            if response.status_code == 429:
+                return
+            assert response.status_code == 202, response.text
+            created.append(response.json()["job_id"])
         pytest.fail("the quota of active jobs never answered 429")
+
+    fill_quota()
     try:
         page = browsing.page()
         sign_in(page, alice)
         fill_job(page, "one too many")
         browsing.expect_console_error(r"status of 429")
+        fill_quota()  # again: a job may have finished while the browser signed in
         page.get_by_role("button", name="Generate").click()
         expect(page.get_by_role("alert")).to_contain_text(re.compile(r"Try again in \d+ s\."))
         browsing.shot(page, "too-many-jobs")
