@@ -34,6 +34,7 @@ from sdfleet_cli.local.errors import LocalStackError, TerraformError
 from sdfleet_cli.local.fleet import WorkerFleet
 from sdfleet_cli.local.jwt_authorizer import JwtAuthorizer, cognito_issuer, emulator_jwks_url
 from sdfleet_cli.local.processes import ChildProcess
+from sdfleet_cli.local.recorded_apply import apply_recorded
 from sdfleet_cli.local.scaler_timer import ScalerTimer
 from sdfleet_cli.local.state import LocalState, StateDir
 from sdfleet_cli.local.stream_poller import StreamPoller
@@ -274,10 +275,9 @@ class LocalStack:
             terraform.init()
             self._wait_for_lambda_zips(zips)
             self._start_model_build()
-            snapshot.seed(endpoint_url)
-            snapshot.start_recording(endpoint_url)
-            terraform.apply(endpoint_url, {**self._frozen_zips(), "web_origins": web_origins})
-            snapshot.stop_recording(endpoint_url)
+            apply_recorded(
+                terraform, endpoint_url, {**self._frozen_zips(), "web_origins": web_origins}
+            )
             self.raw_outputs = terraform.outputs()
             outputs = read_outputs(self.raw_outputs)
         record.write_text(json.dumps({"fingerprint": fingerprint}))

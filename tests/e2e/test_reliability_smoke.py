@@ -40,6 +40,13 @@ def test_reliability_smoke_meets_every_goal(tmp_path: Path) -> None:
         check=False,
     )
     results = REPO_ROOT / "benchmarks" / "results"
+    if not (results / f"{stem}.json").exists():
+        # No results: the stack did not come up (its console is in the output).
+        pytest.fail(
+            f"benchmarks/reliability.py wrote no results (exit {result.returncode}):\n"
+            + result.stdout[-3000:]
+            + result.stderr[-3000:]
+        )
     try:
         document = json.loads((results / f"{stem}.json").read_text())
     finally:
