@@ -102,6 +102,8 @@ class Counts:
     load_seconds: float
     isolation_pairs: int
     deletion_runs: int
+    #: Chaos events (each a SIGKILL and a SIGTERM) before the monkey stops; None: no limit.
+    kill_events: int | None = None
 
 
 #: The issue's counts: 1,000 chaos jobs, 10,000 poison messages, 60 s load steps, 100
@@ -121,9 +123,13 @@ FULL: Final = Counts(
     isolation_pairs=10,
     deletion_runs=100,
 )
+#: The smoke's one chaos event comes as soon as a worker is ready (checked every 1-2 s), while
+#: most of its 30 jobs are still queued, so CI sees a SIGKILLed and a SIGTERMed worker's jobs
+#: finish; more events would keep two workers from ever getting ahead of their restarts.
 SMOKE: Final = Counts(
-    chaos_jobs=12,
-    kill_every=(20.0, 30.0),
+    chaos_jobs=30,
+    kill_every=(1.0, 2.0),
+    kill_events=1,
     workers=2,
     fault_jobs=6,
     poison_messages=60,
@@ -540,12 +546,17 @@ def chaos(fleet: Fleet, counts: Counts, report: Report) -> None:
         # loaded their model: one still starting holds no job, and on a loaded machine a start
         # takes longer than the kill interval, so killing those would leave no worker up at all.
         low, high = counts.kill_every
+        events = 0
         while not stop.wait(random.uniform(low, high)):
             killed = fleet.workers.signal_random(signal.SIGKILL, ready_only=True)
-            if killed is not None:
-                kills[signal.SIGKILL.name] += 1
+            if killed is None:
+                continue  # no worker has loaded its model yet: not an event
+            kills[signal.SIGKILL.name] += 1
             if fleet.workers.signal_random(signal.SIGTERM, avoid=killed, ready_only=True):
                 kills[signal.SIGTERM.name] += 1
+            events += 1
+            if counts.kill_events is not None and events >= counts.kill_events:
+                return
 
     # The kills start with the submissions: workers take jobs while the rest are submitted.
     thread = threading.Thread(target=monkey, daemon=True)
