@@ -37,7 +37,7 @@ from autoscaler.simulator.traces import Trace
 from sdfleet.settings import WorkerSettings
 
 #: The reference row: ours launching ``max_capacity`` whenever it launches.
-ALL_OUT: Final = "ours-all-out"
+ALL_OUT: Final = AllOutScaler.name
 #: Baselines ours must match on p95 wait and undercut on GPU-hours (the main table).
 DYNAMIC_BASELINES: Final = ("aws-target-tracking", "keda-hpa", "sample-scaler")
 #: Our GPU-hours may be at most this multiple of the busy-time bound on these traces.

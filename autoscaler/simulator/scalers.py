@@ -83,10 +83,11 @@ class OursScaler:
         config: PolicyConfig,
         samples_per_invocation: int = 4,
         sampling_window_seconds: float = LAMBDA_PERIOD_SECONDS,
-        name: str = "ours",
+        name: str | None = None,
     ) -> None:
         self.config = config
-        self.name = name
+        if name is not None:
+            self.name = name
         self.period = LAMBDA_PERIOD_SECONDS
         spacing = sampling_window_seconds / samples_per_invocation
         self.offsets = tuple(n * spacing for n in range(samples_per_invocation))
@@ -125,14 +126,7 @@ class AllOutScaler(OursScaler):
     fleet, a warm pool) gets under it.
     """
 
-    def __init__(
-        self,
-        config: PolicyConfig,
-        samples_per_invocation: int = 4,
-        sampling_window_seconds: float = LAMBDA_PERIOD_SECONDS,
-        name: str = "ours-all-out",
-    ) -> None:
-        super().__init__(config, samples_per_invocation, sampling_window_seconds, name)
+    name = "ours-all-out"
 
     def tick(self, observation: CloudObservation) -> Sequence[Action]:
         actions = super().tick(observation)

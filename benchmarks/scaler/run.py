@@ -368,27 +368,7 @@ def summarize_seeds(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _goal_row(name: str, records: list[dict[str, Any]], target: float) -> list[str]:
-    ours = [_ours(r) for r in records]
-    web = [o["interactive_p95_wait"] for o in ours]
-    frontier_ok = sum(
-        1 for r in records if not any(m for m in r["misses"] if "reaches interactive" in m)
-    )
-    ratios = [x for r in records if (x := _best_frontier_ratio(r)) is not None]
-    bound = [r["bound_ratio"] for r in records]
-    n = len(records)
-    return [
-        name,
-        f"{sum(bool(r['goal_met']) for r in records)}/{n}",
-        f"{statistics.fmean(web):.0f} s ({sum(w <= target for w in web)}/{n} <= {target:g})",
-        _reach_cell(
-            [_all_out_p95(r) for r in records],
-            sum(bool(r["beyond_reach"]) for r in records),
-            target,
-        ),
-        f"{frontier_ok}/{n}" + (f" (<= {max(ratios):.2f}x)" if ratios else " (none reaches)"),
-        str(sum(o["busy_killed"] for o in ours)),
-        f"{statistics.fmean(bound):.2f}x",
-    ]
+    return _goal_row_from_verdicts(name, [_verdict(r) for r in records], target)
 
 
 GOAL_HEADERS: Final = (
