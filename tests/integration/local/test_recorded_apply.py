@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -59,18 +60,18 @@ resource "aws_dynamodb_table" "one" {{
 """
 
 
+@dataclass(frozen=True)
+class Leftover:
+    """A recording emulator that already holds the table, and Terraform to create it."""
+
+    emulator: Emulator
+    recording: Path
+    terraform: LocalTerraform
+    clients: AwsClients
+
+
 @pytest.fixture()
-def recording_emulator(tmp_path: Path) -> Iterator[tuple[Emulator, Path]]:
-    recording = tmp_path / "recording.jsonl"
-    emulator = Emulator(free_port(), tmp_path / "emulator.log", recording_path=recording)
-    emulator.start()
-    try:
-        yield emulator, recording
-    finally:
-        emulator.stop()
-
-
-def one_table_terraform(tmp_path: Path) -> LocalTerraform:
+def leftover(tmp_path: Path) -> Iterator[Leftover]:
     _, mirror = require_terraform_with_mirror()
     source = tmp_path / "config"
     (source / LOCAL_TFVARS).parent.mkdir(parents=True)
@@ -78,16 +79,21 @@ def one_table_terraform(tmp_path: Path) -> LocalTerraform:
     (source / LOCAL_TFVARS).write_text("")
     terraform = LocalTerraform(source, tmp_path / "work", mirror)
     terraform.init()
-    return terraform
-
-
-def create_table(clients: AwsClients) -> None:
-    clients.dynamodb().create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-    )
+    recording = tmp_path / "recording.jsonl"
+    emulator = Emulator(free_port(), tmp_path / "emulator.log", recording_path=recording)
+    emulator.start()
+    try:
+        clients = AwsClients(emulator.endpoint_url, "us-east-1")
+        # What a repeated CreateTable leaves behind.
+        clients.dynamodb().create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        )
+        yield Leftover(emulator, recording, terraform, clients)
+    finally:
+        emulator.stop()
 
 
 def recorded_creates(recording: Path) -> int:
@@ -96,31 +102,22 @@ def recorded_creates(recording: Path) -> int:
 
 
 def test_an_apply_that_fails_on_a_leftover_runs_again_on_an_emptied_emulator(
-    tmp_path: Path, recording_emulator: tuple[Emulator, Path]
+    leftover: Leftover,
 ) -> None:
-    emulator, recording = recording_emulator
-    terraform = one_table_terraform(tmp_path)
-    clients = AwsClients(emulator.endpoint_url, "us-east-1")
-    create_table(clients)  # what a repeated CreateTable leaves behind
+    assert apply_recorded(leftover.terraform, leftover.emulator.endpoint_url, {}) == 2
 
-    assert apply_recorded(terraform, emulator.endpoint_url, {}) == 2
-
-    assert clients.dynamodb().list_tables()["TableNames"] == [TABLE]
-    assert json.loads(terraform.state_path.read_text())["resources"][0]["name"] == "one"
+    assert leftover.clients.dynamodb().list_tables()["TableNames"] == [TABLE]
+    state = json.loads(leftover.terraform.state_path.read_text())
+    assert state["resources"][0]["name"] == "one"
     # The recording is of the clean second apply only: one CreateTable, replayable.
-    assert recorded_creates(recording) == 1
+    assert recorded_creates(leftover.recording) == 1
 
 
-def test_a_second_failure_is_reported(
-    tmp_path: Path, recording_emulator: tuple[Emulator, Path]
-) -> None:
-    emulator, _ = recording_emulator
-    terraform = one_table_terraform(tmp_path)
-    clients = AwsClients(emulator.endpoint_url, "us-east-1")
-    create_table(clients)
+def test_a_second_failure_is_reported(leftover: Leftover) -> None:
+    endpoint_url = leftover.emulator.endpoint_url
     with pytest.raises(TerraformError, match="terraform apply failed"):
-        apply_recorded(terraform, emulator.endpoint_url, {}, attempts=1)
-    assert clients.dynamodb().list_tables()["TableNames"] == [TABLE]  # not emptied: no retry
-    snapshot.reset(emulator.endpoint_url)
+        apply_recorded(leftover.terraform, endpoint_url, {}, attempts=1)
+    assert leftover.clients.dynamodb().list_tables()["TableNames"] == [TABLE]  # no retry
+    snapshot.reset(endpoint_url)
     with pytest.raises(ValueError, match="attempts: must be >= 1"):
-        apply_recorded(terraform, emulator.endpoint_url, {}, attempts=0)
+        apply_recorded(leftover.terraform, endpoint_url, {}, attempts=0)
