@@ -224,15 +224,32 @@ def _fleet(count: int, busy: int, idle_since: float) -> tuple[InstanceView, ...]
         backlog_tolerance=0.0,
     ),
 )
+@example(
+    busy_jobs=0,
+    backlog=31,
+    start=0,
+    config=PolicyConfig(
+        min_capacity=0,
+        max_capacity=31,
+        target_wait_seconds=31.0,
+        idle_seconds_before_scale_in=0.0,
+        quiet_seconds_before_zero=0.0,
+        max_step=8,
+        default_seconds_per_job=1.0,
+        backlog_tolerance=0.0,
+    ),
+)
 def test_no_flapping_on_a_steady_load(
     busy_jobs: int, backlog: int, start: int, config: PolicyConfig
 ) -> None:
     """Closed loop with a constant load: capacity moves in one direction, then stays."""
     tick = 15.0
     boot_seconds = 90
-    # Long enough for the slowest legal climb: max_step workers per boot, from 0 to max (a
-    # deep run found max_step=1 climbing to 27 still rising at tick 151 of a fixed 200).
-    climb_ticks = (config.max_capacity // config.max_step + 1) * (boot_seconds // int(tick) + 1)
+    # Long enough for the slowest legal climb: one worker per boot, from 0 to max. max_step
+    # is not the only limit: a backlog the target wait lets one worker drain asks for one
+    # more per boot (a deep run found max_step=1 climbing to 27 still rising at tick 151 of
+    # a fixed 200; a random one, max_step=8 climbing to 31 one per boot, at tick 228).
+    climb_ticks = (config.max_capacity + 1) * (boot_seconds // int(tick) + 1)
     horizon = 200 + climb_ticks
     ready: dict[str, float | None] = {f"i-{n:04d}": NOW - 3600 for n in range(start)}
     pending: list[tuple[str, float]] = []
