@@ -162,7 +162,7 @@ def instance_view(
         snapshot.protected.get(instance_id, True),
         None if beat is None else beat.state,
         None if beat is None else (beat.idle_since or beat.updated_at).timestamp(),
-        None if beat is None else beat.median_seconds_per_job,
+        None if beat is None else beat.seconds_per_job,
         spot,
     )
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import datetime
-from statistics import median
 from typing import Final
 
-from sdfleet.heartbeats import WorkerHeartbeat, WorkerState
+from sdfleet.heartbeats import WorkerHeartbeat, WorkerState, job_pace
 
 #: Assumed job duration before any live worker has reported its own.
 DEFAULT_SECONDS_PER_JOB: Final = 6.0
@@ -24,10 +23,11 @@ SERVING_STATES: Final = frozenset({WorkerState.STARTING, WorkerState.IDLE, Worke
 def fleet_speed(
     heartbeats: Iterable[WorkerHeartbeat], now: datetime | None = None
 ) -> tuple[int, float | None]:
-    """(live serving workers, median seconds per job over their recent jobs or None)."""
+    """(live serving workers, their pace: the mean seconds per job over their recent jobs
+    pooled, or None)."""
     live = [b for b in heartbeats if b.state in SERVING_STATES and not b.is_stale(now)]
     durations = [seconds for beat in live for seconds in beat.recent_seconds_per_job]
-    return len(live), (median(durations) if durations else None)
+    return len(live), job_pace(durations)
 
 
 def estimate_eta_seconds(

@@ -6,9 +6,10 @@ that vanished stops counting once its record expires.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from enum import StrEnum
-from statistics import median
+from statistics import fmean
 from typing import TYPE_CHECKING, Final
 
 from pydantic import BaseModel, Field
@@ -24,6 +25,17 @@ RECENT_JOBS_KEPT: Final = 20
 #: A heartbeat older than this is treated as a dead worker.
 STALE_AFTER_SECONDS: Final = 180
 HEARTBEAT_TTL_SECONDS: Final = 3600
+
+
+def job_pace(durations: Collection[float]) -> float | None:
+    """The pace a worker reports: the mean of its recent job durations, None before any.
+
+    The mean, not the median: a backlog of n jobs takes n x the mean to drain, and with
+    mixed job sizes (6 s images beside 2-minute batches) the median is the small jobs' time
+    and would size the fleet for a third of the work. Kept to ``RECENT_JOBS_KEPT`` jobs, one
+    slow first job moves it by a twentieth of its excess.
+    """
+    return fmean(durations) if durations else None
 
 
 class WorkerState(StrEnum):
@@ -58,8 +70,8 @@ class WorkerHeartbeat(BaseModel):
     expires_at: int | None = None
 
     @property
-    def median_seconds_per_job(self) -> float | None:
-        return median(self.recent_seconds_per_job) if self.recent_seconds_per_job else None
+    def seconds_per_job(self) -> float | None:
+        return job_pace(self.recent_seconds_per_job)
 
     def is_stale(self, now: datetime | None = None) -> bool:
         now = now or utcnow()

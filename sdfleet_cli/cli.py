@@ -382,13 +382,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     for column in ("worker", "state", "job", "done", "s/job", "updated"):
         workers.add_column(column)
     for beat in status.workers:
-        median = beat.median_seconds_per_job
+        pace = beat.seconds_per_job
         workers.add_row(
             beat.worker_id,
             beat.state.value,
             beat.current_job or "",
             str(beat.jobs_done),
-            f"{median:.1f}" if median is not None else "",
+            f"{pace:.1f}" if pace is not None else "",
             _ago(beat.updated_at),
         )
     console.print(workers)

@@ -5,7 +5,8 @@ What it models, and how:
 * **Arrivals** come from a :class:`~autoscaler.simulator.traces.Trace` (fixed jobs).
 * **SQS**: three lanes, drained interactive first, then training, then batch. A training
   occupies its worker for its whole run and does not count towards the worker's per-job time
-  (as :mod:`worker.settle` keeps it out of the heartbeat's seconds per job). A received
+  (as :mod:`worker.settle` keeps it out of the heartbeat's seconds per job, which is the
+  deployed heartbeat's: the mean of the last ``RECENT_JOBS_KEPT`` image jobs). A received
   message is in flight until deleted; a worker renews its visibility every
   ``heartbeat_seconds``. If the worker dies, the message reappears when its last visibility
   extension runs out; after ``max_receives`` receives it goes to the DLQ (a lost job).
@@ -72,7 +73,7 @@ from autoscaler.simulator.cloud import (
     WorkerBeat,
 )
 from autoscaler.simulator.traces import LANES, TRAINING, Trace
-from sdfleet.heartbeats import WorkerState
+from sdfleet.heartbeats import RECENT_JOBS_KEPT, WorkerState, job_pace
 from sdfleet.messages import Lane
 
 MIN_BILLED_SECONDS: Final = 60.0
@@ -251,12 +252,13 @@ class SimInstance:
     jobs_done: int = 0
     killed_busy: bool = False
     hook_pending: bool = False  # terminated through the hook, not yet noticed by the worker
-    recent: deque[float] = field(default_factory=lambda: deque(maxlen=5))
+    #: The image jobs' durations the worker's heartbeat keeps (``RECENT_JOBS_KEPT``).
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_JOBS_KEPT))
     beats: list[_Beat] = field(default_factory=list)
 
     @property
     def seconds_per_job(self) -> float | None:
-        return sum(self.recent) / len(self.recent) if self.recent else None
+        return job_pace(self.recent)
 
 
 @dataclass

@@ -169,7 +169,7 @@ def tasks(quick: bool, seeds: list[int], held_out_seeds: list[int]) -> list[Task
     if quick:
         return found
     found += [Task("held-out", name, seed, quick) for name in GENERATED for seed in held_out_seeds]
-    found += [Task("prod", name, SEEDS[0], quick) for name in BUILT_IN]
+    found += [Task("prod", name, seed, quick) for name in BUILT_IN for seed in seeds]
     found += [
         Task("warm-pool", name, seed, quick)
         for name in WARM_POOL_TRACES
@@ -389,8 +389,11 @@ def goal_rows(document: dict[str, Any]) -> list[list[str]]:
         rows.append(_goal_row_from_verdicts(name, verdicts, target))
     for name, records in document["held_out"].items():
         rows.append(_goal_row(f"{name} (held-out)", records, target))
+    prod: dict[str, list[dict[str, Any]]] = {}
     for record in document["prod"]["traces"]:
-        rows.append(_goal_row(f"{record['trace']} (prod.tfvars)", [record], target))
+        prod.setdefault(record["trace"], []).append(record)
+    for name, records in prod.items():
+        rows.append(_goal_row(f"{name} (prod.tfvars)", records, target))
     return rows
 
 

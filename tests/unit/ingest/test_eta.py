@@ -87,6 +87,16 @@ def test_fleet_speed_counts_live_serving_workers_and_pools_durations() -> None:
     assert fleet_speed(beats) == (3, 6.0)
 
 
+def test_fleet_speed_is_the_mean_pace_so_a_mixed_backlog_is_not_read_as_its_small_jobs() -> None:
+    # Eight 6 s images and two 2-minute batches: ten such jobs take 288 s, 28.8 s each;
+    # their median (6 s) would promise a fifth of that.
+    beats = [
+        beat("a", WorkerState.BUSY, [6.0] * 4 + [120.0]),
+        beat("b", WorkerState.IDLE, [6.0] * 4 + [120.0]),
+    ]
+    assert fleet_speed(beats) == (2, pytest.approx(28.8))
+
+
 def test_fleet_speed_without_durations() -> None:
     assert fleet_speed([beat("a", WorkerState.IDLE, [])]) == (1, None)
     assert fleet_speed([]) == (0, None)
