@@ -147,6 +147,26 @@ class Comparison:
         )
 
     @property
+    def sizing_miss(self) -> bool:
+        """Our interactive p95 misses the target and ours launching all out meets it: a
+        bigger scale-out would have met it (at the all-out row's cost)."""
+        target = self.target_wait_seconds + 1e-9
+        all_out = self.all_out
+        return (
+            self.ours.interactive_p95_wait > target
+            and all_out is not None
+            and all_out.interactive_p95_wait <= target
+        )
+
+    @property
+    def all_out_gpu_ratio(self) -> float | None:
+        """All out's GPU-hours over ours: what launching everything would have cost."""
+        all_out = self.all_out
+        if all_out is None or not self.ours.gpu_hours:
+            return None
+        return all_out.gpu_hours / self.ours.gpu_hours
+
+    @property
     def bound_gpu_hours(self) -> float:
         return busy_hours_bound(self.trace)
 
@@ -181,6 +201,11 @@ class Comparison:
                     f" (beyond scale-out's reach: all out waits "
                     f"{self.all_out.interactive_p95_wait:.0f}s: the wait is the boot, "
                     "not the sizing)"
+                )
+            elif self.sizing_miss and self.all_out is not None:
+                why = (
+                    f" (a sizing miss: all out waits {self.all_out.interactive_p95_wait:.0f}s "
+                    f"for {self.all_out_gpu_ratio:.2f}x our GPU-hours)"
                 )
             found.append(
                 f"interactive p95 {ours.interactive_p95_wait:.0f}s > target "

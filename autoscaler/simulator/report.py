@@ -201,6 +201,7 @@ def comparison_json(c: Comparison) -> dict[str, Any]:
             for f in c.frontiers
         ],
         "beyond_reach": c.beyond_reach,
+        "sizing_miss": c.sizing_miss,
         "goal_met": not c.misses(),
         "misses": c.misses(),
     }

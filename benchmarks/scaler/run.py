@@ -307,13 +307,29 @@ def _all_out_p95(record: dict[str, Any]) -> float:
     )
 
 
-def _reach_cell(all_out: list[float], beyond: int, target: float) -> str:
-    """The all-out row's web p95 (mean over seeds), and how many seeds miss even so."""
-    n = len(all_out)
+def _all_out_gpu_ratio(record: dict[str, Any]) -> float:
+    """All out's GPU-hours over ours."""
+    all_out = next(p for p in record["policies"] if p["policy"] == ALL_OUT)
+    return float(all_out["gpu_hours"]) / float(_ours(record)["gpu_hours"])
+
+
+def _reach_cell(verdicts: list[dict[str, Any]], target: float) -> str:
+    """The all-out row's web p95 (mean over seeds); how many seeds miss even so (beyond
+    reach); and how many ours misses where all out meets it (a sizing miss), with what all
+    out spends there."""
+    n = len(verdicts)
+    all_out = [v["all_out_interactive_p95_wait"] for v in verdicts]
     cell = (
         f"{statistics.fmean(all_out):.0f} s ({sum(w <= target for w in all_out)}/{n} <= {target:g})"
     )
-    return cell + (f", {beyond}/{n} beyond reach" if beyond else "")
+    beyond = sum(bool(v["beyond_reach"]) for v in verdicts)
+    if beyond:
+        cell += f", {beyond}/{n} beyond reach"
+    sizing = [v["all_out_gpu_ratio"] for v in verdicts if v["sizing_miss"]]
+    if sizing:
+        spent = statistics.fmean(sizing)
+        cell += f", {len(sizing)}/{n} sizing misses (all out: {spent:.1f}x GPU-h)"
+    return cell
 
 
 def _best_frontier_ratio(record: dict[str, Any]) -> float | None:
@@ -336,6 +352,8 @@ def _verdict(record: dict[str, Any]) -> dict[str, Any]:
         "ours_busy_killed": ours["busy_killed"],
         "all_out_interactive_p95_wait": _all_out_p95(record),
         "beyond_reach": record["beyond_reach"],
+        "sizing_miss": record["sizing_miss"],
+        "all_out_gpu_ratio": _all_out_gpu_ratio(record),
         "bound_ratio": record["bound_ratio"],
         "best_frontier_ratio": _best_frontier_ratio(record),
     }
@@ -408,11 +426,7 @@ def _goal_row_from_verdicts(name: str, verdicts: list[dict[str, Any]], target: f
         name,
         f"{sum(bool(v['goal_met']) for v in verdicts)}/{n}",
         f"{statistics.fmean(web):.0f} s ({sum(w <= target for w in web)}/{n} <= {target:g})",
-        _reach_cell(
-            [v["all_out_interactive_p95_wait"] for v in verdicts],
-            sum(bool(v["beyond_reach"]) for v in verdicts),
-            target,
-        ),
+        _reach_cell(verdicts, target),
         f"{frontier_ok}/{n}" + (f" (<= {max(ratios):.2f}x)" if ratios else " (none reaches)"),
         str(sum(v["ours_busy_killed"] for v in verdicts)),
         f"{statistics.fmean(v['bound_ratio'] for v in verdicts):.2f}x",

@@ -12,6 +12,7 @@ import pytest
 from autoscaler.cli import main
 from autoscaler.errors import TfvarsError
 from autoscaler.simulator.tfvars import parse, scenario_from_tfvars
+from benchmarks.scaler.run import _reach_cell
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -190,3 +191,24 @@ def test_simulate_frontier_on_a_csv_replay(
     ours = record["policies"][0]
     assert ours["gpu_hours"] >= record["bound_gpu_hours"]
     assert record["goal_met"] == (not record["misses"])
+
+
+def test_the_goal_tables_all_out_cell_counts_beyond_reach_and_sizing_misses() -> None:
+    def verdict(all_out: float, beyond: bool, sizing: bool, ratio: float) -> dict[str, object]:
+        return {
+            "all_out_interactive_p95_wait": all_out,
+            "beyond_reach": beyond,
+            "sizing_miss": sizing,
+            "all_out_gpu_ratio": ratio,
+        }
+
+    seeds = [
+        verdict(90.0, True, False, 1.5),
+        verdict(40.0, False, True, 1.8),
+        verdict(50.0, False, True, 2.0),
+        verdict(20.0, False, False, 3.0),
+    ]
+    assert _reach_cell(seeds, 60.0) == (
+        "50 s (3/4 <= 60), 1/4 beyond reach, 2/4 sizing misses (all out: 1.9x GPU-h)"
+    )
+    assert _reach_cell(seeds[3:], 60.0) == "20 s (1/1 <= 60)"

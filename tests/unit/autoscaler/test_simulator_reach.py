@@ -67,16 +67,22 @@ def test_a_burst_after_quiet_is_beyond_reach_and_the_miss_says_why() -> None:
     assert f"all out waits {all_out.interactive_p95_wait:.0f}s" in miss
 
 
-def test_a_miss_that_all_out_meets_is_a_plain_miss() -> None:
+def test_a_miss_that_all_out_meets_is_a_sizing_miss_with_its_cost() -> None:
     scenario = Scenario(config=CONFIG, environment=aws_world(FleetEnvironment()))
     measured = compare(quiet_then_burst(), scenario, 1, frontiers=False, with_oracle=False)
     stats = [
         replace(s, interactive_p95_wait=30.0) if s.policy == ALL_OUT else s for s in measured.stats
     ]
     sizing_could = Comparison(measured.trace, stats, measured.runs, 60.0)
-    assert not sizing_could.beyond_reach
+    assert not sizing_could.beyond_reach and sizing_could.sizing_miss
     (miss,) = [m for m in sizing_could.misses() if m.startswith("interactive p95")]
     assert "reach" not in miss
+    cost = sizing_could.by_policy(ALL_OUT).gpu_hours / sizing_could.ours.gpu_hours
+    assert cost > 1.0
+    assert sizing_could.all_out_gpu_ratio == cost
+    assert f"a sizing miss: all out waits 30s for {cost:.2f}x our GPU-hours" in miss
+    # Beyond reach is not a sizing miss, and neither is a met target.
+    assert measured.beyond_reach and not measured.sizing_miss
     met = Comparison(measured.trace, stats, measured.runs, 1000.0)
-    assert not met.beyond_reach
+    assert not met.beyond_reach and not met.sizing_miss
     assert not [m for m in met.misses() if m.startswith("interactive p95")]
