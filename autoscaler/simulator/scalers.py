@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from autoscaler.observe import view_of
@@ -33,6 +33,8 @@ from sdfleet.heartbeats import STALE_AFTER_SECONDS
 LAMBDA_PERIOD_SECONDS: Final = 60.0
 #: Static fleet: utilization the peak 5-minute rate is sized for.
 STATIC_PEAK_UTILIZATION: Final = 0.8
+#: The warm start is sized for the trace's busy GPUs over its first this-many seconds.
+WARM_START_WINDOW_SECONDS: Final = 600.0
 #: Our ASG as deployed: instances launch protected, a drain hook lets workers finish.
 DEPLOYED_ASG: Final = AsgSetup(new_instances_protected=True, drain_hook=True)
 
@@ -134,6 +136,59 @@ class AllOutScaler(OursScaler):
             return actions
         kept = [action for action in actions if not isinstance(action, SetDesiredCapacity)]
         return [*kept, SetDesiredCapacity(self.config.max_capacity)]
+
+
+class WarmStartScaler(OursScaler):
+    """Ours from a warm start: the run begins with the fleet its opening load needs already in
+    service (the trace's busy GPUs over its first ``WARM_START_WINDOW_SECONDS``, rounded up)
+    instead of an empty one; the same policy from there on.
+
+    A reference, not a contender: every trace begins at an empty fleet, so a trace whose load
+    starts at once (steady, spot-storm, training-mix) begins with a burst after quiet, a boot
+    of waiting and the scale-out that drains it. Where ours misses and this row meets the
+    goal, the miss is that start, not the steady state.
+    """
+
+    name = "ours-warm-start"
+
+    def __init__(
+        self,
+        config: PolicyConfig,
+        size: int,
+        samples_per_invocation: int = 4,
+        sampling_window_seconds: float = LAMBDA_PERIOD_SECONDS,
+    ) -> None:
+        super().__init__(config, samples_per_invocation, sampling_window_seconds)
+        self.size = size
+        self.asg = replace(DEPLOYED_ASG, prewarmed=size)
+
+    @classmethod
+    def for_trace(
+        cls,
+        trace: Trace,
+        config: PolicyConfig,
+        samples_per_invocation: int = 4,
+        sampling_window_seconds: float = LAMBDA_PERIOD_SECONDS,
+    ) -> WarmStartScaler:
+        return cls(
+            config,
+            opening_fleet(trace, config),
+            samples_per_invocation,
+            sampling_window_seconds,
+        )
+
+    def start(self) -> Sequence[Action]:
+        return [SetDesiredCapacity(max(self.config.min_capacity, self.size))]
+
+
+def opening_fleet(trace: Trace, config: PolicyConfig) -> int:
+    """Workers for the trace's opening load: its busy GPUs over the first
+    ``WARM_START_WINDOW_SECONDS`` (each job's GPU time within the window), rounded up,
+    within ``min_capacity`` and ``max_capacity``."""
+    window = WARM_START_WINDOW_SECONDS
+    busy = sum(min(job.service, window - job.arrival) for job in trace.jobs if job.arrival < window)
+    size = math.ceil(busy / window - 1e-9)
+    return max(config.min_capacity, min(config.max_capacity, size))
 
 
 class StaticScaler:

@@ -142,6 +142,7 @@ def test_benchmark_quick_mode_writes_every_trace_and_policy(tmp_path: Path) -> N
         assert policies == [
             "ours",
             "ours-all-out",
+            "ours-warm-start",
             "static-peak",
             "aws-target-tracking",
             "keda-hpa",

@@ -15,9 +15,9 @@ from autoscaler.simulator.cloud import (
     QueueCounts,
     SetDesiredCapacity,
 )
-from autoscaler.simulator.compare import ALL_OUT, Comparison, Scenario, compare
+from autoscaler.simulator.compare import ALL_OUT, WARM_START, Comparison, Scenario, compare
 from autoscaler.simulator.engine import FleetEnvironment, aws_world
-from autoscaler.simulator.scalers import AllOutScaler, OursScaler
+from autoscaler.simulator.scalers import AllOutScaler, OursScaler, opening_fleet
 from autoscaler.simulator.traces import INTERACTIVE, LANES, Trace, TraceJob
 
 CONFIG = PolicyConfig(max_capacity=20)
@@ -86,3 +86,58 @@ def test_a_miss_that_all_out_meets_is_a_sizing_miss_with_its_cost() -> None:
     met = Comparison(measured.trace, stats, measured.runs, 1000.0)
     assert not met.beyond_reach and not met.sizing_miss
     assert not [m for m in met.misses() if m.startswith("interactive p95")]
+
+
+def test_the_warm_start_holds_the_opening_loads_fleet_in_service_from_the_first_second() -> None:
+    # 0.5 jobs/s of 6.4 s: 3.2 busy GPUs over the first ten minutes, so four workers.
+    steady = Trace(
+        "opening", "test", tuple(TraceJob(2.0 * n, INTERACTIVE, 6.4) for n in range(900)), 2000.0
+    )
+    assert opening_fleet(steady, CONFIG) == 4
+    assert opening_fleet(steady, replace(CONFIG, max_capacity=2)) == 2
+    # Quiet for the first ten minutes: no worker (min_capacity 0), or the minimum.
+    assert opening_fleet(quiet_then_burst(), CONFIG) == 0
+    assert opening_fleet(quiet_then_burst(), replace(CONFIG, min_capacity=1)) == 1
+    scenario = Scenario(config=CONFIG, environment=aws_world(FleetEnvironment()))
+    comparison = compare(steady, scenario, 1, frontiers=False, with_oracle=False)
+    warm = comparison.warm_start
+    assert warm is not None and warm.policy == WARM_START
+    # Ours waits a boot for its first worker; the warm start serves the first job at once.
+    first = {
+        name: min(j.start for j in comparison.runs[name].jobs if j.start is not None)
+        for name in ("ours", WARM_START)
+    }
+    assert first[WARM_START] == 0.0 and first["ours"] > 60.0
+    assert warm.interactive_p95_wait < comparison.ours.interactive_p95_wait
+
+
+def test_a_miss_the_warm_start_meets_is_named_the_start_onto_an_empty_fleet() -> None:
+    scenario = Scenario(config=CONFIG, environment=aws_world(FleetEnvironment()))
+    measured = compare(quiet_then_burst(), scenario, 1, frontiers=False, with_oracle=False)
+    ours = measured.ours
+
+    def with_warm_start(p95: float, gpu_hours: float, name: str = "steady") -> Comparison:
+        stats = [
+            replace(s, interactive_p95_wait=p95, gpu_hours=gpu_hours)
+            if s.policy == WARM_START
+            else s
+            for s in measured.stats
+        ]
+        trace = replace(measured.trace, name=name)
+        return Comparison(trace, stats, measured.runs, 60.0)
+
+    bound = measured.bound_gpu_hours
+    assert ours.gpu_hours > 1.3 * bound and ours.interactive_p95_wait > 60.0
+    start = with_warm_start(20.0, 1.2 * bound)
+    (web,) = [m for m in start.misses() if m.startswith("interactive p95")]
+    assert "from a warm start: 20s, so the miss is the start onto an empty fleet" in web
+    (cost,) = [m for m in start.misses() if m.startswith("GPU-h")]
+    assert "from a warm start: 1.20x, so the miss is the start onto an empty fleet" in cost
+    steady_state = with_warm_start(70.0, 1.4 * bound)
+    (web,) = [m for m in steady_state.misses() if m.startswith("interactive p95")]
+    assert "from a warm start: 70s)" in web and "empty fleet" not in web
+    (cost,) = [m for m in steady_state.misses() if m.startswith("GPU-h")]
+    assert "from a warm start: 1.40x)" in cost and "empty fleet" not in cost
+    # The bound is a goal on steady and diurnal only.
+    elsewhere = with_warm_start(20.0, 1.2 * bound, name="quiet-then-burst")
+    assert not [m for m in elsewhere.misses() if m.startswith("GPU-h")]
