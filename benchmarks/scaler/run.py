@@ -35,14 +35,16 @@ from rich.table import Table
 from autoscaler.policy import PolicyConfig
 from autoscaler.simulator.compare import (
     ALL_OUT,
+    DYNAMIC_BASELINES,
     SWEEPS,
     WARM_START,
     Comparison,
     Scenario,
     compare,
+    policies,
     run_one,
 )
-from autoscaler.simulator.engine import FleetEnvironment, aws_world
+from autoscaler.simulator.engine import FleetEnvironment, RunResult, aws_world
 from autoscaler.simulator.metrics import summarize
 from autoscaler.simulator.report import as_json, comparison_json, markdown
 from autoscaler.simulator.scalers import OursScaler
@@ -86,6 +88,13 @@ WARM_POOL_WORLDS: Final = {
         warm_pool_max_prepared=WARM_POOL_MIN_SIZE,
     ),
 }
+#: The baselines also run in the on-demand worlds, at their default knobs, so a pool's gain
+#: is compared with what the same pool gives them.
+WARM_POOL_BASELINE_WORLDS: Final = (
+    "on-demand, no pool",
+    "on-demand, warm pool",
+    "on-demand, fixed pool of 2",
+)
 #: Student's t (two-sided 95%) by degrees of freedom, for confidence intervals over seeds.
 _T95: Final = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306}
 
@@ -130,29 +139,38 @@ def run_task(task: Task) -> tuple[Task, dict[str, Any], str]:
     return task, record, text
 
 
+def _pool_row(world: str, result: RunResult) -> dict[str, Any]:
+    stats = summarize(result)
+    return {
+        "world": world,
+        "policy": result.policy,
+        "interactive_p95_wait": round(stats.interactive_p95_wait, 4),
+        "gpu_hours": round(stats.gpu_hours, 4),
+        "dollars": round(stats.dollars, 4),
+        "busy_killed": stats.busy_killed,
+        "pool_launches": result.pool_launches,
+        "pool_stopped_hours": round(result.pool_stopped_seconds / 3600.0, 4),
+    }
+
+
 def warm_pool_record(task: Task) -> dict[str, Any]:
-    """Ours on one trace and seed in each of ``WARM_POOL_WORLDS``."""
+    """Ours on one trace and seed in each of ``WARM_POOL_WORLDS``, and the dynamic baselines
+    (default knobs) in each of ``WARM_POOL_BASELINE_WORLDS``."""
     trace = _trace(task)
     config = BENCHMARK_SCENARIO.config
     samples = BENCHMARK_SCENARIO.samples_per_invocation
     rows = []
+    baselines = []
     for world, environment in WARM_POOL_WORLDS.items():
         scenario = Scenario(config, samples, environment)
         scaler = OursScaler(config, samples, environment.sampling_window_seconds)
-        result = run_one(trace, scenario, scaler, task.seed)
-        stats = summarize(result)
-        rows.append(
-            {
-                "world": world,
-                "interactive_p95_wait": round(stats.interactive_p95_wait, 4),
-                "gpu_hours": round(stats.gpu_hours, 4),
-                "dollars": round(stats.dollars, 4),
-                "busy_killed": stats.busy_killed,
-                "pool_launches": result.pool_launches,
-                "pool_stopped_hours": round(result.pool_stopped_seconds / 3600.0, 4),
-            }
-        )
-    return {"trace": task.trace, "seed": task.seed, "worlds": rows}
+        rows.append(_pool_row(world, run_one(trace, scenario, scaler, task.seed)))
+        if world not in WARM_POOL_BASELINE_WORLDS:
+            continue
+        for baseline in policies(trace, scenario):
+            if baseline.name in DYNAMIC_BASELINES:
+                baselines.append(_pool_row(world, run_one(trace, scenario, baseline, task.seed)))
+    return {"trace": task.trace, "seed": task.seed, "worlds": rows, "baselines": baselines}
 
 
 def _section(comparison: Comparison, scenario: Scenario) -> str:
@@ -266,12 +284,43 @@ def build_document(
         "summary": warm_pool_summary(
             [r for t, r, _ in done if t.part == "warm-pool"], list(WARM_POOL_WORLDS)
         ),
+        "baselines": warm_pool_baseline_summary([r for t, r, _ in done if t.part == "warm-pool"]),
     }
     document["quick"] = quick
     document["seeds"] = seeds
     document["held_out_seeds"] = list(HELD_OUT_SEEDS) if not quick else []
     document["elapsed_seconds"] = round(elapsed, 2)
     return document
+
+
+def _mean_row(found: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        **{
+            key: round(statistics.fmean(w[key] for w in found), 4)
+            for key in ("interactive_p95_wait", "gpu_hours", "dollars")
+        },
+        "busy_killed": sum(w["busy_killed"] for w in found),
+    }
+
+
+def warm_pool_baseline_summary(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per trace, world and policy (ours and each dynamic baseline): means over seeds."""
+    rows = []
+    for name in WARM_POOL_TRACES:
+        mine = [r for r in records if r["trace"] == name]
+        for world in WARM_POOL_BASELINE_WORLDS:
+            for policy in ("ours", *DYNAMIC_BASELINES):
+                found = [
+                    w
+                    for r in mine
+                    for w in (r["worlds"] if policy == "ours" else r["baselines"])
+                    if w["world"] == world and w["policy"] == policy
+                ]
+                if found:
+                    rows.append(
+                        {"trace": name, "world": world, "policy": policy, **_mean_row(found)}
+                    )
+    return rows
 
 
 def warm_pool_summary(records: list[dict[str, Any]], worlds: list[str]) -> list[dict[str, Any]]:
@@ -288,11 +337,7 @@ def warm_pool_summary(records: list[dict[str, Any]], worlds: list[str]) -> list[
                     "trace": name,
                     "world": world,
                     "seeds": [r["seed"] for r in mine],
-                    **{
-                        key: round(statistics.fmean(w[key] for w in found), 4)
-                        for key in ("interactive_p95_wait", "gpu_hours", "dollars")
-                    },
-                    "busy_killed": sum(w["busy_killed"] for w in found),
+                    **_mean_row(found),
                 }
             )
     return rows
@@ -545,7 +590,7 @@ def warm_pool_markdown(document: dict[str, Any]) -> list[str]:
     pool = part["pool"]
     lines = [
         "",
-        "## Warm pool (ours; mean over seeds)",
+        "## Warm pool (mean over seeds)",
         "",
         f"The pool as `terraform/modules/worker_fleet` deploys it: Stopped, min size "
         f"{pool['min_size']}, max prepared capacity = max_size ({pool['max_prepared']}), so it "
@@ -566,6 +611,20 @@ def warm_pool_markdown(document: dict[str, Any]) -> list[str]:
             f"| {row['trace']} | {row['world']} | {row['interactive_p95_wait']:.0f} | "
             f"{row['gpu_hours']:.2f} | {row['dollars']:.2f} | {row['busy_killed']} |"
         )
+    if part.get("baselines"):
+        lines += [
+            "",
+            "The dynamic baselines (default knobs) with the same pools, beside ours:",
+            "",
+            "| trace | world | policy | web p95 s | GPU-h | $ | busy killed |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in part["baselines"]:
+            lines.append(
+                f"| {row['trace']} | {row['world']} | {row['policy']} | "
+                f"{row['interactive_p95_wait']:.0f} | {row['gpu_hours']:.2f} | "
+                f"{row['dollars']:.2f} | {row['busy_killed']} |"
+            )
     return lines
 
 

@@ -11,8 +11,16 @@ import pytest
 
 from autoscaler.cli import main
 from autoscaler.errors import TfvarsError
+from autoscaler.simulator.compare import DYNAMIC_BASELINES
 from autoscaler.simulator.tfvars import parse, scenario_from_tfvars
-from benchmarks.scaler.run import _reach_cell
+from benchmarks.scaler.run import (
+    WARM_POOL_BASELINE_WORLDS,
+    WARM_POOL_WORLDS,
+    Task,
+    _reach_cell,
+    warm_pool_baseline_summary,
+    warm_pool_record,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -213,3 +221,21 @@ def test_the_goal_tables_all_out_cell_counts_beyond_reach_and_sizing_misses() ->
         "50 s (3/4 <= 60), 1/4 beyond reach, 2/4 sizing misses (all out: 1.9x GPU-h)"
     )
     assert _reach_cell(seeds[3:], 60.0) == "20 s (1/1 <= 60)"
+
+
+def test_the_warm_pool_part_runs_the_baselines_with_the_same_pools() -> None:
+    record = warm_pool_record(Task("warm-pool", "bursty", 1, quick=False))
+    assert [w["world"] for w in record["worlds"]] == list(WARM_POOL_WORLDS)
+    ran = {(row["world"], row["policy"]) for row in record["baselines"]}
+    assert ran == {(w, p) for w in WARM_POOL_BASELINE_WORLDS for p in DYNAMIC_BASELINES}
+    summary = warm_pool_baseline_summary([record])
+    assert {(row["world"], row["policy"]) for row in summary} == ran | {
+        (w, "ours") for w in WARM_POOL_BASELINE_WORLDS
+    }
+    keda = {row["world"]: row for row in summary if row["policy"] == "keda-hpa"}
+    # A pool shortens a baseline's wait after quiet too, and costs it the pool's dollars.
+    assert (
+        keda["on-demand, warm pool"]["interactive_p95_wait"]
+        < keda["on-demand, no pool"]["interactive_p95_wait"]
+    )
+    assert keda["on-demand, warm pool"]["dollars"] > keda["on-demand, no pool"]["dollars"]
