@@ -32,8 +32,9 @@ def job_pace(durations: Collection[float]) -> float | None:
 
     The mean, not the median: a backlog of n jobs takes n x the mean to drain, and with
     mixed job sizes (6 s images beside 2-minute batches) the median is the small jobs' time
-    and would size the fleet for a third of the work. Kept to ``RECENT_JOBS_KEPT`` jobs, one
-    slow first job moves it by a twentieth of its excess.
+    and sizes the fleet for a fraction of the work (a third on the heavy-tailed trace). Once
+    ``RECENT_JOBS_KEPT`` jobs are kept, one slow first job moves it by a twentieth of its
+    excess, and then leaves it.
     """
     return fmean(durations) if durations else None
 

@@ -36,6 +36,7 @@ from autoscaler.simulator.scalers import (
     StaticScaler,
     TargetTrackingScaler,
     WarmStartScaler,
+    opening_fleet,
 )
 from autoscaler.simulator.traces import Trace
 from sdfleet.settings import WorkerSettings
@@ -224,9 +225,10 @@ class Comparison:
                     "not the sizing"
                 )
             elif self.sizing_miss and self.all_out is not None:
+                spent = self.all_out_gpu_ratio
                 clauses.append(
-                    f"a sizing miss: all out waits {self.all_out.interactive_p95_wait:.0f}s "
-                    f"for {self.all_out_gpu_ratio:.2f}x our GPU-hours"
+                    f"a sizing miss: all out waits {self.all_out.interactive_p95_wait:.0f}s"
+                    + ("" if spent is None else f" for {spent:.2f}x our GPU-hours")
                 )
             warm = self.warm_start
             if warm is not None:
@@ -256,11 +258,15 @@ class Comparison:
 def policies(trace: Trace, scenario: Scenario) -> list[Scaler]:
     config = scenario.config
     env = scenario.environment
+    samples = scenario.samples_per_invocation
     return [
-        OursScaler(config, scenario.samples_per_invocation, env.sampling_window_seconds),
-        AllOutScaler(config, scenario.samples_per_invocation, env.sampling_window_seconds),
-        WarmStartScaler.for_trace(
-            trace, config, scenario.samples_per_invocation, env.sampling_window_seconds
+        OursScaler(config, samples, env.sampling_window_seconds),
+        AllOutScaler(config, samples, env.sampling_window_seconds),
+        *(
+            # A trace that opens quiet starts warm already: the row would be ours again.
+            [WarmStartScaler.for_trace(trace, config, samples, env.sampling_window_seconds)]
+            if opening_fleet(trace, config) > 0
+            else []
         ),
         StaticScaler.for_peak(trace, config),
         TargetTrackingScaler(config, env.warmup_seconds),

@@ -80,13 +80,21 @@ def frontier_rows(comparison: Comparison) -> list[list[str]]:
     return out
 
 
+#: Under every per-trace table: the two rows that are ours changed on purpose.
+REFERENCE_ROWS_NOTE: Final = (
+    "ours-all-out and ours-warm-start are references, not contenders: ours launching "
+    "max_capacity wherever it launches, and ours starting with the fleet for the trace's "
+    "opening load in service."
+)
+
+
 def rich_table(comparison: Comparison) -> Table:
     from rich.table import Table
 
     trace = comparison.trace
     table = Table(
         title=f"{trace.name}: {trace.description} ({len(trace.jobs)} jobs)",
-        caption=verdict(comparison),
+        caption=f"{verdict(comparison)}\n{REFERENCE_ROWS_NOTE}",
     )
     for key, header in COLUMNS:
         table.add_column(
@@ -127,7 +135,7 @@ def markdown(comparisons: list[Comparison], scenario: Scenario, seed: int) -> st
         f"{scenario.samples_per_invocation} samples/min. World: boot median "
         f"{env.boot_median_seconds:g} s, model load median {env.model_load_median_seconds:g} s, "
         f"{env.spot_percentage}% spot, ${env.on_demand_hourly_price}/h on demand, "
-        f"${env.spot_hourly_price}/h spot.",
+        f"${env.spot_hourly_price}/h spot. {REFERENCE_ROWS_NOTE}",
         "",
     ]
     header = "| " + " | ".join(h for _, h in COLUMNS) + " |"

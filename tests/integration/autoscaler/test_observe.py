@@ -98,7 +98,8 @@ def test_the_observation_reads_heartbeats_at_its_own_time_and_each_lane_apart(
 ) -> None:
     """An observation taken at a given time (the simulator's clock, a replay) reads the
     heartbeats fresh at that time, not at the wall clock's; it reports each instance's
-    protection and the median of its worker's job times, and each lane's own depths."""
+    protection and its worker's pace (the mean of its recent job times, `job_pace`), and each
+    lane's own depths."""
     taken_at = datetime(2021, 3, 1, 12, 0, tzinfo=UTC)
     autoscaling = fleet.clients.autoscaling()
     autoscaling.set_desired_capacity(AutoScalingGroupName=worker_group.name, DesiredCapacity=2)

@@ -291,5 +291,5 @@ def test_no_flapping_on_a_steady_load(
     changes = [b - a for a, b in itertools.pairwise(history) if b != a]
     reversals = sum(1 for a, b in itertools.pairwise(changes) if (a > 0) != (b > 0))
     assert reversals <= 1, history
-    # It settles: the last quarter of the run is flat.
+    # It settles: the last 50 ticks of the run are flat.
     assert len(set(history[-50:])) == 1, history

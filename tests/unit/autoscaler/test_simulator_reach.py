@@ -117,14 +117,10 @@ def test_a_miss_the_warm_start_meets_is_named_the_start_onto_an_empty_fleet() ->
     ours = measured.ours
 
     def with_warm_start(p95: float, gpu_hours: float, name: str = "steady") -> Comparison:
-        stats = [
-            replace(s, interactive_p95_wait=p95, gpu_hours=gpu_hours)
-            if s.policy == WARM_START
-            else s
-            for s in measured.stats
-        ]
+        # The trace opens quiet, so it has no warm-start row: one is made from ours.
+        warm = replace(ours, policy=WARM_START, interactive_p95_wait=p95, gpu_hours=gpu_hours)
         trace = replace(measured.trace, name=name)
-        return Comparison(trace, stats, measured.runs, 60.0)
+        return Comparison(trace, [*measured.stats, warm], measured.runs, 60.0)
 
     bound = measured.bound_gpu_hours
     assert ours.gpu_hours > 1.3 * bound and ours.interactive_p95_wait > 60.0
@@ -141,3 +137,32 @@ def test_a_miss_the_warm_start_meets_is_named_the_start_onto_an_empty_fleet() ->
     # The bound is a goal on steady and diurnal only.
     elsewhere = with_warm_start(20.0, 1.2 * bound, name="quiet-then-burst")
     assert not [m for m in elsewhere.misses() if m.startswith("GPU-h")]
+
+
+def test_the_warm_start_keeps_its_fleet_until_a_load_that_opens_late_arrives() -> None:
+    # The opening load arrives 40 s in: several samples see the warm fleet idle first. Its
+    # memory starts as though that load had been running, so the fleet is still there.
+    late = Trace(
+        "late-opening",
+        "test",
+        tuple(TraceJob(40.0 + 2.0 * n, INTERACTIVE, 6.4) for n in range(300)),
+        1200.0,
+    )
+    size = opening_fleet(late, CONFIG)
+    assert size == 3
+    scenario = Scenario(config=CONFIG, environment=aws_world(FleetEnvironment()))
+    comparison = compare(late, scenario, 1, frontiers=False, with_oracle=False)
+    run = comparison.runs[WARM_START]
+    warm = [i for i in run.instances if i.launched == 0.0]
+    assert len(warm) == size
+    assert all(i.jobs_done > 0 for i in warm)
+    first = min(run.jobs, key=lambda j: j.arrival)
+    assert first.start == first.arrival
+
+
+def test_a_trace_that_opens_quiet_has_no_warm_start_row() -> None:
+    scenario = Scenario(config=CONFIG, environment=aws_world(FleetEnvironment()))
+    comparison = compare(quiet_then_burst(), scenario, 1, frontiers=False, with_oracle=False)
+    assert comparison.warm_start is None
+    (miss,) = [m for m in comparison.misses() if m.startswith("interactive p95")]
+    assert "warm start" not in miss
