@@ -202,7 +202,8 @@ def test_the_training_mix_trace_mixes_trainings_into_the_images() -> None:
     assert min(j.service for j in trainings) > 5 * 60
     assert len(images) > 100 * len(trainings)
     # In the benchmark's world (boot 75 s + load 20 s): the trainings do not push the web p95
-    # past the target. (With prod.tfvars' 180 s boot the start onto an empty fleet does: its benchmark rows.)
+    # past the target. (With prod.tfvars' 180 s boot the start onto an empty fleet does: its
+    # benchmark rows.)
     scenario = Scenario(PolicyConfig(max_capacity=20), environment=aws_world(FleetEnvironment()))
     scaler = OursScaler(
         scenario.config,
