@@ -34,7 +34,8 @@ How it sizes the fleet:
   (a geometric average of them is remembered) say the next job is likely to come later:
   ``WARM_GAP_FACTOR`` typical gaps, so a trickle of web jobs does not meet cold starts. When
   that would exceed ``WARM_LIMIT_FACTOR`` quiet times, work is too rare for a warm worker to
-  pay, and the fleet goes to ``min_capacity`` as soon as it is idle.
+  pay, and the fleet goes to ``min_capacity`` as soon as it is idle. A quiet shorter than
+  ``MIN_GAP_SECONDS`` (a lagging count, not a lull) is not a gap.
 """
 
 from __future__ import annotations
@@ -77,6 +78,11 @@ WARM_LIMIT_FACTOR: Final = 10.0
 #: Weight of the newest gap in the typical gap (a geometric moving average): one long lull
 #: must not send a busy trickle of web jobs to cold starts.
 GAP_WEIGHT: Final = 0.25
+#: A quiet shorter than this is not a gap between bursts of work: SQS's approximate counts
+#: lag by seconds, so one sample can read no job while one is on its way to a worker. Such
+#: flickers had been averaged in as 4-8 s gaps and made rare work look frequent, keeping a
+#: worker warm for ~40 minutes after a lone job (prod.tfvars' sparse trace).
+MIN_GAP_SECONDS: Final = 15.0
 #: A booting worker counts as this share of a ready one when sizing the backlog's drain:
 #: it will serve the backlog soon, so a burst is not answered twice (once per sample).
 PENDING_WEIGHT: Final = 0.5
@@ -447,8 +453,13 @@ def _remember(
         and memory.last_seen is not None
         and memory.last_work_at < memory.last_seen
     )
-    if has_work and previous_was_quiet and memory.last_work_at is not None:
-        gap = max(now - memory.last_work_at, 1.0)
+    if (
+        has_work
+        and previous_was_quiet
+        and memory.last_work_at is not None
+        and now - memory.last_work_at >= MIN_GAP_SECONDS
+    ):
+        gap = now - memory.last_work_at
         typical_gap = (
             gap
             if typical_gap is None

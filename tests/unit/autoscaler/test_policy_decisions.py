@@ -12,6 +12,7 @@ import pytest
 
 from autoscaler.policy import (
     MEMORY_BUCKETS,
+    MIN_GAP_SECONDS,
     MIN_IDLE_BEFORE_REMOVAL_SECONDS,
     SPOT_WAIT_SECONDS,
     Decision,
@@ -51,6 +52,10 @@ def busy(
     instance_id: str, *, spot: bool | None = None, per_job: float | None = None
 ) -> InstanceView:
     return InstanceView(instance_id, InstanceState.BUSY, None, per_job, True, spot)
+
+
+def pending(instance_id: str) -> InstanceView:
+    return InstanceView(instance_id, InstanceState.PENDING)
 
 
 def observe(
@@ -391,17 +396,32 @@ def test_one_long_lull_does_not_send_a_trickle_of_work_to_cold_starts() -> None:
     assert (decision.desired_capacity, decision.terminate) == (1, ())
 
 
-def test_a_gap_shorter_than_a_second_is_learned_as_one_second() -> None:
-    # Work, a quiet sample 0.2 s later, work again at 0.5 s (retried invocations).
+def test_a_lagging_count_between_jobs_is_not_learned_as_a_gap() -> None:
+    """Work an hour apart. A job's count flickers to 0 for one 8 s stretch (SQS's approximate
+    counts lag) before its worker reads busy: that is not a gap between bursts of work, so the
+    typical gap stays an hour and, once idle, the worker goes at once. (Learned as 8 s, it had
+    pulled the hour to 17 minutes and kept a worker warm ~40 minutes after a lone job.)"""
+    config = PolicyConfig(min_capacity=0, quiet_seconds_before_zero=300)
+    memory = Memory(last_work_at=NOW - 3600, last_seen=NOW - 4, typical_gap=3600.0, load=0.0)
+    memory = decide(observe(pending("i-0"), visible=1), memory, config).memory
+    assert memory.typical_gap == pytest.approx(3600)
+    flicker = NOW + MIN_GAP_SECONDS - 7
+    memory = decide(observe(pending("i-0"), now=flicker), memory, config).memory
+    memory = decide(observe(busy("i-0"), in_flight=1, now=flicker + 4), memory, config).memory
+    assert memory.typical_gap == pytest.approx(3600)
+    at = flicker + 60
+    decision = decide(observe(idle("i-0", 20, now=at), now=at), memory, config)
+    assert (decision.desired_capacity, decision.reason) == (0, "quiet")
+
+
+def test_a_quiet_of_min_gap_seconds_is_learned_as_a_gap() -> None:
     config = PolicyConfig(min_capacity=0, quiet_seconds_before_zero=5)
     memory = decide(observe(busy("i-0"), in_flight=1), Memory(), config).memory
-    memory = decide(observe(idle("i-0", 0.1, now=NOW + 0.2), now=NOW + 0.2), memory, config).memory
-    memory = decide(observe(busy("i-0"), in_flight=1, now=NOW + 0.5), memory, config).memory
-    assert memory.typical_gap == 1.0
-    # Kept warm 10 such gaps (10 s, beyond the 5 s quiet time), then gone.
-    at = NOW + 15.5
-    decision = decide(observe(idle("i-0", 14.5, now=at), now=at), memory, config)
-    assert (decision.desired_capacity, decision.reason) == (0, "quiet")
+    at = NOW + 0.2
+    memory = decide(observe(idle("i-0", 0.1, now=at), now=at), memory, config).memory
+    at = NOW + MIN_GAP_SECONDS
+    memory = decide(observe(busy("i-0"), in_flight=1, now=at), memory, config).memory
+    assert memory.typical_gap == MIN_GAP_SECONDS
 
 
 # --- the load and arrival estimates ------------------------------------------------------------
