@@ -36,7 +36,6 @@ from autoscaler.simulator.scalers import (
     StaticScaler,
     TargetTrackingScaler,
     WarmStartScaler,
-    opening_fleet,
 )
 from autoscaler.simulator.traces import Trace
 from sdfleet.settings import WorkerSettings
@@ -133,13 +132,17 @@ class Comparison:
     def by_policy(self, name: str) -> PolicyStats:
         return next(s for s in self.stats if s.policy == name)
 
+    def row(self, name: str) -> PolicyStats | None:
+        """Policy ``name``'s stats, or None where it did not run (a reference row)."""
+        return next((s for s in self.stats if s.policy == name), None)
+
     @property
     def ours(self) -> PolicyStats:
         return self.by_policy("ours")
 
     @property
     def all_out(self) -> PolicyStats | None:
-        return next((s for s in self.stats if s.policy == ALL_OUT), None)
+        return self.row(ALL_OUT)
 
     @property
     def beyond_reach(self) -> bool:
@@ -175,7 +178,7 @@ class Comparison:
 
     @property
     def warm_start(self) -> PolicyStats | None:
-        return next((s for s in self.stats if s.policy == WARM_START), None)
+        return self.row(WARM_START)
 
     @property
     def warm_start_bound_ratio(self) -> float | None:
@@ -259,15 +262,12 @@ def policies(trace: Trace, scenario: Scenario) -> list[Scaler]:
     config = scenario.config
     env = scenario.environment
     samples = scenario.samples_per_invocation
+    warm_start = WarmStartScaler.for_trace(trace, config, samples, env.sampling_window_seconds)
     return [
         OursScaler(config, samples, env.sampling_window_seconds),
         AllOutScaler(config, samples, env.sampling_window_seconds),
-        *(
-            # A trace that opens quiet starts warm already: the row would be ours again.
-            [WarmStartScaler.for_trace(trace, config, samples, env.sampling_window_seconds)]
-            if opening_fleet(trace, config) > 0
-            else []
-        ),
+        # A trace that opens quiet starts warm already: the row would be ours again.
+        *([warm_start] if warm_start.size > 0 else []),
         StaticScaler.for_peak(trace, config),
         TargetTrackingScaler(config, env.warmup_seconds),
         KedaScaler(config),

@@ -359,18 +359,24 @@ def warm_pool_summary(records: list[dict[str, Any]], worlds: list[str]) -> list[
     return rows
 
 
+def _policy(record: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next((p for p in record["policies"] if p["policy"] == name), None)
+
+
+def _ran(record: dict[str, Any], name: str) -> dict[str, Any]:
+    """Policy ``name``'s row of a record; every record has ours and the all-out row."""
+    found = _policy(record, name)
+    if found is None:
+        raise KeyError(f"{record['trace']} (seed {record.get('seed')}): no {name!r} row")
+    return found
+
+
 def _ours(record: dict[str, Any]) -> dict[str, Any]:
-    return next(p for p in record["policies"] if p["policy"] == "ours")
+    return _ran(record, "ours")
 
 
 def _all_out_p95(record: dict[str, Any]) -> float:
-    return float(
-        next(p for p in record["policies"] if p["policy"] == ALL_OUT)["interactive_p95_wait"]
-    )
-
-
-def _policy(record: dict[str, Any], name: str) -> dict[str, Any] | None:
-    return next((p for p in record["policies"] if p["policy"] == name), None)
+    return float(_ran(record, ALL_OUT)["interactive_p95_wait"])
 
 
 def _warm_start_cell(verdicts: list[dict[str, Any]], target: float) -> str:
@@ -396,10 +402,7 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 
 def _all_out_gpu_ratio(record: dict[str, Any]) -> float | None:
     """All out's GPU-hours over ours."""
-    all_out = _policy(record, ALL_OUT)
-    if all_out is None:
-        return None
-    return _ratio(float(all_out["gpu_hours"]), float(_ours(record)["gpu_hours"]))
+    return _ratio(float(_ran(record, ALL_OUT)["gpu_hours"]), float(_ours(record)["gpu_hours"]))
 
 
 def _reach_cell(verdicts: list[dict[str, Any]], target: float) -> str:
