@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from autoscaler.errors import ObservationError
 from autoscaler.policy import InstanceState, InstanceView, Memory, Observation
-from sdfleet.heartbeats import HeartbeatStore, WorkerHeartbeat, WorkerState
+from sdfleet.heartbeats import RECENT_JOBS_KEPT, HeartbeatStore, WorkerHeartbeat, WorkerState
 from sdfleet.messages import Lane
 
 if TYPE_CHECKING:
@@ -164,6 +164,7 @@ def instance_view(
         None if beat is None else (beat.idle_since or beat.updated_at).timestamp(),
         None if beat is None else beat.seconds_per_job,
         spot,
+        () if beat is None else tuple(beat.recent_seconds_per_job[-RECENT_JOBS_KEPT:]),
     )
 
 
@@ -175,6 +176,7 @@ def view_of(
     idle_since: float | None,
     seconds_per_job: float | None,
     spot: bool | None = None,
+    recent_job_seconds: tuple[float, ...] = (),
 ) -> InstanceView:
     """The rules, on plain values (the simulator feeds them from its observation)."""
     if lifecycle.startswith(_LEAVING_LIFECYCLES):
@@ -182,14 +184,11 @@ def view_of(
     if not lifecycle.startswith("InService") or state is None:
         # Booting, loading the model, or silent: capacity on its way, never removed.
         return InstanceView(instance_id, InstanceState.PENDING, protected=protected, spot=spot)
+    measured = (seconds_per_job, protected, spot, recent_job_seconds)
     if state is WorkerState.IDLE:
-        return InstanceView(
-            instance_id, InstanceState.IDLE, idle_since, seconds_per_job, protected, spot
-        )
+        return InstanceView(instance_id, InstanceState.IDLE, idle_since, *measured)
     if state is WorkerState.BUSY:
-        return InstanceView(instance_id, InstanceState.BUSY, None, seconds_per_job, protected, spot)
+        return InstanceView(instance_id, InstanceState.BUSY, None, *measured)
     if state is WorkerState.STARTING:
-        return InstanceView(
-            instance_id, InstanceState.PENDING, None, seconds_per_job, protected, spot
-        )
-    return InstanceView(instance_id, InstanceState.LEAVING, None, seconds_per_job, protected, spot)
+        return InstanceView(instance_id, InstanceState.PENDING, None, *measured)
+    return InstanceView(instance_id, InstanceState.LEAVING, None, *measured)

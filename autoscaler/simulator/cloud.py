@@ -62,6 +62,8 @@ class WorkerBeat:
     idle_since: float | None
     seconds_per_job: float | None
     age_seconds: float
+    #: The recent image-job durations the record keeps (``RECENT_JOBS_KEPT``).
+    recent_job_seconds: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ def policy_observation(observation: CloudObservation) -> Observation:
                 None if beat is None else beat.idle_since,
                 None if beat is None else beat.seconds_per_job,
                 instance.spot,
+                () if beat is None else beat.recent_job_seconds,
             )
         )
     return Observation(

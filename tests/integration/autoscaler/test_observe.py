@@ -139,6 +139,9 @@ def test_the_observation_reads_heartbeats_at_its_own_time_and_each_lane_apart(
     assert (views[busy].protected, views[idle].protected) == (True, False)
     # The mean of each worker's recent jobs (a median would read 5.0 for the busy one).
     assert (views[busy].seconds_per_job, views[idle].seconds_per_job) == (6.0, 2.5)
+    # The durations themselves, for the spread of job sizes (the policy's headroom).
+    assert views[busy].recent_job_seconds == (4.0, 9.0, 5.0)
+    assert views[idle].recent_job_seconds == (2.0, 3.0)
     assert observation.visible_by_lane == {Lane.INTERACTIVE: 0, Lane.BATCH: 0, Lane.TRAINING: 1}
     assert observation.in_flight_by_lane == {
         Lane.INTERACTIVE: 0,

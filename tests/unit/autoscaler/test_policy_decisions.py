@@ -7,6 +7,8 @@ for every sample; the memory's compact form is the ASG tag the next invocation r
 from __future__ import annotations
 
 import math
+import statistics
+from dataclasses import replace
 
 import pytest
 
@@ -14,7 +16,9 @@ from autoscaler.policy import (
     MEMORY_BUCKETS,
     MIN_GAP_SECONDS,
     MIN_IDLE_BEFORE_REMOVAL_SECONDS,
+    MIN_VARIATION_SAMPLES,
     SPOT_WAIT_SECONDS,
+    VARIATION_HEADROOM,
     Decision,
     InstanceState,
     InstanceView,
@@ -22,7 +26,9 @@ from autoscaler.policy import (
     Observation,
     PolicyConfig,
     decide,
+    job_time_variation,
     seconds_per_job,
+    variation_headroom,
     workers_to_hold,
 )
 from sdfleet.messages import Lane
@@ -308,6 +314,58 @@ def test_the_hold_is_the_load_less_the_slack_and_at_least_one_worker_while_there
     three = observe(*(busy(f"i-{n}") for n in range(3)), in_flight=3)
     assert workers_to_hold(three, config, per_job, load=3.25) == 3
     assert workers_to_hold(three, config, per_job, load=3.26) == 4
+
+
+def with_recent(view: InstanceView, durations: list[float]) -> InstanceView:
+    return replace(view, recent_job_seconds=tuple(durations))
+
+
+#: Ten like-sized images (C^2 ~0.01) and ten of a heavy-tailed mix: 6 s images beside 24 s
+#: four-image jobs and a 2-minute batch (C^2 ~2.04).
+LIKE_SIZED = [5.5, 6.0, 6.5, 6.2, 5.8, 6.1, 5.9, 6.3, 5.7, 6.0]
+MIXED_SIZES = [6.0, 6.0, 6.0, 6.0, 6.0, 6.0, 24.0, 24.0, 30.0, 120.0]
+
+
+def test_job_time_variation_pools_the_workers_recent_durations() -> None:
+    two = observe(with_recent(busy("i-0"), MIXED_SIZES), with_recent(busy("i-1"), LIKE_SIZED))
+    pooled = MIXED_SIZES + LIKE_SIZED
+    expected = statistics.pvariance(pooled) / statistics.fmean(pooled) ** 2
+    assert job_time_variation(two) == pytest.approx(expected)
+    # One worker's ten durations are too few to trust (MIN_VARIATION_SAMPLES is 20).
+    assert MIN_VARIATION_SAMPLES == 20
+    assert job_time_variation(observe(with_recent(busy("i-0"), MIXED_SIZES))) is None
+
+
+def test_mixed_job_sizes_hold_headroom_and_like_sized_jobs_none() -> None:
+    config = PolicyConfig()
+    per_job = config.default_seconds_per_job
+
+    def fleet(durations: list[float]) -> Observation:
+        views = (with_recent(busy(f"i-{n}"), durations) for n in range(3))
+        return observe(*views, in_flight=3)
+
+    like = fleet(LIKE_SIZED)
+    assert variation_headroom(like) == 0.0
+    assert workers_to_hold(like, config, per_job, load=3.2) == 3
+    mixed = fleet(MIXED_SIZES)
+    variation = job_time_variation(mixed)
+    assert variation == pytest.approx(2.044, abs=1e-3)
+    assert variation_headroom(mixed) == pytest.approx(VARIATION_HEADROOM * (variation - 1.0))
+    # 3.2 busy GPUs on average hold 3 workers for like-sized jobs; the mix adds 1.04.
+    assert workers_to_hold(mixed, config, per_job, load=3.2) == 4
+    assert workers_to_hold(mixed, config, per_job, load=3.3) == 5
+
+
+def test_scale_in_keeps_the_headroom_for_mixed_job_sizes() -> None:
+    """Six idle workers after a load of 3.2: like-sized jobs keep 3, the mix 4."""
+    config = PolicyConfig(max_capacity=10, idle_seconds_before_scale_in=60)
+    memory = replace(working(0.0), load=3.2, last_seen=NOW - 4.0)
+    kept = {}
+    for name, durations in (("like", LIKE_SIZED), ("mixed", MIXED_SIZES)):
+        fleet = [with_recent(idle(f"i-{n}"), durations) for n in range(6)]
+        decision = decide(observe(*fleet, in_flight=0), memory, config)
+        kept[name] = decision.desired_capacity
+    assert kept == {"like": 3, "mixed": 4}
 
 
 def test_queued_trainings_hold_a_worker_each_against_scale_in() -> None:

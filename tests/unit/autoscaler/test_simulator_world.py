@@ -8,12 +8,12 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from autoscaler.policy import PolicyConfig
+from autoscaler.policy import Observation, PolicyConfig
 from autoscaler.simulator.cloud import Action, AsgSetup, CloudObservation, TerminateInstance
 from autoscaler.simulator.compare import SWEEPS, Frontier, FrontierPoint, Scenario, compare
 from autoscaler.simulator.engine import Fleet, FleetEnvironment, RunResult, aws_world
 from autoscaler.simulator.metrics import busy_hours_bound, summarize
-from autoscaler.simulator.scalers import OursScaler
+from autoscaler.simulator.scalers import OursScaler, policy_observation
 from autoscaler.simulator.traces import (
     BUILT_IN,
     GENERATED,
@@ -192,6 +192,24 @@ def test_a_worker_reports_the_mean_of_its_last_recent_jobs_kept_as_the_deployed_
     )
     assert pace_after(RECENT_JOBS_KEPT - 1) == pytest.approx(deployed.seconds_per_job) == 11.7
     assert pace_after(RECENT_JOBS_KEPT) == 6.0
+
+
+def test_the_scalers_observation_carries_the_heartbeats_recent_job_times() -> None:
+    """The policy sizes headroom from the spread of the workers' recent job times: the
+    simulated heartbeat hands over exactly the durations the deployed one keeps."""
+    seen: list[Observation] = []
+
+    class Recording(Prewarmed):
+        def tick(self, observation: CloudObservation) -> Sequence[Action]:
+            seen.append(policy_observation(observation))
+            return []
+
+    sizes = [6.0, 24.0, 120.0, *([6.0] * RECENT_JOBS_KEPT)]
+    jobs = tuple(TraceJob(float(n), INTERACTIVE, size) for n, size in enumerate(sizes))
+    Fleet(Trace("t", "test", jobs, 2000.0), FIXED, 1).run(Recording(1, period=10.0))
+    recent = [o.instances[0].recent_job_seconds for o in seen if o.instances]
+    assert (6.0, 24.0, 120.0) in {r[:3] for r in recent if len(r) >= 3}
+    assert recent[-1] == tuple(sizes[-RECENT_JOBS_KEPT:])
 
 
 def test_the_training_mix_trace_mixes_trainings_into_the_images() -> None:
