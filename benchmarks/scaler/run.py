@@ -8,7 +8,8 @@ Four parts:
 
 * **built-in** traces (the training set: the policy's knobs were tuned on them), ``SEEDS``;
 * **held-out** generated shapes (flash crowds, a weekday and a weekend day, heavy-tailed job
-  sizes), never used for tuning, ``HELD_OUT_SEEDS``, with 95% confidence intervals;
+  sizes) on ``HELD_OUT_SEEDS``, never used for tuning (heavy-tail's seeds 1-10 chose one
+  constant, ``VARIATION_HEADROOM``), with 95% confidence intervals;
 * **prod as deployed**: ``terraform/environments/prod.tfvars`` read as ``sdfleet simulate
   --tfvars`` reads it, on the built-in traces, ``SEEDS``;
 * **warm pool**: ours on the traces that wait a boot after quiet (bursty, sparse, flash
