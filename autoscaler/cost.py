@@ -29,6 +29,10 @@ from autoscaler.simulator.engine import MIN_BILLED_SECONDS, RunResult
 if TYPE_CHECKING:
     from rich.table import Table
 
+#: What a plain launch installs through the NAT: the worker's wheels (the wheelhouse, 4.2 GB).
+DEPENDENCIES_GB: Final = 4.2
+#: What every launch pulls: the fp16 SD 1.5 model (2.0 GB).
+MODEL_GB: Final = 2.0
 HOURS_PER_MONTH: Final = 730.0
 DAYS_PER_MONTH: Final = HOURS_PER_MONTH / 24.0
 MINUTES_PER_MONTH: Final = HOURS_PER_MONTH * 60.0
@@ -43,8 +47,9 @@ class CostInputs:
     nat_gateways: int = 1
     nat_gateway_hourly: float = 0.045
     nat_per_gb: float = 0.045
-    #: Pulled through NAT per launch: ~4.2 GB of dependencies plus a ~2 GB fp16 model.
-    nat_gb_per_launch: float = 6.2
+    #: Pulled through NAT per launch: the dependencies plus the model (a baked AMI carries the
+    #: dependencies: ``worker_ami_bake``).
+    nat_gb_per_launch: float = DEPENDENCIES_GB + MODEL_GB
     scaler_memory_gb: float = 0.25
     #: One invocation runs through the 44 s sampling window plus its calls.
     scaler_seconds_per_invocation: float = 46.0
@@ -127,6 +132,11 @@ def inputs_from_tfvars(values: dict[str, str | float | bool], base: CostInputs) 
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise TfvarsError(f"{variable}: must be a number >= 0 (got {value!r})")
         changes[name] = float(value)
+    bake = values.get("worker_ami_bake", False)
+    if not isinstance(bake, bool):
+        raise TfvarsError(f"worker_ami_bake: must be true or false (got {bake!r})")
+    if bake:
+        changes["nat_gb_per_launch"] = MODEL_GB
     return replace(base, **changes)
 
 

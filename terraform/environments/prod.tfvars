@@ -16,18 +16,20 @@ spot_allocation_strategy        = "capacity-optimized"
 on_demand_base_capacity         = 1
 on_demand_percentage_above_base = 20
 
-# Scaler: the tuned defaults (docs/scaling.md) with a 300 s quiet time: the last worker stays warm
-# through lulls of a few minutes. Benchmarked as deployed (make bench-scaler, "prod.tfvars"): the
-# former 300 s scale-in window and 900 s quiet cost 11-34% more GPU-hours on every trace.
+# Scaler: tuned on the benchmark as deployed (make bench-scaler, "prod.tfvars"; docs/scaling.md):
+# a 30 s scale-in window (60 s held a steady load within 1.3x of the GPU-hour bound on 5 of
+# 10 seeds, 30 s on 8) and a 300 s quiet time (the last worker stays warm through lulls of a
+# few minutes). boot_seconds is the baked AMI's (~100 s; 180 s installing at every boot left
+# the web p95 over 60 s on 7 of 10 spot-storm and 9 of 10 training-mix seeds).
 min_capacity                 = 0
 max_capacity                 = 20
 target_wait_seconds          = 60
-idle_seconds_before_scale_in = 60
+idle_seconds_before_scale_in = 30
 quiet_seconds_before_zero    = 300
 max_step                     = 4
 default_seconds_per_job      = 6
 training_minutes_per_job     = 15
-boot_seconds                 = 180
+boot_seconds                 = 100
 boot_deadline_seconds        = 600
 samples_per_invocation       = 12
 backlog_tolerance            = 0.75
@@ -41,6 +43,13 @@ user_data_expiry_days               = 30
 input_expiry_days                   = 7
 
 model_source             = "s3://example-org-sdfleet-prod-data/models/sd15/"
+# Workers launch from a baked AMI (modules/worker_ami: the venv installed once from the hashed
+# wheelhouse, `make worker-wheelhouse-upload` prints this line): ~100 s from launch to first
+# image instead of ~150 s installing at every boot (docs/worker-install.md), and no 4.2 GB of
+# wheels per launch. Bump worker_ami_version to bake again after a new wheelhouse.
+worker_wheelhouse_uri = "s3://example-org-sdfleet-prod-data/wheelhouse/0123456789ab/"
+worker_ami_bake       = true
+worker_ami_version    = "1.0.0"
 hourly_price_per_worker  = 0.55
 max_active_jobs_per_user = 20
 # Per-user quotas (docs/api.md) and the interactive lane's per-user fairness (docs/worker.md).

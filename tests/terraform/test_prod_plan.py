@@ -87,6 +87,27 @@ def test_prod_group_bounds_and_spot_mix(planned: dict[str, dict[str, Any]]) -> N
     assert group["capacity_rebalance"] is True
 
 
+def test_prod_workers_launch_from_the_baked_ami(
+    plan: dict[str, Any], planned: dict[str, dict[str, Any]]
+) -> None:
+    """prod.tfvars bakes the worker AMI (launch to first image ~100 s, not ~150 s installing at
+    every boot: docs/worker-install.md): Image Builder installs from the hashed wheelhouse on
+    the GPU base AMI, and the launch template takes the baked image, known only after apply."""
+    tfvars = read_scalars(PROD_TFVARS)
+    assert tfvars["worker_ami_bake"] is True
+    recipe = planned["module.worker_ami[0].aws_imagebuilder_image_recipe.worker"]
+    assert recipe["version"] == tfvars["worker_ami_version"]
+    assert recipe["parent_image"].startswith("ssm:/aws/service/deeplearning/")
+    # The build installs from the wheelhouse (its script and policy are known after apply).
+    bake = plan["configuration"]["root_module"]["module_calls"]["worker_ami"]["expressions"]
+    assert "var.worker_wheelhouse_uri" in bake["wheelhouse_uri"]["references"]
+    address = "module.worker_fleet.aws_launch_template.worker"
+    (change,) = [c for c in plan["resource_changes"] if c["address"] == address]
+    assert change["change"]["after_unknown"].get("image_id") is True
+    call = plan["configuration"]["root_module"]["module_calls"]["worker_fleet"]
+    assert "module.worker_ami[0].ami_id" in call["expressions"]["ami_id"]["references"]
+
+
 def test_self_sign_up_follows_tfvars(planned: dict[str, dict[str, Any]]) -> None:
     """Finding 5: Cognito self sign-up is a tfvars switch, off unless allow_self_sign_up."""
     pool = planned["module.api.aws_cognito_user_pool.users"]

@@ -92,6 +92,19 @@ def test_tfvars_set_the_volume_and_the_retention() -> None:
     assert prod.output_retention_days == 30.0
 
 
+def test_a_baked_ami_pulls_only_the_model_through_the_nat() -> None:
+    plain = inputs_from_tfvars({}, CostInputs())
+    baked = inputs_from_tfvars({"worker_ami_bake": True}, CostInputs())
+    assert plain.nat_gb_per_launch == pytest.approx(6.2)
+    assert baked.nat_gb_per_launch == pytest.approx(2.0)
+    assert inputs_from_tfvars({"worker_ami_bake": False}, CostInputs()) == plain
+    with pytest.raises(TfvarsError, match="worker_ami_bake: must be true or false"):
+        inputs_from_tfvars({"worker_ami_bake": "yes"}, CostInputs())
+    # prod.tfvars bakes its workers' AMI.
+    prod = read_inputs(ROOT / "terraform" / "environments" / "prod.tfvars")
+    assert prod.nat_gb_per_launch == pytest.approx(2.0)
+
+
 def test_sdfleet_simulate_prints_the_monthly_estimate(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
