@@ -91,3 +91,13 @@ def test_wheelhouse_refuses_a_missing_wheel(tmp_path: Path) -> None:
     (tmp_path / "sdfleet-0.1.0-py3-none-any.whl").write_bytes(b"our wheel")
     with pytest.raises(SystemExit, match="no wheel for \\['torch'\\]"):
         wheelhouse.finish(lock, tmp_path)
+
+
+def test_prod_tfvars_bakes_from_the_current_locks_wheelhouse() -> None:
+    """`make worker-wheelhouse-upload` puts the wheelhouse under the lock's first 12 hex of
+    sha256; prod.tfvars' example bakes from that prefix, so a new lock shows here."""
+    tfvars = (REPO / "terraform" / "environments" / "prod.tfvars").read_text()
+    (uri,) = re.findall(r'^worker_wheelhouse_uri\s*=\s*"([^"]+)"', tfvars, re.M)
+    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()[:12]
+    assert uri.endswith(f"/wheelhouse/{digest}/")
+    assert re.search(r"^worker_ami_bake\s*=\s*true$", tfvars, re.M)
