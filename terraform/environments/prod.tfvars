@@ -42,14 +42,14 @@ record_ttl_days                     = 30
 user_data_expiry_days               = 30
 input_expiry_days                   = 7
 
-model_source             = "s3://example-org-sdfleet-prod-data/models/sd15/"
+model_source = "s3://example-org-sdfleet-prod-data/models/sd15/"
 # Workers launch from a baked AMI (modules/worker_ami: the venv installed once from the hashed
 # wheelhouse, `make worker-wheelhouse-upload` prints this line): ~100 s from launch to first
 # image instead of ~150 s installing at every boot (docs/worker-install.md), and no 4.2 GB of
 # wheels per launch. Bump worker_ami_version to bake again after a new wheelhouse.
-worker_wheelhouse_uri = "s3://example-org-sdfleet-prod-data/wheelhouse/5782e4bf4589/"
-worker_ami_bake       = true
-worker_ami_version    = "1.0.0"
+worker_wheelhouse_uri    = "s3://example-org-sdfleet-prod-data/wheelhouse/5782e4bf4589/"
+worker_ami_bake          = true
+worker_ami_version       = "1.0.0"
 hourly_price_per_worker  = 0.55
 max_active_jobs_per_user = 20
 # Per-user quotas (docs/api.md) and the interactive lane's per-user fairness (docs/worker.md).
