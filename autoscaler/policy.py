@@ -25,8 +25,9 @@ How it sizes the fleet:
   spot price for longer.
 * **Headroom for mixed job sizes.** Job times more variable than exponential ones (the
   workers' recent durations, pooled) add ``VARIATION_HEADROOM`` workers to the hold per unit
-  of their squared coefficient of variation above 1: a few long jobs then do not hold every
-  worker while short web jobs queue. Like-sized images add nothing.
+  of their squared coefficient of variation above 1, while jobs are queued or running: a few
+  long jobs then do not hold every worker while short web jobs queue. Like-sized images add
+  nothing.
 * **Trainings apart.** The training lane's jobs run for minutes each
   (``training_minutes_per_job``), one worker per training. Each queued training that would not
   start within the target wait asks for a worker of its own (its run outlasts any boot); a
@@ -408,9 +409,12 @@ def workers_to_hold(
     when it grows past what the fleet absorbs, and the interactive lane is served first.
     """
     backlog = backlog_workers(observation, config, per_job) + training_workers(observation, config)
-    headroom = variation_headroom(observation)
+    working = observation.visible > 0 or observation.in_flight > 0
+    # Headroom guards a queue against long jobs; with nothing queued or running there is none
+    # to guard, and keeping the last worker warm is the quiet rule's call.
+    headroom = variation_headroom(observation) if working else 0.0
     hold = math.ceil(load - LOAD_SLACK + headroom + backlog - 1e-9)
-    if observation.visible > 0 or observation.in_flight > 0:
+    if working:
         hold = max(hold, 1)
     return max(hold, 0)
 

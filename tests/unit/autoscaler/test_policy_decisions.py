@@ -354,16 +354,20 @@ def test_mixed_job_sizes_hold_headroom_and_like_sized_jobs_none() -> None:
     # 3.2 busy GPUs on average hold 3 workers for like-sized jobs; the mix adds 1.04.
     assert workers_to_hold(mixed, config, per_job, load=3.2) == 4
     assert workers_to_hold(mixed, config, per_job, load=3.3) == 5
+    # With nothing queued or running there is no queue to guard: no headroom.
+    idle_mixed = observe(*(with_recent(idle(f"i-{n}"), MIXED_SIZES) for n in range(3)))
+    assert workers_to_hold(idle_mixed, config, per_job, load=3.2) == 3
 
 
 def test_scale_in_keeps_the_headroom_for_mixed_job_sizes() -> None:
-    """Six idle workers after a load of 3.2: like-sized jobs keep 3, the mix 4."""
+    """One busy and five idle workers after a load of 3.2: like-sized jobs keep 3, the mix 4."""
     config = PolicyConfig(max_capacity=10, idle_seconds_before_scale_in=60)
     memory = replace(working(0.0), load=3.2, last_seen=NOW - 4.0)
     kept = {}
     for name, durations in (("like", LIKE_SIZED), ("mixed", MIXED_SIZES)):
-        fleet = [with_recent(idle(f"i-{n}"), durations) for n in range(6)]
-        decision = decide(observe(*fleet, in_flight=0), memory, config)
+        fleet = [with_recent(busy("i-0"), durations)]
+        fleet += [with_recent(idle(f"i-{n}"), durations) for n in range(1, 6)]
+        decision = decide(observe(*fleet, in_flight=1), memory, config)
         kept[name] = decision.desired_capacity
     assert kept == {"like": 3, "mixed": 4}
 
