@@ -108,6 +108,34 @@ def test_prod_workers_launch_from_the_baked_ami(
     assert "module.worker_ami[0].ami_id" in call["expressions"]["ami_id"]["references"]
 
 
+def test_the_first_apply_plans_without_the_bake(terraform: Terraform) -> None:
+    """The deploy steps' first apply (README, docs/terraform.md) sets worker_ami_bake=false:
+    the bake installs from the wheelhouse in the bucket that apply creates. It must plan no
+    Image Builder resource and launch workers from the configured base AMI."""
+    plan_file = terraform.work_dir / "prod-first-apply.tfplan"
+    terraform.run(
+        "plan",
+        "-input=false",
+        "-no-color",
+        "-lock=false",
+        "-refresh=false",
+        f"-var-file={PROD_TFVARS.relative_to(TERRAFORM_DIR)}",
+        "-var=offline_plan=true",
+        "-var=frontend_access_token=plan-only",
+        "-var=worker_ami_bake=false",
+        f"-out={plan_file}",
+    )
+    first: dict[str, Any] = json.loads(terraform.run("show", "-json", "-no-color", str(plan_file)))
+    addresses = [c["address"] for c in first["resource_changes"]]
+    assert not [a for a in addresses if a.startswith("module.worker_ami")]
+    (template,) = [
+        c
+        for c in first["resource_changes"]
+        if c["address"] == "module.worker_fleet.aws_launch_template.worker"
+    ]
+    assert template["change"]["after"]["image_id"].startswith("resolve:ssm:/aws/service/")
+
+
 def test_self_sign_up_follows_tfvars(planned: dict[str, dict[str, Any]]) -> None:
     """Finding 5: Cognito self sign-up is a tfvars switch, off unless allow_self_sign_up."""
     pool = planned["module.api.aws_cognito_user_pool.users"]
