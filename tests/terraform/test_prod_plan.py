@@ -19,22 +19,29 @@ pytestmark = [pytest.mark.terraform]
 PROD_TFVARS = TERRAFORM_DIR / "environments" / "prod.tfvars"
 
 
-@pytest.fixture(scope="module")
-def plan(terraform: Terraform) -> dict[str, Any]:
-    plan_file = terraform.work_dir / "prod.tfplan"
-    terraform.run(
-        "plan",
-        "-input=false",
-        "-no-color",
-        "-lock=false",
-        "-refresh=false",
-        f"-var-file={PROD_TFVARS.relative_to(TERRAFORM_DIR)}",
-        "-var=offline_plan=true",
-        "-var=frontend_access_token=plan-only",
-        f"-out={plan_file}",
-    )
+#: An offline plan of prod.tfvars from the root configuration.
+PROD_PLAN_ARGS = (
+    "-input=false",
+    "-no-color",
+    "-lock=false",
+    "-refresh=false",
+    f"-var-file={PROD_TFVARS.relative_to(TERRAFORM_DIR)}",
+    "-var=offline_plan=true",
+    "-var=frontend_access_token=plan-only",
+)
+
+
+def plan_prod(terraform: Terraform, name: str, *extra: str) -> dict[str, Any]:
+    """The JSON plan of prod.tfvars with ``extra`` arguments (``-var=...``)."""
+    plan_file = terraform.work_dir / f"{name}.tfplan"
+    terraform.run("plan", *PROD_PLAN_ARGS, *extra, f"-out={plan_file}")
     result: dict[str, Any] = json.loads(terraform.run("show", "-json", "-no-color", str(plan_file)))
     return result
+
+
+@pytest.fixture(scope="module")
+def plan(terraform: Terraform) -> dict[str, Any]:
+    return plan_prod(terraform, "prod")
 
 
 @pytest.fixture(scope="module")
@@ -112,20 +119,7 @@ def test_the_first_apply_plans_without_the_bake(terraform: Terraform) -> None:
     """The deploy steps' first apply (README, docs/terraform.md) sets worker_ami_bake=false:
     the bake installs from the wheelhouse in the bucket that apply creates. It must plan no
     Image Builder resource and launch workers from the configured base AMI."""
-    plan_file = terraform.work_dir / "prod-first-apply.tfplan"
-    terraform.run(
-        "plan",
-        "-input=false",
-        "-no-color",
-        "-lock=false",
-        "-refresh=false",
-        f"-var-file={PROD_TFVARS.relative_to(TERRAFORM_DIR)}",
-        "-var=offline_plan=true",
-        "-var=frontend_access_token=plan-only",
-        "-var=worker_ami_bake=false",
-        f"-out={plan_file}",
-    )
-    first: dict[str, Any] = json.loads(terraform.run("show", "-json", "-no-color", str(plan_file)))
+    first = plan_prod(terraform, "prod-first-apply", "-var=worker_ami_bake=false")
     addresses = [c["address"] for c in first["resource_changes"]]
     assert not [a for a in addresses if a.startswith("module.worker_ami")]
     (template,) = [
@@ -145,17 +139,7 @@ def test_self_sign_up_follows_tfvars(planned: dict[str, dict[str, Any]]) -> None
 
 def test_a_boot_deadline_within_the_boot_is_refused_at_plan(terraform: Terraform) -> None:
     """A deadline at or below boot_seconds would replace healthy workers while they boot."""
-    result = terraform.attempt(
-        "plan",
-        "-input=false",
-        "-no-color",
-        "-lock=false",
-        "-refresh=false",
-        f"-var-file={PROD_TFVARS.relative_to(TERRAFORM_DIR)}",
-        "-var=offline_plan=true",
-        "-var=frontend_access_token=plan-only",
-        "-var=boot_deadline_seconds=100",
-    )
+    result = terraform.attempt("plan", *PROD_PLAN_ARGS, "-var=boot_deadline_seconds=100")
     assert result.returncode != 0
     assert "boot_deadline_seconds must be 0 (off) or above boot_seconds" in " ".join(
         result.stderr.split()
