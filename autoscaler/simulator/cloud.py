@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sdfleet.heartbeats import WorkerState
+from sdfleet.heartbeats import WorkerState, job_pace
 from sdfleet.messages import Lane
 
 
@@ -60,10 +60,14 @@ class WorkerBeat:
     instance_id: str
     state: WorkerState
     idle_since: float | None
-    seconds_per_job: float | None
     age_seconds: float
     #: The recent image-job durations the record keeps (``RECENT_JOBS_KEPT``).
     recent_job_seconds: tuple[float, ...] = ()
+
+    @property
+    def seconds_per_job(self) -> float | None:
+        """The pace the record reports, derived as the deployed heartbeat's is."""
+        return job_pace(self.recent_job_seconds)
 
 
 @dataclass(frozen=True)

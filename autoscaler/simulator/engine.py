@@ -231,7 +231,7 @@ class _Beat:
     written: float
     state: WorkerState
     idle_since: float | None
-    seconds_per_job: float | None
+    #: The image jobs' durations the record keeps; its pace derives from them.
     recent_job_seconds: tuple[float, ...] = ()
 
 
@@ -468,12 +468,7 @@ class Fleet:
         refresh = self.env.heartbeat_refresh_seconds
         age = (self.now - beat.written) % refresh if refresh > 0 else self.now - beat.written
         return WorkerBeat(
-            instance.instance_id,
-            beat.state,
-            beat.idle_since,
-            beat.seconds_per_job,
-            age,
-            beat.recent_job_seconds,
+            instance.instance_id, beat.state, beat.idle_since, age, beat.recent_job_seconds
         )
 
     def _write_beat(self, instance: SimInstance) -> None:
@@ -484,9 +479,7 @@ class Fleet:
         written = self.now + (self.rng.uniform(0.0, delay) if delay > 0 else 0.0)
         if instance.beats:
             written = max(written, instance.beats[-1].written)
-        beat = _Beat(
-            written, state, instance.idle_since, instance.seconds_per_job, tuple(instance.recent)
-        )
+        beat = _Beat(written, state, instance.idle_since, tuple(instance.recent))
         current = next((b for b in reversed(instance.beats) if b.written <= self.now), None)
         later = [b for b in instance.beats if b.written > self.now]
         instance.beats = [*([current] if current else []), *later, beat]
