@@ -39,8 +39,11 @@ SCALE_TO_ZERO_TIMEOUT_SECONDS = 90
 STOP_TIMEOUT_SECONDS = 60
 TINY = {"steps": 2, "width": 64, "height": 64}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-#: Same ports each run (unless taken) so the recorded apply can be replayed.
-FIXED_PORTS = (45_661, 45_662, 45_663)
+#: Same ports each run (unless taken) so the recorded apply can be replayed. Below Linux's
+#: ephemeral range (32768-60999): inside it, the stack's own client connections (hundreds
+#: during its Terraform apply) could hold one as a source port when the API or the web app
+#: binds it ("Address already in use": 9 browser tests errored so on one CI run).
+FIXED_PORTS = (25_661, 25_662, 25_663)
 
 
 def free_port() -> int:
