@@ -39,7 +39,7 @@ AGENT_INSTALLED = (
 
 #: Stubs: each logs its name and arguments; a few also do what the script relies on.
 STUBS = {
-    "aws": 'if [ "$1 $2" = "s3 sync" ]; then mkdir -p "$4"; touch "$4/requirements.txt"; fi',
+    "aws": 'if [ "$1 $2" = "s3 sync" ]; then mkdir -p "$5"; touch "$5/requirements.txt"; fi',
     "python3.11": 'if [ "$1 $2" = "-m venv" ]; then mkdir -p "$3/bin"; '
     'printf \'#!/bin/bash\\necho "pip $*" >> "$STUB_LOG"\\n\' > "$3/bin/pip"; '
     'chmod +x "$3/bin/pip"; fi',
