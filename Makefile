@@ -18,6 +18,9 @@ PIP_FLAGS ?= --no-compile
 UV_SPEC ?= uv>=0.5
 STAMP := $(VENV)/.installed-$(shell echo "$(EXTRAS)" | tr ',' '-')
 PYTEST_ARGS ?=
+# `make pytest` spreads the test files over this many processes (pytest-xdist; one per core,
+# at most 4: each runs its own emulator). 0 runs them in this process, one after another.
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 )))
 
 TEST_TARGETS :=
 BENCH_TARGETS :=
@@ -80,7 +83,7 @@ lint: $(STAMP)
 include $(wildcard mk/*.mk)
 
 pytest: $(STAMP)
-	$(VENV_BIN)/python -m pytest $(PYTEST_ARGS)
+	$(VENV_BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test: prereqs-test lint $(TEST_TARGETS) pytest
 

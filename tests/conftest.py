@@ -36,6 +36,35 @@ os.environ.pop("AWS_PROFILE", None)
 
 HYPOTHESIS_PROFILE = register_profiles()
 
+#: Test files that share one local stack (its fixed ports and ``.sdfleet/e2e-stack``): under
+#: ``pytest -n`` (``make pytest``) they run on one worker, one after another.
+LOCAL_STACK_FILES = ("tests/browser/", "tests/e2e/test_local_stack.py")
+
+
+def distribution_unit(nodeid: str) -> str:
+    """What ``make pytest`` keeps on one worker: the test's file, or the local stack's files.
+
+    A file, not a test, since module-scoped fixtures (a Terraform apply, an emulator stack)
+    would otherwise run again on every worker that got one of the file's tests.
+    """
+    path = nodeid.split("::", 1)[0]
+    return "local-stack" if path.startswith(LOCAL_STACK_FILES) else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadfile`` with the local stack's files as one unit (pytest-xdist's
+    ``xdist_group`` mark renames node ids, which pytest 9's ids no longer follow)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return distribution_unit(nodeid)
+
+    return FileScheduling(config, log)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
