@@ -20,6 +20,9 @@ STAMP := $(VENV)/.installed-$(shell echo "$(EXTRAS)" | tr ',' '-')
 PYTEST_ARGS ?=
 # `make pytest` spreads the test files over this many processes (pytest-xdist; one per core,
 # at most 4: each runs its own emulator). 0 runs them in this process, one after another.
+# Files are handed out in collection order (--no-loadscope-reorder; xdist would start with the
+# files of most tests): the few long ones (tests/browser, tests/e2e) first, the many short unit
+# tests last, so no process is left with a long file while the others are done.
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 )))
 
 TEST_TARGETS :=
@@ -83,7 +86,7 @@ lint: $(STAMP)
 include $(wildcard mk/*.mk)
 
 pytest: $(STAMP)
-	$(VENV_BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(VENV_BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 test: prereqs-test lint $(TEST_TARGETS) pytest
 

@@ -75,9 +75,10 @@ def chromium_path() -> str:
     return _require_browser()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def web_stack(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One `sdfleet up` for every browser test (web app served on the frontend port).
+    """One `sdfleet up` for every browser test (web app served on the frontend port), stopped
+    after the last one (package scope), so it does not hold CPU through the rest of the run.
 
     ``SDFLEET_BROWSER_RUNNING_STACK=<state dir>`` uses a stack that is already up instead
     (for working on the web app: no restart per run).
@@ -137,7 +138,7 @@ def web_stack(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> I
                     os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
@@ -233,7 +234,7 @@ def unique_user(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def alice(web_stack: Stack) -> str:
     """A confirmed user with ``PASSWORD`` (signing up through the page is tested once)."""
     from sdfleet.aws import AwsClients
