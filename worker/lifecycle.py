@@ -6,7 +6,9 @@ once (the held messages come back after their visibility timeout, the leases exp
 spot ``instance-action`` notice or a target lifecycle state of ``Terminated`` (polled from the
 instance metadata service every ``metadata_poll_seconds``) drains the same way; after a
 lifecycle drain the worker completes the lifecycle action so the instance goes without waiting
-for the hook's timeout.
+for the hook's timeout. Until then it records a hook heartbeat every ``HOOK_HEARTBEAT_SECONDS``,
+so a job in hand longer than the hook's timeout (a training) is finished, not killed with the
+instance when the timeout runs out.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
 
 #: Exit status after a second SIGTERM (128 + SIGTERM, what a shell would report).
 FORCED_EXIT_STATUS: Final = 128 + signal.SIGTERM
+#: Seconds between hook heartbeats while draining for a lifecycle termination: under the
+#: shortest hook timeout Terraform allows (``lifecycle_hook_timeout_seconds`` >= 30).
+HOOK_HEARTBEAT_SECONDS: Final = 20.0
 
 logger = Logger(service="sdfleet-worker", child=True)
 
@@ -81,10 +86,21 @@ def install_signal_handlers(drain: Drain) -> None:
 class TerminationWatcher:
     """Polls IMDS for a spot notice or a leaving lifecycle state; requests a drain on either."""
 
-    def __init__(self, metadata: InstanceMetadata, drain: Drain, poll_seconds: float) -> None:
+    def __init__(
+        self,
+        metadata: InstanceMetadata,
+        drain: Drain,
+        poll_seconds: float,
+        *,
+        hook_heartbeat: Callable[[], None] | None = None,
+        hook_heartbeat_seconds: float = HOOK_HEARTBEAT_SECONDS,
+    ) -> None:
         self._metadata = metadata
         self._drain = drain
         self._poll = poll_seconds
+        self._hook_heartbeat = hook_heartbeat
+        self._hook_heartbeat_seconds = hook_heartbeat_seconds
+        self.hook_heartbeats = 0
         self._stop = threading.Event()
         self._warned = False
         self.lifecycle_state: str | None = None
@@ -118,6 +134,21 @@ class TerminationWatcher:
             except Exception:
                 logger.exception("metadata poll failed")
             self._stop.wait(self._poll)
+        if self._drain.reason is DrainReason.LIFECYCLE and self._hook_heartbeat is not None:
+            self._hold_the_hook(self._hook_heartbeat)
+
+    def _hold_the_hook(self, heartbeat: Callable[[], None]) -> None:
+        """Heartbeats the terminating hook until the worker stops (it then completes it)."""
+        failed = False
+        while not self._stop.wait(self._hook_heartbeat_seconds):
+            try:
+                heartbeat()
+                self.hook_heartbeats += 1
+            except Exception as exc:
+                # No pending action (no hook, or it already ended): nothing to hold. Once.
+                if not failed:
+                    logger.warning("lifecycle hook heartbeat failed", extra={"error": str(exc)})
+                failed = True
 
 
 def complete_lifecycle_action(
@@ -130,6 +161,14 @@ def complete_lifecycle_action(
         LifecycleActionResult="CONTINUE",
     )
     logger.info("lifecycle action completed", extra={"hook": hook_name, "asg": asg_name})
+
+
+def record_lifecycle_heartbeat(
+    autoscaling: AutoScalingClient, *, hook_name: str, asg_name: str, instance_id: str
+) -> None:
+    autoscaling.record_lifecycle_action_heartbeat(
+        LifecycleHookName=hook_name, AutoScalingGroupName=asg_name, InstanceId=instance_id
+    )
 
 
 class LaunchGate:

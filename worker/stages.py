@@ -6,6 +6,8 @@ gateways and collaborators it needs through its constructor, so its unit tests p
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sdfleet.aws import AwsClients
@@ -25,7 +27,7 @@ from worker.intake import MessageIntake
 from worker.jobs import Group, PendingGroup
 from worker.lanes import LanePoller, ReceivedMessage
 from worker.lease_keeper import LeaseKeeper
-from worker.lifecycle import Drain, TerminationWatcher
+from worker.lifecycle import Drain, TerminationWatcher, record_lifecycle_heartbeat
 from worker.metadata import InstanceMetadata
 from worker.metrics import JobMetrics
 from worker.outputs import OutputWriter
@@ -63,6 +65,22 @@ def _poller(settings: WorkerSettings, sqs: SQSClient, keeper: LeaseKeeper) -> Re
     return FairPoller(lanes, window=settings.fair_window_messages, hold=keeper.hold_messages)
 
 
+def _hook_heartbeat(
+    settings: WorkerSettings, clients: AwsClients, instance_id: str | None
+) -> Callable[[], None] | None:
+    """The terminating hook's heartbeat for this instance, when it runs under one."""
+    hook, asg = settings.lifecycle_hook_name, settings.asg_name
+    if not (hook and asg and instance_id):
+        return None
+    return partial(
+        record_lifecycle_heartbeat,
+        clients.autoscaling(),
+        hook_name=hook,
+        asg_name=asg,
+        instance_id=instance_id,
+    )
+
+
 class Stages:
     """The edges (gateways, lease keeper, reporting) first, then the stages that use them."""
 
@@ -92,7 +110,12 @@ class Stages:
         self.poller = _poller(settings, sqs, self.lease_keeper)
         self._wire_job_stages(settings, clients, generator, worker_id, drain, stats)
         self._watcher = (
-            TerminationWatcher(metadata, drain, settings.metadata_poll_seconds)
+            TerminationWatcher(
+                metadata,
+                drain,
+                settings.metadata_poll_seconds,
+                hook_heartbeat=_hook_heartbeat(settings, clients, instance_id),
+            )
             if metadata is not None
             else None
         )

@@ -465,8 +465,8 @@ ROLE_ACTIONS = {
         "dynamodb:ConditionCheckItem",
         "s3:GetObject", "s3:PutObject", "s3:DeleteObject",
         "ssm:GetParametersByPath", "ssm:GetParameters", "kms:Decrypt", "kms:GenerateDataKey",
-        "autoscaling:CompleteLifecycleAction", "autoscaling:SetInstanceHealth",
-        "cloudwatch:PutMetricData",
+        "autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat",
+        "autoscaling:SetInstanceHealth", "cloudwatch:PutMetricData",
     },
 }  # fmt: skip
 
@@ -569,6 +569,7 @@ def test_roles_grant_exactly_what_the_code_calls(
     assert job_metrics["Condition"]["StringEquals"]["cloudwatch:namespace"] == "sdfleet"
     (hook,) = _resources_of(worker, "autoscaling:CompleteLifecycleAction")
     assert hook.endswith(f":autoScalingGroupName/{outputs['asg_name']}")
+    assert _resources_of(worker, "autoscaling:RecordLifecycleActionHeartbeat") == {hook}
     (health,) = _resources_of(worker, "autoscaling:SetInstanceHealth")
     assert health.endswith(f":autoScalingGroupName/{outputs['asg_name']}")
 

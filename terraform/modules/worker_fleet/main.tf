@@ -157,7 +157,7 @@ data "aws_iam_policy_document" "worker" {
   }
   statement {
     sid       = "Drain"
-    actions   = ["autoscaling:CompleteLifecycleAction"]
+    actions   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
     resources = [local.asg_arn]
   }
   # A worker that cannot load its model (no usable GPU, or repeated failures) marks its own

@@ -257,6 +257,33 @@ def lifecycle_actions(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
     return calls
 
 
+@pytest.fixture()
+def hook_heartbeats(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
+    """moto (5.x) does not implement RecordLifecycleActionHeartbeat either: added to the
+    in-process emulator for the test, each call recorded."""
+    from moto.autoscaling.responses import AutoScalingResponse
+    from moto.core.responses import EmptyResult
+
+    calls: list[dict[str, str]] = []
+
+    def record_lifecycle_action_heartbeat(self: Any) -> Any:
+        calls.append(
+            {
+                name: self._get_param(name)
+                for name in ("LifecycleHookName", "AutoScalingGroupName", "InstanceId")
+            }
+        )
+        return EmptyResult()
+
+    monkeypatch.setattr(
+        AutoScalingResponse,
+        "record_lifecycle_action_heartbeat",
+        record_lifecycle_action_heartbeat,
+        raising=False,
+    )
+    return calls
+
+
 @pytest.fixture(scope="session")
 def generator(model_cache_dir: Path, moto_endpoint: str) -> Any:
     """The real Generator with the tiny model on CPU, loaded once and shared by in-process
