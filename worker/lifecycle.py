@@ -100,7 +100,6 @@ class TerminationWatcher:
         self._poll = poll_seconds
         self._hook_heartbeat = hook_heartbeat
         self._hook_heartbeat_seconds = hook_heartbeat_seconds
-        self.hook_heartbeats = 0
         self._stop = threading.Event()
         self._warned = False
         self.lifecycle_state: str | None = None
@@ -143,7 +142,6 @@ class TerminationWatcher:
         while not self._stop.wait(self._hook_heartbeat_seconds):
             try:
                 heartbeat()
-                self.hook_heartbeats += 1
             except Exception as exc:
                 # No pending action (no hook, or it already ended): nothing to hold. Once.
                 if not failed:

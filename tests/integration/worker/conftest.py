@@ -228,60 +228,43 @@ def spawn_worker(
         worker.stop()
 
 
-@pytest.fixture()
-def lifecycle_actions(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
-    """moto (5.x) does not implement CompleteLifecycleAction; the emulator runs in this test
-    process, so this adds it to the emulator for the test and records each call."""
+def _record_autoscaling_call(
+    monkeypatch: pytest.MonkeyPatch, action: str, params: tuple[str, ...]
+) -> list[dict[str, str]]:
+    """moto (5.x) lacks some lifecycle calls; the emulator runs in this test process, so this
+    adds ``action`` (its snake_case name) to it for the test and records each call's
+    ``params``."""
     from moto.autoscaling.responses import AutoScalingResponse
     from moto.core.responses import EmptyResult
 
     calls: list[dict[str, str]] = []
 
-    def complete_lifecycle_action(self: Any) -> Any:
-        calls.append(
-            {
-                name: self._get_param(name)
-                for name in (
-                    "LifecycleHookName",
-                    "AutoScalingGroupName",
-                    "InstanceId",
-                    "LifecycleActionResult",
-                )
-            }
-        )
+    def record(self: Any) -> Any:
+        calls.append({name: self._get_param(name) for name in params})
         return EmptyResult()
 
-    monkeypatch.setattr(
-        AutoScalingResponse, "complete_lifecycle_action", complete_lifecycle_action, raising=False
-    )
+    monkeypatch.setattr(AutoScalingResponse, action, record, raising=False)
     return calls
+
+
+@pytest.fixture()
+def lifecycle_actions(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
+    """Every ``CompleteLifecycleAction`` call, answered by the emulator."""
+    return _record_autoscaling_call(
+        monkeypatch,
+        "complete_lifecycle_action",
+        ("LifecycleHookName", "AutoScalingGroupName", "InstanceId", "LifecycleActionResult"),
+    )
 
 
 @pytest.fixture()
 def hook_heartbeats(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
-    """moto (5.x) does not implement RecordLifecycleActionHeartbeat either: added to the
-    in-process emulator for the test, each call recorded."""
-    from moto.autoscaling.responses import AutoScalingResponse
-    from moto.core.responses import EmptyResult
-
-    calls: list[dict[str, str]] = []
-
-    def record_lifecycle_action_heartbeat(self: Any) -> Any:
-        calls.append(
-            {
-                name: self._get_param(name)
-                for name in ("LifecycleHookName", "AutoScalingGroupName", "InstanceId")
-            }
-        )
-        return EmptyResult()
-
-    monkeypatch.setattr(
-        AutoScalingResponse,
+    """Every ``RecordLifecycleActionHeartbeat`` call, answered by the emulator."""
+    return _record_autoscaling_call(
+        monkeypatch,
         "record_lifecycle_action_heartbeat",
-        record_lifecycle_action_heartbeat,
-        raising=False,
+        ("LifecycleHookName", "AutoScalingGroupName", "InstanceId"),
     )
-    return calls
 
 
 @pytest.fixture(scope="session")
