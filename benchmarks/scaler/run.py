@@ -29,7 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -216,6 +216,24 @@ def tasks(quick: bool, seeds: list[int], held_out_seeds: list[int]) -> list[Task
     return sorted(found, key=lambda t: -weight.get(t.trace, 1))
 
 
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+def run_all(
+    work: Callable[[Item], Result], items: list[Item], workers: int
+) -> tuple[list[Result], float]:
+    """``work`` over ``items`` on ``workers`` processes (this one when 1), in order, and the
+    seconds it took."""
+    started = time.perf_counter()
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(work, items))
+    else:
+        results = [work(item) for item in items]
+    return results, time.perf_counter() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short traces, one seed (CI)")
@@ -239,14 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(part) for part in args.seeds.split(",") if part.strip()]
     if args.quick:
         seeds = seeds[:1]
-    started = time.perf_counter()
     todo = tasks(args.quick, seeds, list(HELD_OUT_SEEDS))
-    if args.workers > 1:
-        with ProcessPoolExecutor(max_workers=args.workers) as pool:
-            done = list(pool.map(run_task, todo))
-    else:
-        done = [run_task(task) for task in todo]
-    elapsed = time.perf_counter() - started
+    done, elapsed = run_all(run_task, todo, args.workers)
     document = build_document(done, args.quick, seeds, elapsed)
     out.with_suffix(".json").write_text(json.dumps(document, indent=2) + "\n")
     out.with_suffix(".md").write_text(build_markdown(document, done, seeds[0]))

@@ -20,8 +20,6 @@ import json
 import os
 import platform
 import statistics
-import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Final
@@ -37,7 +35,7 @@ from autoscaler.simulator.scalers import OursScaler
 from autoscaler.simulator.tfvars import scenario_from_tfvars
 from autoscaler.simulator.traces import BUILT_IN, GENERATED, Trace
 
-from .run import BENCHMARK_SCENARIO, RESULTS, SEEDS
+from .run import BENCHMARK_SCENARIO, RESULTS, SEEDS, run_all
 
 SWEEP_RESULTS: Final = RESULTS / "sweeps"
 #: The environment setting a variant may change besides the policy's knobs and constants.
@@ -156,10 +154,9 @@ def run_variant(run: Run) -> dict[str, Any]:
 
 def summarize_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per variant and trace, in the order the runs were listed."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[tuple[tuple[str, float], ...], str], list[dict[str, Any]]] = {}
     for row in rows:
-        key = (json.dumps(row["variant"], sort_keys=True), row["trace"])
-        groups.setdefault(key, []).append(row)
+        groups.setdefault((tuple(sorted(row["variant"].items())), row["trace"]), []).append(row)
     summary = []
     for (variant, trace), found in groups.items():
         waits = [row["interactive_p95_wait"] for row in found]
@@ -167,7 +164,7 @@ def summarize_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         target = found[0]["target_wait_seconds"]
         summary.append(
             {
-                "variant": json.loads(variant),
+                "variant": dict(variant),
                 "trace": trace,
                 "seeds": len(found),
                 "web_p95_mean": round(statistics.fmean(waits), 1),
@@ -246,13 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in defaults.items():
             setattr(policy, name, value)
     runs = [Run(v, trace, seed, tfvars) for v in variants for trace in traces for seed in seeds]
-    started = time.perf_counter()
-    if args.workers > 1:
-        with ProcessPoolExecutor(max_workers=args.workers) as pool:
-            rows = list(pool.map(run_variant, runs))
-    else:
-        rows = [run_variant(run) for run in runs]
-    elapsed = time.perf_counter() - started
+    rows, elapsed = run_all(run_variant, runs, args.workers)
     summary = summarize_rows(rows)
     command = "python -m benchmarks.scaler.sweep " + " ".join(
         [f"--name {args.name}"]
