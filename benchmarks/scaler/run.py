@@ -124,10 +124,15 @@ class Task:
     quick: bool
 
 
+def trace_named(name: str, seed: int) -> Trace:
+    """A built-in trace, or a generated one in the shape ``seed`` draws."""
+    if name in GENERATED:
+        return GENERATED[name](seed)
+    return BUILT_IN[name]()
+
+
 def _trace(task: Task) -> Trace:
-    if task.trace in GENERATED:
-        return GENERATED[task.trace](task.seed)
-    return BUILT_IN[task.trace]()
+    return trace_named(task.trace, task.seed)
 
 
 def _scenario(part: str) -> Scenario:

@@ -20,6 +20,8 @@ import json
 import os
 import platform
 import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Final
@@ -33,9 +35,9 @@ from autoscaler.simulator.compare import Scenario, run_one
 from autoscaler.simulator.metrics import busy_hours_bound, summarize
 from autoscaler.simulator.scalers import OursScaler
 from autoscaler.simulator.tfvars import scenario_from_tfvars
-from autoscaler.simulator.traces import BUILT_IN, GENERATED, Trace
+from autoscaler.simulator.traces import BUILT_IN, GENERATED
 
-from .run import BENCHMARK_SCENARIO, RESULTS, SEEDS, run_all
+from .run import BENCHMARK_SCENARIO, RESULTS, SEEDS, run_all, trace_named
 
 SWEEP_RESULTS: Final = RESULTS / "sweeps"
 #: The environment setting a variant may change besides the policy's knobs and constants.
@@ -121,24 +123,27 @@ def scenario_for(run: Run) -> Scenario:
     return replace(scenario, config=replace(scenario.config, **knobs), environment=environment)
 
 
-def _trace(name: str, seed: int) -> Trace:
-    return GENERATED[name](seed) if name in GENERATED else BUILT_IN[name]()
+@contextmanager
+def constants_restored() -> Iterator[None]:
+    """Policy constants a variant sets go back to what they were on leaving."""
+    saved = {name: getattr(policy, name) for name in CONSTANTS}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(policy, name, value)
 
 
 def run_variant(run: Run) -> dict[str, Any]:
-    defaults = {name: getattr(policy, name) for name in CONSTANTS}
-    try:
+    with constants_restored():
         scenario = scenario_for(run)
-        trace = _trace(run.trace, run.seed)
+        trace = trace_named(run.trace, run.seed)
         scaler = OursScaler(
             scenario.config,
             scenario.samples_per_invocation,
             scenario.environment.sampling_window_seconds,
         )
         stats = summarize(run_one(trace, scenario, scaler, run.seed))
-    finally:
-        for name, value in defaults.items():
-            setattr(policy, name, value)
     return {
         "variant": dict(run.variant),
         "trace": run.trace,
@@ -220,7 +225,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=SWEEP_RESULTS, help="where to write")
     args = parser.parse_args(argv)
     console = Console(width=160)
-    defaults = {name: getattr(policy, name) for name in CONSTANTS}
     try:
         varied = [parse_vary(text) for text in args.vary]
         traces = [check_trace(name) for name in args.trace]
@@ -235,13 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         ]
         tfvars = str(args.tfvars) if args.tfvars else None
         for variant in variants:  # a knob outside its limits fails here, before any run
-            scenario_for(Run(variant, traces[0], seeds[0], tfvars))
+            with constants_restored():
+                scenario_for(Run(variant, traces[0], seeds[0], tfvars))
     except (SweepError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
-    finally:
-        for name, value in defaults.items():
-            setattr(policy, name, value)
     runs = [Run(v, trace, seed, tfvars) for v in variants for trace in traces for seed in seeds]
     rows, elapsed = run_all(run_variant, runs, args.workers)
     summary = summarize_rows(rows)
