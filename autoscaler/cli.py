@@ -40,6 +40,12 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         "default: boot_seconds from --tfvars or the settings, less the model load)",
     )
     parser.add_argument(
+        "--start-samples",
+        type=Path,
+        help="the fleet's measured starts (`sdfleet starts --out FILE`): each simulated launch, "
+        "warm-pool resume and pool launch takes one of them instead of a lognormal boot",
+    )
+    parser.add_argument(
         "--frontier",
         action="store_true",
         help="also sweep each baseline's knobs and compare our cost with each one's "
@@ -79,6 +85,24 @@ def run_simulate(args: argparse.Namespace) -> int:
                     f"--boot-median: must be within {low:g}..{high:g} s (got {args.boot_median})"
                 )
             env = replace(env, boot_median_seconds=args.boot_median)
+        start_samples = getattr(args, "start_samples", None)
+        if start_samples is not None:
+            from autoscaler.simulator.start_samples import load_start_samples
+
+            if args.boot_median is not None:
+                raise ScalerError(
+                    "--boot-median: leave it out with --start-samples (the measured starts "
+                    "are the boot times)"
+                )
+            samples = load_start_samples(start_samples)
+            advice = samples.boot_seconds_advice(env.warmup_seconds)
+            env = samples.apply(env)
+            console.print(
+                f"start samples: {len(samples.launch)} launch, {len(samples.resume)} resume, "
+                f"{len(samples.launch_to_pool)} launch-to-pool ({samples.source})"
+            )
+            if advice:
+                console.print(f"[yellow]note:[/yellow] {advice}")
         scenario = replace(scenario, environment=env)
         traces = [load(name) for name in (args.trace or list(BUILT_IN))]
         cost_inputs = None

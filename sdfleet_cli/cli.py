@@ -23,8 +23,9 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Any, Final
 
 from sdfleet import env
-from sdfleet.errors import SdfleetError
+from sdfleet.errors import ConfigurationError, SdfleetError
 from sdfleet.records import JobStatus
+from sdfleet_cli.starts import DEFAULT_MAX_RECORDS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -42,6 +43,8 @@ EXIT_USAGE: Final = 2
 #: ``submit --wait`` gave up before every job finished.
 EXIT_TIMEOUT: Final = 3
 DEFAULT_WAIT_TIMEOUT_SECONDS: Final = 3600.0
+#: ``starts --since-days``' ceiling: the longest a start record is kept.
+MAX_SINCE_DAYS: Final = 3650
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 
 
@@ -450,7 +453,6 @@ def cmd_models_publish(args: argparse.Namespace) -> int:
 
 # -- dlq ---------------------------------------------------------------------------------------
 def _dead_letter_queue(args: argparse.Namespace) -> Any:
-    from sdfleet.errors import ConfigurationError
     from sdfleet_cli.dlq import DeadLetterQueue
 
     config = _client_config(args)
@@ -494,6 +496,74 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
         console.print(f"{item.old_message_id} -> {item.new_message_id} (job {item.job_id})")
     console.print(f"redrove {len(moved)} message(s) to the {args.lane} lane")
     return EXIT_OK
+
+
+# -- starts ------------------------------------------------------------------------------------
+def cmd_starts(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from rich.table import Table
+
+    from sdfleet.starts import StartRecordStore, dump_samples, samples_document
+    from sdfleet_cli.starts import collect, summarize
+
+    if args.since_days is not None and not 1 <= args.since_days <= MAX_SINCE_DAYS:
+        raise ConfigurationError(
+            f"--since-days: must be 1..{MAX_SINCE_DAYS} (got {args.since_days})"
+        )
+    config = _client_config(args)
+    store = StartRecordStore(_clients(config).s3(), config.bucket)
+    since = (
+        datetime.now(UTC) - timedelta(days=args.since_days) if args.since_days is not None else None
+    )
+    collected = collect(
+        store,
+        since=since,
+        image_id=args.image_id,
+        instance_type=args.instance_type,
+        max_records=args.max,
+    )
+    rows = summarize(collected.records)
+    if args.json:
+        print(json.dumps([{**vars(row), "path": row.path.value} for row in rows]))
+    else:
+        table = Table(title=f"worker starts, launch to ready (s3://{config.bucket}/fleet/starts/)")
+        for column in (
+            "path",
+            "starts",
+            "p10 s",
+            "median s",
+            "p90 s",
+            "boot median s",
+            "load median s",
+        ):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(
+                row.path.value,
+                str(row.starts),
+                f"{row.launch_to_ready_p10:.0f}",
+                f"{row.launch_to_ready_p50:.0f}",
+                f"{row.launch_to_ready_p90:.0f}",
+                f"{row.boot_p50:.0f}",
+                f"{row.load_p50:.0f}",
+            )
+        console = _console()
+        console.print(table)
+        for count, why in (
+            (collected.filtered, "left out by the filters"),
+            (collected.impossible, "with a negative part (the instance's clock behind EC2's)"),
+        ):
+            if count:
+                console.print(f"{count} record(s) {why}")
+        if collected.truncated:
+            console.print(f"read the first {args.max} records only (--max)")
+    if args.out:
+        source = f"s3://{config.bucket}/fleet/starts/ at {datetime.now(UTC):%Y-%m-%dT%H:%MZ}"
+        args.out.write_text(dump_samples(samples_document(collected.records, source)))
+        if not args.json:
+            _console().print(f"samples: {args.out} (sdfleet simulate --start-samples {args.out})")
+    return EXIT_OK if rows else EXIT_FAILED
 
 
 # -- simulate ----------------------------------------------------------------------------------
@@ -639,6 +709,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dlq_redrive.add_argument("--max", type=int, default=100, help="most messages (default 100)")
     dlq_redrive.set_defaults(func=cmd_dlq_redrive)
+
+    starts = commands.add_parser(
+        "starts",
+        parents=[common, remote],
+        help="the workers' measured starts, launch to ready, per start path; --out writes "
+        "the samples `simulate --start-samples` replays",
+    )
+    starts.add_argument(
+        "--since-days", type=int, help="only starts launched this many days ago or later"
+    )
+    starts.add_argument("--image-id", help="only starts of this AMI (compare a baked AMI's)")
+    starts.add_argument("--instance-type", help="only starts of this instance type")
+    starts.add_argument(
+        "--max",
+        type=int,
+        default=DEFAULT_MAX_RECORDS,
+        help=f"most records read (default {DEFAULT_MAX_RECORDS})",
+    )
+    starts.add_argument("--out", type=Path, help="write the samples file here")
+    starts.add_argument("--json", action="store_true", help="print the summary as JSON")
+    starts.set_defaults(func=cmd_starts)
 
     simulate = commands.add_parser(
         "simulate", help="preview what scaler settings do to cost and wait time"

@@ -121,15 +121,16 @@ module "queues" {
 module "storage" {
   source = "./modules/storage"
 
-  name_prefix            = local.name_prefix
-  bucket_name            = var.bucket_name
-  kms_key_arn            = module.config.kms_key_arn
-  web_origins            = local.web_origins
-  enable_cors            = local.cors_enabled
-  user_data_expiry_days  = var.user_data_expiry_days
-  input_expiry_days      = var.input_expiry_days
-  point_in_time_recovery = var.point_in_time_recovery
-  force_destroy          = var.force_destroy
+  name_prefix              = local.name_prefix
+  bucket_name              = var.bucket_name
+  kms_key_arn              = module.config.kms_key_arn
+  web_origins              = local.web_origins
+  enable_cors              = local.cors_enabled
+  user_data_expiry_days    = var.user_data_expiry_days
+  input_expiry_days        = var.input_expiry_days
+  start_record_expiry_days = var.start_record_expiry_days
+  point_in_time_recovery   = var.point_in_time_recovery
+  force_destroy            = var.force_destroy
 }
 
 module "api" {

@@ -412,6 +412,16 @@ variable "input_expiry_days" {
   default     = 7
 }
 
+variable "start_record_expiry_days" {
+  description = "Days until a worker's start record (launch to ready, under fleet/starts/ in the data bucket; `sdfleet starts` reads them) is deleted."
+  type        = number
+  default     = 90
+  validation {
+    condition     = var.start_record_expiry_days >= 1 && var.start_record_expiry_days <= 3650
+    error_message = "start_record_expiry_days must be between 1 and 3650."
+  }
+}
+
 variable "point_in_time_recovery" {
   description = "Point-in-time recovery of the jobs table."
   type        = bool

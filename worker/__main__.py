@@ -1,7 +1,8 @@
 """``sdfleet-worker`` / ``python -m worker``: run the worker daemon until drained.
 
 Start-up order: settings, identity, model load, warm-up generation, launch gate (a warm-pool
-instance waits here, never claiming, until it is in service), then the loop. Exit statuses
+instance waits here, never claiming, until it is in service), the start's timing recorded
+(:mod:`worker.start_timing`), then the loop. Exit statuses
 (the systemd unit's ``RestartPreventExitStatus`` lists the ones that must not loop):
 
 * 0: drained cleanly;
@@ -15,6 +16,7 @@ instance waits here, never claiming, until it is in service), then the loop. Exi
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Final
 
 from aws_lambda_powertools import Logger
@@ -22,12 +24,15 @@ from pydantic import ValidationError
 
 from sdfleet.aws import AwsClients
 from sdfleet.errors import SdfleetError
+from sdfleet.records import utcnow
 from sdfleet.settings import WorkerSettings
+from sdfleet.starts import StartRecordStore
 from sdfleet.validation import describe_validation_error
 from worker.daemon import Worker
 from worker.errors import ModelLoadError
 from worker.lifecycle import Drain, LaunchGate, complete_lifecycle_action, install_signal_handlers
 from worker.metadata import InstanceMetadata
+from worker.start_timing import StartTimer
 from worker.startup import LoadFailureHandler, resolve_identity
 from worker.stop_report import StopReport
 
@@ -43,6 +48,7 @@ def _launch_gate(
     metadata: InstanceMetadata,
     drain: Drain,
     instance_id: str | None,
+    on_warmed: Callable[[], object],
 ) -> LaunchGate:
     hook, asg = settings.launch_hook_name, settings.asg_name
     complete = None
@@ -54,12 +60,17 @@ def _launch_gate(
             )
 
     return LaunchGate(
-        metadata, drain, complete=complete, poll_seconds=settings.metadata_poll_seconds
+        metadata,
+        drain,
+        complete=complete,
+        poll_seconds=settings.metadata_poll_seconds,
+        on_warmed=on_warmed,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     del argv  # every setting comes from the environment / SSM (see docs/worker.md)
+    process_started_at = utcnow()
     drain = Drain()
     # Handlers first: a SIGTERM while the model loads still drains instead of killing.
     install_signal_handlers(drain)
@@ -89,8 +100,25 @@ def main(argv: list[str] | None = None) -> int:
     failures.counter.reset()
     if drain.requested:
         return 0
-    if not _launch_gate(settings, clients, metadata, drain, instance_id).wait_until_in_service():
+    timer = StartTimer(
+        state_dir=settings.state_dir,
+        metadata=metadata,
+        store=StartRecordStore(clients.s3(), settings.bucket),
+        process_started_at=process_started_at,
+    )
+    gate = _launch_gate(
+        settings,
+        clients,
+        metadata,
+        drain,
+        instance_id,
+        on_warmed=lambda: timer.ready(
+            entering_pool=True, model_load_seconds=generator.model_load_seconds
+        ),
+    )
+    if not gate.wait_until_in_service():
         return 0
+    timer.ready(entering_pool=False, model_load_seconds=generator.model_load_seconds)
     try:
         worker = Worker(
             settings,

@@ -188,11 +188,15 @@ class LaunchGate:
         *,
         complete: Callable[[], None] | None,
         poll_seconds: float,
+        on_warmed: Callable[[], object] | None = None,
     ) -> None:
         self._metadata = metadata
         self._drain = drain
         self._complete = complete
         self._poll = poll_seconds
+        #: Called once, when the instance is first seen headed for the warm pool (loaded and
+        #: warm; the start timer records the launch into the pool then, before the stop).
+        self._on_warmed = on_warmed
         self.states_seen: list[str | None] = []
 
     def _state(self) -> str | None:
@@ -227,6 +231,9 @@ class LaunchGate:
             completed_for = self._complete_once(completed_for, state)
             if state is None or not state.startswith(WARMED_PREFIX):
                 return True
+            if self._on_warmed is not None:
+                self._on_warmed()
+                self._on_warmed = None
             # Warmed: model cached, hook completed; the ASG stops (or keeps) this instance.
             # SIGTERM at the stop drains; a move into service shows as a new target state.
             self._drain.wait(self._poll)

@@ -1,4 +1,5 @@
-"""IMDSv2 client: the instance id, spot interruption notices and the ASG target lifecycle state.
+"""IMDSv2 client: the instance id and identity document, spot interruption notices and the ASG
+target lifecycle state.
 
 Every read first gets a session token (``PUT /latest/api/token``) and reuses it until shortly
 before it expires; a 401 (token expired or revoked) fetches a new one once. The address is
@@ -12,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from worker.errors import WorkerError
 
@@ -25,6 +26,7 @@ TOKEN_HEADER: Final = "X-aws-ec2-metadata-token"  # noqa: S105
 INSTANCE_ID_PATH: Final = "/latest/meta-data/instance-id"
 SPOT_ACTION_PATH: Final = "/latest/meta-data/spot/instance-action"
 TARGET_LIFECYCLE_PATH: Final = "/latest/meta-data/autoscaling/target-lifecycle-state"
+IDENTITY_DOCUMENT_PATH: Final = "/latest/dynamic/instance-identity/document"
 REQUEST_TIMEOUT_SECONDS: Final = 2.0
 #: Target lifecycle states of an instance headed for (or kept in) a warm pool.
 WARMED_PREFIX: Final = "Warmed:"
@@ -106,6 +108,17 @@ class InstanceMetadata:
         if not value:
             raise MetadataUnavailable("the metadata service has no instance-id")
         return value.strip()
+
+    def identity_document(self) -> dict[str, Any]:
+        """The instance identity document (``instanceId``, ``pendingTime``, ``imageId``, ...)."""
+        body = self.get(IDENTITY_DOCUMENT_PATH)
+        try:
+            data = json.loads(body) if body else None
+        except json.JSONDecodeError as exc:
+            raise MetadataUnavailable(f"the identity document is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise MetadataUnavailable("the metadata service has no identity document")
+        return data
 
     def spot_notice(self) -> SpotNotice | None:
         """The pending spot interruption, or None (the path is 404 until AWS sends one)."""

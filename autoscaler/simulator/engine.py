@@ -14,7 +14,8 @@ What it models, and how:
   ``sqs_count_lag_seconds`` earlier, each off by up to ``sqs_count_error`` (a share), as
   SQS's approximate counts are.
 * **Instances**: the ASG acts ``asg_reaction_seconds`` after a change; boot time and model
-  load time are lognormal draws; billing is per second from launch until the instance is
+  load time are lognormal draws, or a measured start drawn from ``launch_samples`` (the
+  fleet's own, from ``sdfleet starts``); billing is per second from launch until the instance is
   gone, with a 60 s minimum. An idle worker takes the next visible message at once; when
   several are idle, a random one gets it (SQS gives no order among long pollers).
 * **Termination**: with a drain hook, a terminated instance waits in ``Terminating:Wait``;
@@ -54,6 +55,7 @@ import bisect
 import heapq
 import math
 import random
+import statistics
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -129,6 +131,14 @@ class FleetEnvironment:
     warm_load_median_seconds: float = 25.0
     #: What a stopped instance costs: its EBS volume only.
     stopped_hourly_price: float = GP3_ROOT_VOLUME_HOURLY_PRICE
+    #: Measured starts (``sdfleet starts``, :mod:`autoscaler.simulator.start_samples`):
+    #: ``(boot, load)`` pairs that a launch into service, a warm-pool resume and a launch into
+    #: the pool draw from (uniformly, with replacement) instead of the lognormals above; a
+    #: path without samples keeps its lognormals (a launch into the pool falls back to the
+    #: launch samples).
+    launch_samples: tuple[tuple[float, float], ...] = ()
+    resume_samples: tuple[tuple[float, float], ...] = ()
+    pool_launch_samples: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("warm_pool_min_size", "warm_pool_max_prepared", "on_demand_base_capacity"):
@@ -149,6 +159,8 @@ class FleetEnvironment:
     @property
     def warmup_seconds(self) -> float:
         """Median time from launch to a worker taking jobs."""
+        if self.launch_samples:
+            return statistics.median(boot + load for boot, load in self.launch_samples)
         return self.boot_median_seconds + self.model_load_median_seconds
 
     def with_warmup(self, seconds: float) -> FleetEnvironment:
@@ -562,9 +574,13 @@ class Fleet:
         missing = self._pool_target() - len(self.pool)
         for _ in range(missing):
             # Launched into the pool: boots and loads the model (the launch hook), then stops.
-            warm_up = self._draw(self.env.boot_median_seconds, self.env.boot_sigma) + self._draw(
-                self.env.model_load_median_seconds, self.env.model_load_sigma
-            )
+            samples = self.env.pool_launch_samples or self.env.launch_samples
+            if samples:
+                warm_up = sum(self.rng.choice(samples))
+            else:
+                warm_up = self._draw(
+                    self.env.boot_median_seconds, self.env.boot_sigma
+                ) + self._draw(self.env.model_load_median_seconds, self.env.model_load_sigma)
             member = PoolInstance(started=self.now, warmed=self.now + warm_up)
             self.pool.append(member)
             self.pool_launches += 1
@@ -584,10 +600,12 @@ class Fleet:
         if not stopped:
             return False
         self._leave_pool(stopped[0])
-        self._launch(
-            boot=self._draw(self.env.warm_resume_median_seconds, self.env.boot_sigma),
-            load=self._draw(self.env.warm_load_median_seconds, self.env.model_load_sigma),
-        )
+        if self.env.resume_samples:
+            boot, load = self.rng.choice(self.env.resume_samples)
+        else:
+            boot = self._draw(self.env.warm_resume_median_seconds, self.env.boot_sigma)
+            load = self._draw(self.env.warm_load_median_seconds, self.env.model_load_sigma)
+        self._launch(boot=boot, load=load)
         return True
 
     def _begin_termination(self, instance: SimInstance) -> None:
@@ -717,6 +735,8 @@ class Fleet:
 
     def _launch(self, boot: float | None = None, load: float | None = None) -> SimInstance:
         self._serial += 1
+        if boot is None and load is None and self.env.launch_samples:
+            boot, load = self.rng.choice(self.env.launch_samples)
         if boot is None:
             boot = self._draw(self.env.boot_median_seconds, self.env.boot_sigma)
         load = (

@@ -177,6 +177,9 @@ def test_bucket_denies_plain_http_and_blocks_public_access(
     rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert any(rule.get("AbortIncompleteMultipartUpload") for rule in rules)
     assert any(rule.get("Expiration", {}).get("Days") for rule in rules)
+    (starts,) = [rule for rule in rules if rule["ID"] == "expire-start-records"]
+    assert starts["Filter"]["Prefix"] == "fleet/starts/"
+    assert starts["Expiration"]["Days"] == 90
 
 
 def test_worker_group_scales_from_zero_and_drains(
@@ -564,6 +567,10 @@ def test_roles_grant_exactly_what_the_code_calls(
     assert _resources_of(worker, "dynamodb:PutItem") == {jobs_table, workers_table}
     assert _resources_of(worker, "s3:DeleteObject") == {
         f"arn:aws:s3:::{outputs['bucket']}/users/*/outputs/*"
+    }
+    assert _resources_of(worker, "s3:PutObject") == {
+        f"arn:aws:s3:::{outputs['bucket']}/users/*/outputs/*",
+        f"arn:aws:s3:::{outputs['bucket']}/fleet/starts/*",
     }
     (job_metrics,) = [s for s in worker if "cloudwatch:PutMetricData" in s["Action"]]
     assert job_metrics["Condition"]["StringEquals"]["cloudwatch:namespace"] == "sdfleet"

@@ -181,6 +181,7 @@ GOOD_VALUES: dict[str, dict[str, Any]] = {
 BAD_VALUES: dict[str, dict[str, list[Any]]] = {
     ".": {
         "environment": ["Prod"],
+        "start_record_expiry_days": [3651],
         "region": ["mars"],
         "aws_endpoint_url": ["localhost:5000"],
         "subnet_ids": [[]],  # with create_network = false (CONTEXT)
@@ -286,6 +287,7 @@ BAD_VALUES: dict[str, dict[str, list[Any]]] = {
         "web_origins": [["ftp://example.com"]],
         "user_data_expiry_days": [0],
         "input_expiry_days": [3651],
+        "start_record_expiry_days": [0],
         "abort_incomplete_upload_days": [31],
     },
     "modules/worker_fleet": {

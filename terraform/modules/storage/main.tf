@@ -84,6 +84,17 @@ resource "aws_s3_bucket_lifecycle_configuration" "data" {
   }
 
   rule {
+    id     = "expire-start-records"
+    status = "Enabled"
+    filter {
+      prefix = "fleet/starts/"
+    }
+    expiration {
+      days = var.start_record_expiry_days
+    }
+  }
+
+  rule {
     id     = "expire-inputs"
     status = "Enabled"
     filter {

@@ -42,6 +42,16 @@ variable "user_data_expiry_days" {
   }
 }
 
+variable "start_record_expiry_days" {
+  description = "Days after which a worker's start record under fleet/starts/ (launch to ready, for `sdfleet starts`) is deleted."
+  type        = number
+  default     = 90
+  validation {
+    condition     = var.start_record_expiry_days >= 1 && var.start_record_expiry_days <= 3650
+    error_message = "start_record_expiry_days must be between 1 and 3650."
+  }
+}
+
 variable "input_expiry_days" {
   description = "Days after which objects tagged sdfleet-kind=input are deleted (the shorter rule wins)."
   type        = number

@@ -65,8 +65,8 @@ resource "aws_iam_role" "worker" {
 }
 
 # Exactly what worker/ calls (daemon.py, lanes.py, acks.py, visibility.py, outputs.py,
-# lifecycle.py, model_source.py, sdfleet/store.py, sdfleet/heartbeats.py, the settings loader)
-# plus the user data's copy of the package wheel. The worker publishes no CloudWatch metrics.
+# lifecycle.py, model_source.py, start_timing.py, sdfleet/store.py, sdfleet/heartbeats.py, the
+# settings loader, metrics.py) plus the user data's copy of the package wheel.
 data "aws_iam_policy_document" "worker" {
   statement {
     sid = "Consume"
@@ -92,6 +92,12 @@ data "aws_iam_policy_document" "worker" {
     sid       = "Heartbeats"
     actions   = ["dynamodb:PutItem"]
     resources = [var.workers_table_arn]
+  }
+  # One record per start, launch to ready (worker/start_timing.py): the simulator's boot samples.
+  statement {
+    sid       = "RecordStarts"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.bucket_arn}/fleet/starts/*"]
   }
   statement {
     sid       = "ReadInputs"

@@ -66,12 +66,13 @@ def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def settings_env(
-    fleet: FleetResources, imds: FakeImds, model_cache_dir: Path
+    fleet: FleetResources, imds: FakeImds, model_cache_dir: Path, tmp_path: Path
 ) -> Callable[..., dict[str, str]]:
-    """The SDFLEET_* environment of a worker for this test's fleet."""
+    """The SDFLEET_* environment of a worker for this test's fleet (its state, such as the
+    start history, in the test's own directory)."""
 
     def make(**overrides: Any) -> dict[str, str]:
-        values = {**FAST_SETTINGS, **overrides}
+        values = {"state_dir": str(tmp_path / "worker-state"), **FAST_SETTINGS, **overrides}
         result = fleet.env() | {
             env.METADATA_URL: imds.url,
             env.MODEL_SOURCE: "tiny",

@@ -1,7 +1,8 @@
 """A tiny fake EC2 instance metadata service (IMDSv2) on loopback, switchable at run time.
 
 It implements the token flow (PUT /latest/api/token; GETs without a valid token get 401), the
-instance id, the spot ``instance-action`` item (404 until a notice is set) and the Auto Scaling
+instance id, the instance identity document (its ``pendingTime`` settable: a stop and start),
+the spot ``instance-action`` item (404 until a notice is set) and the Auto Scaling
 ``target-lifecycle-state`` item. Tests flip the notices while a worker polls it.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -19,6 +21,12 @@ class FakeImds:
         self.instance_id = instance_id
         self.spot_action: dict[str, str] | None = None
         self.lifecycle_state: str | None = "InService"
+        #: The identity document's ``pendingTime`` (EC2 writes it at every start): a launch a
+        #: minute before the fake started.
+        launched = datetime.now(UTC) - timedelta(seconds=60)
+        self.pending_time = launched.strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.image_id = "ami-0123456789abcdef0"
+        self.instance_type = "g5.xlarge"
         self.tokens: set[str] = set()
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -42,6 +50,11 @@ class FakeImds:
     def notify_spot(self, action: str = "terminate", time: str = "2026-11-28T03:00:00Z") -> None:
         with self._lock:
             self.spot_action = {"action": action, "time": time}
+
+    def restart_instance(self, pending_time: str) -> None:
+        """A stop and start: EC2 writes the identity document again with the new start."""
+        with self._lock:
+            self.pending_time = pending_time
 
     def set_lifecycle_state(self, state: str | None) -> None:
         with self._lock:
@@ -70,6 +83,15 @@ class FakeImds:
                 return 401, ""
             if path == "/latest/meta-data/instance-id":
                 return 200, self.instance_id
+            if path == "/latest/dynamic/instance-identity/document":
+                document = {
+                    "instanceId": self.instance_id,
+                    "pendingTime": self.pending_time,
+                    "imageId": self.image_id,
+                    "instanceType": self.instance_type,
+                    "region": "us-east-1",
+                }
+                return 200, json.dumps(document)
             if path == "/latest/meta-data/spot/instance-action":
                 if self.spot_action is None:
                     return 404, ""

@@ -15,6 +15,7 @@ import pytest
 from sdfleet.heartbeats import HeartbeatStore, WorkerState
 from sdfleet.keys import outputs_prefix
 from sdfleet.records import JobRecord, JobStatus
+from sdfleet.starts import StartPath, StartRecordStore
 from sdfleet.store import JobStore
 from tests.conftest import FleetResources
 from tests.integration.worker.conftest import WorkerProcess, drive, web_job
@@ -79,6 +80,12 @@ def test_sigterm_finishes_running_batch_returns_prefetched_and_exits_0(
     assert_drained(fleet, job_store, jobs)
     [beat] = HeartbeatStore(fleet.clients.dynamodb(), fleet.workers_table).list()
     assert beat.state is WorkerState.STOPPED and beat.jobs_done == 1
+    # Its start (in service at once: no pool) was timed and recorded as a launch.
+    starts = StartRecordStore(fleet.clients.s3(), fleet.bucket)
+    [key] = starts.keys()
+    start = starts.get(key)
+    assert start.start_path is StartPath.LAUNCH
+    assert start.boot_seconds > 0 and start.load_seconds > 0
 
 
 def test_kill_9_mid_job_is_redone_once_by_another_worker(

@@ -15,6 +15,7 @@ import pytest
 
 from sdfleet.heartbeats import HeartbeatStore, WorkerState
 from sdfleet.records import JobStatus
+from sdfleet.starts import StartPath, StartRecordStore
 from tests.conftest import FleetResources
 from tests.integration.worker.conftest import (
     REPO_ROOT,
@@ -190,10 +191,19 @@ def test_a_warmed_instance_completes_the_launch_hook_and_never_claims(
         time.sleep(2.0)
         assert store.get(job.job_id).status is JobStatus.QUEUED
         assert worker.process.poll() is None
+        # Its start was timed as a launch into the pool, before the ASG stops it.
+        starts = StartRecordStore(fleet.clients.s3(), fleet.bucket)
+        (key,) = starts.keys()
+        record = starts.get(key)
+        assert record.start_path is StartPath.LAUNCH_TO_POOL
+        assert record.instance_id == imds.instance_id
+        assert record.model_load_seconds is not None
+        assert 0 < record.model_load_seconds < record.load_seconds
 
         imds.set_lifecycle_state("InService")
         wait_status(store, job.job_id, JobStatus.SUCCEEDED, timeout=60)
         assert len(lifecycle_actions) == 2  # the move into service was held by the hook too
+        assert list(starts.keys()) == [key]  # one start per process: the pool's
     finally:
         worker.process.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=60) == 0, worker.log()
