@@ -7,7 +7,8 @@ AUTOSCALER_TESTS := tests/unit/autoscaler tests/integration/autoscaler
 test-autoscaler: $(STAMP)
 	$(VENV_BIN)/python -m pytest $(AUTOSCALER_TESTS) -q $(PYTEST_ARGS)
 
-# Every built-in trace x every policy, fixed seeds (~20 s on one core): prints a table per
+# Every built-in trace x every policy, seeds 1-10, the held-out shapes, prod.tfvars and the warm
+# pool (~13 min on two processes: elapsed_seconds in the JSON): prints a table per
 # trace, writes benchmarks/results/scaler.json and scaler.md.
 bench-scaler: $(STAMP)
 	$(VENV_BIN)/python -m benchmarks.scaler.run

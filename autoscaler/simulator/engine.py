@@ -21,8 +21,11 @@ What it models, and how:
 * **Termination**: with a drain hook, a terminated instance waits in ``Terminating:Wait``;
   its worker notices within ``metadata_poll_seconds`` (until then it may still take a job:
   the race a stale idle heartbeat invites), finishes the job in hand, completes the
-  lifecycle action, then shuts down for ``termination_seconds``, billed. Without a hook, or
-  when the hook times out, it is killed; a worker killed with a job in hand is counted
+  lifecycle action, then shuts down for ``termination_seconds``, billed. While it finishes a
+  job in hand it records hook heartbeats (as the deployed worker does every
+  ``HOOK_HEARTBEAT_SECONDS``), so the hook waits for the job, up to AWS's cap of 100 times
+  the timeout or 48 hours. Without a hook, or when the hook times out (the worker has not
+  noticed it, or the cap is reached), it is killed; a worker killed with a job in hand is counted
   (``busy_killed``) and its message reappears after the visibility timeout.
 * **Heartbeats**: a worker's status record reaches DynamoDB up to
   ``heartbeat_write_delay_seconds`` after its state changes and is rewritten every
@@ -79,6 +82,10 @@ from sdfleet.heartbeats import RECENT_JOBS_KEPT, WorkerState, job_pace
 from sdfleet.messages import Lane
 
 MIN_BILLED_SECONDS: Final = 60.0
+#: How long heartbeats may keep an instance in a lifecycle wait state: "48 hours or 100 times
+#: the heartbeat timeout, whichever is smaller" (EC2 Auto Scaling User Guide, lifecycle hooks).
+HOOK_MAX_WAIT_SECONDS: Final = 48 * 3600.0
+HOOK_MAX_TIMEOUTS: Final = 100
 SPOT_NOTICE_SECONDS: Final = 120.0
 #: After the trace ends, the run continues while jobs remain, at most this long.
 MAX_OVERRUN_SECONDS: Final = 24 * 3600.0
@@ -265,6 +272,8 @@ class SimInstance:
     jobs_done: int = 0
     killed_busy: bool = False
     hook_pending: bool = False  # terminated through the hook, not yet noticed by the worker
+    #: When the termination's hook wait began (its heartbeats cannot extend it past the cap).
+    hook_started: float = 0.0
     #: The image jobs' durations the worker's heartbeat keeps (``RECENT_JOBS_KEPT``).
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_JOBS_KEPT))
     beats: list[_Beat] = field(default_factory=list)
@@ -614,12 +623,26 @@ class Fleet:
             return
         instance.lifecycle = Lifecycle.TERMINATING_WAIT
         instance.hook_pending = True
+        instance.hook_started = self.now
         noticed = max(self.now, instance.ready) + self.rng.uniform(
             0.0, self.env.metadata_poll_seconds
         )
         self._push(noticed, _HOOK_NOTICED, instance)
         timeout = max(self.now, instance.ready) + self.env.lifecycle_hook_timeout_seconds
         self._push(timeout, _HOOK_TIMEOUT, instance)
+
+    def _on_hook_timeout(self, instance: SimInstance) -> None:
+        if instance.state is SimState.GONE or instance.lifecycle is Lifecycle.TERMINATING:
+            return
+        timeout = self.env.lifecycle_hook_timeout_seconds
+        cap = instance.hook_started + min(HOOK_MAX_WAIT_SECONDS, HOOK_MAX_TIMEOUTS * timeout)
+        heartbeating = instance.state is SimState.DRAINING and instance.job is not None
+        if heartbeating and self.now < cap:
+            # The worker's heartbeats (every 20 s, well inside any timeout) restarted the
+            # timeout: it runs out next a full timeout after the last one, or at the cap.
+            self._push(min(self.now + timeout, cap), _HOOK_TIMEOUT, instance)
+            return
+        self._kill(instance)
 
     def _on_hook_noticed(self, instance: SimInstance) -> None:
         if instance.state is SimState.GONE or not instance.hook_pending:
@@ -719,11 +742,7 @@ class Fleet:
         elif kind == _HOOK_NOTICED:
             self._on_hook_noticed(payload)  # type: ignore[arg-type]
         elif kind == _HOOK_TIMEOUT:
-            instance = payload
-            assert isinstance(instance, SimInstance)
-            leaving = instance.lifecycle is Lifecycle.TERMINATING
-            if instance.state is not SimState.GONE and not leaving:
-                self._kill(instance)
+            self._on_hook_timeout(payload)  # type: ignore[arg-type]
         elif kind == _GONE:
             instance = payload
             assert isinstance(instance, SimInstance)

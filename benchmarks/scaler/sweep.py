@@ -7,7 +7,8 @@ python -m benchmarks.scaler.sweep --name prod-window --tfvars terraform/environm
 (a ``PolicyConfig`` field: ``sdfleet simulate --tfvars`` reads the same ones), a policy constant
 (upper case, ``autoscaler/policy.py``: ``VARIATION_HEADROOM``, ``LOAD_SLACK``, ...) or
 ``boot_seconds`` (launch to first image, as in tfvars). The world is the benchmark's
-(``benchmarks/scaler/run.py``: as slow as AWS) or ``--tfvars``'s. Generated traces (held out)
+(``benchmarks/scaler/run.py``: as slow as AWS) or ``--tfvars``'s, its boots measured ones with
+``--start-samples FILE`` (``sdfleet starts --out``). Generated traces (held out)
 take their shape from the seed. Prints one row per variant and trace, and writes every seed's
 figures to ``benchmarks/results/sweeps/<name>.json``.
 """
@@ -30,10 +31,12 @@ from rich.console import Console
 from rich.table import Table
 
 import autoscaler.policy as policy
+from autoscaler.errors import ScalerError
 from autoscaler.policy import PolicyConfig
 from autoscaler.simulator.compare import Scenario, run_one
 from autoscaler.simulator.metrics import busy_hours_bound, summarize
 from autoscaler.simulator.scalers import OursScaler
+from autoscaler.simulator.start_samples import load_start_samples
 from autoscaler.simulator.tfvars import scenario_from_tfvars
 from autoscaler.simulator.traces import BUILT_IN, GENERATED
 
@@ -64,6 +67,8 @@ class Run:
     trace: str
     seed: int
     tfvars: str | None
+    #: ``sdfleet starts --out``'s file: measured starts in place of the lognormal boots.
+    start_samples: str | None = None
 
 
 def parse_vary(text: str) -> tuple[str, tuple[float, ...]]:
@@ -120,6 +125,8 @@ def scenario_for(run: Run) -> Scenario:
         else:
             current = getattr(scenario.config, name)
             knobs[name] = int(value) if isinstance(current, int) else value
+    if run.start_samples is not None:
+        environment = load_start_samples(Path(run.start_samples)).apply(environment)
     return replace(scenario, config=replace(scenario.config, **knobs), environment=environment)
 
 
@@ -221,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace", action="append", required=True, help="trace (repeatable)")
     parser.add_argument("--seeds", default=f"{SEEDS[0]}-{SEEDS[-1]}", help="e.g. 1-10,101")
     parser.add_argument("--tfvars", type=Path, help="the world and knobs of FILE (prod.tfvars)")
+    parser.add_argument(
+        "--start-samples",
+        type=Path,
+        help="measured starts (`sdfleet starts --out FILE`) in place of the lognormal boots",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--out-dir", type=Path, default=SWEEP_RESULTS, help="where to write")
     args = parser.parse_args(argv)
@@ -233,18 +245,26 @@ def main(argv: list[str] | None = None) -> int:
             raise SweepError(f"--tfvars: no file {args.tfvars}")
         if args.workers < 1:
             raise SweepError(f"--workers: must be >= 1 (got {args.workers})")
+        if args.start_samples is not None and BOOT_SECONDS in dict(varied):
+            raise SweepError(
+                f"--vary {BOOT_SECONDS}: leave it out with --start-samples (the measured "
+                "starts are the boot times)"
+            )
         variants = [
             tuple(zip([name for name, _ in varied], values, strict=True))
             for values in itertools.product(*(values for _, values in varied))
         ]
         tfvars = str(args.tfvars) if args.tfvars else None
+        samples = str(args.start_samples) if args.start_samples else None
         for variant in variants:  # a knob outside its limits fails here, before any run
             with constants_restored():
-                scenario_for(Run(variant, traces[0], seeds[0], tfvars))
-    except (SweepError, ValueError) as exc:
+                scenario_for(Run(variant, traces[0], seeds[0], tfvars, samples))
+    except (SweepError, ScalerError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
-    runs = [Run(v, trace, seed, tfvars) for v in variants for trace in traces for seed in seeds]
+    runs = [
+        Run(v, trace, seed, tfvars, samples) for v in variants for trace in traces for seed in seeds
+    ]
     rows, elapsed = run_all(run_variant, runs, args.workers)
     summary = summarize_rows(rows)
     command = "python -m benchmarks.scaler.sweep " + " ".join(
@@ -253,10 +273,14 @@ def main(argv: list[str] | None = None) -> int:
         + [f"--trace {name}" for name in traces]
         + [f"--seeds {args.seeds}"]
         + ([f"--tfvars {args.tfvars}"] if args.tfvars else [])
+        + ([f"--start-samples {args.start_samples}"] if args.start_samples else [])
     )
+    world = f"--tfvars {args.tfvars}" if args.tfvars else "the benchmark's (aws_world)"
+    if args.start_samples:
+        world += f", boots from --start-samples {args.start_samples}"
     document = {
         "command": command,
-        "world": f"--tfvars {args.tfvars}" if args.tfvars else "the benchmark's (aws_world)",
+        "world": world,
         "machine": f"{os.cpu_count()}-core {platform.machine()}, {platform.system()}",
         "elapsed_seconds": round(elapsed, 1),
         "summary": summary,

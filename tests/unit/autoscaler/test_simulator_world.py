@@ -75,9 +75,22 @@ def test_with_the_drain_hook_the_job_finishes_and_billing_runs_until_gone() -> N
     assert gone.ended == pytest.approx(50.0 + 30.0)  # job done, then shutdown, billed
 
 
-def test_a_hook_that_times_out_kills_the_busy_worker() -> None:
+def test_the_workers_hook_heartbeats_hold_a_job_longer_than_the_hook_timeout() -> None:
     env = replace(FIXED, lifecycle_hook_timeout_seconds=20.0)
-    assert summarize(run_busy(env, drain_hook=True)).busy_killed == 1
+    result = run_busy(env, drain_hook=True)
+    (job,) = result.jobs
+    assert job.done == pytest.approx(50.0) and job.receives == 1
+    assert summarize(result).busy_killed == 0
+
+
+def test_heartbeats_hold_the_hook_only_up_to_a_hundred_timeouts() -> None:
+    # A 0.2 s timeout: heartbeats hold the hook 100 x 0.2 = 20 s from the termination at 10 s,
+    # then the instance is killed 30 s into its 50 s job, which runs again elsewhere.
+    env = replace(FIXED, lifecycle_hook_timeout_seconds=0.2)
+    result = run_busy(env, drain_hook=True)
+    assert summarize(result).busy_killed == 1
+    killed = next(i for i in result.instances if i.killed_busy)
+    assert killed.ended == pytest.approx(30.0)
 
 
 def test_sqs_counts_are_late() -> None:

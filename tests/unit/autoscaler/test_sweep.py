@@ -54,6 +54,19 @@ def test_boot_seconds_lengthens_the_wait_after_quiet(tmp_path: Path) -> None:
     assert waits[300.0] > waits[60.0] + 100
 
 
+def test_measured_starts_replace_the_boots(tmp_path: Path) -> None:
+    slow = tmp_path / "slow.json"
+    slow.write_text(json.dumps({"version": 1, "paths": {"launch": [[280.0, 20.0]]}}))
+    args = ("--vary", "max_capacity=20", "--trace", "bursty", "--seeds", "1")
+    assumed = _run(tmp_path, *args)
+    measured = _run(tmp_path, *args, "--start-samples", str(slow))
+    assert str(measured["world"]).endswith(f"boots from --start-samples {slow}")
+    assert str(measured["command"]).endswith(f"--start-samples {slow}")
+    waits = [d["summary"][0]["web_p95_mean"] for d in (assumed, measured)]  # type: ignore[index]
+    # A 300 s launch to ready instead of the benchmark's 95 s: bursty's waits after quiet grow.
+    assert waits[1] > waits[0] + 100
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -63,6 +76,14 @@ def test_boot_seconds_lengthens_the_wait_after_quiet(tmp_path: Path) -> None:
         (["--vary", "backlog_tolerance=0.5,2"], "backlog_tolerance: must be <= 1 (got 2.0)"),
         (["--vary", "max_capacity=2", "--seeds", "5-1"], "--seeds: '5-1' ends before it starts"),
         (["--vary", "max_capacity=2", "--trace", "nope"], "--trace 'nope': not a built-in"),
+        (
+            ["--vary", "boot_seconds=90", "--start-samples", "starts.json"],
+            "--vary boot_seconds: leave it out with --start-samples",
+        ),
+        (
+            ["--vary", "max_capacity=2", "--start-samples", "/no/such/starts.json"],
+            "start samples /no/such/starts.json: cannot read it",
+        ),
     ],
 )
 def test_bad_input_names_the_flag_and_runs_nothing(
