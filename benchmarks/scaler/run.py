@@ -43,6 +43,7 @@ from autoscaler.simulator.compare import (
     Comparison,
     Scenario,
     compare,
+    frontier,
     policies,
     run_one,
 )
@@ -99,6 +100,9 @@ WARM_POOL_BASELINE_WORLDS: Final = (
     "on-demand, warm pool",
     "on-demand, fixed pool of 2",
 )
+#: The pool worlds where each baseline's knob is swept too, so ours with a pool is compared
+#: with each baseline's cheapest setting that waits no longer with the same pool.
+WARM_POOL_FRONTIER_WORLDS: Final = ("on-demand, warm pool", "on-demand, fixed pool of 2")
 #: Student's t (two-sided 95%) by degrees of freedom, for confidence intervals over seeds.
 _T95: Final = {
     1: 12.706,
@@ -183,16 +187,96 @@ def warm_pool_record(task: Task) -> dict[str, Any]:
     samples = BENCHMARK_SCENARIO.samples_per_invocation
     rows = []
     baselines = []
+    frontiers = []
     for world, environment in WARM_POOL_WORLDS.items():
         scenario = Scenario(config, samples, environment)
         scaler = OursScaler(config, samples, environment.sampling_window_seconds)
-        rows.append(_pool_row(world, run_one(trace, scenario, scaler, task.seed)))
+        ours = _pool_row(world, run_one(trace, scenario, scaler, task.seed))
+        rows.append(ours)
         if world not in WARM_POOL_BASELINE_WORLDS:
             continue
         for baseline in policies(trace, scenario):
             if baseline.name in DYNAMIC_BASELINES:
                 baselines.append(_pool_row(world, run_one(trace, scenario, baseline, task.seed)))
-    return {"trace": task.trace, "seed": task.seed, "worlds": rows, "baselines": baselines}
+        if world in WARM_POOL_FRONTIER_WORLDS:
+            for family in SWEEPS:
+                knob_values = _sweeps(task.quick)[family][1]
+                point = frontier(trace, scenario, family, task.seed, knob_values).at(
+                    ours["interactive_p95_wait"]
+                )
+                frontiers.append(
+                    {
+                        "world": world,
+                        "family": family,
+                        "reached": point is not None,
+                        **(
+                            {
+                                "value": point.value,
+                                "interactive_p95_wait": round(point.interactive_p95_wait, 4),
+                                "gpu_hours": round(point.gpu_hours, 4),
+                                "dollars": round(point.dollars, 4),
+                            }
+                            if point is not None
+                            else {}
+                        ),
+                    }
+                )
+    return {
+        "trace": task.trace,
+        "seed": task.seed,
+        "worlds": rows,
+        "baselines": baselines,
+        "frontiers": frontiers,
+    }
+
+
+def warm_pool_frontier_summary(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per trace and pool world: on how many seeds some baseline's swept setting reaches our
+    web p95 with the same pool, on how many ours costs no more GPU-hours (and dollars) than
+    every one that does, and ours over the cheapest such setting at worst."""
+    rows = []
+    for name in WARM_POOL_TRACES:
+        for world in WARM_POOL_FRONTIER_WORLDS:
+            seeds = reached = gpu_met = dollars_met = 0
+            worst_gpu: float | None = None
+            worst_dollars: float | None = None
+            for record in (r for r in records if r["trace"] == name):
+                ours = next(w for w in record["worlds"] if w["world"] == world)
+                points = [
+                    f for f in record.get("frontiers", []) if f["world"] == world and f["reached"]
+                ]
+                seeds += 1
+                if not points:
+                    gpu_met += 1
+                    dollars_met += 1
+                    continue
+                reached += 1
+                cheapest_gpu = min(p["gpu_hours"] for p in points)
+                cheapest_dollars = min(p["dollars"] for p in points)
+                gpu_met += ours["gpu_hours"] <= cheapest_gpu + 1e-9
+                dollars_met += ours["dollars"] <= cheapest_dollars + 1e-9
+                gpu_ratio = ours["gpu_hours"] / cheapest_gpu
+                dollars_ratio = ours["dollars"] / cheapest_dollars
+                worst_gpu = gpu_ratio if worst_gpu is None else max(worst_gpu, gpu_ratio)
+                worst_dollars = (
+                    dollars_ratio if worst_dollars is None else max(worst_dollars, dollars_ratio)
+                )
+            if seeds:
+                rows.append(
+                    {
+                        "trace": name,
+                        "world": world,
+                        "seeds": seeds,
+                        "seeds_reached": reached,
+                        "gpu_hours_at_or_below": gpu_met,
+                        "dollars_at_or_below": dollars_met,
+                        "worst_gpu_ratio": None if worst_gpu is None else round(worst_gpu, 4),
+                        "worst_dollars_ratio": (
+                            None if worst_dollars is None else round(worst_dollars, 4)
+                        ),
+                    }
+                )
+    return rows
 
 
 def _section(comparison: Comparison, scenario: Scenario) -> str:
@@ -319,6 +403,7 @@ def build_document(
             [r for t, r, _ in done if t.part == "warm-pool"], list(WARM_POOL_WORLDS)
         ),
         "baselines": warm_pool_baseline_summary([r for t, r, _ in done if t.part == "warm-pool"]),
+        "frontiers": warm_pool_frontier_summary([r for t, r, _ in done if t.part == "warm-pool"]),
     }
     document["quick"] = quick
     document["seeds"] = seeds
@@ -680,6 +765,29 @@ def warm_pool_markdown(document: dict[str, Any]) -> list[str]:
                 f"| {row['trace']} | {row['world']} | {row['policy']} | "
                 f"{row['interactive_p95_wait']:.0f} | {row['gpu_hours']:.2f} | "
                 f"{row['dollars']:.2f} | {row['busy_killed']} |"
+            )
+    if part.get("frontiers"):
+        lines += [
+            "",
+            "Each baseline's knob swept with the same pool (the values of the main sweeps): "
+            "the seeds where some baseline's setting waits no longer than ours, and the seeds "
+            "where ours costs no more than every such setting (ours over the cheapest, at "
+            "worst):",
+            "",
+            "| trace | world | a baseline reaches our web p95 | ours <= every one: GPU-h | "
+            "ours <= every one: $ | ours / cheapest at worst: GPU-h, $ |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in part["frontiers"]:
+            worst = (
+                "-"
+                if row["worst_gpu_ratio"] is None
+                else f"{row['worst_gpu_ratio']:.2f}x, {row['worst_dollars_ratio']:.2f}x"
+            )
+            lines.append(
+                f"| {row['trace']} | {row['world']} | {row['seeds_reached']}/{row['seeds']} | "
+                f"{row['gpu_hours_at_or_below']}/{row['seeds']} | "
+                f"{row['dollars_at_or_below']}/{row['seeds']} | {worst} |"
             )
     return lines
 
