@@ -558,6 +558,11 @@ def cmd_starts(args: argparse.Namespace) -> int:
                 console.print(f"{count} record(s) {why}")
         if collected.truncated:
             console.print(f"read the first {args.max} records only (--max)")
+        if not rows:
+            console.print(
+                "no measured starts: workers record them on EC2 (a local stack's workers have "
+                "no instance metadata), each once it may take jobs"
+            )
     if args.out:
         source = f"s3://{config.bucket}/fleet/starts/ at {datetime.now(UTC):%Y-%m-%dT%H:%MZ}"
         args.out.write_text(dump_samples(samples_document(collected.records, source)))

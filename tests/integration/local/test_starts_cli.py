@@ -101,3 +101,4 @@ def test_the_command_writes_the_samples_simulate_reads(
     assert main(["starts", "--aws", "--since-days", "0"]) == EXIT_FAILED
     assert "--since-days: must be 1..3650 (got 0)" in capsys.readouterr().err
     assert main(["starts", "--aws", "--image-id", "ami-none"]) == EXIT_FAILED  # no starts
+    assert "no measured starts: workers record them on EC2" in capsys.readouterr().out
