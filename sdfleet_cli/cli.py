@@ -504,7 +504,12 @@ def cmd_starts(args: argparse.Namespace) -> int:
 
     from rich.table import Table
 
-    from sdfleet.starts import StartRecordStore, dump_samples, samples_document
+    from sdfleet.starts import (
+        START_RECORDS_PREFIX,
+        StartRecordStore,
+        dump_samples,
+        samples_document,
+    )
     from sdfleet_cli.starts import collect, summarize
 
     if args.since_days is not None and not 1 <= args.since_days <= MAX_SINCE_DAYS:
@@ -513,6 +518,7 @@ def cmd_starts(args: argparse.Namespace) -> int:
         )
     config = _client_config(args)
     store = StartRecordStore(_clients(config).s3(), config.bucket)
+    where = f"s3://{config.bucket}/{START_RECORDS_PREFIX}"
     since = (
         datetime.now(UTC) - timedelta(days=args.since_days) if args.since_days is not None else None
     )
@@ -527,7 +533,7 @@ def cmd_starts(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{**vars(row), "path": row.path.value} for row in rows]))
     else:
-        table = Table(title=f"worker starts, launch to ready (s3://{config.bucket}/fleet/starts/)")
+        table = Table(title=f"worker starts, launch to ready ({where})")
         for column in (
             "path",
             "starts",
@@ -564,7 +570,7 @@ def cmd_starts(args: argparse.Namespace) -> int:
                 "no instance metadata), each once it may take jobs"
             )
     if args.out:
-        source = f"s3://{config.bucket}/fleet/starts/ at {datetime.now(UTC):%Y-%m-%dT%H:%MZ}"
+        source = f"{where} at {datetime.now(UTC):%Y-%m-%dT%H:%MZ}"
         args.out.write_text(dump_samples(samples_document(collected.records, source)))
         if not args.json:
             _console().print(f"samples: {args.out} (sdfleet simulate --start-samples {args.out})")

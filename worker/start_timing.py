@@ -12,7 +12,6 @@ is logged and not recorded.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -36,8 +35,6 @@ logger = Logger(service="sdfleet-worker", child=True)
 class StartHistory(BaseModel):
     instance_id: str
     launches: list[datetime] = Field(default_factory=list)
-    #: The instance went into the warm pool at some start.
-    pooled: bool = False
 
 
 class StartTimer:
@@ -81,7 +78,6 @@ class StartTimer:
         path = self._path(history, launched_at, entering_pool)
         if launched_at not in history.launches:
             history.launches = [*history.launches, launched_at][-MAX_LAUNCHES_KEPT:]
-        history.pooled = history.pooled or entering_pool
         self._write_history(history)
         self.record = StartRecord(
             instance_id=instance_id,
@@ -122,7 +118,7 @@ class StartTimer:
     def _read_history(self, instance_id: str) -> StartHistory:
         try:
             history = StartHistory.model_validate_json(self.history_path.read_text())
-        except (OSError, ValidationError, json.JSONDecodeError):
+        except (OSError, ValidationError):
             return StartHistory(instance_id=instance_id)
         # A file from another instance (state baked into an AMI) says nothing about this one.
         return (
