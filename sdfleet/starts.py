@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
@@ -90,7 +90,7 @@ class StartRecordStore:
             ContentType="application/json",
         )
 
-    def keys(self) -> Iterator[str]:
+    def record_keys(self) -> Iterator[str]:
         paginator = self._s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=START_RECORDS_PREFIX):
             for item in page.get("Contents", []):
@@ -99,6 +99,18 @@ class StartRecordStore:
     def get(self, key: str) -> StartRecord:
         body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return StartRecord.model_validate_json(body)
+
+
+def launched_second_of_key(key: str) -> datetime | None:
+    """The launch time a record's key names, to the second; None for a key not in that form.
+
+    Lets a reader skip records launched before a cut-off without fetching them.
+    """
+    launched, _, _ = key.rpartition("/")[2].partition("-")
+    try:
+        return datetime.strptime(launched, _KEY_TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def samples_document(records: Iterable[StartRecord], source: str) -> dict[str, Any]:

@@ -559,6 +559,7 @@ def cmd_starts(args: argparse.Namespace) -> int:
         for count, why in (
             (collected.filtered, "left out by the filters"),
             (collected.impossible, "with a negative part (the instance's clock behind EC2's)"),
+            (collected.unreadable, "unreadable (not a start record, or the GET failed)"),
         ):
             if count:
                 console.print(f"{count} record(s) {why}")

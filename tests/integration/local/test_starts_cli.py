@@ -73,6 +73,22 @@ def test_the_summary_is_per_path_and_leaves_out_what_is_not_a_sample(
     assert collect(store, max_records=3).truncated
 
 
+def test_records_launched_before_since_are_skipped_by_their_key_unread(
+    store: StartRecordStore, fleet: FleetResources
+) -> None:
+    old = datetime.now(UTC) - timedelta(days=40)
+    fleet.clients.s3().put_object(
+        Bucket=fleet.bucket,
+        Key=f"fleet/starts/i-0000000000000000b/{old:%Y%m%dT%H%M%SZ}-{old:%Y%m%dT%H%M%SZ}.json",
+        Body=b"not a start record",
+    )
+    since = datetime.now(UTC) - timedelta(days=30)
+    skipped = collect(store, since=since)
+    assert (skipped.filtered, skipped.unreadable, len(skipped.records)) == (2, 0, 8)
+    everything = collect(store)
+    assert (everything.filtered, everything.unreadable, len(everything.records)) == (0, 1, 9)
+
+
 def test_the_command_writes_the_samples_simulate_reads(
     store: StartRecordStore,
     fleet: FleetResources,

@@ -58,7 +58,7 @@ def test_a_launch_is_timed_from_pending_time_and_recorded(
     assert (record.boot_seconds, record.load_seconds) == (71.5, 24.0)
     assert record.launch_to_ready_seconds == 95.5
     assert (record.image_id, record.instance_type) == (imds.image_id, imds.instance_type)
-    (key,) = store.keys()
+    (key,) = store.record_keys()
     assert key.startswith(f"{START_RECORDS_PREFIX}{imds.instance_id}/20261207T200000Z-")
     assert store.get(key) == record
 
@@ -81,7 +81,7 @@ def test_the_path_comes_from_the_instance_history(
     later = LAUNCHED + timedelta(hours=3)
     assert path(later) is StartPath.RESUME
     assert path(later, boot=200) is StartPath.RESTART
-    assert len(list(store.keys())) == 4  # every start kept, each under its own key
+    assert len(list(store.record_keys())) == 4  # every start kept, each under its own key
 
     # A history left by another instance (state baked into an AMI) says nothing of this one.
     imds.instance_id = "i-0fedcba9876543210"
@@ -95,7 +95,7 @@ def test_one_start_is_recorded_once_per_process(
     timer = _timer(imds, store, tmp_path, boot=50, load=20)
     first = timer.ready(entering_pool=True)
     assert timer.ready(entering_pool=False) is first
-    assert len(list(store.keys())) == 1
+    assert len(list(store.record_keys())) == 1
 
 
 def test_without_metadata_or_s3_the_start_is_logged_and_the_worker_goes_on(
