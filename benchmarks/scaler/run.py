@@ -3,6 +3,7 @@ knobs swept into a cost-versus-wait frontier; the goals checked per trace and se
 
 python -m benchmarks.scaler.run            # full: writes benchmarks/results/scaler.{json,md}
 python -m benchmarks.scaler.run --quick    # CI: short traces, one seed, to --out
+python -m benchmarks.scaler.run --start-samples starts.json   # boots measured by your fleet
 
 Four parts:
 
@@ -51,6 +52,7 @@ from autoscaler.simulator.engine import FleetEnvironment, RunResult, aws_world
 from autoscaler.simulator.metrics import summarize
 from autoscaler.simulator.report import as_json, comparison_json, markdown
 from autoscaler.simulator.scalers import OursScaler
+from autoscaler.simulator.start_samples import StartSamplesError, load_start_samples
 from autoscaler.simulator.tfvars import scenario_from_tfvars
 from autoscaler.simulator.traces import BUILT_IN, GENERATED, Trace
 
@@ -126,6 +128,8 @@ class Task:
     trace: str
     seed: int
     quick: bool
+    #: ``sdfleet starts --out``'s file: every world's boots drawn from it.
+    start_samples: str | None = None
 
 
 def trace_named(name: str, seed: int) -> Trace:
@@ -139,10 +143,17 @@ def _trace(task: Task) -> Trace:
     return trace_named(task.trace, task.seed)
 
 
-def _scenario(part: str) -> Scenario:
-    if part == "prod":
-        return scenario_from_tfvars(PROD_TFVARS)
-    return BENCHMARK_SCENARIO
+def _scenario(part: str, start_samples: str | None = None) -> Scenario:
+    scenario = scenario_from_tfvars(PROD_TFVARS) if part == "prod" else BENCHMARK_SCENARIO
+    if start_samples is None:
+        return scenario
+    return replace(scenario, environment=_measured(scenario.environment, start_samples))
+
+
+def _measured(environment: FleetEnvironment, start_samples: str | None) -> FleetEnvironment:
+    if start_samples is None:
+        return environment
+    return load_start_samples(Path(start_samples)).apply(environment)
 
 
 def _sweeps(quick: bool) -> dict[str, tuple[str, tuple[float, ...]]]:
@@ -155,7 +166,7 @@ def run_task(task: Task) -> tuple[Task, dict[str, Any], str]:
     """One trace and seed: its comparison as JSON, and as markdown for the first seed."""
     if task.part == "warm-pool":
         return task, warm_pool_record(task), ""
-    scenario = _scenario(task.part)
+    scenario = _scenario(task.part, task.start_samples)
     comparison = compare(
         _trace(task), scenario, task.seed, sweeps=_sweeps(task.quick), with_oracle=True
     )
@@ -188,7 +199,8 @@ def warm_pool_record(task: Task) -> dict[str, Any]:
     rows = []
     baselines = []
     frontiers = []
-    for world, environment in WARM_POOL_WORLDS.items():
+    for world, estimated in WARM_POOL_WORLDS.items():
+        environment = _measured(estimated, task.start_samples)
         scenario = Scenario(config, samples, environment)
         scaler = OursScaler(config, samples, environment.sampling_window_seconds)
         ours = _pool_row(world, run_one(trace, scenario, scaler, task.seed))
@@ -284,19 +296,25 @@ def _section(comparison: Comparison, scenario: Scenario) -> str:
     return full[full.index("## ") :]
 
 
-def tasks(quick: bool, seeds: list[int], held_out_seeds: list[int]) -> list[Task]:
+def tasks(
+    quick: bool, seeds: list[int], held_out_seeds: list[int], start_samples: str | None = None
+) -> list[Task]:
     found = [
-        Task("built-in", name, seed, quick)
+        Task("built-in", name, seed, quick, start_samples)
         for name in BUILT_IN
         if not (quick and name in QUICK_SKIPS)
         for seed in seeds
     ]
     if quick:
         return found
-    found += [Task("held-out", name, seed, quick) for name in GENERATED for seed in held_out_seeds]
-    found += [Task("prod", name, seed, quick) for name in BUILT_IN for seed in seeds]
     found += [
-        Task("warm-pool", name, seed, quick)
+        Task("held-out", name, seed, quick, start_samples)
+        for name in GENERATED
+        for seed in held_out_seeds
+    ]
+    found += [Task("prod", name, seed, quick, start_samples) for name in BUILT_IN for seed in seeds]
+    found += [
+        Task("warm-pool", name, seed, quick, start_samples)
         for name in WARM_POOL_TRACES
         for seed in (held_out_seeds if name in GENERATED else seeds)
     ]
@@ -323,6 +341,13 @@ def run_all(
     return results, time.perf_counter() - started
 
 
+def default_out(quick: bool, *, measured: bool) -> Path:
+    """Where results go without ``--out``: only a full run on the estimated boots writes the
+    committed ``scaler`` files."""
+    stem = "scaler-start-samples" if measured else "scaler"
+    return RESULTS / (f"{stem}-quick" if quick else stem)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short traces, one seed (CI)")
@@ -331,24 +356,41 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="where to write <out>.json and <out>.md (default: "
-        "benchmarks/results/scaler, or scaler-quick with --quick)",
+        "benchmarks/results/scaler, scaler-start-samples with --start-samples, -quick added "
+        "with --quick)",
     )
     parser.add_argument(
         "--seeds",
         default=",".join(map(str, SEEDS)),
         help="comma-separated simulation seeds (default 1-10; --quick uses the first only)",
     )
+    parser.add_argument(
+        "--start-samples",
+        type=Path,
+        help="sdfleet starts --out's file: every world's boots (launch, resume, launch into "
+        "the pool) drawn from it; writes benchmarks/results/scaler-start-samples unless --out",
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     args = parser.parse_args(argv)
-    out: Path = args.out or RESULTS / ("scaler-quick" if args.quick else "scaler")
+    start_samples = None
+    if args.start_samples is not None:
+        # Read once here, so a bad file stops the run before any process starts.
+        try:
+            start_samples = load_start_samples(args.start_samples)
+        except StartSamplesError as exc:
+            Console(width=180).print(f"[red]error:[/red] {exc}")
+            return 2
+    out: Path = args.out or default_out(args.quick, measured=start_samples is not None)
     out.parent.mkdir(parents=True, exist_ok=True)
     console = Console(width=180)
     seeds = [int(part) for part in args.seeds.split(",") if part.strip()]
     if args.quick:
         seeds = seeds[:1]
-    todo = tasks(args.quick, seeds, list(HELD_OUT_SEEDS))
+    samples_path = str(args.start_samples) if start_samples else None
+    todo = tasks(args.quick, seeds, list(HELD_OUT_SEEDS), samples_path)
     done, elapsed = run_all(run_task, todo, args.workers)
     document = build_document(done, args.quick, seeds, elapsed)
+    document["start_samples"] = start_samples.source if start_samples else None
     out.with_suffix(".json").write_text(json.dumps(document, indent=2) + "\n")
     out.with_suffix(".md").write_text(build_markdown(document, done, seeds[0]))
     console.print(goals_table(document))
@@ -659,6 +701,15 @@ def build_markdown(
         "48 s of each minute, SQS counts up to 10 s old and 5% off, the ASG acting 10 s after",
         "a change, drain hook, 30 s shutdown billed). Knobs: the settings defaults, max 20.",
         f"{document['elapsed_seconds']} s on this machine.",
+        *(
+            [
+                "",
+                f"Boots measured, not estimated: every launch, resume and launch into the pool "
+                f"draws a `[boot, load]` pair from `{document['start_samples']}`.",
+            ]
+            if document.get("start_samples")
+            else []
+        ),
         "",
         "## Goals per trace",
         "",
