@@ -82,7 +82,7 @@ def test_sigterm_finishes_running_batch_returns_prefetched_and_exits_0(
     assert beat.state is WorkerState.STOPPED and beat.jobs_done == 1
     # Its start (in service at once: no pool) was timed and recorded as a launch.
     starts = StartRecordStore(fleet.clients.s3(), fleet.bucket)
-    [key] = starts.keys()
+    [key] = starts.record_keys()
     start = starts.get(key)
     assert start.start_path is StartPath.LAUNCH
     assert start.boot_seconds > 0 and start.load_seconds > 0

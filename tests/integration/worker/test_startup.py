@@ -193,7 +193,7 @@ def test_a_warmed_instance_completes_the_launch_hook_and_never_claims(
         assert worker.process.poll() is None
         # Its start was timed as a launch into the pool, before the ASG stops it.
         starts = StartRecordStore(fleet.clients.s3(), fleet.bucket)
-        (key,) = starts.keys()
+        (key,) = starts.record_keys()
         record = starts.get(key)
         assert record.start_path is StartPath.LAUNCH_TO_POOL
         assert record.instance_id == imds.instance_id
@@ -203,7 +203,7 @@ def test_a_warmed_instance_completes_the_launch_hook_and_never_claims(
         imds.set_lifecycle_state("InService")
         wait_status(store, job.job_id, JobStatus.SUCCEEDED, timeout=60)
         assert len(lifecycle_actions) == 2  # the move into service was held by the hook too
-        assert list(starts.keys()) == [key]  # one start per process: the pool's
+        assert list(starts.record_keys()) == [key]  # one start per process: the pool's
     finally:
         worker.process.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=60) == 0, worker.log()
