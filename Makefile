@@ -27,7 +27,7 @@ PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n
 
 TEST_TARGETS :=
 BENCH_TARGETS :=
-LINT_PATHS := sdfleet sdfleet_cli ingest_lambda worker autoscaler notifier_lambda benchmarks
+LINT_PATHS := sdfleet sdfleet_cli ingest_lambda worker autoscaler notifier_lambda benchmarks tests
 
 .PHONY: help venv lint test pytest bench test-deep prereqs prereqs-up prereqs-test
 

@@ -364,8 +364,8 @@ class _DeletedAfterRead(JobStore):
         self._other = store
         self._races = races
 
-    def get(self, job_id: str) -> JobRecord:
-        record = super().get(job_id)
+    def get(self, job_id: str, *, consistent: bool = True) -> JobRecord:
+        record = super().get(job_id, consistent=consistent)
         if self._races > 0:
             self._races -= 1
             self._other.delete(job_id, record.owner)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 
 import pytest
 
@@ -31,6 +32,13 @@ COST = 5
 BROKEN = JobError(code="internal", message="broken")
 
 
+class Limits(TypedDict, total=False):
+    """The quota keywords of :meth:`JobStore.create`."""
+
+    active_limit: int
+    cost_limit: int
+
+
 def job(owner: str = "alice", **extra: object) -> JobRecord:
     return JobRecord(
         job_id=uuid.uuid4().hex,
@@ -53,7 +61,7 @@ def test_a_job_costs_what_its_params_say() -> None:
 
 
 def test_active_jobs_are_limited_and_each_end_releases_its_slot(job_store: JobStore) -> None:
-    limit = {"active_limit": 4}
+    limit: Limits = {"active_limit": 4}
     jobs = [job_store.create(job(), **limit) for _ in range(4)]
     assert all(j.counted and j.cost_units == COST for j in jobs)
     assert (job_store.active_jobs("alice"), job_store.active_cost("alice")) == (4, 4 * COST)
@@ -95,7 +103,7 @@ def test_an_uncounted_job_releases_no_slot(job_store: JobStore) -> None:
 
 
 def test_active_cost_is_limited_at_its_bound(job_store: JobStore) -> None:
-    limits = {"active_limit": 100, "cost_limit": 3 * COST}
+    limits: Limits = {"active_limit": 100, "cost_limit": 3 * COST}
     with pytest.raises(ActiveJobLimit) as too_big:
         job_store.create(job(), active_limit=100, cost_limit=COST - 1)
     assert (too_big.value.owner, too_big.value.active, too_big.value.limit) == (

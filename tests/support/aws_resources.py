@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sdfleet.aws import AwsClients
 from sdfleet.store import OWNER_INDEX, QUEUE_INDEX, SOURCE_MESSAGE_INDEX
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ def create_lane_queues(
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        attributes: dict[str, Any] = {
+        attributes: dict[QueueAttributeNameType, str] = {
             "VisibilityTimeout": str(visibility_timeout),
             "MaximumMessageSize": "262144",
             "RedrivePolicy": json.dumps(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -15,6 +15,9 @@ from sdfleet.settings import IngestSettings, ScalerSettings
 from tests.terraform.conftest import LOCAL_TFVARS, AppliedStack
 from tests.terraform.policy import allows, denies_insecure_transport, statements_of
 from tests.terraform.tfvars import SCALER_KNOBS, read_scalars
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
 
@@ -32,7 +35,7 @@ def clients(applied_stack: AppliedStack) -> AwsClients:
     return AwsClients(endpoint_url=applied_stack.endpoint, region=applied_stack.outputs["region"])
 
 
-def _queue_attributes(clients: AwsClients, url: str) -> dict[str, str]:
+def _queue_attributes(clients: AwsClients, url: str) -> dict[QueueAttributeNameType, str]:
     return clients.sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
 
 

@@ -241,7 +241,11 @@ def test_session_manager_is_the_only_way_in(planned: dict[str, dict[str, Any]]) 
             assert not address.startswith("module.worker_fleet."), address
             low, high = values.get("from_port"), values.get("to_port")
             every_port = values.get("ip_protocol", values.get("protocol")) in ("-1", "all")
-            assert not every_port and not (low is not None and low <= 22 <= high), address
+            assert not every_port, address
+            if low is not None:
+                # A rule with a from_port has a to_port (a missing one fails here, not in <=).
+                assert high is not None, address
+                assert not low <= 22 <= high, address
         if ".aws_security_group." in address or address.startswith("aws_security_group."):
             for rule in values.get("ingress") or []:
                 assert not rule["from_port"] <= 22 <= rule["to_port"], address

@@ -112,7 +112,7 @@ def test_cors_exposes_the_headers_the_api_sends() -> None:
 
 
 #: Per-user limits of issue 14: tfvars variable -> (settings class, field, how it is passed).
-LIMIT_KNOBS = {
+LIMIT_KNOBS: dict[str, tuple[type[FleetSettings], str]] = {
     "max_active_jobs_per_user": (IngestSettings, "ssm"),
     "max_active_cost_units_per_user": (IngestSettings, "ssm"),
     "max_uploads_per_user_per_day": (IngestSettings, "ssm"),

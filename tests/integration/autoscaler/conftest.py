@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -10,13 +11,16 @@ from sdfleet.aws import AwsClients
 from tests.conftest import FleetResources
 from tests.support.aws_resources import unique
 
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling.type_defs import AutoScalingGroupTypeDef
+
 
 @dataclass(frozen=True)
 class WorkerGroup:
     clients: AwsClients
     name: str
 
-    def describe(self) -> dict:  # type: ignore[type-arg]
+    def describe(self) -> AutoScalingGroupTypeDef:
         return self.clients.autoscaling().describe_auto_scaling_groups(
             AutoScalingGroupNames=[self.name]
         )["AutoScalingGroups"][0]

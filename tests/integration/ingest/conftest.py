@@ -6,10 +6,11 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingest_lambda.app import build_app
 from sdfleet.aws import AwsClients
@@ -66,7 +67,7 @@ class IngestApi:
         self.store = JobStore(fleet.clients.dynamodb(), settings.jobs_table)
 
     def call(self, event: dict[str, Any]) -> ApiResponse:
-        raw = self.app.resolve(event, FakeLambdaContext())
+        raw = self.app.resolve(event, cast(LambdaContext, FakeLambdaContext()))
         return to_response(raw)
 
     def purge(self, owner: str, seconds_later: float = 0.0) -> Deletion:

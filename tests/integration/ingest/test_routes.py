@@ -15,6 +15,7 @@ from sdfleet.heartbeats import HeartbeatStore, WorkerHeartbeat, WorkerState
 from sdfleet.keys import output_key
 from sdfleet.messages import JobMessage, Lane
 from sdfleet.records import JobError, JobStatus
+from sdfleet.requests import JobParams
 from tests.fixtures.apigw.events import event
 from tests.integration.ingest.conftest import PNG_BYTES, USER_A, USER_B, IngestApi
 
@@ -103,6 +104,7 @@ def test_job_is_recorded_then_queued_on_the_interactive_lane(api: IngestApi) -> 
     assert record.owner == USER_A
     assert record.status is JobStatus.QUEUED
     assert record.lane is Lane.INTERACTIVE
+    assert isinstance(record.params, JobParams)
     assert record.params.prompt == "a lighthouse at dawn, oil painting"
     assert record.params.seed == 42
 
@@ -121,6 +123,7 @@ def test_img2img_with_the_callers_own_upload(api: IngestApi) -> None:
     response = api.call(event("create_job", body=body, headers={"idempotency-key": None}))
     assert response.status == 202, response.body
     record = api.store.get(response.body["job_id"])
+    assert isinstance(record.params, JobParams)
     assert record.params.input_key == key
     assert record.params.strength == 0.6
 

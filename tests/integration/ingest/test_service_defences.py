@@ -275,9 +275,9 @@ class RacedStore(JobStore):
     job: what another writer (a worker, a purge) does in the window before the service's
     conditional write."""
 
-    def __init__(self, api: IngestApi, meanwhile: Callable[[JobRecord], None]) -> None:
+    def __init__(self, api: IngestApi, meanwhile: Callable[[JobRecord], object]) -> None:
         super().__init__(api.clients.dynamodb(), api.settings.jobs_table)
-        self._meanwhile: Callable[[JobRecord], None] | None = meanwhile
+        self._meanwhile: Callable[[JobRecord], object] | None = meanwhile
 
     def get_for_owner(self, job_id: str, owner: str) -> JobRecord:
         record = super().get_for_owner(job_id, owner)

@@ -4,6 +4,7 @@ redrive sends batch dead letters through the lane again and deletes them only on
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,13 +13,16 @@ from sdfleet_cli.cli import EXIT_FAILED, EXIT_OK, main
 from sdfleet_cli.dlq import DeadLetterQueue
 from tests.conftest import FleetResources
 
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
+
 pytestmark = pytest.mark.emulator
 
 BODY = json.dumps({"version": 1, "kind": "txt2img", "params": {"prompt": "a fox"}, "lane": "batch"})
 
 
 def dead_letter(fleet: FleetResources, body: str, reason: str | None = None) -> str:
-    attributes = (
+    attributes: dict[str, MessageAttributeValueTypeDef] = (
         {
             "sdfleet-error-code": {"DataType": "String", "StringValue": reason},
             "sdfleet-error": {"DataType": "String", "StringValue": f"{reason}: detail"},

@@ -173,7 +173,7 @@ def web_job(
 
 def wait_status(store: JobStore, job_id: str, status: JobStatus, timeout: float) -> JobRecord:
     record: JobRecord = wait_until(
-        lambda: (r := store.get(job_id)).status is status and r,
+        lambda: r if (r := store.get(job_id)).status is status else None,
         timeout,
         f"{job_id} to be {status.value}",
     )

@@ -13,7 +13,7 @@ from autoscaler.reaper import DeadLetterReaper
 from sdfleet.aws import AwsClients
 from sdfleet.messages import JobMessage, Lane
 from sdfleet.records import ErrorCode, JobRecord, JobStatus
-from sdfleet.requests import JobKind
+from sdfleet.requests import JobKind, JobParams
 from sdfleet.senders import is_ingest_sender
 from sdfleet.store import JobStore
 from tests.integration.worker.conftest import params
@@ -213,6 +213,7 @@ def test_squatted_batch_id_cannot_take_another_tenants_job(
     assert acme.action is Action.RUN and acme.job_id is not None
     assert acme.job_id != mallory.job_id
     record = job_store.get(acme.job_id)
+    assert isinstance(record.params, JobParams)
     assert (record.owner, record.params.prompt) == ("acme", "acme's")
     assert job_store.get(mallory.job_id).owner == "mallory"
 

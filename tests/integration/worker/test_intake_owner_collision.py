@@ -8,7 +8,7 @@ import pytest
 
 from sdfleet.messages import JobMessage, Lane
 from sdfleet.records import ErrorCode, JobRecord, JobStatus
-from sdfleet.requests import JobKind
+from sdfleet.requests import JobKind, JobParams
 from sdfleet.senders import namespaced_job_id
 from sdfleet.store import JobStore
 from tests.integration.worker.conftest import params
@@ -73,6 +73,7 @@ def test_batch_job_id_of_another_owner_is_dead_lettered_and_their_job_untouched(
     assert result.error is not None and result.error.code == ErrorCode.FOREIGN_JOB.value
     assert result.error.message == f"job {squatted!r} belongs to another tenant"
     after = job_store.get(squatted)
+    assert isinstance(after.params, JobParams) and isinstance(theirs.params, JobParams)
     assert (after.owner, after.status, after.params.prompt) == (
         OTHER_OWNER,
         JobStatus.QUEUED,
@@ -99,6 +100,7 @@ def test_a_named_id_of_another_owner_outside_the_namespace_is_never_touched(
         TENANT,
     )
     after = job_store.get("shared-id-2")
+    assert isinstance(after.params, JobParams) and isinstance(theirs.params, JobParams)
     assert (after.owner, after.params.prompt) == (OTHER_OWNER, theirs.params.prompt)
 
 

@@ -9,7 +9,7 @@ import struct
 import threading
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from PIL import Image
@@ -18,7 +18,7 @@ from sdfleet.heartbeats import HeartbeatStore, WorkerState
 from sdfleet.keys import output_key, outputs_prefix
 from sdfleet.messages import JobMessage, Lane
 from sdfleet.records import ErrorCode, JobStatus
-from sdfleet.requests import JobKind
+from sdfleet.requests import JobKind, JobParams
 from sdfleet.store import JobStore
 from tests.conftest import FleetResources
 from tests.integration.worker.conftest import (
@@ -29,6 +29,9 @@ from tests.integration.worker.conftest import (
 )
 from tests.support.polling import wait_until
 from worker.tenants import batch_job_id
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 pytestmark = pytest.mark.slow
 
@@ -69,8 +72,8 @@ def queue_empty(fleet: FleetResources, url: str) -> bool:
     }
 
 
-def dead_letters(fleet: FleetResources, url: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
+def dead_letters(fleet: FleetResources, url: str) -> list[MessageTypeDef]:
+    found: list[MessageTypeDef] = []
     sqs = fleet.clients.sqs()
     while True:
         batch = sqs.receive_message(
@@ -122,6 +125,7 @@ def test_txt2img_and_img2img_produce_pngs_and_records(
             assert obj["ContentType"] == "image/png"
             image = Image.open(io.BytesIO(obj["Body"].read()))
             assert image.format == "PNG" and image.size == size
+            assert isinstance(job.params, JobParams)
             assert job.params.prompt in json.dumps(image.info, default=str)
         assert len(record.seeds) == count
         assert record.worker_id == "w-accept" and record.attempts == 1

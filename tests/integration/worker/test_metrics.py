@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 
 from sdfleet.aws import AwsClients
 from worker.metrics import MAX_VALUES_PER_DATUM, JobMetrics
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.literals import StatisticType
 
 pytestmark = pytest.mark.emulator
 
@@ -27,7 +31,7 @@ def test_buffered_values_are_sent_in_one_flush(aws: AwsClients) -> None:
     assert names == {"JobLatencySeconds", "JobsFailed"}
     now = datetime.now(UTC)
 
-    def statistic(name: str, stat: str) -> float:
+    def statistic(name: str, stat: StatisticType) -> float:
         points = cloudwatch.get_metric_statistics(
             Namespace=namespace,
             MetricName=name,
@@ -35,9 +39,9 @@ def test_buffered_values_are_sent_in_one_flush(aws: AwsClients) -> None:
             StartTime=now - timedelta(minutes=5),
             EndTime=now + timedelta(minutes=5),
             Period=600,
-            Statistics=[stat],  # type: ignore[list-item]
+            Statistics=[stat],
         )["Datapoints"]
-        return sum(float(p[stat]) for p in points)  # type: ignore[literal-required]
+        return sum(float(p[stat]) for p in points)
 
     assert statistic("JobsFailed", "Sum") == 2
     assert statistic("JobLatencySeconds", "SampleCount") == MAX_VALUES_PER_DATUM + 5

@@ -169,7 +169,12 @@ def test_releasing_a_job_waits_for_its_renewal_in_flight(
     ticking.start()
     assert store.renewing.wait(10)
     released = threading.Event()
-    releasing = threading.Thread(target=lambda: (beat.release_job("hb-race"), released.set()))
+
+    def release() -> None:
+        beat.release_job("hb-race")
+        released.set()
+
+    releasing = threading.Thread(target=release)
     releasing.start()
     # The release must not return while the renewal could still land after it.
     assert not released.wait(0.3)

@@ -34,7 +34,7 @@ def test_next_job_is_claimed_during_the_call_and_runs_next(
 
     assert worker.run_once(long_poll=False) == 1
     claimed = wait_until(
-        lambda: (r := job_store.get(second.job_id)).status is JobStatus.RUNNING and r,
+        lambda: r if (r := job_store.get(second.job_id)).status is JobStatus.RUNNING else None,
         10,
         "the second job claimed ahead",
     )

@@ -350,6 +350,7 @@ def test_mixed_job_sizes_hold_headroom_and_like_sized_jobs_none() -> None:
     mixed = fleet(MIXED_SIZES)
     variation = job_time_variation(mixed)
     assert variation == pytest.approx(2.044, abs=1e-3)
+    assert variation is not None
     assert variation_headroom(mixed) == pytest.approx(VARIATION_HEADROOM * (variation - 1.0))
     # 3.2 busy GPUs on average hold 3 workers for like-sized jobs; the mix adds 1.04.
     assert workers_to_hold(mixed, config, per_job, load=3.2) == 4

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from sdfleet import messages
 from sdfleet.messages import MAX_MESSAGE_BYTES, SCHEMA_PATH, JobMessage, render_message_schema
-from sdfleet.requests import JobRequest
+from sdfleet.requests import JobParams, JobRequest
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -26,6 +26,7 @@ def test_example_message_is_valid_for_schema_and_model() -> None:
     example = json.loads((ROOT / "examples" / "job-message-v1.json").read_text())
     jsonschema.validate(example, json.loads(SCHEMA_PATH.read_text()))
     message = JobMessage.model_validate(example)
+    assert isinstance(message.params, JobParams)
     assert message.params.num_images == 2
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingest_lambda.api_spec import ROUTES
 from ingest_lambda.app import build_app
@@ -94,5 +95,5 @@ def test_every_documented_route_is_served_and_authenticates_first(spec: Any) -> 
     ev["routeKey"] = ev["requestContext"]["routeKey"] = f"{spec.method} {spec.path}"
     ev["rawPath"] = ev["requestContext"]["http"]["path"] = path
     ev["requestContext"]["http"]["method"] = spec.method
-    response = app.resolve(ev, FakeLambdaContext())
+    response = app.resolve(ev, cast(LambdaContext, FakeLambdaContext()))
     assert response["statusCode"] == 401, response

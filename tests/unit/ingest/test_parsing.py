@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
@@ -41,7 +41,7 @@ def test_strict_validation_keeps_defaults() -> None:
 
 
 def test_upload_content_types_match_the_key_layout() -> None:
-    assert set(ContentType.__args__) == set(INPUT_EXTENSIONS)
+    assert set(get_args(ContentType)) == set(INPUT_EXTENSIONS)
     for content_type in INPUT_EXTENSIONS:
         assert parse_model(json.dumps({"content_type": content_type}).encode(), UploadRequest)
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import gc
 import uuid
+from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import ClientError
 
 from sdfleet.aws import AwsClients
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef
 
 pytestmark = pytest.mark.emulator
 
@@ -43,6 +47,14 @@ def test_transactions_and_stream_reads_keep_one_copy_of_a_table(
     )
     arn = db.describe_table(TableName=name)["Table"]["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+
+    def put(pk: str) -> PutTypeDef:
+        return {
+            "TableName": name,
+            "ConditionExpression": "attribute_not_exists(pk)",
+            "Item": {"pk": {"S": pk}},
+        }
+
     try:
         for index in range(ROUNDS):
             # Read the stream as the local stream poller does, then one transaction that
@@ -51,23 +63,16 @@ def test_transactions_and_stream_reads_keep_one_copy_of_a_table(
                 StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST"
             )["ShardIterator"]
             streams.get_records(ShardIterator=iterator, Limit=10)
-            put = {"TableName": name, "ConditionExpression": "attribute_not_exists(pk)"}
-            db.transact_write_items(
-                TransactItems=[{"Put": {**put, "Item": {"pk": {"S": f"job-{index}"}}}}]
-            )
+            db.transact_write_items(TransactItems=[{"Put": put(f"job-{index}")}])
             with pytest.raises(ClientError, match="TransactionCanceled"):
-                db.transact_write_items(
-                    TransactItems=[{"Put": {**put, "Item": {"pk": {"S": "job-0"}}}}]
-                )
+                db.transact_write_items(TransactItems=[{"Put": put("job-0")}])
         assert _live_tables(name) == 1
         # An iterator taken before a rollback still reads the table's records written after it.
         before = streams.get_shard_iterator(
             StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST"
         )["ShardIterator"]
         with pytest.raises(ClientError, match="TransactionCanceled"):
-            db.transact_write_items(
-                TransactItems=[{"Put": {**put, "Item": {"pk": {"S": "job-0"}}}}]
-            )
+            db.transact_write_items(TransactItems=[{"Put": put("job-0")}])
         db.put_item(TableName=name, Item={"pk": {"S": "after-the-rollback"}})
         records = streams.get_records(ShardIterator=before, Limit=10)["Records"]
         assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in records] == ["after-the-rollback"]

@@ -7,23 +7,32 @@ are the rollback's whole contract. The emulator runs in this process, never a sh
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import ClientError
 
 from sdfleet.aws import AwsClients
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeDefinitionTypeDef,
+        AttributeValueTypeDef,
+        KeySchemaElementTypeDef,
+    )
+
 pytestmark = pytest.mark.emulator
 
 
-def _table(db: object, range_key: bool) -> str:
+def _table(db: DynamoDBClient, range_key: bool) -> str:
     name = f"tx-{uuid.uuid4().hex[:8]}"
-    attributes = [{"AttributeName": "pk", "AttributeType": "S"}]
-    schema = [{"AttributeName": "pk", "KeyType": "HASH"}]
+    attributes: list[AttributeDefinitionTypeDef] = [{"AttributeName": "pk", "AttributeType": "S"}]
+    schema: list[KeySchemaElementTypeDef] = [{"AttributeName": "pk", "KeyType": "HASH"}]
     if range_key:
         attributes.append({"AttributeName": "sk", "AttributeType": "S"})
         schema.append({"AttributeName": "sk", "KeyType": "RANGE"})
-    db.create_table(  # type: ignore[attr-defined]
+    db.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=attributes,
@@ -33,8 +42,8 @@ def _table(db: object, range_key: bool) -> str:
     return name
 
 
-def _everything(db: object, name: str) -> list[dict[str, object]]:
-    items = db.scan(TableName=name, ConsistentRead=True)["Items"]  # type: ignore[attr-defined]
+def _everything(db: DynamoDBClient, name: str) -> list[dict[str, AttributeValueTypeDef]]:
+    items = db.scan(TableName=name, ConsistentRead=True)["Items"]
     return sorted(items, key=lambda item: str(sorted(item.items())))
 
 

@@ -221,11 +221,16 @@ def test_each_claim_outcome_logs_its_line_with_the_fields_operators_query(
     for job_id in ("j-run", "j-done", "j-batch"):
         [accepted] = s.acceptor.accept_all([delivery(job_body(job_id))])
         s.claimer.claim(accepted, received_at=0.0)
-    claimed = logged(caplog, "job claimed")
-    assert (claimed.job_id, claimed.attempt, claimed.lane) == ("j-run", 1, Lane.INTERACTIVE)
-    refused = logged(caplog, "job not claimable")
-    assert (refused.job_id, refused.status) == ("j-done", "succeeded")
-    assert logged(caplog, "message names a foreign job").job_id == "j-batch"
+    # The extra fields are set on each record's __dict__, unknown to LogRecord's type.
+    claimed = logged(caplog, "job claimed").__dict__
+    assert (claimed["job_id"], claimed["attempt"], claimed["lane"]) == (
+        "j-run",
+        1,
+        Lane.INTERACTIVE,
+    )
+    refused = logged(caplog, "job not claimable").__dict__
+    assert (refused["job_id"], refused["status"]) == ("j-done", "succeeded")
+    assert logged(caplog, "message names a foreign job").__dict__["job_id"] == "j-batch"
 
 
 def replace_after_create(s: Stages, replacement: Callable[[JobRecord], JobRecord | None]) -> None:

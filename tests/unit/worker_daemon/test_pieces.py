@@ -16,7 +16,11 @@ from worker.tenants import TenantMap, batch_job_id
 
 def client_error(code: str, status: int) -> ClientError:
     return ClientError(
-        {"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        {
+            "Error": {"Code": code, "Message": "x"},
+            # Only the key the code reads: botocore-stubs want all five metadata keys.
+            "ResponseMetadata": {"HTTPStatusCode": status},  # type: ignore[typeddict-item]
+        },
         "PutObject",
     )
 

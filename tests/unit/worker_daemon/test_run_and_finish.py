@@ -84,9 +84,10 @@ class RecordInputs:
     """Seeds as the real loader derives them; an input key named 'bad' is unreadable."""
 
     def generation_job(self, record: JobRecord) -> GenerationJob:
-        if record.params.input_key and record.params.input_key.endswith("bad.png"):
-            raise InvalidJobInput(ErrorCode.INVALID_INPUT.value, "input image: is empty (0 bytes)")
         params = record.params
+        assert isinstance(params, JobParams)  # the fake loads generation jobs only
+        if params.input_key and params.input_key.endswith("bad.png"):
+            raise InvalidJobInput(ErrorCode.INVALID_INPUT.value, "input image: is empty (0 bytes)")
         if params.seed is None:
             params = params.model_copy(update={"seed": derived_seed(record.job_id)})
         return GenerationJob(job_id=record.job_id, kind=JobKind.TXT2IMG, params=params)
@@ -252,7 +253,9 @@ def test_a_drain_hands_back_a_group_claimed_ahead(h: Harness) -> None:
     accepted = h.s.acceptor.accept_all([claimed[0].message, unclaimed])
 
     class NoReceive:
-        def poll(self, *, long_poll: bool = True) -> list[ReceivedMessage]:
+        def poll(
+            self, *, long_poll: bool = True, limit: int | None = None
+        ) -> list[ReceivedMessage]:
             return []
 
     groups = GroupRunner(
@@ -288,7 +291,9 @@ def test_receiving_ahead_claims_only_the_first_group(h: Harness) -> None:
     ]
 
     class OneReceive:
-        def poll(self, *, long_poll: bool = True) -> list[ReceivedMessage]:
+        def poll(
+            self, *, long_poll: bool = True, limit: int | None = None
+        ) -> list[ReceivedMessage]:
             assert not long_poll
             return messages
 

@@ -69,7 +69,9 @@ def test_raw_exception_text_never_reaches_the_users_record() -> None:
         outcome = POLICY.after_error(3, cause)
         assert isinstance(outcome, GaveUp)
         assert "arn:" not in outcome.error.message and "123456789012" not in outcome.error.message
-    assert POLICY.after_error(3, denied).error.message.endswith("PutObject failed: AccessDenied")
+    gave_up = POLICY.after_error(3, denied)
+    assert isinstance(gave_up, GaveUp)
+    assert gave_up.error.message.endswith("PutObject failed: AccessDenied")
     assert scrub("in 123456789012 as arn:aws:iam::123456789012:role/r") == "in <account> as <arn>"
 
 
