@@ -34,7 +34,7 @@ def new_record(owner: str = "alice", lane: Lane = Lane.INTERACTIVE, **extra: obj
         kind=JobKind.TXT2IMG,
         params=JobParams(prompt="a cat", steps=5),
         lane=lane,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

@@ -45,7 +45,7 @@ def job(owner: str = "alice", **extra: object) -> JobRecord:
         owner=owner,
         kind=JobKind.TXT2IMG,
         params=JobParams(prompt="a cat", steps=STEPS),
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 
@@ -135,7 +135,7 @@ def test_no_new_job_for_an_owner_being_deleted(fleet: FleetResources, job_store:
     for options in ({"unless_owner_deleting": True}, {"active_limit": 10}):
         record = job()
         with pytest.raises(OwnerDataDeleted) as refused:
-            job_store.create(record, **options)  # type: ignore[arg-type]
+            job_store.create(record, **options)
         assert (refused.value.job_id, refused.value.transition) == (record.job_id, "create")
         assert refused.value.current_status is None
         with pytest.raises(JobNotFound):

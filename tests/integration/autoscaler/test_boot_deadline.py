@@ -40,12 +40,12 @@ def _beat(
             state=state,
             idle_since=at if state is WorkerState.IDLE else None,
             updated_at=at,
-            **extra,  # type: ignore[arg-type]
+            **extra,
         )
     )
 
 
-def _run_at(fleet: FleetResources, group: WorkerGroup, at: datetime, **overrides: object):  # type: ignore[no-untyped-def]
+def _run_at(fleet: FleetResources, group: WorkerGroup, at: datetime, **overrides: object):
     values: dict[str, object] = {"boot_deadline_seconds": DEADLINE, "min_capacity": 2}
     values.update(overrides)
     settings = settings_for(fleet, group, **values)

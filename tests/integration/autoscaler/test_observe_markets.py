@@ -30,7 +30,7 @@ def attach(group: WorkerGroup, spot: bool) -> str:
         MinCount=1,
         MaxCount=1,
         Placement={"AvailabilityZone": "us-east-1a"},
-        **market,  # type: ignore[arg-type]
+        **market,
     )["Instances"][0]["InstanceId"]
     autoscaling = group.clients.autoscaling()
     autoscaling.attach_instances(InstanceIds=[instance_id], AutoScalingGroupName=group.name)

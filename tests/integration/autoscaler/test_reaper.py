@@ -28,7 +28,7 @@ def queued(store: JobStore, job_id: str, **fields: object) -> JobRecord:
             owner="alice",
             kind=JobKind.TXT2IMG,
             params=JobParams(prompt="p"),
-            **fields,  # type: ignore[arg-type]
+            **fields,
         )
     )
 

@@ -70,7 +70,7 @@ def fleet_manager(aws: AwsClients, asg: str, tmp_path: Path) -> Iterator[WorkerF
     assert manager.running_workers() == {}
 
 
-def settle(manager: WorkerFleet, predicate, timeout: float = 15) -> None:  # type: ignore[no-untyped-def]
+def settle(manager: WorkerFleet, predicate, timeout: float = 15) -> None:
     def reconciled() -> bool:
         manager.reconcile()
         return bool(predicate())

@@ -82,7 +82,7 @@ class Recorder:
         return setup
 
     def start(self) -> Sequence[Action]:
-        return self.inner.start()  # type: ignore[attr-defined, no-any-return]
+        return self.inner.start()  # type: ignore[attr-defined]
 
     def tick(self, observation: CloudObservation) -> Sequence[Action]:
         self.ticks += 1
@@ -91,7 +91,7 @@ class Recorder:
             self.problems += [f"{self.name} holds {n}" for n in forbidden_in(self.inner)]
         actions = self.inner.tick(observation)  # type: ignore[attr-defined]
         self.problems += [f"action holds {n}" for n in forbidden_in(list(actions))]
-        return actions  # type: ignore[no-any-return]
+        return actions
 
 
 def every_scaler(trace: Trace, scenario: Scenario) -> list[object]:

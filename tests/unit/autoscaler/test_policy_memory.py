@@ -73,7 +73,7 @@ def test_unreadable_memory_is_no_memory() -> None:
     assert Memory.from_compact(None) == Memory()
 
 
-def _step(t: float, work: bool, memory: Memory, config: PolicyConfig, idle_since: float):  # type: ignore[no-untyped-def]
+def _step(t: float, work: bool, memory: Memory, config: PolicyConfig, idle_since: float):
     views = (
         (InstanceView("i-1", InstanceState.BUSY),)
         if work

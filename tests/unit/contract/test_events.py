@@ -29,7 +29,7 @@ def _record(status: JobStatus, **extra: object) -> JobRecord:
         params=JobParams(prompt="a cat"),
         status=status,
         created_at=T0,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

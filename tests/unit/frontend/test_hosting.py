@@ -18,7 +18,7 @@ def _amplify_app() -> dict[str, object]:
     spec = yaml.safe_load((FRONTEND / "amplify.yml").read_text())
     assert spec["version"] == 1
     (application,) = spec["applications"]
-    return application  # type: ignore[no-any-return]
+    return application
 
 
 def test_app_root_is_the_module_default() -> None:
