@@ -52,7 +52,7 @@ from autoscaler.simulator.engine import FleetEnvironment, RunResult, aws_world
 from autoscaler.simulator.metrics import summarize
 from autoscaler.simulator.report import as_json, comparison_json, markdown
 from autoscaler.simulator.scalers import OursScaler
-from autoscaler.simulator.start_samples import StartSamplesError, load_start_samples
+from autoscaler.simulator.start_samples import StartSamples, StartSamplesError, load_start_samples
 from autoscaler.simulator.tfvars import scenario_from_tfvars
 from autoscaler.simulator.traces import BUILT_IN, GENERATED, Trace
 
@@ -128,8 +128,9 @@ class Task:
     trace: str
     seed: int
     quick: bool
-    #: ``sdfleet starts --out``'s file: every world's boots drawn from it.
-    start_samples: str | None = None
+    #: ``sdfleet starts --out``'s file, read once by ``main``: every world's boots drawn
+    #: from it.
+    start_samples: StartSamples | None = None
 
 
 def trace_named(name: str, seed: int) -> Trace:
@@ -143,17 +144,15 @@ def _trace(task: Task) -> Trace:
     return trace_named(task.trace, task.seed)
 
 
-def _scenario(part: str, start_samples: str | None = None) -> Scenario:
+def _scenario(part: str, start_samples: StartSamples | None = None) -> Scenario:
     scenario = scenario_from_tfvars(PROD_TFVARS) if part == "prod" else BENCHMARK_SCENARIO
-    if start_samples is None:
-        return scenario
     return replace(scenario, environment=_measured(scenario.environment, start_samples))
 
 
-def _measured(environment: FleetEnvironment, start_samples: str | None) -> FleetEnvironment:
-    if start_samples is None:
-        return environment
-    return load_start_samples(Path(start_samples)).apply(environment)
+def _measured(
+    environment: FleetEnvironment, start_samples: StartSamples | None
+) -> FleetEnvironment:
+    return environment if start_samples is None else start_samples.apply(environment)
 
 
 def _sweeps(quick: bool) -> dict[str, tuple[str, tuple[float, ...]]]:
@@ -297,7 +296,10 @@ def _section(comparison: Comparison, scenario: Scenario) -> str:
 
 
 def tasks(
-    quick: bool, seeds: list[int], held_out_seeds: list[int], start_samples: str | None = None
+    quick: bool,
+    seeds: list[int],
+    held_out_seeds: list[int],
+    start_samples: StartSamples | None = None,
 ) -> list[Task]:
     found = [
         Task("built-in", name, seed, quick, start_samples)
@@ -386,8 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(part) for part in args.seeds.split(",") if part.strip()]
     if args.quick:
         seeds = seeds[:1]
-    samples_path = str(args.start_samples) if start_samples else None
-    todo = tasks(args.quick, seeds, list(HELD_OUT_SEEDS), samples_path)
+    todo = tasks(args.quick, seeds, list(HELD_OUT_SEEDS), start_samples)
     done, elapsed = run_all(run_task, todo, args.workers)
     document = build_document(done, args.quick, seeds, elapsed)
     document["start_samples"] = start_samples.source if start_samples else None

@@ -36,7 +36,7 @@ from autoscaler.policy import PolicyConfig
 from autoscaler.simulator.compare import Scenario, run_one
 from autoscaler.simulator.metrics import busy_hours_bound, summarize
 from autoscaler.simulator.scalers import OursScaler
-from autoscaler.simulator.start_samples import load_start_samples
+from autoscaler.simulator.start_samples import StartSamples, load_start_samples
 from autoscaler.simulator.tfvars import scenario_from_tfvars
 from autoscaler.simulator.traces import BUILT_IN, GENERATED
 
@@ -67,8 +67,9 @@ class Run:
     trace: str
     seed: int
     tfvars: str | None
-    #: ``sdfleet starts --out``'s file: measured starts in place of the lognormal boots.
-    start_samples: str | None = None
+    #: ``sdfleet starts --out``'s file, read once by ``main``: measured starts in place of the
+    #: lognormal boots.
+    start_samples: StartSamples | None = None
 
 
 def parse_vary(text: str) -> tuple[str, tuple[float, ...]]:
@@ -126,7 +127,7 @@ def scenario_for(run: Run) -> Scenario:
             current = getattr(scenario.config, name)
             knobs[name] = int(value) if isinstance(current, int) else value
     if run.start_samples is not None:
-        environment = load_start_samples(Path(run.start_samples)).apply(environment)
+        environment = run.start_samples.apply(environment)
     return replace(scenario, config=replace(scenario.config, **knobs), environment=environment)
 
 
@@ -255,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             for values in itertools.product(*(values for _, values in varied))
         ]
         tfvars = str(args.tfvars) if args.tfvars else None
-        samples = str(args.start_samples) if args.start_samples else None
+        samples = load_start_samples(args.start_samples) if args.start_samples else None
         for variant in variants:  # a knob outside its limits fails here, before any run
             with constants_restored():
                 scenario_for(Run(variant, traces[0], seeds[0], tfvars, samples))

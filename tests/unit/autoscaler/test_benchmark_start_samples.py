@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from autoscaler.simulator.start_samples import StartSamples, load_start_samples
 from benchmarks.scaler import run
 from benchmarks.scaler.run import Task, run_task, warm_pool_record
 
@@ -21,10 +22,10 @@ SLOW_STARTS: dict[str, Any] = {
 
 
 @pytest.fixture()
-def slow_starts(tmp_path: Path) -> str:
+def slow_starts(tmp_path: Path) -> StartSamples:
     path = tmp_path / "starts.json"
     path.write_text(json.dumps(SLOW_STARTS))
-    return str(path)
+    return load_start_samples(path)
 
 
 def ours_web_p95(record: dict[str, Any]) -> float:
@@ -33,14 +34,14 @@ def ours_web_p95(record: dict[str, Any]) -> float:
 
 
 @pytest.mark.parametrize("part", ["built-in", "prod"])
-def test_measured_starts_set_the_boots_of_each_part(part: str, slow_starts: str) -> None:
+def test_measured_starts_set_the_boots_of_each_part(part: str, slow_starts: StartSamples) -> None:
     _, estimated, _ = run_task(Task(part, "sparse", 1, quick=True))
     _, measured, _ = run_task(Task(part, "sparse", 1, quick=True, start_samples=slow_starts))
     # Each lone job of sparse waits a whole start: 300 s measured, ~95-100 s estimated.
     assert ours_web_p95(measured) > ours_web_p95(estimated) + 150
 
 
-def test_measured_resumes_set_the_warm_pool_worlds(slow_starts: str) -> None:
+def test_measured_resumes_set_the_warm_pool_worlds(slow_starts: StartSamples) -> None:
     def waits(record: dict[str, Any]) -> dict[str, float]:
         return {w["world"]: w["interactive_p95_wait"] for w in record["worlds"]}
 
