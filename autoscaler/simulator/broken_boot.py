@@ -70,8 +70,8 @@ class BrokenBootFleet(Fleet):
         # Its own generator: which launches break does not shift the world's other draws.
         self._broken_rng = random.Random(seed + 65_537)
 
-    def _launch(self, boot: float | None = None, load: float | None = None) -> SimInstance:
-        instance = super()._launch(boot, load)
+    def _launch(self, start: tuple[float, float] | None = None) -> SimInstance:
+        instance = super()._launch(start)
         if self._broken_rng.random() < self.broken_share:
             self.broken.add(instance.instance_id)
         return instance

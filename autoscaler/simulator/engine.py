@@ -542,7 +542,7 @@ class Fleet:
     def prewarm(self, count: int) -> None:
         """Instances that are already running when the run starts (a static fleet)."""
         for _ in range(count):
-            instance = self._launch(boot=0.0, load=0.0)
+            instance = self._launch((0.0, 0.0))
             instance.lifecycle = Lifecycle.IN_SERVICE
             instance.state = SimState.IDLE
             instance.idle_since = 0.0
@@ -583,13 +583,13 @@ class Fleet:
         missing = self._pool_target() - len(self.pool)
         for _ in range(missing):
             # Launched into the pool: boots and loads the model (the launch hook), then stops.
-            samples = self.env.pool_launch_samples or self.env.launch_samples
-            if samples:
-                warm_up = sum(self.rng.choice(samples))
-            else:
-                warm_up = self._draw(
-                    self.env.boot_median_seconds, self.env.boot_sigma
-                ) + self._draw(self.env.model_load_median_seconds, self.env.model_load_sigma)
+            warm_up = sum(
+                self._start_times(
+                    self.env.pool_launch_samples or self.env.launch_samples,
+                    self.env.boot_median_seconds,
+                    self.env.model_load_median_seconds,
+                )
+            )
             member = PoolInstance(started=self.now, warmed=self.now + warm_up)
             self.pool.append(member)
             self.pool_launches += 1
@@ -609,12 +609,13 @@ class Fleet:
         if not stopped:
             return False
         self._leave_pool(stopped[0])
-        if self.env.resume_samples:
-            boot, load = self.rng.choice(self.env.resume_samples)
-        else:
-            boot = self._draw(self.env.warm_resume_median_seconds, self.env.boot_sigma)
-            load = self._draw(self.env.warm_load_median_seconds, self.env.model_load_sigma)
-        self._launch(boot=boot, load=load)
+        self._launch(
+            self._start_times(
+                self.env.resume_samples,
+                self.env.warm_resume_median_seconds,
+                self.env.warm_load_median_seconds,
+            )
+        )
         return True
 
     def _begin_termination(self, instance: SimInstance) -> None:
@@ -752,16 +753,29 @@ class Fleet:
     def _draw(self, median: float, sigma: float) -> float:
         return median * math.exp(self.rng.gauss(0.0, sigma)) if median > 0 else 0.0
 
-    def _launch(self, boot: float | None = None, load: float | None = None) -> SimInstance:
+    def _start_times(
+        self, samples: tuple[tuple[float, float], ...], boot_median: float, load_median: float
+    ) -> tuple[float, float]:
+        """One start's boot and model load: a measured pair of its path when there are
+        samples, else lognormal draws around the medians."""
+        if samples:
+            return self.rng.choice(samples)
+        return (
+            self._draw(boot_median, self.env.boot_sigma),
+            self._draw(load_median, self.env.model_load_sigma),
+        )
+
+    def _launch(self, start: tuple[float, float] | None = None) -> SimInstance:
+        """An instance into service; ``start`` (boot, load) defaults to a launch's."""
         self._serial += 1
-        if boot is None and load is None and self.env.launch_samples:
-            boot, load = self.rng.choice(self.env.launch_samples)
-        if boot is None:
-            boot = self._draw(self.env.boot_median_seconds, self.env.boot_sigma)
-        load = (
-            self._draw(self.env.model_load_median_seconds, self.env.model_load_sigma)
-            if load is None
-            else load
+        boot, load = (
+            start
+            if start is not None
+            else self._start_times(
+                self.env.launch_samples,
+                self.env.boot_median_seconds,
+                self.env.model_load_median_seconds,
+            )
         )
         instance = SimInstance(
             instance_id=f"i-{self._serial:06d}",
